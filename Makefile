@@ -1,0 +1,60 @@
+# weir: build, test, demo and benchmark from a fresh machine.
+# Everything this file needs it installs itself: Node 24 (from the npm
+# registry, when the machine's Node is older than 22) and node_modules.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+TOOLS := $(CURDIR)/.tools
+TOOL_NODE := $(TOOLS)/node_modules/node/bin/node
+SYSTEM_NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+
+# Put the project's own Node first on PATH when the machine's is too old, so
+# npm, tsc and jest all run on it.
+ifeq ($(shell [ $(SYSTEM_NODE_MAJOR) -ge 22 ] && echo new),new)
+NODE_PREREQ :=
+else
+NODE_PREREQ := $(TOOL_NODE)
+export PATH := $(TOOLS)/node_modules/.bin:$(PATH)
+endif
+
+NODE := node
+STAMP := node_modules/.weir-installed
+
+.PHONY: help deps build typecheck test test-unit demo bench models clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(TOOL_NODE):
+	@echo "machine Node is $(SYSTEM_NODE_MAJOR).x (< 22): installing Node 24 into .tools/ from the npm registry"
+	npm install --prefix $(TOOLS) --no-save --no-package-lock node@24 >/dev/null
+	@$(TOOL_NODE) --version
+
+$(STAMP): package.json package-lock.json $(NODE_PREREQ)
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: $(STAMP) ## install Node (if needed) and node_modules
+
+build: $(STAMP) ## compile TypeScript to dist/
+	npx --no-install tsc -p tsconfig.build.json
+
+typecheck: $(STAMP)
+	npx --no-install tsc -p tsconfig.json --noEmit
+
+models: build ## regenerate predictor/models deterministically
+	$(NODE) dist/predictor/training/train.js --out predictor/models
+
+test: build typecheck ## run every test (jest's summary is the last thing printed)
+	$(NODE) --experimental-vm-modules node_modules/jest/bin/jest.js --ci
+
+demo: build ## run the local demo
+	$(NODE) bin/weir.js demo
+
+bench: build ## run the benchmarks, results as JSON
+	$(NODE) dist/test/bench/predictor.js
+
+clean:
+	rm -rf dist node_modules/.cache

@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+import { createRequire } from 'node:module';
+createRequire(import.meta.url)('./launch.cjs')('controller/src/cli/main.js');
