@@ -1,0 +1,22 @@
+// `weir`: the command-line interface and, in later releases, the controller.
+import { Command } from 'commander';
+import { runPredictorDemo } from './demo.js';
+
+const program = new Command('weir')
+  .description('weir ships ML model versions safely: canary stages judged by guardrails and champion-vs-challenger statistics.')
+  .version('0.1.0', '-V, --version', 'print the weir version')
+  .helpOption('-h, --help', 'show help for weir or for a command')
+  .showHelpAfterError('(run weir --help for the commands)');
+
+program
+  .command('demo')
+  .description('start predictors for v1 and v2 locally, send them traffic and ground-truth feedback, and print per-version results')
+  .option('--requests <n>', 'requests per version', '2000')
+  .option('--json', 'print the results as JSON')
+  .action(async (options: { requests: string; json?: boolean }) => {
+    const requests = Number(options.requests);
+    if (!Number.isInteger(requests) || requests < 1) program.error(`--requests: "${options.requests}" is not a whole number >= 1`);
+    await runPredictorDemo({ requests, json: options.json === true });
+  });
+
+await program.parseAsync(process.argv);

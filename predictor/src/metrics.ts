@@ -1,0 +1,119 @@
+// The predictor's Prometheus metrics. Every series carries `model` and
+// `version`; the version is the one that did the work, so counts never move to
+// a new version when it is swapped in. The controller's comparisons read the
+// feedback counters (proportions and sufficient statistics) straight from here.
+import client from 'prom-client';
+
+const PREFIX = 'weir_predictor_';
+/** Seconds; from 0.5 ms, since a small model answers in about a millisecond. */
+export const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+
+export class PredictorMetrics {
+  readonly registry = new client.Registry();
+  private readonly requests;
+  private readonly requestDuration;
+  private readonly inferenceDuration;
+  private readonly batchRows;
+  private readonly queueDepth;
+  private readonly cacheHits;
+  private readonly cacheMisses;
+  private readonly cacheEntries;
+  private readonly modelLoads;
+  private readonly modelReady;
+  private readonly predictions;
+  private readonly feedbackLabels;
+  private readonly feedbackRejected;
+  private readonly brierSum;
+  private readonly brierSquares;
+  private readonly valueSamples;
+  private readonly valueGains;
+  private readonly valueLosses;
+  private readonly valueSquares;
+
+  constructor(readonly model: string) {
+    const registers = [this.registry];
+    const labelNames = ['model', 'version'] as const;
+    this.requests = new client.Counter({ name: `${PREFIX}requests_total`, help: 'HTTP requests by endpoint and status code', labelNames: [...labelNames, 'endpoint', 'code'], registers });
+    this.requestDuration = new client.Histogram({ name: `${PREFIX}request_duration_seconds`, help: 'HTTP request duration, from first byte read to response written', labelNames: [...labelNames, 'endpoint'], buckets: DURATION_BUCKETS, registers });
+    this.inferenceDuration = new client.Histogram({ name: `${PREFIX}inference_duration_seconds`, help: 'ONNX Runtime run duration per batch', labelNames, buckets: DURATION_BUCKETS, registers });
+    this.batchRows = new client.Histogram({ name: `${PREFIX}batch_size`, help: 'Rows per ONNX Runtime run', labelNames, buckets: BATCH_BUCKETS, registers });
+    this.queueDepth = new client.Gauge({ name: `${PREFIX}queue_depth`, help: 'Requests waiting for a batch', labelNames, registers });
+    this.cacheHits = new client.Counter({ name: `${PREFIX}cache_hits_total`, help: 'Infer requests answered from the prediction cache', labelNames, registers });
+    this.cacheMisses = new client.Counter({ name: `${PREFIX}cache_misses_total`, help: 'Infer requests not found in the prediction cache', labelNames, registers });
+    this.cacheEntries = new client.Gauge({ name: `${PREFIX}cache_entries`, help: 'Entries in the prediction cache', labelNames, registers });
+    this.modelLoads = new client.Counter({ name: `${PREFIX}model_loads_total`, help: 'Model load attempts by result (success, failure)', labelNames: [...labelNames, 'result'], registers });
+    this.modelReady = new client.Gauge({ name: `${PREFIX}model_ready`, help: '1 while this version is loaded and serving', labelNames, registers });
+    this.predictions = new client.Counter({ name: `${PREFIX}predictions_total`, help: 'Predicted rows by predicted class', labelNames: [...labelNames, 'class'], registers });
+    this.feedbackLabels = new client.Counter({ name: `${PREFIX}feedback_total`, help: 'Labelled predictions by outcome (correct, incorrect)', labelNames: [...labelNames, 'outcome'], registers });
+    this.feedbackRejected = new client.Counter({ name: `${PREFIX}feedback_rejected_total`, help: 'Feedback items rejected, by reason (unknown, expired, invalid, mismatch)', labelNames: [...labelNames, 'reason'], registers });
+    this.brierSum = new client.Counter({ name: `${PREFIX}brier_loss_sum_total`, help: 'Sum of per-prediction Brier loss (p - y)^2 over labelled predictions', labelNames, registers });
+    this.brierSquares = new client.Counter({ name: `${PREFIX}brier_loss_squares_sum_total`, help: 'Sum of squared per-prediction Brier loss, for variance', labelNames, registers });
+    this.valueSamples = new client.Counter({ name: `${PREFIX}business_value_samples_total`, help: 'Labelled predictions that carried a business value', labelNames, registers });
+    // Business value can be negative, and Prometheus reads any decrease of a
+    // counter as a reset, so the signed sum is kept as two monotonic counters:
+    // net value over a window = increase(gains) - increase(losses).
+    this.valueGains = new client.Counter({ name: `${PREFIX}business_value_gains_sum_total`, help: 'Sum of positive business value (return captured by acting on the prediction)', labelNames, registers });
+    this.valueLosses = new client.Counter({ name: `${PREFIX}business_value_losses_sum_total`, help: 'Sum of the magnitudes of negative business value', labelNames, registers });
+    this.valueSquares = new client.Counter({ name: `${PREFIX}business_value_squares_sum_total`, help: 'Sum of squared business value, for variance', labelNames, registers });
+    client.collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+  }
+
+  /** Process-level series (CPU, memory, event loop) are labelled with the version now serving. */
+  setServing(version: string | undefined): void {
+    this.registry.setDefaultLabels({ model: this.model, version: version ?? 'none' });
+  }
+
+  request(version: string, endpoint: string, code: number, seconds: number): void {
+    this.requests.inc({ model: this.model, version, endpoint, code: String(code) });
+    this.requestDuration.observe({ model: this.model, version, endpoint }, seconds);
+  }
+
+  batch(version: string, rows: number, seconds: number): void {
+    this.inferenceDuration.observe({ model: this.model, version }, seconds);
+    this.batchRows.observe({ model: this.model, version }, rows);
+  }
+
+  queue(version: string, depth: number): void {
+    this.queueDepth.set({ model: this.model, version }, depth);
+  }
+
+  cache(version: string, hit: boolean, entries: number): void {
+    (hit ? this.cacheHits : this.cacheMisses).inc({ model: this.model, version });
+    this.cacheEntries.set({ model: this.model, version }, entries);
+  }
+
+  load(version: string, ok: boolean): void {
+    this.modelLoads.inc({ model: this.model, version, result: ok ? 'success' : 'failure' });
+  }
+
+  ready(version: string, ready: boolean): void {
+    this.modelReady.set({ model: this.model, version }, ready ? 1 : 0);
+  }
+
+  predicted(version: string, labels: ArrayLike<number>): void {
+    let ones = 0;
+    for (let i = 0; i < labels.length; i++) if (labels[i] === 1) ones++;
+    if (ones > 0) this.predictions.inc({ model: this.model, version, class: '1' }, ones);
+    if (labels.length - ones > 0) this.predictions.inc({ model: this.model, version, class: '0' }, labels.length - ones);
+  }
+
+  labelled(version: string, correct: boolean, brier: number | undefined, value: number | undefined): void {
+    const labels = { model: this.model, version };
+    this.feedbackLabels.inc({ ...labels, outcome: correct ? 'correct' : 'incorrect' });
+    if (brier !== undefined) {
+      this.brierSum.inc(labels, brier);
+      this.brierSquares.inc(labels, brier * brier);
+    }
+    if (value !== undefined) {
+      this.valueSamples.inc(labels);
+      if (value >= 0) this.valueGains.inc(labels, value);
+      else this.valueLosses.inc(labels, -value);
+      this.valueSquares.inc(labels, value * value);
+    }
+  }
+
+  rejected(version: string, reason: string): void {
+    this.feedbackRejected.inc({ model: this.model, version, reason });
+  }
+}
