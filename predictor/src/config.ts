@@ -97,24 +97,27 @@ Example:
   weir-predictor --model-repository predictor/models --model price-direction --version v1 --port 8080
   curl -s localhost:8080/v2/models/price-direction/infer -d '{"inputs":[{"name":"features","shape":[1,9],"datatype":"FP32","data":[0,0,0,0,0,0,0.5,0,0.01]}]}'`,
     );
-  for (const spec of SPECS) {
+  const options = SPECS.map((spec) => {
     const option = new Option(spec.flag, `${spec.help} [env ${spec.env}]`);
     if (spec.default !== undefined) option.default(spec.default);
     program.addOption(option);
-  }
+    return option;
+  });
   program.parse(argv, { from: 'user' });
   const flags = program.opts<Record<string, string | undefined>>();
   const config: Record<string, unknown> = {};
-  for (const spec of SPECS) {
-    const fromFlag = program.getOptionValueSource(spec.key) === 'cli' ? flags[spec.key] : undefined;
+  SPECS.forEach((spec, i) => {
+    // commander names values after the flag (--cache-ttl → cacheTtl), not after our keys.
+    const attribute = options[i]!.attributeName();
+    const fromFlag = program.getOptionValueSource(attribute) === 'cli' ? flags[attribute] : undefined;
     const raw = fromFlag ?? env[spec.env] ?? spec.default;
     if (raw === undefined || raw === '') {
       if (spec.required) throw new RangeError(`${spec.flag.split(' ')[0]} is required (or set ${spec.env})`);
       config[spec.key] = undefined;
-      continue;
+      return;
     }
     config[spec.key] = convert(spec, raw);
-  }
+  });
   const result = config as unknown as PredictorConfig;
   if (result.port > 65535) throw new RangeError(`--port (WEIR_PORT): ${result.port} is not a port; expected 0..65535`);
   if (result.maxBatchRows < 1) throw new RangeError('--max-batch-rows (WEIR_MAX_BATCH_ROWS): must be at least 1');

@@ -1,9 +1,11 @@
-// One loaded model version: an ONNX Runtime session plus what the server needs
-// to know about its input and outputs. Loading validates, then warms up.
+// One loaded model version: an ONNX Runtime session in its own worker thread,
+// plus what the server needs to know about its input and outputs. Loading
+// validates the signature, then warms up.
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { Worker } from 'node:worker_threads';
 import type { InputArray, InputSpec, ModelElementType } from './tensor.js';
+import type { WorkerReply, WorkerRequest } from './model-worker.js';
 
 export const MODEL_FILE = 'model.onnx';
 export const METADATA_FILE = 'metadata.json';
@@ -24,17 +26,6 @@ export interface ModelMetadata {
   [key: string]: unknown;
 }
 
-const ORT_TO_OIP: Record<string, string> = {
-  float32: 'FP32',
-  float64: 'FP64',
-  int32: 'INT32',
-  int64: 'INT64',
-  bool: 'BOOL',
-  uint8: 'UINT8',
-  int8: 'INT8',
-  float16: 'FP16',
-  string: 'BYTES',
-};
 const SUPPORTED_INPUT_TYPES: ModelElementType[] = ['float32', 'float64', 'int32', 'int64'];
 
 export interface SessionOptions {
@@ -42,6 +33,10 @@ export interface SessionOptions {
 }
 
 export class LoadedModel {
+  private readonly pending = new Map<number, { resolve: (outputs: OutputTensor[]) => void; reject: (err: Error) => void }>();
+  private nextId = 0;
+  private failure: Error | undefined;
+
   private constructor(
     readonly name: string,
     readonly version: string,
@@ -49,8 +44,23 @@ export class LoadedModel {
     readonly input: InputSpec,
     /** mtime and size of the files it was loaded from; a change means reload. */
     readonly fingerprint: string,
-    private readonly session: ort.InferenceSession,
-  ) {}
+    private readonly worker: Worker,
+  ) {
+    worker.on('message', (reply: WorkerReply) => {
+      if (reply.type === 'loaded' || reply.id === undefined) return;
+      const waiter = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      if (reply.type === 'result') waiter?.resolve(reply.outputs);
+      else waiter?.reject(new Error(reply.message));
+    });
+    const fail = (err: Error) => {
+      this.failure = err;
+      for (const waiter of this.pending.values()) waiter.reject(err);
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`inference worker for ${name} ${version} exited (code ${code})`)));
+  }
 
   /** Loads `<dir>/model.onnx` (and metadata.json when present), checks its signature and warms it up. */
   static async load(name: string, version: string, dir: string, options: SessionOptions, warmupRows: number): Promise<LoadedModel> {
@@ -58,31 +68,30 @@ export class LoadedModel {
     const fingerprint = await versionFingerprint(dir);
     const metadata = await readMetadata(dir);
     const bytes = await readFile(modelPath);
-    const session = await ort.InferenceSession.create(bytes, {
-      intraOpNumThreads: options.intraOpThreads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-    });
+    const worker = new Worker(new URL('./model-worker.js', import.meta.url));
     try {
-      const input = describeInput(session, modelPath);
-      const model = new LoadedModel(name, version, metadata, input, fingerprint, session);
+      const loaded = await new Promise<Extract<WorkerReply, { type: 'loaded' }>>((resolve, reject) => {
+        worker.once('message', (reply: WorkerReply) => (reply.type === 'loaded' ? resolve(reply) : reject(new Error(`${modelPath}: ${reply.type === 'error' ? reply.message : 'unexpected reply'}`))));
+        worker.once('error', reject);
+        worker.postMessage({ type: 'load', bytes, intraOpThreads: options.intraOpThreads } satisfies WorkerRequest);
+      });
+      const model = new LoadedModel(name, version, metadata, describeInput(loaded, modelPath), fingerprint, worker);
       await model.warmUp(warmupRows);
       return model;
     } catch (err) {
-      await session.release();
+      await worker.terminate();
       throw err;
     }
   }
 
   /** Runs rows through the model and returns every output, shaped per row. */
-  async run(values: InputArray, rows: number): Promise<OutputTensor[]> {
-    const tensor = new ort.Tensor(this.input.elementType, values, [rows, this.input.width]);
-    const results = await this.session.run({ [this.input.name]: tensor });
-    return this.input.outputNames.map((outputName) => {
-      const out = results[outputName]!;
-      const perRow = out.dims.length <= 1 ? 1 : out.dims.slice(1).reduce((a, b) => a * b, 1);
-      if (out.dims[0] !== rows) throw new Error(`output ${outputName} has shape [${out.dims}], expected ${rows} rows`);
-      return { name: outputName, datatype: ORT_TO_OIP[out.type] ?? out.type.toUpperCase(), perRow, data: out.data as ArrayLike<number | bigint> };
+  run(values: InputArray, rows: number): Promise<OutputTensor[]> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const { name: inputName, elementType, width, outputNames } = this.input;
+      this.worker.postMessage({ type: 'run', id, values, rows, inputName, elementType, width, outputNames: [...outputNames] } satisfies WorkerRequest);
     });
   }
 
@@ -96,7 +105,14 @@ export class LoadedModel {
   }
 
   async release(): Promise<void> {
-    await this.session.release();
+    this.worker.postMessage({ type: 'release' } satisfies WorkerRequest);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => void this.worker.terminate().then(() => resolve()), 2000);
+      this.worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 }
 
@@ -107,12 +123,12 @@ function allocateZeros(type: ModelElementType, length: number): InputArray {
   return new BigInt64Array(length);
 }
 
-function describeInput(session: ort.InferenceSession, modelPath: string): InputSpec {
+function describeInput(session: Extract<WorkerReply, { type: 'loaded' }>, modelPath: string): InputSpec {
   if (session.inputNames.length !== 1) {
     throw new Error(`${modelPath}: model has ${session.inputNames.length} inputs (${session.inputNames.join(', ')}); weir-predictor serves models with exactly one [N, F] input`);
   }
-  const meta = session.inputMetadata[0];
-  if (!meta || !meta.isTensor) throw new Error(`${modelPath}: input ${session.inputNames[0]} is not a tensor`);
+  const meta = session.inputs[0];
+  if (!meta || !meta.isTensor || !meta.shape) throw new Error(`${modelPath}: input ${session.inputNames[0]} is not a tensor`);
   const type = meta.type as ModelElementType;
   if (!SUPPORTED_INPUT_TYPES.includes(type)) throw new Error(`${modelPath}: input type ${meta.type} is not supported; expected one of ${SUPPORTED_INPUT_TYPES.join(', ')}`);
   const width = meta.shape[1];

@@ -1,0 +1,55 @@
+import { describe, expect, test } from '@jest/globals';
+import { parseConfig, redacted } from './config.js';
+import { parseDuration } from './duration.js';
+
+const required = ['--model-repository', '/models', '--model', 'm'];
+
+describe('parseConfig', () => {
+  test('defaults, flags and environment variables (flags win)', () => {
+    const config = parseConfig([...required, '--port', '9000'], { WEIR_PORT: '7000', WEIR_CACHE_TTL: '2m', WEIR_MODEL_VERSION: 'v3' });
+    expect(config).toMatchObject({ modelRepository: '/models', model: 'm', version: 'v3', port: 9000, cacheTtlMs: 120_000, maxBatchRows: 64, batchDelayMs: 0, logLevel: 'info' });
+    expect(parseConfig([], { WEIR_MODEL_REPOSITORY: '/r', WEIR_MODEL: 'x' }).modelRepository).toBe('/r');
+  });
+
+  test.each([
+    [[], '--model-repository is required (or set WEIR_MODEL_REPOSITORY)'],
+    [[...required, '--port', 'eighty'], '--port (WEIR_PORT): "eighty" is not a whole number >= 0'],
+    [[...required, '--port', '70000'], '--port (WEIR_PORT): 70000 is not a port'],
+    [[...required, '--cache-ttl', '10 minutes'], '--cache-ttl (WEIR_CACHE_TTL): "10 minutes" is not a duration'],
+    [[...required, '--log-level', 'loud'], '--log-level (WEIR_LOG_LEVEL): "loud" is not a log level'],
+    [[...required, '--max-batch-rows', '0'], '--max-batch-rows (WEIR_MAX_BATCH_ROWS): must be at least 1'],
+  ])('%j is refused: %s', (argv, message) => {
+    expect(() => parseConfig(argv, {})).toThrow(message);
+  });
+
+  test('the admin token never appears in what is logged', () => {
+    const config = parseConfig(required, { WEIR_PREDICTOR_ADMIN_TOKEN: 's3cret' });
+    expect(config.adminToken).toBe('s3cret');
+    expect(JSON.stringify(redacted(config))).not.toContain('s3cret');
+  });
+});
+
+describe('parseDuration', () => {
+  test.each([
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['5m', 300_000],
+    ['2h', 7_200_000],
+    ['1h30m', 5_400_000],
+    ['1.5s', 1500],
+  ])('%s is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
+
+  test.each(['', '5', 'm5', '5 m', '-1s', '1d'])('%j is refused with the field name', (text) => {
+    expect(() => parseDuration(text, 'strategy.minStageDuration')).toThrow(`strategy.minStageDuration: "${text}" is not a duration`);
+  });
+});
+
+describe('every flag reaches the config', () => {
+  test('duration and numeric flags are read from the command line', () => {
+    const config = parseConfig(
+      [...required, '--batch-delay', '3ms', '--cache-ttl', '5s', '--feedback-ttl', '2m', '--poll-interval', '250ms', '--drain-timeout', '9s', '--max-queue', '7', '--intra-op-threads', '2', '--version', 'v2', '--admin-token', 't'],
+      {},
+    );
+    expect(config).toMatchObject({ batchDelayMs: 3, cacheTtlMs: 5000, feedbackTtlMs: 120_000, pollIntervalMs: 250, drainTimeoutMs: 9000, maxQueue: 7, intraOpThreads: 2, version: 'v2', adminToken: 't' });
+  });
+});
