@@ -32,8 +32,13 @@ $(TOOL_NODE):
 	npm install --prefix $(TOOLS) --no-save --no-package-lock node@24 >/dev/null
 	@$(TOOL_NODE) --version
 
+# npm 11 writes only this platform's optional packages into the lock file and
+# then `npm ci` refuses that same lock; `npm install --no-save` installs exactly
+# the locked versions without rewriting it.
 $(STAMP): package.json package-lock.json $(NODE_PREREQ)
-	npm ci --no-audit --no-fund
+	npm ci --no-audit --no-fund 2>/dev/null || { \
+	  echo "npm ci refused the lock file; installing the locked versions with npm install --no-save" >&2; \
+	  npm install --no-save --no-audit --no-fund; }
 	@touch $@
 
 deps: $(STAMP) ## install Node (if needed) and node_modules
@@ -53,7 +58,10 @@ test: build typecheck ## run every test (jest's summary is the last thing printe
 demo: build ## run the local demo
 	$(NODE) bin/weir.js demo
 
-bench: build ## run the benchmarks, results as JSON
+bench: build ## run the benchmarks, results as JSON on stdout
+	@command -v wrk >/dev/null || { echo "installing wrk (Debian package) to generate load" >&2; \
+	  (apt-get install -y -qq wrk || (apt-get update -qq && apt-get install -y -qq wrk)) >/dev/null 2>&1 \
+	  || echo "wrk is unavailable; the benchmark falls back to autocannon" >&2; }
 	$(NODE) dist/test/bench/predictor.js
 
 clean:

@@ -9,6 +9,8 @@ export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
+  /** Lifecycle lines (listening, drained) that supervisors read: printed at every level. */
+  always(msg: string, fields?: Record<string, unknown>): void;
 }
 
 export function isLogLevel(value: string): value is LogLevel {
@@ -16,11 +18,11 @@ export function isLogLevel(value: string): value is LogLevel {
 }
 
 export function createLogger(component: string, level: LogLevel = 'info', write: (line: string) => void = (line) => process.stdout.write(line)): Logger {
-  const emit = (at: LogLevel) => (msg: string, fields: Record<string, unknown> = {}) => {
-    if (RANK[at] < RANK[level]) return;
+  const emit = (at: LogLevel, force = false) => (msg: string, fields: Record<string, unknown> = {}) => {
+    if (!force && RANK[at] < RANK[level]) return;
     const record: Record<string, unknown> = { ts: new Date().toISOString(), level: at, component, msg, ...fields };
     if (fields.err instanceof Error) record.err = fields.err.message;
     write(`${JSON.stringify(record)}\n`);
   };
-  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error'), always: emit('info', true) };
 }

@@ -73,7 +73,7 @@ export class PredictorServer {
       this.server.listen(this.config.port, this.config.host, () => resolve());
     });
     const port = (this.server.address() as AddressInfo).port;
-    this.log.info('listening', { host: this.config.host, port, model: this.config.model, version: this.repository.serving?.version ?? null, ready: this.ready });
+    this.log.always('listening', { host: this.config.host, port, model: this.config.model, version: this.repository.serving?.version ?? null, ready: this.ready });
     if (!this.config.adminToken) this.log.info('repository load/unload API disabled: no admin token configured');
     return port;
   }
@@ -93,7 +93,7 @@ export class PredictorServer {
     }
     await this.repository.stop();
     await Promise.all([...this.batchers.values()].map((b) => b.idle()));
-    this.log.info('drained', { outcome });
+    this.log.always('drained', { outcome });
   }
 
   private swap(next: LoadedModel | undefined, previous: LoadedModel | undefined): void {

@@ -1,6 +1,9 @@
 import { describe, expect, test } from '@jest/globals';
 import { RequestError } from './errors.js';
-import { decodeInferRequest, type InputSpec } from './tensor.js';
+import { decodeInferRequest, type InputArray, type InputSpec } from './tensor.js';
+
+/** The decoded values as plain numbers (or bigints, for INT64 models). */
+const list = (values: InputArray): (number | bigint)[] => Array.from(values as ArrayLike<number | bigint>);
 
 const spec: InputSpec = { name: 'features', width: 3, elementType: 'float32', outputNames: ['probability', 'label'] };
 const input = (over: Record<string, unknown> = {}) => ({ inputs: [{ name: 'features', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6], ...over }] });
@@ -20,17 +23,17 @@ describe('decodeInferRequest', () => {
     const flat = decodeInferRequest(input(), spec);
     const nested = decodeInferRequest(input({ data: [[1, 2, 3], [4, 5, 6]] }), spec);
     expect(flat.rows).toBe(2);
-    expect(Array.from(flat.values)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(Array.from(nested.values)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(list(flat.values)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(list(nested.values)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(flat.values).toBeInstanceOf(Float32Array);
   });
 
   test('FP64, INT32 and INT64 inputs are converted to what the model wants', () => {
-    expect(Array.from(decodeInferRequest(input({ datatype: 'FP64', data: [0.1, 2, 3, 4, 5, 6] }), spec).values)[0]).toBeCloseTo(0.1, 6);
-    expect(Array.from(decodeInferRequest(input({ datatype: 'INT32' }), spec).values)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(list(decodeInferRequest(input({ datatype: 'FP64', data: [0.1, 2, 3, 4, 5, 6] }), spec).values)[0]).toBeCloseTo(0.1, 6);
+    expect(list(decodeInferRequest(input({ datatype: 'INT32' }), spec).values)).toEqual([1, 2, 3, 4, 5, 6]);
     const int64Model = decodeInferRequest(input({ datatype: 'INT64' }), { ...spec, elementType: 'int64' });
     expect(int64Model.values).toBeInstanceOf(BigInt64Array);
-    expect(Array.from(int64Model.values)).toEqual([1n, 2n, 3n, 4n, 5n, 6n]);
+    expect(list(int64Model.values)).toEqual([1n, 2n, 3n, 4n, 5n, 6n]);
   });
 
   test('a single row may be given with shape [F]', () => {

@@ -1,19 +1,10 @@
 // Dynamic batching, the prediction cache and overload, against real predictor processes.
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import path from 'node:path';
-import type { PredictorProcess } from '../../controller/src/local/predictor-process.js';
 import { ortReference } from '../support/ort-reference.js';
-import { MODEL, MODELS_DIR, infer, marketRows, metric, predictor } from '../support/predictor.js';
+import { MODEL, MODELS_DIR, infer, marketRows, metric, predictorsPerTest } from '../support/predictor.js';
 
-const started: PredictorProcess[] = [];
-async function start(...args: Parameters<typeof predictor>) {
-  const p = await predictor(...args);
-  started.push(p);
-  return p;
-}
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((p) => p.stop()));
-});
+const start = predictorsPerTest();
 
 const noCache = { 'cache-control': 'no-cache' };
 

@@ -1,17 +1,9 @@
 // Ground-truth feedback turning into the counters the controller compares.
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import type { PredictorProcess } from '../../controller/src/local/predictor-process.js';
-import { MODEL, infer, marketRows, metric, predictor, request } from '../support/predictor.js';
+import { MODEL, infer, marketRows, metric, predictorsPerTest, request } from '../support/predictor.js';
 
-const started: PredictorProcess[] = [];
-async function start(...args: Parameters<typeof predictor>) {
-  const p = await predictor(...args);
-  started.push(p);
-  return p;
-}
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((p) => p.stop()));
-});
+const start = predictorsPerTest();
 
 const feedbackUrl = (p: PredictorProcess) => `${p.url}/v2/models/${MODEL}/feedback`;
 

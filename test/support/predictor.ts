@@ -1,4 +1,5 @@
 // Helpers for tests that talk to a real weir-predictor process over HTTP.
+import { afterEach } from '@jest/globals';
 import { cp, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,4 +69,17 @@ export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** For one test file: a `start` that launches predictors, all stopped after each test. */
+export function predictorsPerTest(): typeof predictor {
+  const started: PredictorProcess[] = [];
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((p) => p.stop()));
+  });
+  return async (options) => {
+    const p = await predictor(options);
+    started.push(p);
+    return p;
+  };
 }

@@ -54,7 +54,7 @@ export async function startPredictor(options: PredictorProcessOptions): Promise<
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
+  const listening = new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`weir-predictor did not start within ${options.startTimeoutMs ?? 30000} ms\n${logs.join('\n')}\n${stderr}`)), options.startTimeoutMs ?? 30000);
     let buffered = '';
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -81,6 +81,14 @@ export async function startPredictor(options: PredictorProcessOptions): Promise<
       reject(new Error(`weir-predictor exited with code ${code} before listening\n${logs.join('\n')}\n${stderr}`));
     });
   });
+  let port: number;
+  try {
+    port = await listening;
+  } catch (err) {
+    // Never leave a half-started predictor running behind a failed start.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    throw err;
+  }
   return {
     url: `http://127.0.0.1:${port}`,
     port,

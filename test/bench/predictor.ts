@@ -1,0 +1,183 @@
+// `make bench`: the predictor against two floors measured on the same machine in
+// the same run: a bare node:http server answering a fixed JSON body, and ONNX
+// Runtime called in-process on the same input. Results are printed as JSON on
+// stdout; progress goes to stderr. BENCH_SECONDS sets each load phase's length.
+// The load comes from wrk when it is installed (C, one thread: it leaves most of
+// this 2-core machine to the server) and from autocannon otherwise;
+// BENCH_TOOL=autocannon forces autocannon.
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import autocannon from 'autocannon';
+import { generateMarket } from '../../predictor/src/market/market.js';
+import { labelledRows } from '../../predictor/src/market/features.js';
+import { packageRoot, startPredictor } from '../../controller/src/local/predictor-process.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = [1, 16, 64];
+const MODEL = 'price-direction';
+const progress = (text: string) => process.stderr.write(`[bench] ${text}\n`);
+
+const rows = labelledRows(generateMarket({ seed: 99, length: 300 })).slice(-256).map((r) => r.features);
+const bodies = rows.map((row) => JSON.stringify({ inputs: [{ name: 'features', shape: [1, 9], datatype: 'FP32', data: row }] }));
+const fixedReply = JSON.stringify({ model_name: MODEL, model_version: 'v1', id: '00000000-0000-0000-0000-000000000000', outputs: [{ name: 'probability', datatype: 'FP32', shape: [1], data: [0.5] }, { name: 'label', datatype: 'INT64', shape: [1], data: [1] }] });
+
+interface Phase {
+  connections: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  non2xx: number;
+}
+
+function hasWrk(): boolean {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch (err) {
+    // wrk --version exits 1 after printing its version; only a missing binary is fatal.
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+}
+const TOOL = process.env.BENCH_TOOL ?? (hasWrk() ? 'wrk' : 'autocannon');
+
+/** A wrk script that cycles through the bodies and prints its summary as one JSON line. */
+function wrkScript(): string {
+  const list = bodies.map((b) => `[==[${b}]==]`).join(',\n');
+  return `local bodies = {\n${list}\n}
+local i = 0
+local headers = { ["Content-Type"] = "application/json", ["Cache-Control"] = "no-cache" }
+request = function()
+  i = i + 1
+  return wrk.format("POST", nil, headers, bodies[(i % #bodies) + 1])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests":%d,"durationUs":%d,"p50Us":%d,"p99Us":%d,"errors":%d,"non2xx":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), e.connect + e.read + e.write + e.timeout, e.status))
+end
+`;
+}
+
+async function load(url: string, connections: number): Promise<Phase> {
+  if (TOOL === 'wrk') {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'weir-bench-'));
+    try {
+      const script = path.join(dir, 'bodies.lua');
+      await writeFile(script, wrkScript());
+      const { stdout } = await promisify(execFile)('wrk', ['-t1', `-c${connections}`, `-d${SECONDS}s`, '--timeout', '5s', '-s', script, url]);
+      const line = stdout.split('\n').find((l) => l.startsWith('{"requests"'));
+      if (!line) throw new Error(`wrk printed no summary:\n${stdout}`);
+      const r = JSON.parse(line) as { requests: number; durationUs: number; p50Us: number; p99Us: number; errors: number; non2xx: number };
+      return { connections, requestsPerSecond: Math.round(r.requests / (r.durationUs / 1e6)), p50Ms: r.p50Us / 1000, p99Ms: r.p99Us / 1000, errors: r.errors, non2xx: r.non2xx };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  const result = await autocannon({
+    url,
+    connections,
+    duration: SECONDS,
+    // Distinct inputs and no-cache: every request runs the model.
+    requests: bodies.map((body) => ({ method: 'POST', body, headers: { 'content-type': 'application/json', 'cache-control': 'no-cache' } })),
+  });
+  return { connections, requestsPerSecond: Math.round(result.requests.average), p50Ms: result.latency.p50, p99Ms: result.latency.p99, errors: result.errors + result.timeouts, non2xx: result.non2xx };
+}
+
+/** The bare-HTTP floor, in its own process like the predictor: reads the body, answers a fixed JSON reply. */
+async function startBareServer(): Promise<{ url: string; stop: () => void }> {
+  const script = `
+    const http = require('node:http');
+    const reply = ${JSON.stringify(fixedReply)};
+    const server = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => { JSON.parse(Buffer.concat(chunks).toString()); res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(reply) }); res.end(reply); });
+    });
+    server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) => child.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))));
+  return { url: `http://127.0.0.1:${port}/v2/models/${MODEL}/infer`, stop: () => child.kill() };
+}
+
+function percentile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+/** In-process ONNX Runtime on the same single-row inputs, one call at a time. */
+async function inProcess(version: string, calls: number): Promise<{ callsPerSecond: number; p50Ms: number; p99Ms: number; meanMs: number }> {
+  const session = await ort.InferenceSession.create(path.join(packageRoot(), 'predictor/models', MODEL, version, 'model.onnx'), { intraOpNumThreads: 1 });
+  const tensors = rows.map((row) => new ort.Tensor('float32', Float32Array.from(row), [1, 9]));
+  for (let i = 0; i < Math.min(50, calls); i++) await session.run({ features: tensors[i % tensors.length]! });
+  const latencies: number[] = [];
+  const started = performance.now();
+  for (let i = 0; i < calls; i++) {
+    const t = performance.now();
+    await session.run({ features: tensors[i % tensors.length]! });
+    latencies.push(performance.now() - t);
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  await session.release();
+  latencies.sort((a, b) => a - b);
+  const round = (n: number) => Math.round(n * 1000) / 1000;
+  return { callsPerSecond: Math.round(calls / elapsed), p50Ms: round(percentile(latencies, 0.5)), p99Ms: round(percentile(latencies, 0.99)), meanMs: round(latencies.reduce((a, b) => a + b, 0) / calls) };
+}
+
+async function main(): Promise<void> {
+  progress(`${SECONDS}s per phase; connections ${CONNECTIONS.join(', ')}; load from ${TOOL}`);
+  const bare = await startBareServer();
+  const bareResults: Phase[] = [];
+  try {
+    for (const c of CONNECTIONS) {
+      progress(`bare node:http, ${c} connections`);
+      bareResults.push(await load(bare.url, c));
+    }
+  } finally {
+    bare.stop();
+  }
+  const predictor = await startPredictor({ modelRepository: path.join(packageRoot(), 'predictor/models'), model: MODEL, version: 'v1', args: ['--log-level', 'warn'] });
+  const predictorResults: Phase[] = [];
+  try {
+    for (const c of CONNECTIONS) {
+      progress(`weir-predictor v1, ${c} connections`);
+      predictorResults.push(await load(`${predictor.url}/v2/models/${MODEL}/infer`, c));
+    }
+  } finally {
+    await predictor.stop();
+  }
+  progress('in-process ONNX Runtime: v1, v2, v4');
+  const ortV1 = await inProcess('v1', 20_000);
+  const ortV2 = await inProcess('v2', 2_000);
+  const ortV4 = await inProcess('v4', 60);
+  const at64 = predictorResults.find((p) => p.connections === 64)!;
+  const bare64 = bareResults.find((p) => p.connections === 64)!;
+  const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
+  const report = {
+    benchmark: 'weir-predictor',
+    loadGenerator: TOOL === 'wrk' ? 'wrk -t1 (Debian package)' : 'autocannon (in this process)',
+    node: process.version,
+    secondsPerPhase: SECONDS,
+    input: 'one row of 9 FP32 features per request, 256 distinct rows, Cache-Control: no-cache',
+    predictor: predictorResults,
+    bareHttpFloor: bareResults,
+    inProcessOnnxRuntime: { v1: ortV1, v2: ortV2, v4: ortV4 },
+    ratios: CONNECTIONS.map((c, i) => ({
+      connections: c,
+      throughputVsBareHttp: ratio(predictorResults[i]!.requestsPerSecond, bareResults[i]!.requestsPerSecond),
+      p99VsBareHttp: ratio(predictorResults[i]!.p99Ms, Math.max(bareResults[i]!.p99Ms, 0.001)),
+    })),
+    v4ExtraMsPerCall: Math.round((ortV4.meanMs - ortV2.meanMs) * 10) / 10,
+    targets: {
+      p99At64ConnectionsMs: { measured: at64.p99Ms, target: '<= 10', met: at64.p99Ms <= 10 },
+      throughputVsBareHttpAt64: { measured: ratio(at64.requestsPerSecond, bare64.requestsPerSecond), target: '>= 0.5', met: at64.requestsPerSecond >= 0.5 * bare64.requestsPerSecond },
+      v4ExtraLatencyMs: { measured: Math.round((ortV4.meanMs - ortV2.meanMs) * 10) / 10, target: '>= 20', met: ortV4.meanMs - ortV2.meanMs >= 20 },
+    },
+  };
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+}
+
+await main();
