@@ -11,8 +11,8 @@ function controlledRunner() {
   const runner: BatchRunner = {
     run(values: InputArray, rows: number) {
       batches.push(rows);
-      return new Promise<OutputTensor[]>((resolve) => {
-        finishers.push(() => resolve([{ name: 'out', datatype: 'FP32', perRow: 2, data: Float32Array.from(values as Float32Array, (v) => v * 2) }]));
+      return new Promise<{ outputs: OutputTensor[]; seconds: number }>((resolve) => {
+        finishers.push(() => resolve({ outputs: [{ name: 'out', datatype: 'FP32', perRow: 2, data: Float32Array.from(values as Float32Array, (v) => v * 2) }], seconds: 0.001 }));
       });
     },
   };
@@ -81,7 +81,7 @@ describe('Batcher', () => {
       async run(values: InputArray) {
         calls++;
         if (calls === 1) throw new Error('boom');
-        return [{ name: 'out', datatype: 'FP32', perRow: 1, data: values as Float32Array }];
+        return { outputs: [{ name: 'out', datatype: 'FP32', perRow: 1, data: values as Float32Array }], seconds: 0.001 };
       },
     };
     const batcher = new Batcher(runner, { maxBatchRows: 8, maxDelayMs: 0, maxQueue: 10 });

@@ -6,7 +6,8 @@ import type { OutputTensor } from './model.js';
 import type { InputArray } from './tensor.js';
 
 export interface BatchRunner {
-  run(values: InputArray, rows: number): Promise<OutputTensor[]>;
+  /** `seconds` is the model's own compute time for the batch. */
+  run(values: InputArray, rows: number): Promise<{ outputs: OutputTensor[]; seconds: number }>;
 }
 
 export interface BatcherOptions {
@@ -17,7 +18,6 @@ export interface BatcherOptions {
   /** Requests that may wait; more are refused with 503 so latency stays bounded. */
   maxQueue: number;
   onBatch?: (rows: number, requests: number, seconds: number) => void;
-  onQueueDepth?: (depth: number) => void;
 }
 
 interface Pending {
@@ -48,7 +48,6 @@ export class Batcher {
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ values, rows, resolve, reject });
-      this.options.onQueueDepth?.(this.queue.length);
       this.schedule();
     });
   }
@@ -82,17 +81,15 @@ export class Batcher {
       rows += next.rows;
       batch.push(next);
     }
-    this.options.onQueueDepth?.(this.queue.length);
     this.running = true;
     void this.execute(batch, rows);
   }
 
   private async execute(batch: Pending[], rows: number): Promise<void> {
-    const started = performance.now();
     try {
       const values = batch.length === 1 ? batch[0]!.values : concat(batch.map((p) => p.values), rows * (batch[0]!.values.length / batch[0]!.rows));
-      const outputs = await this.runner.run(values, rows);
-      this.options.onBatch?.(rows, batch.length, (performance.now() - started) / 1000);
+      const { outputs, seconds } = await this.runner.run(values, rows);
+      this.options.onBatch?.(rows, batch.length, seconds);
       let offset = 0;
       for (const pending of batch) {
         pending.resolve(batch.length === 1 ? outputs : outputs.map((o) => sliceRows(o, offset, pending.rows)));

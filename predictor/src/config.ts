@@ -19,6 +19,7 @@ export interface PredictorConfig {
   feedbackMaxEntries: number;
   feedbackTtlMs: number;
   intraOpThreads: number;
+  inlineMaxRunMs: number;
   pollIntervalMs: number;
   drainTimeoutMs: number;
   adminToken: string | undefined;
@@ -52,6 +53,14 @@ const SPECS: Spec[] = [
   { key: 'feedbackMaxEntries', flag: '--feedback-max-entries <n>', env: 'WEIR_FEEDBACK_MAX_ENTRIES', kind: 'int', default: '200000', help: 'recent predictions remembered for ground-truth feedback' },
   { key: 'feedbackTtlMs', flag: '--feedback-ttl <duration>', env: 'WEIR_FEEDBACK_TTL', kind: 'duration', default: '1h', help: 'how long feedback for a prediction is accepted' },
   { key: 'intraOpThreads', flag: '--intra-op-threads <n>', env: 'WEIR_INTRA_OP_THREADS', kind: 'int', default: '1', help: 'ONNX Runtime threads per run' },
+  {
+    key: 'inlineMaxRunMs',
+    flag: '--inline-max-run <duration>',
+    env: 'WEIR_INLINE_MAX_RUN',
+    kind: 'duration',
+    default: '2ms',
+    help: 'a model whose full warm-up batch runs (median) within this runs on the HTTP thread (no thread hop); slower ones run in a worker thread so they never block it (0ms: always a worker)',
+  },
   { key: 'pollIntervalMs', flag: '--poll-interval <duration>', env: 'WEIR_POLL_INTERVAL', kind: 'duration', default: '2s', help: 'how often the repository is rescanned (file events also trigger a scan)' },
   { key: 'drainTimeoutMs', flag: '--drain-timeout <duration>', env: 'WEIR_DRAIN_TIMEOUT', kind: 'duration', default: '25s', help: 'on SIGTERM, the longest wait for in-flight requests' },
   { key: 'adminToken', flag: '--admin-token <token>', env: 'WEIR_PREDICTOR_ADMIN_TOKEN', kind: 'string', secret: true, help: 'bearer token that enables POST /v2/repository/... (load, unload, index); prefer the env var' },

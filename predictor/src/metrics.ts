@@ -31,17 +31,42 @@ export class PredictorMetrics {
   private readonly valueLosses;
   private readonly valueSquares;
 
+  /** Read at scrape time: queued requests per version, and cache entries. */
+  private readonly sources: { queueDepths: () => Map<string, number>; cacheEntries: () => number; servingVersion: () => string } = {
+    queueDepths: () => new Map(),
+    cacheEntries: () => 0,
+    servingVersion: () => 'none',
+  };
+
   constructor(readonly model: string) {
+    const sources = this.sources;
     const registers = [this.registry];
     const labelNames = ['model', 'version'] as const;
     this.requests = new client.Counter({ name: `${PREFIX}requests_total`, help: 'HTTP requests by endpoint and status code', labelNames: [...labelNames, 'endpoint', 'code'], registers });
     this.requestDuration = new client.Histogram({ name: `${PREFIX}request_duration_seconds`, help: 'HTTP request duration, from first byte read to response written', labelNames: [...labelNames, 'endpoint'], buckets: DURATION_BUCKETS, registers });
     this.inferenceDuration = new client.Histogram({ name: `${PREFIX}inference_duration_seconds`, help: 'ONNX Runtime run duration per batch', labelNames, buckets: DURATION_BUCKETS, registers });
     this.batchRows = new client.Histogram({ name: `${PREFIX}batch_size`, help: 'Rows per ONNX Runtime run', labelNames, buckets: BATCH_BUCKETS, registers });
-    this.queueDepth = new client.Gauge({ name: `${PREFIX}queue_depth`, help: 'Requests waiting for a batch', labelNames, registers });
+    this.queueDepth = new client.Gauge({
+      name: `${PREFIX}queue_depth`,
+      help: 'Requests waiting for a batch',
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        for (const [version, depth] of sources.queueDepths()) this.set({ model, version }, depth);
+      },
+    });
     this.cacheHits = new client.Counter({ name: `${PREFIX}cache_hits_total`, help: 'Infer requests answered from the prediction cache', labelNames, registers });
     this.cacheMisses = new client.Counter({ name: `${PREFIX}cache_misses_total`, help: 'Infer requests not found in the prediction cache', labelNames, registers });
-    this.cacheEntries = new client.Gauge({ name: `${PREFIX}cache_entries`, help: 'Entries in the prediction cache', labelNames, registers });
+    this.cacheEntries = new client.Gauge({
+      name: `${PREFIX}cache_entries`,
+      help: 'Entries in the prediction cache (all versions)',
+      labelNames,
+      registers,
+      collect() {
+        this.set({ model, version: sources.servingVersion() }, sources.cacheEntries());
+      },
+    });
     this.modelLoads = new client.Counter({ name: `${PREFIX}model_loads_total`, help: 'Model load attempts by result (success, failure)', labelNames: [...labelNames, 'result'], registers });
     this.modelReady = new client.Gauge({ name: `${PREFIX}model_ready`, help: '1 while this version is loaded and serving', labelNames, registers });
     this.predictions = new client.Counter({ name: `${PREFIX}predictions_total`, help: 'Predicted rows by predicted class', labelNames: [...labelNames, 'class'], registers });
@@ -74,13 +99,13 @@ export class PredictorMetrics {
     this.batchRows.observe({ model: this.model, version }, rows);
   }
 
-  queue(version: string, depth: number): void {
-    this.queueDepth.set({ model: this.model, version }, depth);
+  /** Where the scrape-time gauges read from. */
+  observe(sources: Partial<PredictorMetrics['sources']>): void {
+    Object.assign(this.sources, sources);
   }
 
-  cache(version: string, hit: boolean, entries: number): void {
+  cache(version: string, hit: boolean): void {
     (hit ? this.cacheHits : this.cacheMisses).inc({ model: this.model, version });
-    this.cacheEntries.set({ model: this.model, version }, entries);
   }
 
   load(version: string, ok: boolean): void {

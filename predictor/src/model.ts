@@ -1,23 +1,20 @@
-// One loaded model version: an ONNX Runtime session in its own worker thread,
-// plus what the server needs to know about its input and outputs. Loading
-// validates the signature, then warms up.
+// One loaded model version: an ONNX Runtime session plus what the server needs
+// to know about its input and outputs. Every version loads and warms up in a
+// worker thread, timed there; a cheap model then moves to the HTTP thread
+// (no thread hop, which would cost more than the model), a costly one stays in
+// the worker so it never blocks the HTTP thread.
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type * as ort from 'onnxruntime-node';
 import type { InputArray, InputSpec, ModelElementType } from './tensor.js';
 import type { WorkerReply, WorkerRequest } from './model-worker.js';
+import { createSession, runSession, type OutputTensor, type RunRequest, type SessionSignature } from './session.js';
+
+export type { OutputTensor } from './session.js';
 
 export const MODEL_FILE = 'model.onnx';
 export const METADATA_FILE = 'metadata.json';
-
-/** One output tensor of a run, or the slice of it that belongs to some rows. */
-export interface OutputTensor {
-  name: string;
-  datatype: string;
-  /** Elements per row (product of the dims after the first). */
-  perRow: number;
-  data: ArrayLike<number | bigint>;
-}
 
 export interface ModelMetadata {
   features?: string[];
@@ -30,27 +27,42 @@ const SUPPORTED_INPUT_TYPES: ModelElementType[] = ['float32', 'float64', 'int32'
 
 export interface SessionOptions {
   intraOpThreads: number;
+  /** A model whose median full warm-up batch takes at most this long runs on the HTTP thread. 0 = always a worker. */
+  inlineMaxRunMs: number;
 }
 
-export class LoadedModel {
-  private readonly pending = new Map<number, { resolve: (outputs: OutputTensor[]) => void; reject: (err: Error) => void }>();
+export type Placement = 'inline' | 'worker';
+
+/** Where runs happen: the HTTP thread or a worker thread. */
+interface Executor {
+  readonly placement: Placement;
+  run(request: RunRequest): Promise<{ outputs: OutputTensor[]; seconds: number }>;
+  release(): Promise<void>;
+}
+
+class InlineExecutor implements Executor {
+  readonly placement = 'inline';
+  constructor(private readonly session: ort.InferenceSession) {}
+  run(request: RunRequest) {
+    return runSession(this.session, request);
+  }
+  release() {
+    return this.session.release();
+  }
+}
+
+class WorkerExecutor implements Executor {
+  readonly placement = 'worker';
+  private readonly pending = new Map<number, { resolve: (result: { outputs: OutputTensor[]; seconds: number }) => void; reject: (err: Error) => void }>();
   private nextId = 0;
   private failure: Error | undefined;
 
-  private constructor(
-    readonly name: string,
-    readonly version: string,
-    readonly metadata: ModelMetadata,
-    readonly input: InputSpec,
-    /** mtime and size of the files it was loaded from; a change means reload. */
-    readonly fingerprint: string,
-    private readonly worker: Worker,
-  ) {
+  private constructor(private readonly worker: Worker) {
     worker.on('message', (reply: WorkerReply) => {
       if (reply.type === 'loaded' || reply.id === undefined) return;
       const waiter = this.pending.get(reply.id);
       this.pending.delete(reply.id);
-      if (reply.type === 'result') waiter?.resolve(reply.outputs);
+      if (reply.type === 'result') waiter?.resolve(reply);
       else waiter?.reject(new Error(reply.message));
     });
     const fail = (err: Error) => {
@@ -59,49 +71,31 @@ export class LoadedModel {
       this.pending.clear();
     };
     worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`inference worker for ${name} ${version} exited (code ${code})`)));
+    worker.on('exit', (code) => fail(new Error(`inference worker exited (code ${code})`)));
   }
 
-  /** Loads `<dir>/model.onnx` (and metadata.json when present), checks its signature and warms it up. */
-  static async load(name: string, version: string, dir: string, options: SessionOptions, warmupRows: number): Promise<LoadedModel> {
-    const modelPath = path.join(dir, MODEL_FILE);
-    const fingerprint = await versionFingerprint(dir);
-    const metadata = await readMetadata(dir);
-    const bytes = await readFile(modelPath);
+  static async start(bytes: Uint8Array, intraOpThreads: number, modelPath: string): Promise<{ executor: WorkerExecutor; signature: SessionSignature }> {
     const worker = new Worker(new URL('./model-worker.js', import.meta.url));
     try {
-      const loaded = await new Promise<Extract<WorkerReply, { type: 'loaded' }>>((resolve, reject) => {
+      const signature = await new Promise<SessionSignature>((resolve, reject) => {
         worker.once('message', (reply: WorkerReply) => (reply.type === 'loaded' ? resolve(reply) : reject(new Error(`${modelPath}: ${reply.type === 'error' ? reply.message : 'unexpected reply'}`))));
         worker.once('error', reject);
-        worker.postMessage({ type: 'load', bytes, intraOpThreads: options.intraOpThreads } satisfies WorkerRequest);
+        worker.postMessage({ type: 'load', bytes, intraOpThreads } satisfies WorkerRequest);
       });
-      const model = new LoadedModel(name, version, metadata, describeInput(loaded, modelPath), fingerprint, worker);
-      await model.warmUp(warmupRows);
-      return model;
+      return { executor: new WorkerExecutor(worker), signature };
     } catch (err) {
       await worker.terminate();
       throw err;
     }
   }
 
-  /** Runs rows through the model and returns every output, shaped per row. */
-  run(values: InputArray, rows: number): Promise<OutputTensor[]> {
+  run(request: RunRequest): Promise<{ outputs: OutputTensor[]; seconds: number }> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const { name: inputName, elementType, width, outputNames } = this.input;
-      this.worker.postMessage({ type: 'run', id, values, rows, inputName, elementType, width, outputNames: [...outputNames] } satisfies WorkerRequest);
+      this.worker.postMessage({ type: 'run', id, ...request } satisfies WorkerRequest);
     });
-  }
-
-  /** One run of a single row and one of a larger batch, so the first real request is not the slow one. */
-  private async warmUp(rows: number): Promise<void> {
-    for (const count of [1, Math.max(1, rows)]) {
-      const values = allocateZeros(this.input.elementType, count * this.input.width);
-      const outputs = await this.run(values, count);
-      if (outputs.length === 0) throw new Error('model produced no outputs');
-    }
   }
 
   async release(): Promise<void> {
@@ -116,6 +110,72 @@ export class LoadedModel {
   }
 }
 
+export class LoadedModel {
+  private constructor(
+    readonly name: string,
+    readonly version: string,
+    readonly metadata: ModelMetadata,
+    readonly input: InputSpec,
+    /** mtime and size of the files it was loaded from; a change means reload. */
+    readonly fingerprint: string,
+    private executor: Executor,
+    /** ONNX Runtime's median time for a full warm-up batch, in ms. */
+    readonly warmupRunMs: number,
+  ) {}
+
+  get placement(): Placement {
+    return this.executor.placement;
+  }
+
+  /** Loads `<dir>/model.onnx` (and metadata.json when present), checks its signature, warms it up and places it. */
+  static async load(name: string, version: string, dir: string, options: SessionOptions, warmupRows: number): Promise<LoadedModel> {
+    const modelPath = path.join(dir, MODEL_FILE);
+    const fingerprint = await versionFingerprint(dir);
+    const metadata = await readMetadata(dir);
+    const bytes = await readFile(modelPath);
+    const { executor, signature } = await WorkerExecutor.start(bytes, options.intraOpThreads, modelPath);
+    let model: LoadedModel | undefined;
+    try {
+      model = new LoadedModel(name, version, metadata, describeInput(signature, modelPath), fingerprint, executor, 0);
+      const typical = await model.warmUp(warmupRows);
+      if (typical > options.inlineMaxRunMs) return new LoadedModel(name, version, metadata, model.input, fingerprint, executor, typical);
+      const inline = new LoadedModel(name, version, metadata, model.input, fingerprint, new InlineExecutor(await createSession(bytes, options.intraOpThreads)), typical);
+      await executor.release();
+      await inline.warmUp(warmupRows);
+      return inline;
+    } catch (err) {
+      await executor.release().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Runs rows through the model and returns every output, shaped per row, with ONNX Runtime's own time. */
+  run(values: InputArray, rows: number): Promise<{ outputs: OutputTensor[]; seconds: number }> {
+    const { name: inputName, elementType, width, outputNames } = this.input;
+    return this.executor.run({ values, rows, inputName, elementType, width, outputNames: [...outputNames] });
+  }
+
+  /**
+   * Runs of one row and of full batches, so the first real request is not the
+   * slow one. Returns the median full-batch run in ms: the first runs pay for
+   * one-time allocations, and placement must not hinge on them.
+   */
+  private async warmUp(rows: number): Promise<number> {
+    const batch = Math.max(1, rows);
+    const times: number[] = [];
+    for (const count of [1, 1, batch, batch, batch, batch, batch]) {
+      const { outputs, seconds } = await this.run(allocateZeros(this.input.elementType, count * this.input.width), count);
+      if (outputs.length === 0) throw new Error('model produced no outputs');
+      if (count === batch) times.push(seconds * 1000);
+    }
+    return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+  }
+
+  release(): Promise<void> {
+    return this.executor.release();
+  }
+}
+
 function allocateZeros(type: ModelElementType, length: number): InputArray {
   if (type === 'float32') return new Float32Array(length);
   if (type === 'float64') return new Float64Array(length);
@@ -123,7 +183,7 @@ function allocateZeros(type: ModelElementType, length: number): InputArray {
   return new BigInt64Array(length);
 }
 
-function describeInput(session: Extract<WorkerReply, { type: 'loaded' }>, modelPath: string): InputSpec {
+function describeInput(session: SessionSignature, modelPath: string): InputSpec {
   if (session.inputNames.length !== 1) {
     throw new Error(`${modelPath}: model has ${session.inputNames.length} inputs (${session.inputNames.join(', ')}); weir-predictor serves models with exactly one [N, F] input`);
   }

@@ -148,7 +148,14 @@ export class ModelRepository {
       this.current = next;
       this.events.onLoadResult(version, true);
       this.events.onSwap(next, previous);
-      this.log.info('model version serving', { model: this.options.model, version, previous: previous?.version, loadMs: Math.round(performance.now() - started) });
+      this.log.info('model version serving', {
+        model: this.options.model,
+        version,
+        previous: previous?.version,
+        loadMs: Math.round(performance.now() - started),
+        placement: next.placement,
+        warmupRunMs: Number(next.warmupRunMs.toFixed(3)),
+      });
       return next;
     } catch (err) {
       this.failed.set(version, fingerprint);

@@ -51,7 +51,7 @@ export class PredictorServer {
         root: config.modelRepository,
         model: config.model,
         pinnedVersion: config.version,
-        session: { intraOpThreads: config.intraOpThreads },
+        session: { intraOpThreads: config.intraOpThreads, inlineMaxRunMs: config.inlineMaxRunMs },
         warmupRows: config.maxBatchRows,
         pollIntervalMs: config.pollIntervalMs,
         settleMs: 300,
@@ -59,6 +59,11 @@ export class PredictorServer {
       { onSwap: (next, previous) => this.swap(next, previous), onLoadResult: (version, ok) => this.metrics.load(version, ok) },
       log,
     );
+    this.metrics.observe({
+      queueDepths: () => new Map([...this.batchers].map(([model, batcher]) => [model.version, batcher.depth])),
+      cacheEntries: () => this.cache.size,
+      servingVersion: () => this.repository.serving?.version ?? 'none',
+    });
     this.server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => void this.handle(req, res));
   }
 
@@ -106,7 +111,6 @@ export class PredictorServer {
           maxDelayMs: this.config.batchDelayMs,
           maxQueue: this.config.maxQueue,
           onBatch: (rows, _requests, seconds) => this.metrics.batch(version, rows, seconds),
-          onQueueDepth: (depth) => this.metrics.queue(version, depth),
         }),
       );
       this.metrics.ready(version, true);
@@ -260,7 +264,7 @@ export class PredictorServer {
     const key = this.cache.enabled && !bypass ? cacheKey(model.version, request.values) : undefined;
     if (key !== undefined) {
       outputs = this.cache.get(key);
-      this.metrics.cache(model.version, outputs !== undefined, this.cache.size);
+      this.metrics.cache(model.version, outputs !== undefined);
     }
     if (!outputs) {
       const batcher = this.batchers.get(model);

@@ -9,9 +9,15 @@ const start = predictorsPerTest();
 const noCache = { 'cache-control': 'no-cache' };
 
 describe('dynamic batching', () => {
-  test.each(['v1', 'v2'])('%s: concurrent requests share runs, and every answer equals an unbatched run', async (version) => {
+  // v1 and v2 are cheap and run on the HTTP thread; v4 is costly and runs in a worker thread.
+  test.each([
+    ['v1', 'inline'],
+    ['v2', 'inline'],
+    ['v4', 'worker'],
+  ])('%s (%s): concurrent requests share runs, and every answer equals an unbatched run', async (version, placement) => {
     const server = await start({ version, args: ['--batch-delay', '25ms', '--max-batch-rows', '64'] });
     const rows = marketRows(48).map((r) => r.features);
+    expect(server.logs.find((line) => line.includes('"msg":"model version serving"'))).toContain(`"placement":"${placement}"`);
     const replies = await Promise.all(rows.map((row) => infer(server, [row], { headers: noCache })));
     expect(replies.every((r) => r.status === 200)).toBe(true);
     const runs = await metric(server, 'weir_predictor_batch_size_count', { version });
