@@ -1,0 +1,35 @@
+// Distribution functions, from stdlib (@stdlib/stats-base-dists-*): well kept,
+// double precision, one small package per function. Upper tails use symmetry
+// where it exists, so small p-values keep their precision.
+import normalCdfImpl from '@stdlib/stats-base-dists-normal-cdf';
+import normalQuantileImpl from '@stdlib/stats-base-dists-normal-quantile';
+import tCdfImpl from '@stdlib/stats-base-dists-t-cdf';
+import tQuantileImpl from '@stdlib/stats-base-dists-t-quantile';
+import chiSquareCdfImpl from '@stdlib/stats-base-dists-chisquare-cdf';
+import betalnImpl from '@stdlib/math-base-special-betaln';
+
+/** Φ(x), the standard normal CDF. */
+export const normalCdf = (x: number): number => normalCdfImpl(x, 0, 1);
+/** Φ⁻¹(p), the standard normal quantile. */
+export const normalQuantile = (p: number): number => normalQuantileImpl(p, 0, 1);
+/** Two-sided p-value of a standard normal statistic: 2Φ(−|z|). */
+export const twoSidedNormalP = (z: number): number => Math.min(1, 2 * normalCdf(-Math.abs(z)));
+/** CDF of Student's t with `df` degrees of freedom (df may be fractional). */
+export const tCdf = (x: number, df: number): number => tCdfImpl(x, df);
+export const tQuantile = (p: number, df: number): number => tQuantileImpl(p, df);
+/** Two-sided p-value of a t statistic: 2·T(−|t|; df). */
+export const twoSidedTP = (t: number, df: number): number => Math.min(1, 2 * tCdf(-Math.abs(t), df));
+/** Upper tail of the chi-squared distribution, 1 − F(x; k). */
+export const chiSquareSf = (x: number, k: number): number => Math.max(0, 1 - chiSquareCdfImpl(x, k));
+/** ln B(a, b), the log of the beta function. */
+export const betaln = (a: number, b: number): number => betalnImpl(a, b);
+
+/** Throws a RangeError naming `field` unless 0 < alpha < 1. */
+export function checkAlpha(alpha: number, field = 'alpha'): void {
+  if (!(alpha > 0 && alpha < 1)) throw new RangeError(`${field}: ${alpha} is not a significance level; expected a number between 0 and 1, such as 0.05`);
+}
+
+/** Whole, non-negative count check with a message naming the field. */
+export function checkCount(value: number, field: string, minimum = 0): void {
+  if (!Number.isInteger(value) || value < minimum) throw new RangeError(`${field}: ${value} is not a whole number >= ${minimum}`);
+}

@@ -1,0 +1,136 @@
+"""Reference values for controller/src/stats tests, computed with scipy.
+
+Run: python3 test/stats-reference/reference.py   (scipy >= 1.11; the committed
+values came from scipy 1.17.1). The tests embed these numbers next to the same
+inputs; nothing here runs in `make test`.
+"""
+import json
+import math
+
+import numpy as np
+from scipy import integrate, optimize, stats
+
+out = {"scipy": __import__("scipy").__version__}
+
+# Two-proportion z-test: Pearson chi-squared of the 2x2 table without
+# continuity correction has p-value equal to the pooled two-sided z-test, z^2 = chi2.
+def two_prop(xs, ns, xc, nc, alpha=0.05):
+    chi2, p, _, _ = stats.chi2_contingency([[xs, ns - xs], [xc, nc - xc]], correction=False)
+    ps, pc = xs / ns, xc / nc
+    z = math.copysign(math.sqrt(chi2), pc - ps)
+    se = math.sqrt(ps * (1 - ps) / ns + pc * (1 - pc) / nc)
+    q = stats.norm.ppf(1 - alpha / 2)
+    return {"z": z, "p": p, "ci": [pc - ps - q * se, pc - ps + q * se]}
+
+out["two_prop_a"] = two_prop(480, 1000, 530, 1000)
+out["two_prop_b"] = two_prop(1200, 5000, 1100, 4800, alpha=0.01)
+
+# Welch: scipy's ttest_ind_from_stats with equal_var=False, canary first.
+def welch(ms, ss, ns, mc, sc, nc, alpha=0.05):
+    r = stats.ttest_ind_from_stats(mc, sc, nc, ms, ss, ns, equal_var=False)
+    vs, vc = ss**2 / ns, sc**2 / nc
+    df = (vs + vc) ** 2 / (vs**2 / (ns - 1) + vc**2 / (nc - 1))
+    q = stats.t.ppf(1 - alpha / 2, df)
+    d = mc - ms
+    return {"t": float(r.statistic), "p": float(r.pvalue), "df": df, "ci": [d - q * math.sqrt(vs + vc), d + q * math.sqrt(vs + vc)]}
+
+out["welch_a"] = welch(0.150, 0.030, 200, 0.158, 0.041, 180)
+out["welch_b"] = welch(12.5, 4.0, 35, 10.9, 6.5, 20, alpha=0.1)
+
+# Mann-Whitney from histograms: one value per bucket (its index), so each bucket is one tie group.
+def mw(stable_cum, canary_cum):
+    s = np.diff([0] + stable_cum)
+    c = np.diff([0] + canary_cum)
+    xs = np.repeat(np.arange(len(s)), s)
+    xc = np.repeat(np.arange(len(c)), c)
+    r = stats.mannwhitneyu(xc, xs, use_continuity=True, alternative="two-sided", method="asymptotic")
+    return {"u": float(r.statistic), "p": float(r.pvalue)}
+
+out["mw_a"] = mw([10, 40, 90, 140, 190, 200], [5, 25, 60, 110, 170, 200])
+out["mw_b"] = mw([300, 700, 900, 980, 1000], [250, 640, 880, 975, 1000])
+
+# Chi-squared independence, k x 2, no correction.
+def chi(stable, canary):
+    chi2, p, dof, _ = stats.chi2_contingency(np.array([stable, canary]).T, correction=False)
+    return {"chi2": chi2, "p": p, "df": int(dof)}
+
+out["chi_a"] = chi([30, 50, 20], [45, 40, 15])
+# A class never seen is dropped (scipy refuses zero expected counts): weir on
+# [120, 80, 0, 40] vs [100, 95, 0, 55] must equal scipy on the table without it.
+out["chi_b"] = chi([120, 80, 40], [100, 95, 55])
+
+# mSPRT closed form (Johari et al. 2017) over a sequence of looks.
+def msprt(looks, tau, alpha=0.05):
+    p, lo, hi, res = 1.0, -math.inf, math.inf, []
+    for d, v in looks:
+        t2 = tau * tau
+        lam = math.sqrt(v / (v + t2)) * math.exp(t2 * d * d / (2 * v * (v + t2)))
+        p = min(p, 1 / lam)
+        half = math.sqrt(v * (v + t2) / t2 * (2 * math.log(1 / alpha) + math.log((v + t2) / v)))
+        lo, hi = max(lo, d - half), min(hi, d + half)
+        res.append({"lambda": lam, "p": min(p, 1.0), "ci": [lo, hi]})
+    return res
+
+out["msprt"] = msprt([(0.02, 0.0004), (0.03, 0.0002), (0.025, 0.0001), (0.026, 0.00005)], tau=0.02)
+
+# Lan-DeMets boundaries, found with scipy's multivariate normal CDF and brentq:
+# Z_k at information t_k has corr(Z_i, Z_j) = sqrt(t_i / t_j).
+def spend(kind, alpha, t):
+    if kind == "obf":
+        return 2 - 2 * stats.norm.cdf(stats.norm.ppf(1 - alpha / 2) / math.sqrt(t))
+    return alpha * math.log(1 + (math.e - 1) * t)
+
+def rect_prob(bounds, cov):
+    # P(|Z_i| < b_i for all i) by inclusion-exclusion over the 2^k corners.
+    k = len(bounds)
+    mvn = stats.multivariate_normal(mean=np.zeros(k), cov=cov)
+    total = 0.0
+    for mask in range(1 << k):
+        corner = [bounds[i] if mask >> i & 1 else -bounds[i] for i in range(k)]
+        sign = (-1) ** (k - bin(mask).count("1"))
+        total += sign * mvn.cdf(np.array(corner))
+    return total
+
+def boundaries(kind, alpha, ts):
+    bs = []
+    for k, t in enumerate(ts):
+        cov = np.array([[math.sqrt(min(a, b) / max(a, b)) for b in ts[: k + 1]] for a in ts[: k + 1]])
+        target = 1 - spend(kind, alpha, t)  # P(no crossing up to look k)
+        f = lambda c: rect_prob(bs + [c], cov) - target
+        bs.append(optimize.brentq(f, 0.5, 12, xtol=1e-10))
+    return bs
+
+out["ld_obf_3"] = boundaries("obf", 0.05, [1 / 3, 2 / 3, 1.0])
+out["ld_pocock_3"] = boundaries("pocock", 0.05, [1 / 3, 2 / 3, 1.0])
+out["ld_obf_uneven"] = boundaries("obf", 0.05, [0.2, 0.5, 0.9])
+
+# Sample sizes: Fleiss eq. 3.14 (R power.prop.test), and the normal two-mean formula.
+def n_prop(p1, mde, alpha=0.05, power=0.8):
+    p2 = p1 + mde
+    pb = (p1 + p2) / 2
+    a = stats.norm.ppf(1 - alpha / 2) * math.sqrt(2 * pb * (1 - pb))
+    b = stats.norm.ppf(power) * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))
+    return (a + b) ** 2 / mde**2
+
+out["n_prop_055_005"] = n_prop(0.55, 0.05)
+out["n_prop_050_025_p90"] = n_prop(0.50, 0.25, power=0.9)
+out["n_prop_002_m0005_a01_p95"] = n_prop(0.02, -0.005, alpha=0.01, power=0.95)
+out["n_mean"] = 2 * 10**2 * (stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) ** 2 / 5**2
+out["n_mean_b"] = 2 * 0.04**2 * (stats.norm.ppf(0.995) + stats.norm.ppf(0.9)) ** 2 / 0.01**2
+
+# Probability to beat: numerical integral of the posterior densities.
+def p_beat(xs, ns, xc, nc):
+    a_s, b_s, a_c, b_c = 1 + xs, 1 + ns - xs, 1 + xc, 1 + nc - xc
+    f = lambda x: stats.beta.pdf(x, a_c, b_c) * stats.beta.cdf(x, a_s, b_s)
+    lo = min(stats.beta.ppf(1e-12, a_c, b_c), stats.beta.ppf(1e-12, a_s, b_s))
+    hi = max(stats.beta.ppf(1 - 1e-12, a_c, b_c), stats.beta.ppf(1 - 1e-12, a_s, b_s))
+    return integrate.quad(f, lo, hi, epsabs=1e-13, epsrel=1e-11, limit=500)[0]
+
+out["p_beat_a"] = p_beat(48, 100, 56, 100)
+out["p_beat_b"] = p_beat(1080, 2000, 1240, 2000)
+out["p_beat_c"] = p_beat(10, 20, 9, 20)
+
+# Business impact arithmetic with the normal quantile.
+out["z975"] = stats.norm.ppf(0.975)
+
+print(json.dumps(out, indent=1))
