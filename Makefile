@@ -22,7 +22,7 @@ endif
 NODE := node
 STAMP := node_modules/.weir-installed
 
-.PHONY: help deps build typecheck test test-unit demo bench models clean
+.PHONY: help deps build typecheck test demo bench models crd sim clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ typecheck: $(STAMP)
 
 models: build ## regenerate predictor/models deterministically
 	$(NODE) dist/predictor/training/train.js --out predictor/models
+
+crd: build ## regenerate manifests/crds from the ModelRollout schema
+	$(NODE) dist/controller/src/api/write-crd.js
 
 test: build typecheck ## run every test (jest's summary is the last thing printed)
 	$(NODE) --experimental-vm-modules node_modules/jest/bin/jest.js --ci

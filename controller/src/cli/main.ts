@@ -1,6 +1,7 @@
 // `weir`: the command-line interface and, in later releases, the controller.
 import { Command } from 'commander';
 import { runPredictorDemo } from './demo.js';
+import { runValidate } from './validate.js';
 
 const program = new Command('weir')
   .description('weir ships ML model versions safely: canary stages judged by guardrails and champion-vs-challenger statistics.')
@@ -17,6 +18,14 @@ program
     const requests = Number(options.requests);
     if (!Number.isInteger(requests) || requests < 1) program.error(`--requests: "${options.requests}" is not a whole number >= 1`);
     await runPredictorDemo({ requests, json: options.json === true });
+  });
+
+program
+  .command('validate')
+  .argument('<file>', 'YAML or JSON file with one or more ModelRollout documents')
+  .description('check ModelRollout files: silent with exit 0 when valid; otherwise one line per problem naming the field, the bad value and what is allowed, and exit 1')
+  .action(async (file: string) => {
+    process.exitCode = await runValidate(file);
   });
 
 await program.parseAsync(process.argv);
