@@ -51,6 +51,7 @@ const comparisonCommon = {
   name,
   better: z.enum(['higher', 'lower']).default('higher').describe('which direction is an improvement'),
   minEffect: z.number().nonnegative('is negative').default(0).describe('smallest difference that matters (practical significance)'),
+  tau: z.number().positive('is not a positive scale').optional().describe('mSPRT mixing scale, in the units of the difference (default: minEffect, or a per-type default when minEffect is 0)'),
   role: z
     .enum(['primary', 'guard'])
     .default('guard')

@@ -1,0 +1,135 @@
+// What one evaluation asks Prometheus, and what the answers mean: the query
+// plan for a rollout's metrics, and the observations built from the results.
+// Missing or empty data stays undefined ("nodata"); it never counts as a pass.
+import type { Comparison, ModelRolloutSpec } from '../api/schema.js';
+import { momentsFromSums, type Moments } from '../stats/moments-from-sums.js';
+import type { ProportionSample } from '../stats/two-proportion-z-test.js';
+import { renderQuery, type TemplateVariables } from './template.js';
+
+export type Arm = 'stable' | 'canary';
+
+/** One query to run: a scalar, or (kind 'buckets') a vector with one sample per `le`. */
+export interface PlannedQuery {
+  key: string;
+  kind: 'scalar' | 'buckets';
+  query: string;
+}
+
+/** A query's answer: a number, bucket counts by `le`, or undefined for no data. */
+export type QueryResult = number | { le: number; value: number }[] | undefined;
+
+export interface GuardrailObservation {
+  name: string;
+  canary: number | undefined;
+  stable: number | undefined;
+}
+
+export type ComparisonObservation =
+  | { name: string; type: 'proportion'; stable?: ProportionSample; canary?: ProportionSample }
+  | { name: string; type: 'mean'; stable?: Moments; canary?: Moments }
+  | { name: string; type: 'histogram'; bounds?: number[]; stable?: number[]; canary?: number[] };
+
+export interface Observations {
+  samples: { stable: number | undefined; canary: number | undefined };
+  guardrails: GuardrailObservation[];
+  comparisons: ComparisonObservation[];
+}
+
+export interface PlanContext {
+  namespace: string;
+  window: string;
+}
+
+function variables(spec: ModelRolloutSpec, context: PlanContext, arm: Arm): TemplateVariables {
+  return { version: spec[arm].version, stable: spec.stable.version, canary: spec.canary.version, namespace: context.namespace, window: context.window, model: spec.model };
+}
+
+function comparisonQueries(comparison: Comparison): [string, string][] {
+  switch (comparison.type) {
+    case 'proportion':
+      return [['successes', comparison.successes], ['trials', comparison.trials]];
+    case 'mean':
+      return [['count', comparison.count], ['sum', comparison.sum], ['sumOfSquares', comparison.sumOfSquares]];
+    case 'histogram':
+      return [['buckets', comparison.buckets]];
+  }
+}
+
+/** Every query one evaluation needs, for both versions. Keys are stable across evaluations. */
+export function planQueries(spec: ModelRolloutSpec, context: PlanContext): PlannedQuery[] {
+  const plan: PlannedQuery[] = [];
+  for (const arm of ['stable', 'canary'] as const) {
+    const vars = variables(spec, context, arm);
+    plan.push({ key: `samples/${arm}`, kind: 'scalar', query: renderQuery(spec.analysis.samples, vars, 'spec.analysis.samples') });
+    spec.analysis.guardrails.forEach((g, i) => {
+      plan.push({ key: `guardrail/${g.name}/${arm}`, kind: 'scalar', query: renderQuery(g.query, vars, `spec.analysis.guardrails[${i}].query`) });
+    });
+    spec.analysis.comparisons.forEach((c, i) => {
+      for (const [part, template] of comparisonQueries(c)) {
+        plan.push({ key: `comparison/${c.name}/${part}/${arm}`, kind: part === 'buckets' ? 'buckets' : 'scalar', query: renderQuery(template, vars, `spec.analysis.comparisons[${i}].${part}`) });
+      }
+    });
+  }
+  return plan;
+}
+
+const scalar = (results: Map<string, QueryResult>, key: string): number | undefined => {
+  const value = results.get(key);
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+};
+
+/** increase() extrapolates, so counts arrive fractional: round them, and keep successes ≤ trials. */
+function proportion(successes: number | undefined, trials: number | undefined): ProportionSample | undefined {
+  if (successes === undefined || trials === undefined) return undefined;
+  const n = Math.round(trials);
+  if (n < 1) return undefined;
+  return { successes: Math.min(n, Math.max(0, Math.round(successes))), trials: n };
+}
+
+function moments(count: number | undefined, sum: number | undefined, squares: number | undefined): Moments | undefined {
+  if (count === undefined || sum === undefined || squares === undefined) return undefined;
+  const n = Math.round(count);
+  if (n < 2) return undefined;
+  return momentsFromSums(n, sum * (n / count), squares * (n / count));
+}
+
+/** Bucket bounds and cumulative counts (rounded, forced non-decreasing), or undefined without data. */
+function buckets(result: QueryResult): { bounds: number[]; counts: number[] } | undefined {
+  if (!Array.isArray(result) || result.length === 0) return undefined;
+  const sorted = [...result].sort((a, b) => a.le - b.le);
+  if (sorted.at(-1)!.le !== Infinity) return undefined;
+  let running = 0;
+  const counts = sorted.map((b) => (running = Math.max(running, Math.round(b.value))));
+  if (counts.at(-1)! <= 0) return undefined;
+  return { bounds: sorted.map((b) => b.le), counts };
+}
+
+/** Builds observations from query results keyed as in `planQueries`. */
+export function observe(spec: ModelRolloutSpec, results: Map<string, QueryResult>): Observations {
+  const comparisons = spec.analysis.comparisons.map((c): ComparisonObservation => {
+    const get = (part: string, arm: Arm) => scalar(results, `comparison/${c.name}/${part}/${arm}`);
+    switch (c.type) {
+      case 'proportion':
+        return { name: c.name, type: 'proportion', stable: proportion(get('successes', 'stable'), get('trials', 'stable')), canary: proportion(get('successes', 'canary'), get('trials', 'canary')) };
+      case 'mean':
+        return {
+          name: c.name,
+          type: 'mean',
+          stable: moments(get('count', 'stable'), get('sum', 'stable'), get('sumOfSquares', 'stable')),
+          canary: moments(get('count', 'canary'), get('sum', 'canary'), get('sumOfSquares', 'canary')),
+        };
+      case 'histogram': {
+        const s = buckets(results.get(`comparison/${c.name}/buckets/stable`));
+        const k = buckets(results.get(`comparison/${c.name}/buckets/canary`));
+        // Both histograms must share bucket bounds to be compared.
+        if (!s || !k || s.bounds.length !== k.bounds.length || s.bounds.some((b, i) => b !== k.bounds[i])) return { name: c.name, type: 'histogram' };
+        return { name: c.name, type: 'histogram', bounds: s.bounds, stable: s.counts, canary: k.counts };
+      }
+    }
+  });
+  return {
+    samples: { stable: scalar(results, 'samples/stable'), canary: scalar(results, 'samples/canary') },
+    guardrails: spec.analysis.guardrails.map((g) => ({ name: g.name, canary: scalar(results, `guardrail/${g.name}/canary`), stable: scalar(results, `guardrail/${g.name}/stable`) })),
+    comparisons,
+  };
+}

@@ -1,0 +1,148 @@
+// Champion vs challenger for every comparison of one evaluation: the
+// sequential test chosen in the spec (state carried in status, reset per
+// stage), Holm across metrics, and a verdict with its numbers.
+import type { Comparison, ModelRolloutSpec, Reason } from '../api/schema.js';
+import type { ComparisonObservation } from '../analysis/observations.js';
+import { nextBoundary, type SpendingState } from '../stats/alpha-spending.js';
+import { holm } from '../stats/holm.js';
+import { mannWhitneyHistogram } from '../stats/mann-whitney-histogram.js';
+import { initialMsprtState, msprt, type MsprtState } from '../stats/msprt.js';
+import { sampleSizeMean, sampleSizeProportion } from '../stats/sample-size.js';
+import { twoSidedNormalP } from '../stats/distributions.js';
+
+export type ComparisonVerdict = 'better' | 'worse' | 'harmful' | 'inconclusive' | 'nodata';
+
+export interface ComparisonOutcome {
+  name: string;
+  role: Comparison['role'];
+  verdict: ComparisonVerdict;
+  reason: Reason;
+  /** Sequential state to carry to the next evaluation of this stage. */
+  state: Record<string, unknown> | undefined;
+}
+
+/** A difference canary − stable on a scale where a normal approximation holds, with its variance. */
+interface Estimate {
+  difference: number;
+  variance: number;
+  samples: { stable: number; canary: number };
+  /** Mixing scale when minEffect is 0, in the same units as the difference. */
+  defaultTau: number;
+  /** Samples per arm for the planned power at minEffect (alpha-spending information fraction). */
+  plannedPerArm: number | undefined;
+}
+
+function estimate(comparison: Comparison, observation: ComparisonObservation | undefined, spec: ModelRolloutSpec): Estimate | undefined {
+  const { alpha, power } = spec.analysis;
+  if (!observation) return undefined;
+  if (observation.type === 'proportion' && observation.stable && observation.canary) {
+    const { stable: s, canary: c } = observation;
+    const ps = s.successes / s.trials;
+    const pc = c.successes / c.trials;
+    const variance = (ps * (1 - ps)) / s.trials + (pc * (1 - pc)) / c.trials;
+    const mde = comparison.minEffect * (comparison.better === 'higher' ? 1 : -1);
+    const planned = comparison.minEffect > 0 && ps > 0 && ps < 1 && ps + mde > 0 && ps + mde < 1 ? sampleSizeProportion(ps, mde, alpha, power).perArm : undefined;
+    return { difference: pc - ps, variance, samples: { stable: s.trials, canary: c.trials }, defaultTau: 0.02, plannedPerArm: planned };
+  }
+  if (observation.type === 'mean' && observation.stable && observation.canary) {
+    const { stable: s, canary: c } = observation;
+    const variance = (s.sd * s.sd) / s.n + (c.sd * c.sd) / c.n;
+    const pooledSd = Math.sqrt((s.sd * s.sd + c.sd * c.sd) / 2);
+    const planned = comparison.minEffect > 0 && pooledSd > 0 ? sampleSizeMean(pooledSd, comparison.minEffect, alpha, power).perArm : undefined;
+    return { difference: c.mean - s.mean, variance, samples: { stable: s.n, canary: c.n }, defaultTau: Math.max(pooledSd * 0.1, 1e-12), plannedPerArm: planned };
+  }
+  if (observation.type === 'histogram' && observation.bounds && observation.stable && observation.canary) {
+    const r = mannWhitneyHistogram(observation.bounds, { cumulative: observation.stable }, { cumulative: observation.canary });
+    // On the probability-of-superiority scale: U/(ns·nc) − 1/2, whose variance follows from Var(U).
+    const { stable: ns, canary: nc } = r.samples;
+    const difference = r.probabilityCanaryHigher - 0.5;
+    const zScale = r.z === 0 ? undefined : Math.abs((r.u - (ns * nc) / 2) / r.z);
+    const variance = zScale === undefined ? (ns + nc + 1) / (12 * ns * nc) : (zScale / (ns * nc)) ** 2;
+    return { difference, variance, samples: r.samples, defaultTau: 0.05, plannedPerArm: undefined };
+  }
+  return undefined;
+}
+
+interface Tested {
+  comparison: Comparison;
+  estimate: Estimate;
+  ci: [number, number];
+  pValue: number;
+  /** Whether a spending boundary was crossed (alpha-spending mode only). */
+  crossed: boolean | undefined;
+  state: Record<string, unknown>;
+}
+
+export function evaluateComparisons(spec: ModelRolloutSpec, observations: ComparisonObservation[], sequential: Record<string, Record<string, unknown>>): ComparisonOutcome[] {
+  const { alpha } = spec.analysis;
+  const tested: Tested[] = [];
+  const outcomes = new Map<string, ComparisonOutcome>();
+  const m = spec.analysis.comparisons.length;
+  for (const comparison of spec.analysis.comparisons) {
+    const est = estimate(comparison, observations.find((o) => o.name === comparison.name), spec);
+    if (!est || !(est.variance > 0)) {
+      outcomes.set(comparison.name, {
+        name: comparison.name,
+        role: comparison.role,
+        verdict: 'nodata',
+        reason: { kind: 'comparison', metric: comparison.name, verdict: 'nodata', message: `${comparison.name}: not enough data in both versions to compare` },
+        state: sequential[comparison.name],
+      });
+      continue;
+    }
+    const tau = comparison.tau ?? (comparison.minEffect > 0 ? comparison.minEffect : est.defaultTau);
+    if (spec.analysis.sequential === 'msprt') {
+      const previous = (sequential[comparison.name] as MsprtState | undefined) ?? initialMsprtState();
+      const r = msprt(previous, { difference: est.difference, variance: est.variance }, tau, alpha);
+      tested.push({ comparison, estimate: est, ci: r.ci, pValue: r.pValue, crossed: undefined, state: { looks: r.looks, pValue: r.pValue, ci: r.ci } });
+    } else {
+      // Alpha spending: Bonferroni across comparisons (alpha/m each), information
+      // fraction from the planned sample size (or minSamplesPerStage when none).
+      const previous = (sequential[comparison.name] as SpendingState | undefined) ?? { looks: [] };
+      const planned = est.plannedPerArm ?? Math.max(1, spec.strategy.minSamplesPerStage);
+      const last = previous.looks.at(-1)?.fraction ?? 0;
+      const fraction = Math.min(1, Math.min(est.samples.stable, est.samples.canary) / planned);
+      const z = est.difference / Math.sqrt(est.variance);
+      let crossed = false;
+      let state: SpendingState = previous;
+      if (fraction > last + 1e-9) {
+        const look = nextBoundary(spec.analysis.sequential, alpha / Math.max(1, m), previous, fraction);
+        state = look.state;
+        crossed = Math.abs(z) >= look.boundary;
+      }
+      const boundary = state.looks.at(-1)?.boundary ?? Infinity;
+      const half = boundary * Math.sqrt(est.variance);
+      tested.push({ comparison, estimate: est, ci: [est.difference - half, est.difference + half], pValue: twoSidedNormalP(z), crossed, state: state as unknown as Record<string, unknown> });
+    }
+  }
+  const adjusted = spec.analysis.sequential === 'msprt' ? holm(tested.map((t) => t.pValue), alpha).adjusted : tested.map((t) => t.pValue);
+  tested.forEach((t, i) => {
+    const { comparison, estimate: est } = t;
+    const significant = t.crossed ?? adjusted[i]! <= alpha;
+    const good = comparison.better === 'higher' ? est.difference > 0 : est.difference < 0;
+    const magnitude = Math.abs(est.difference);
+    let verdict: ComparisonVerdict = 'inconclusive';
+    if (significant && good && magnitude >= comparison.minEffect) verdict = 'better';
+    else if (significant && !good) verdict = magnitude > comparison.minEffect ? 'harmful' : 'worse';
+    const p = adjusted[i]!;
+    const message = `${comparison.name}: ${verdict}, canary − stable ${est.difference.toPrecision(3)} (CI ${t.ci[0].toPrecision(3)} to ${t.ci[1].toPrecision(3)}), p ${p.toPrecision(3)}, n ${est.samples.stable}/${est.samples.canary}`;
+    outcomes.set(comparison.name, {
+      name: comparison.name,
+      role: comparison.role,
+      verdict,
+      reason: {
+        kind: 'comparison',
+        metric: comparison.name,
+        verdict,
+        message,
+        effect: est.difference,
+        ci: t.ci.map((v) => (Number.isFinite(v) ? v : v > 0 ? Number.MAX_VALUE : -Number.MAX_VALUE)),
+        pValue: t.pValue,
+        adjustedPValue: p,
+        samples: est.samples,
+      },
+      state: t.state,
+    });
+  });
+  return spec.analysis.comparisons.map((c) => outcomes.get(c.name)!);
+}

@@ -1,0 +1,198 @@
+// The engine's rules, driven by `now`: no sleeping, no I/O.
+import { describe, expect, test } from '@jest/globals';
+import { emptyStatus, specSchema, type ModelRolloutSpecInput, type RolloutStatus } from '../api/schema.js';
+import type { Observations } from '../analysis/observations.js';
+import { decide } from './decide.js';
+import type { Command, Decision } from './types.js';
+
+const T0 = Date.parse('2026-11-22T10:00:00Z');
+const MIN = 60_000;
+
+function specWith(overrides: Partial<ModelRolloutSpecInput> = {}) {
+  return specSchema.parse({
+    model: 'price-direction',
+    virtualService: { name: 'predictor', route: 'primary' },
+    stable: { version: 'v1' },
+    canary: { version: 'v2' },
+    strategy: { steps: [10, 50, 100], minStageDuration: '5m', minSamplesPerStage: 100, maxDuration: '2h' },
+    analysis: {
+      guardrails: [{ name: 'error-rate', query: 'q', max: 0.05, failureLimit: 2 }],
+      comparisons: [{ name: 'accuracy', type: 'proportion', role: 'primary', successes: 's', trials: 't', minEffect: 0.01 }],
+    },
+    ...overrides,
+  });
+}
+
+/** Observations with an error rate and accuracy counts per arm. */
+function obs(o: { errorRate?: number | undefined; stable?: [number, number]; canary?: [number, number]; samples?: number } = {}): Observations {
+  const [ss, sn] = o.stable ?? [600, 1000];
+  const [cs, cn] = o.canary ?? [600, 1000];
+  return {
+    samples: { stable: o.samples ?? 1000, canary: o.samples ?? 1000 },
+    guardrails: [{ name: 'error-rate', canary: 'errorRate' in o ? o.errorRate : 0.01, stable: 0.01 }],
+    comparisons: [{ name: 'accuracy', type: 'proportion', stable: { successes: ss, trials: sn }, canary: { successes: cs, trials: cn } }],
+  };
+}
+
+/** Runs decide and feeds the status back, as a controller would. */
+function step(spec: ReturnType<typeof specWith>, status: RolloutStatus, observations: Observations, now: number, commands: Command[] = []): Decision {
+  return decide({ spec, status, observations, commands, now });
+}
+
+function started(spec = specWith()) {
+  return step(spec, emptyStatus(), obs(), T0);
+}
+
+describe('engine', () => {
+  test('starts at the first step and records it', () => {
+    const d = started();
+    expect(d).toMatchObject({ action: 'advance', stage: 0, canaryWeight: 10, stepId: 'a1-s0-progressing' });
+    expect(d.statusPatch).toMatchObject({ phase: 'Progressing', startedAt: '2026-11-22T10:00:00.000Z', stageStartedAt: '2026-11-22T10:00:00.000Z' });
+    expect(d.statusPatch.history).toHaveLength(1);
+  });
+
+  test('holds until minStageDuration has passed, naming what it waits for', () => {
+    const spec = specWith();
+    const d = step(spec, started(spec).statusPatch, obs(), T0 + 2 * MIN);
+    expect(d.action).toBe('hold');
+    expect(d.reasons.find((r) => r.kind === 'gate')!.message).toContain('stage time 120s of 300s');
+    expect(d.stepId).toBe('a1-s0-progressing'); // a hold repeats the step: nothing to apply again
+  });
+
+  test('holds until both versions have minSamplesPerStage, with an ETA from the traffic rate', () => {
+    const spec = specWith();
+    const d = decide({ spec, status: started(spec).statusPatch, observations: obs({ samples: 40 }), commands: [], now: T0 + 6 * MIN, trafficRate: 10 });
+    expect(d.action).toBe('hold');
+    // 60 more canary samples at 10% of 10 req/s = 60 s.
+    expect(d.reasons.find((r) => r.kind === 'gate')!.message).toContain('samples 40/40 of 100 per version (ETA 60s)');
+  });
+
+  test('nodata never passes: a missing guardrail value blocks advancing', () => {
+    const spec = specWith();
+    const d = step(spec, started(spec).statusPatch, obs({ errorRate: undefined }), T0 + 6 * MIN);
+    expect(d.action).toBe('hold');
+    expect(d.reasons.find((r) => r.metric === 'error-rate')!.verdict).toBe('nodata');
+  });
+
+  test('advances when time, samples, guardrails and comparisons allow', () => {
+    const spec = specWith();
+    const d = step(spec, started(spec).statusPatch, obs(), T0 + 6 * MIN);
+    expect(d).toMatchObject({ action: 'advance', stage: 1, canaryWeight: 50, stepId: 'a1-s1-progressing' });
+    expect(d.statusPatch.stageStartedAt).toBe(new Date(T0 + 6 * MIN).toISOString());
+    expect(d.statusPatch.sequential).toEqual({});
+  });
+
+  test('a guardrail rolls back only after failureLimit consecutive failures', () => {
+    const spec = specWith();
+    const first = step(spec, started(spec).statusPatch, obs({ errorRate: 0.2 }), T0 + MIN);
+    expect(first.action).toBe('hold');
+    expect(first.statusPatch.guardrailFailures).toEqual({ 'error-rate': 1 });
+    const recovered = step(spec, first.statusPatch, obs({ errorRate: 0.01 }), T0 + 2 * MIN);
+    expect(recovered.statusPatch.guardrailFailures).toEqual({ 'error-rate': 0 });
+    const again = step(spec, step(spec, recovered.statusPatch, obs({ errorRate: 0.2 }), T0 + 3 * MIN).statusPatch, obs({ errorRate: 0.3 }), T0 + 4 * MIN);
+    expect(again).toMatchObject({ action: 'rollback', canaryWeight: 0 });
+    expect(again.statusPatch.phase).toBe('RolledBack');
+    expect(again.statusPatch.message).toContain('guardrail error-rate failed 2 time(s) in a row');
+  });
+
+  test('rolls back when a comparison is significantly worse by more than its minimum effect', () => {
+    const spec = specWith();
+    // accuracy 0.60 vs 0.45 on 1000 each: mSPRT p far below 0.05, effect −0.15 beyond minEffect 0.01.
+    const d = step(spec, started(spec).statusPatch, obs({ canary: [450, 1000] }), T0 + MIN);
+    expect(d.action).toBe('rollback');
+    const reason = d.reasons.find((r) => r.metric === 'accuracy')!;
+    expect(reason).toMatchObject({ kind: 'comparison', verdict: 'harmful', samples: { stable: 1000, canary: 1000 } });
+    expect(reason.effect).toBeCloseTo(-0.15, 12);
+    expect(reason.adjustedPValue).toBeLessThan(0.05);
+    expect(reason.ci![1]).toBeLessThan(0);
+  });
+
+  test('entering 100% needs the primary comparison to be significantly better', () => {
+    const spec = specWith();
+    const at50 = step(spec, started(spec).statusPatch, obs(), T0 + 6 * MIN).statusPatch;
+    const equal = step(spec, at50, obs(), T0 + 12 * MIN);
+    expect(equal.action).toBe('hold');
+    expect(equal.reasons.find((r) => r.kind === 'gate')!.message).toContain('primary accuracy inconclusive: the canary must be significantly better');
+    // 0.60 vs 0.70 on 5000 each: with tau = minEffect = 0.01 the mSPRT p-value is far below 0.05.
+    // (On 1000 each it is about 0.15: always-valid inference pays for peeking with samples.)
+    const better = step(spec, at50, obs({ stable: [3000, 5000], canary: [3500, 5000], samples: 5000 }), T0 + 12 * MIN);
+    expect(better).toMatchObject({ action: 'advance', canaryWeight: 100 });
+  });
+
+  test('an approval stage waits for `weir approve`, then records who approved', () => {
+    const spec = specWith({ strategy: { steps: [10, 50, 100], minStageDuration: '5m', minSamplesPerStage: 100, maxDuration: '2h', approvals: [50] } });
+    const waiting = step(spec, started(spec).statusPatch, obs(), T0 + 6 * MIN);
+    expect(waiting).toMatchObject({ action: 'await-approval', canaryWeight: 10 });
+    expect(waiting.statusPatch.phase).toBe('AwaitingApproval');
+    const still = step(spec, waiting.statusPatch, obs(), T0 + 7 * MIN);
+    expect(still.action).toBe('await-approval');
+    const approve: Command = { id: 'c1', type: 'approve', by: 'alice@example.com', at: '2026-11-22T10:08:00Z' };
+    const approved = step(spec, still.statusPatch, obs(), T0 + 8 * MIN, [approve]);
+    expect(approved).toMatchObject({ action: 'advance', canaryWeight: 50 });
+    expect(approved.statusPatch.approvals).toEqual([{ stage: 1, by: 'alice@example.com', at: '2026-11-22T10:08:00Z' }]);
+    expect(approved.statusPatch.history.at(-1)).toMatchObject({ action: 'advance', by: 'alice@example.com' });
+    // Replaying the same command does nothing more.
+    expect(step(spec, approved.statusPatch, obs(), T0 + 9 * MIN, [approve]).statusPatch.approvals).toHaveLength(1);
+  });
+
+  test('pause holds everything until resume; abort rolls back; retry starts a new attempt', () => {
+    const spec = specWith();
+    const s0 = started(spec).statusPatch;
+    const paused = step(spec, s0, obs(), T0 + MIN, [{ id: 'p', type: 'pause', by: 'bob', at: 'x' }]);
+    expect(paused).toMatchObject({ action: 'pause', canaryWeight: 10 });
+    expect(step(spec, paused.statusPatch, obs(), T0 + 60 * MIN).action).toBe('pause');
+    const resumed = step(spec, paused.statusPatch, obs(), T0 + 6 * MIN, [{ id: 'p', type: 'pause', by: 'bob', at: 'x' }, { id: 'r', type: 'resume', by: 'bob', at: 'y' }]);
+    expect(resumed.action).toBe('advance');
+    const aborted = step(spec, resumed.statusPatch, obs(), T0 + 7 * MIN, [{ id: 'a', type: 'abort', by: 'carol', at: 'z' }]);
+    expect(aborted).toMatchObject({ action: 'rollback', canaryWeight: 0 });
+    expect(aborted.statusPatch.history.at(-1)).toMatchObject({ action: 'rollback', by: 'carol' });
+    expect(step(spec, aborted.statusPatch, obs(), T0 + 8 * MIN).action).toBe('hold');
+    const retried = step(spec, aborted.statusPatch, obs(), T0 + 9 * MIN, [{ id: 't', type: 'retry', by: 'carol', at: 'w' }]);
+    expect(retried).toMatchObject({ action: 'advance', stage: 0, canaryWeight: 10, stepId: 'a2-s0-progressing' });
+  });
+
+  test('promote skips one stage; promote --full finishes', () => {
+    const spec = specWith();
+    const s0 = started(spec).statusPatch;
+    expect(step(spec, s0, obs(), T0 + MIN, [{ id: 'x', type: 'promote', by: 'dan', at: 't' }])).toMatchObject({ action: 'advance', canaryWeight: 50 });
+    const full = step(spec, s0, obs(), T0 + MIN, [{ id: 'y', type: 'promote', by: 'dan', at: 't', full: true }]);
+    expect(full).toMatchObject({ action: 'promote', canaryWeight: 100 });
+    expect(full.statusPatch.phase).toBe('Promoted');
+  });
+
+  test('maxDuration ends the rollout with the configured action', () => {
+    for (const [onInconclusive, action] of [['rollback', 'rollback'], ['promote', 'promote'], ['pause', 'pause']] as const) {
+      const spec = specWith({ strategy: { steps: [10, 50, 100], minStageDuration: '5m', minSamplesPerStage: 100, maxDuration: '30m', onInconclusive } });
+      const d = step(spec, started(spec).statusPatch, obs({ samples: 10 }), T0 + 31 * MIN);
+      expect(d.action).toBe(action);
+    }
+  });
+
+  test('the 100% stage finishes on absolute guardrails alone, then the rollout is promoted', () => {
+    const spec = specWith({ analysis: { guardrails: [{ name: 'error-rate', query: 'q', max: 0.05, maxRatio: 2 }], comparisons: [] } });
+    let status = started(spec).statusPatch;
+    status = step(spec, status, obs(), T0 + 6 * MIN).statusPatch;
+    status = step(spec, status, obs(), T0 + 12 * MIN).statusPatch;
+    expect(status.canaryWeight).toBe(100);
+    const at100: Observations = { samples: { stable: 0, canary: 1000 }, guardrails: [{ name: 'error-rate', canary: 0.01, stable: undefined }], comparisons: [] };
+    const done = step(spec, status, at100, T0 + 18 * MIN);
+    expect(done).toMatchObject({ action: 'promote', canaryWeight: 100 });
+  });
+
+  test('the same inputs always give the same decision', () => {
+    const spec = specWith();
+    const status = started(spec).statusPatch;
+    const a = step(spec, status, obs({ canary: [640, 1000] }), T0 + 6 * MIN);
+    const b = step(spec, status, obs({ canary: [640, 1000] }), T0 + 6 * MIN);
+    expect(a).toEqual(b);
+  });
+
+  test('a mirror stage runs first, without comparisons, for its own duration', () => {
+    const spec = specWith({ strategy: { steps: [10, 50, 100], minStageDuration: '5m', minSamplesPerStage: 100, maxDuration: '2h', mirror: { percent: 100, duration: '2m' } } });
+    const start = started(spec);
+    expect(start).toMatchObject({ action: 'advance', canaryWeight: 0, mirrorPercent: 100 });
+    expect(start.statusPatch.phase).toBe('Mirroring');
+    const next = step(spec, start.statusPatch, obs({ canary: [100, 1000] }), T0 + 3 * MIN);
+    expect(next).toMatchObject({ action: 'advance', canaryWeight: 10, mirrorPercent: 0 });
+  });
+});

@@ -1,0 +1,193 @@
+// The rollout state machine. PURE: (spec, status, observations, commands, now)
+// → decision. No I/O, no clock, no randomness: the same inputs always give the
+// same decision. Every rule of the rollout lives here once.
+import { parseDuration } from '../../../predictor/src/duration.js';
+import type { ModelRolloutSpec, Phase, Reason, RolloutStatus } from '../api/schema.js';
+import { judgeGuardrail } from '../analysis/guardrail.js';
+import type { Observations } from '../analysis/observations.js';
+import { samplesEta } from '../stats/sample-size.js';
+import { evaluateComparisons } from './comparisons.js';
+import { stagesOf, type Stage } from './stages.js';
+import type { Action, Command, Decision } from './types.js';
+
+export interface EngineInput {
+  spec: ModelRolloutSpec;
+  status: RolloutStatus;
+  observations: Observations;
+  /** Commands not yet consumed are applied in order; consumed ones are skipped. */
+  commands: Command[];
+  /** Milliseconds since the epoch. */
+  now: number;
+  /** Requests per second reaching the model, for the ETA (optional). */
+  trafficRate?: number;
+}
+
+const TERMINAL: Phase[] = ['Promoted', 'RolledBack', 'Failed'];
+const HISTORY_LIMIT = 100;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function decide(input: EngineInput): Decision {
+  const { spec, now } = input;
+  const stages = stagesOf(spec);
+  let status: RolloutStatus = structuredClone(input.status);
+  const reasons: Reason[] = [];
+
+  const finish = (action: Action, summary: string, by?: string): Decision => {
+    const stage = stages[status.stage];
+    status.canaryWeight = action === 'rollback' ? 0 : action === 'promote' ? 100 : (stage?.weight ?? 0);
+    status.mirrorPercent = action === 'rollback' || action === 'promote' ? 0 : (stage?.mirrorPercent ?? 0);
+    const stepId = `a${status.attempt}-s${status.stage}-${status.phase.toLowerCase()}`;
+    if (action !== 'hold' && status.lastStepId !== stepId) {
+      status.history = [...status.history, { stepId, action, stage: status.stage, canaryWeight: status.canaryWeight, at: iso(now), ...(by ? { by } : {}), summary }].slice(-HISTORY_LIMIT);
+    }
+    status.lastStepId = stepId;
+    status.analysis = reasons;
+    status.message = summary;
+    return { action, stage: status.stage, canaryWeight: status.canaryWeight, mirrorPercent: status.mirrorPercent, stepId, reasons, statusPatch: status };
+  };
+  const enterStage = (index: number) => {
+    status.stage = index;
+    status.stageStartedAt = iso(now);
+    status.phase = stages[index]!.kind === 'mirror' ? 'Mirroring' : 'Progressing';
+    status.sequential = {};
+    status.guardrailFailures = {};
+  };
+  const rollback = (summary: string, by?: string) => {
+    status.phase = 'RolledBack';
+    return finish('rollback', summary, by);
+  };
+  const promote = (summary: string, by?: string) => {
+    status.phase = 'Promoted';
+    status.stage = stages.length - 1;
+    return finish('promote', summary, by);
+  };
+
+  // Commands, oldest first, each once.
+  for (const command of input.commands) {
+    if (status.consumedCommands.includes(command.id)) continue;
+    status.consumedCommands = [...status.consumedCommands, command.id].slice(-200);
+    const who = `${command.type} by ${command.by}`;
+    reasons.push({ kind: 'command', verdict: command.type, message: `${who} at ${command.at}` });
+    const terminal = TERMINAL.includes(status.phase);
+    if (command.type === 'retry') {
+      if (status.phase === 'RolledBack' || status.phase === 'Failed') {
+        status = { ...status, attempt: status.attempt + 1, startedAt: iso(now), approvals: [], pausedFrom: undefined };
+        enterStage(0);
+        return finish('advance', `retry: attempt ${status.attempt} starts at stage 0 (${who})`, command.by);
+      }
+      continue;
+    }
+    if (terminal) continue;
+    if (command.type === 'abort') return rollback(`aborted (${who})`, command.by);
+    if (command.type === 'pause' && status.phase !== 'Paused') {
+      status.pausedFrom = status.phase;
+      status.phase = 'Paused';
+      return finish('pause', `paused (${who})`, command.by);
+    }
+    if (command.type === 'resume' && status.phase === 'Paused') {
+      status.phase = status.pausedFrom ?? 'Progressing';
+      status.pausedFrom = undefined;
+    }
+    if (command.type === 'approve') {
+      const awaiting = status.phase === 'AwaitingApproval' ? status.stage + 1 : undefined;
+      if (awaiting !== undefined) status.approvals = [...status.approvals, { stage: awaiting, by: command.by, at: command.at }];
+    }
+    if (command.type === 'promote') {
+      if (command.full || status.stage >= stages.length - 2) return promote(`promoted to 100% (${who})`, command.by);
+      enterStage(Math.max(0, status.stage + 1));
+      return finish('advance', `stage ${status.stage} (${stages[status.stage]!.weight}%) by promote (${who})`, command.by);
+    }
+  }
+
+  if (TERMINAL.includes(status.phase)) return finish('hold', `rollout ${status.phase.toLowerCase()}`);
+  if (status.phase === 'Paused') return finish('pause', 'paused; `weir resume` continues');
+
+  // Start.
+  if (status.stage < 0 || !status.startedAt || !status.stageStartedAt) {
+    status.startedAt = iso(now);
+    enterStage(0);
+    reasons.push({ kind: 'rollout', verdict: 'started', message: `started: ${spec.stable.version} → ${spec.canary.version}` });
+    return finish('advance', `started at stage 0 (${describeStage(stages[0]!)})`);
+  }
+
+  const stage = stages[status.stage]!;
+  const stageMs = now - Date.parse(status.stageStartedAt);
+
+  // Guardrails: consecutive failures per guardrail; nodata neither fails nor passes.
+  let guardrailsPass = true;
+  const failures = { ...status.guardrailFailures };
+  for (const configured of spec.analysis.guardrails) {
+    // At 100% stable takes no traffic: only absolute bounds can be judged.
+    const guardrail = stage.weight === 100 ? { ...configured, maxRatio: undefined, minRatio: undefined, maxIncrease: undefined, maxDecrease: undefined } : configured;
+    if (guardrail.min === undefined && guardrail.max === undefined && stage.weight === 100) continue;
+    const judgement = judgeGuardrail(guardrail, input.observations.guardrails.find((g) => g.name === guardrail.name) ?? { name: guardrail.name, canary: undefined, stable: undefined });
+    if (judgement.verdict === 'pass') failures[guardrail.name] = 0;
+    else if (judgement.verdict !== 'nodata') failures[guardrail.name] = (failures[guardrail.name] ?? 0) + 1;
+    if (judgement.verdict !== 'pass') guardrailsPass = false;
+    reasons.push({ kind: 'guardrail', metric: guardrail.name, ...judgement, message: `${judgement.message}${judgement.verdict === 'high' || judgement.verdict === 'low' ? ` (failure ${failures[guardrail.name]} of ${guardrail.failureLimit})` : ''}` });
+  }
+  status.guardrailFailures = failures;
+  const tripped = spec.analysis.guardrails.find((g) => (failures[g.name] ?? 0) >= g.failureLimit);
+  if (tripped) return rollback(`rolled back: guardrail ${tripped.name} failed ${failures[tripped.name]} time(s) in a row`);
+
+  // Comparisons run while both versions take traffic.
+  const compared = stage.kind === 'canary' && stage.weight < 100;
+  const outcomes = compared ? evaluateComparisons(spec, input.observations.comparisons, status.sequential) : [];
+  for (const outcome of outcomes) {
+    reasons.push(outcome.reason);
+    if (outcome.state) status.sequential = { ...status.sequential, [outcome.name]: outcome.state };
+  }
+  const harmful = outcomes.find((o) => o.verdict === 'harmful');
+  if (harmful) return rollback(`rolled back: ${harmful.reason.message}`);
+
+  // maxDuration: end with the configured action.
+  if (now - Date.parse(status.startedAt) >= parseDuration(spec.strategy.maxDuration)) {
+    reasons.push({ kind: 'rollout', verdict: 'inconclusive', message: `no decision within maxDuration ${spec.strategy.maxDuration}; onInconclusive: ${spec.strategy.onInconclusive}` });
+    if (spec.strategy.onInconclusive === 'promote') return promote('promoted at maxDuration (onInconclusive: promote)');
+    if (spec.strategy.onInconclusive === 'pause') {
+      status.pausedFrom = status.phase;
+      status.phase = 'Paused';
+      return finish('pause', 'paused at maxDuration (onInconclusive: pause)');
+    }
+    return rollback('rolled back at maxDuration (onInconclusive: rollback)');
+  }
+
+  // Gates for leaving this stage.
+  const blockers: string[] = [];
+  if (stageMs < stage.minDurationMs) blockers.push(`stage time ${Math.floor(stageMs / 1000)}s of ${Math.ceil(stage.minDurationMs / 1000)}s`);
+  const need = stage.kind === 'canary' ? spec.strategy.minSamplesPerStage : 0;
+  const samples = input.observations.samples;
+  const counted = { stable: samples.stable ?? 0, canary: samples.canary ?? 0 };
+  const stableNeeded = stage.weight < 100 ? need : 0;
+  if (counted.canary < need || counted.stable < stableNeeded) {
+    const eta = input.trafficRate ? samplesEta(need, { stable: stage.weight < 100 ? counted.stable : need, canary: counted.canary }, input.trafficRate, stage.weight) : undefined;
+    blockers.push(`samples ${Math.floor(counted.stable)}/${Math.floor(counted.canary)} of ${need} per version${eta !== undefined && Number.isFinite(eta) ? ` (ETA ${Math.ceil(eta)}s)` : ''}`);
+  }
+  if (!guardrailsPass) blockers.push('guardrails not all passing (no data counts as not passing)');
+  const worse = outcomes.filter((o) => o.verdict === 'worse' || o.verdict === 'nodata');
+  if (worse.length > 0) blockers.push(`comparisons ${worse.map((o) => `${o.name} ${o.verdict}`).join(', ')}`);
+  const next = stages[status.stage + 1];
+  if (next && next.weight === 100) {
+    const unproven = outcomes.filter((o) => o.role === 'primary' && o.verdict !== 'better');
+    if (unproven.length > 0) blockers.push(`primary ${unproven.map((o) => `${o.name} ${o.verdict}`).join(', ')}: the canary must be significantly better before it gets 100%`);
+  }
+  if (blockers.length > 0) {
+    reasons.push({ kind: 'gate', verdict: 'hold', message: `holding at ${describeStage(stage)}: ${blockers.join('; ')}` });
+    return finish('hold', `holding at ${describeStage(stage)}: ${blockers.join('; ')}`);
+  }
+
+  if (!next) return promote(`promoted: ${spec.canary.version} passed every stage`);
+  if (spec.strategy.approvals.includes(next.weight) && next.kind === 'canary' && !status.approvals.some((a) => a.stage === next.index)) {
+    status.phase = 'AwaitingApproval';
+    reasons.push({ kind: 'gate', verdict: 'await-approval', message: `stage ${next.index} (${next.weight}%) needs approval: weir approve` });
+    return finish('await-approval', `awaiting approval for ${next.weight}%`);
+  }
+  const approval = status.approvals.find((a) => a.stage === next.index);
+  enterStage(next.index);
+  return finish('advance', `advanced to ${describeStage(next)}${approval ? ` (approved by ${approval.by})` : ''}`, approval?.by);
+}
+
+function describeStage(stage: Stage): string {
+  return stage.kind === 'mirror' ? `mirror ${stage.mirrorPercent}%` : `${stage.weight}%`;
+}
