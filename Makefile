@@ -55,6 +55,9 @@ models: build ## regenerate predictor/models deterministically
 crd: build ## regenerate manifests/crds from the ModelRollout schema
 	$(NODE) dist/controller/src/api/write-crd.js
 
+sim: build ## simulate rollouts (weir vs baselines), JSON report on stdout
+	$(NODE) dist/controller/src/sim/run-sim.js $(if $(RUNS),--runs $(RUNS))
+
 test: build typecheck ## run every test (jest's summary is the last thing printed)
 	$(NODE) --experimental-vm-modules node_modules/jest/bin/jest.js --ci
 

@@ -134,3 +134,12 @@ out["p_beat_c"] = p_beat(10, 20, 9, 20)
 out["z975"] = stats.norm.ppf(0.975)
 
 print(json.dumps(out, indent=1))
+
+# New inputs for the CLI acceptance test (test/cli/analyst-cli.test.ts).
+cli = {}
+cli["proportion"] = two_prop(230, 1000, 270, 1000)
+cli["mean"] = welch(2.3, 0.9, 150, 2.55, 1.1, 140)
+cli["histogram"] = mw([40, 90, 140, 150], [30, 70, 120, 150])
+cli["n_prop"] = n_prop(0.10, 0.02)
+cli["n_mean"] = 2 * 2.0**2 * (stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) ** 2 / 0.5**2
+print(json.dumps({"cli": cli}, indent=1))

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { runPredictorDemo } from './demo.js';
 import { runValidate } from './validate.js';
+import { registerAnalystCommands } from './analyst.js';
 
 const program = new Command('weir')
   .description('weir ships ML model versions safely: canary stages judged by guardrails and champion-vs-challenger statistics.')
@@ -28,4 +29,15 @@ program
     process.exitCode = await runValidate(file);
   });
 
-await program.parseAsync(process.argv);
+registerAnalystCommands(program);
+
+// Errors from the statistics (a RangeError naming the argument) are one line, not a stack trace.
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof RangeError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}

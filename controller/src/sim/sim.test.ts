@@ -1,0 +1,28 @@
+// A short simulation: weir's false-promotion rate under peeking stays within
+// alpha plus Monte-Carlo error, while the naive repeated test inflates it.
+import { describe, expect, test } from '@jest/globals';
+import { simulateScenario } from './simulate.js';
+import { SCENARIOS } from './streams.js';
+
+const scenario = (name: string) => SCENARIOS.find((s) => s.name === name)!;
+const RUNS = 300;
+const BOUND = 0.05 + 2 * Math.sqrt((0.05 * 0.95) / RUNS);
+
+describe('simulation', () => {
+  test(`an equal canary is promoted at most alpha + MC error (${BOUND.toFixed(3)}) of the time by weir, and the naive policy inflates it`, () => {
+    const weir = simulateScenario('weir', scenario('equal'), RUNS, 7);
+    const naive = simulateScenario('naive', scenario('equal'), RUNS, 7);
+    expect(weir.falsePromotionRate!).toBeLessThanOrEqual(BOUND);
+    expect(naive.falsePromotionRate!).toBeGreaterThan(BOUND);
+  });
+
+  test('a canary 5 accuracy points worse is never promoted and is rolled back', () => {
+    const worse = simulateScenario('weir', scenario('worse-accuracy'), 100, 11);
+    expect(worse.promotedRate).toBe(0);
+    expect(worse.rolledBackRate).toBeGreaterThan(0.95);
+  });
+
+  test('a better canary is promoted almost always', () => {
+    expect(simulateScenario('weir', scenario('better'), 100, 13).promotedRate).toBeGreaterThan(0.9);
+  });
+});
