@@ -71,17 +71,29 @@ function emit(json: boolean, lines: string[], result: Record<string, unknown>): 
   else process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+/** The options every compare command shares. */
+function testOptions(command: Command, better: Better): Command {
+  return command
+    .option('--alpha <A>', 'significance level', parseProbability('alpha'), 0.05)
+    .option('--better <higher|lower>', 'which direction is an improvement', parseBetter, better)
+    .option('--json', 'print one JSON object');
+}
+
+/** The options every sample-size command shares. */
+function planningOptions(command: Command): Command {
+  return command
+    .option('--alpha <A>', 'significance level', parseProbability('alpha'), 0.05)
+    .option('--power <B>', 'power', parseProbability('power'), 0.8)
+    .option('--json', 'print one JSON object');
+}
+
 export function registerAnalystCommands(program: Command): void {
   const compare = program.command('compare').description('champion vs challenger tests on numbers you already have (fixed-horizon)');
 
-  compare
-    .command('proportion')
+  testOptions(compare.command('proportion'), 'higher')
     .description('two-proportion z-test (pooled, two-sided) with an unpooled Wald CI for canary − stable')
     .requiredOption('--stable <S/N>', 'stable successes/trials, such as 480/1000', parseFraction)
     .requiredOption('--canary <S/N>', 'canary successes/trials, such as 530/1000', parseFraction)
-    .option('--alpha <A>', 'significance level', parseProbability('alpha'), 0.05)
-    .option('--better <higher|lower>', 'which direction is an improvement', parseBetter, 'higher' as Better)
-    .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExample:\n  weir compare proportion --stable 480/1000 --canary 530/1000')
     .action((o: { stable: { successes: number; trials: number }; canary: { successes: number; trials: number }; alpha: number; better: Better; json?: boolean }) => {
       const r = twoProportionZTest(o.stable, o.canary, o.alpha);
@@ -93,14 +105,10 @@ export function registerAnalystCommands(program: Command): void {
       ], { test: r.test, z: r.z, difference: r.difference, ci: r.ci, pValue: r.pValue, verdict });
     });
 
-  compare
-    .command('mean')
+  testOptions(compare.command('mean'), 'higher')
     .description("Welch's t-test from summary statistics, with a t-based CI for canary − stable")
     .requiredOption('--stable <N,MEAN,SD>', 'stable sample size, mean and sample SD', parseSummary)
     .requiredOption('--canary <N,MEAN,SD>', 'canary sample size, mean and sample SD', parseSummary)
-    .option('--alpha <A>', 'significance level', parseProbability('alpha'), 0.05)
-    .option('--better <higher|lower>', 'which direction is an improvement', parseBetter, 'higher' as Better)
-    .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExample:\n  weir compare mean --stable 200,0.150,0.030 --canary 180,0.158,0.041')
     .action((o: { stable: { n: number; mean: number; sd: number }; canary: { n: number; mean: number; sd: number }; alpha: number; better: Better; json?: boolean }) => {
       const r = welchTTest(o.stable, o.canary, o.alpha);
@@ -111,15 +119,11 @@ export function registerAnalystCommands(program: Command): void {
       ], { test: r.test, t: r.t, df: r.df, difference: r.difference, ci: r.ci, pValue: r.pValue, verdict });
     });
 
-  compare
-    .command('histogram')
+  testOptions(compare.command('histogram'), 'lower')
     .description('Mann–Whitney U from two Prometheus histograms (cumulative counts per bucket); each bucket is one tie group')
     .requiredOption('--buckets <LE1,...,+Inf>', 'bucket upper bounds, rising, ending with +Inf', parseList('LE1,...,+Inf: rising numbers ending with +Inf', true))
     .requiredOption('--stable <C1,...>', 'stable cumulative counts, one per bucket', parseList('C1,...: cumulative counts, one per bucket', false))
     .requiredOption('--canary <C1,...>', 'canary cumulative counts, one per bucket', parseList('C1,...: cumulative counts, one per bucket', false))
-    .option('--alpha <A>', 'significance level', parseProbability('alpha'), 0.05)
-    .option('--better <higher|lower>', 'which direction is an improvement (latency: lower)', parseBetter, 'lower' as Better)
-    .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExample:\n  weir compare histogram --buckets 0.005,0.01,0.025,+Inf --stable 40,90,140,150 --canary 30,70,120,150')
     .action((o: { buckets: number[]; stable: number[]; canary: number[]; alpha: number; better: Better; json?: boolean }) => {
       const r = mannWhitneyHistogram(o.buckets, { cumulative: o.stable }, { cumulative: o.canary });
@@ -131,26 +135,18 @@ export function registerAnalystCommands(program: Command): void {
     });
 
   const size = program.command('sample-size').description('samples per arm needed to detect a minimum effect (two-sided)');
-  size
-    .command('proportion')
+  planningOptions(size.command('proportion'))
     .description('two proportions, Fleiss (= R power.prop.test): p1 = baseline, p2 = baseline + mde')
     .requiredOption('--baseline <P>', 'the stable proportion, such as 0.55', parseProbability('baseline'))
     .requiredOption('--mde <D>', 'minimum detectable effect in proportion units, such as 0.02 (negative for a drop)', parseNonZero)
-    .option('--alpha <A>', 'significance level', parseProbability('alpha'), 0.05)
-    .option('--power <B>', 'power', parseProbability('power'), 0.8)
-    .option('--json', 'print one JSON object')
     .action((o: { baseline: number; mde: number; alpha: number; power: number; json?: boolean }) => {
       const r = sampleSizeProportion(o.baseline, o.mde, o.alpha, o.power);
       emit(o.json === true, [`${r.perArm} per arm (${2 * r.perArm} in all) to detect ${o.baseline} → ${fmt(r.target)} at alpha ${o.alpha}, power ${o.power}`], { perArm: r.perArm, total: 2 * r.perArm, baseline: o.baseline, target: r.target, alpha: o.alpha, power: o.power });
     });
-  size
-    .command('mean')
+  planningOptions(size.command('mean'))
     .description('two means with a common SD: 2σ²(z₁₋α/₂ + z₁₋β)²/Δ²')
     .requiredOption('--sd <S>', 'standard deviation of one observation', parsePositive)
     .requiredOption('--mde <D>', 'minimum detectable difference in means', parseNonZero)
-    .option('--alpha <A>', 'significance level', parseProbability('alpha'), 0.05)
-    .option('--power <B>', 'power', parseProbability('power'), 0.8)
-    .option('--json', 'print one JSON object')
     .action((o: { sd: number; mde: number; alpha: number; power: number; json?: boolean }) => {
       const r = sampleSizeMean(o.sd, o.mde, o.alpha, o.power);
       emit(o.json === true, [`${r.perArm} per arm (${2 * r.perArm} in all) to detect a difference of ${o.mde} with SD ${o.sd} at alpha ${o.alpha}, power ${o.power}`], { perArm: r.perArm, total: 2 * r.perArm, sd: o.sd, mde: o.mde, alpha: o.alpha, power: o.power });
