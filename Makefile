@@ -28,23 +28,25 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(TOOL_NODE):
-	@echo "machine Node is $(SYSTEM_NODE_MAJOR).x (< 22): installing Node 24 into .tools/ from the npm registry"
-	npm install --prefix $(TOOLS) --no-save --no-package-lock node@24 >/dev/null
-	@$(TOOL_NODE) --version
+	@echo "machine Node is $(SYSTEM_NODE_MAJOR).x (< 22): installing Node 24 into .tools/ from the npm registry" >&2
+	@npm install --prefix $(TOOLS) --no-save --no-package-lock node@24 >&2
+	@$(TOOL_NODE) --version >&2
 
 # npm 11 writes only this platform's optional packages into the lock file and
 # then `npm ci` refuses that same lock; `npm install --no-save` installs exactly
 # the locked versions without rewriting it.
 $(STAMP): package.json package-lock.json $(NODE_PREREQ)
-	npm ci --no-audit --no-fund 2>/dev/null || { \
+	@echo "installing node_modules" >&2
+	@npm ci --no-audit --no-fund >&2 2>/dev/null || { \
 	  echo "npm ci refused the lock file; installing the locked versions with npm install --no-save" >&2; \
-	  npm install --no-save --no-audit --no-fund; }
+	  npm install --no-save --no-audit --no-fund >&2; }
 	@touch $@
 
 deps: $(STAMP) ## install Node (if needed) and node_modules
 
 build: $(STAMP) ## compile TypeScript to dist/
-	npx --no-install tsc -p tsconfig.build.json
+	@echo "compiling TypeScript into dist/" >&2
+	@npx --no-install tsc -p tsconfig.build.json >&2
 
 typecheck: $(STAMP)
 	npx --no-install tsc -p tsconfig.json --noEmit
@@ -56,7 +58,7 @@ crd: build ## regenerate manifests/crds from the ModelRollout schema
 	$(NODE) dist/controller/src/api/write-crd.js
 
 sim: build ## simulate rollouts (weir vs baselines), JSON report on stdout
-	$(NODE) dist/controller/src/sim/run-sim.js $(if $(RUNS),--runs $(RUNS))
+	@$(NODE) dist/controller/src/sim/run-sim.js $(if $(RUNS),--runs $(RUNS))
 
 test: build typecheck ## run every test (jest's summary is the last thing printed)
 	$(NODE) --experimental-vm-modules node_modules/jest/bin/jest.js --ci
@@ -68,7 +70,7 @@ bench: build ## run the benchmarks, results as JSON on stdout
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian package) to generate load" >&2; \
 	  (apt-get install -y -qq wrk || (apt-get update -qq && apt-get install -y -qq wrk)) >/dev/null 2>&1 \
 	  || echo "wrk is unavailable; the benchmark falls back to autocannon" >&2; }
-	$(NODE) dist/test/bench/predictor.js
+	@$(NODE) dist/test/bench/predictor.js
 
 clean:
 	rm -rf dist node_modules/.cache
