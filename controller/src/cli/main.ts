@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { runPredictorDemo } from './demo.js';
 import { runValidate } from './validate.js';
 import { registerAnalystCommands } from './analyst.js';
+import { runGateway, type GatewayCommandOptions } from './gateway.js';
 
 const program = new Command('weir')
   .description('weir ships ML model versions safely: canary stages judged by guardrails and champion-vs-challenger statistics.')
@@ -30,6 +31,19 @@ program
   });
 
 registerAnalystCommands(program);
+
+program
+  .command('gateway')
+  .description('run the local gateway: weighted routing by a VirtualService-shaped table, mirroring, retries, Istio metrics; admin API behind a token (WEIR_GATEWAY_TOKEN)')
+  .requiredOption('--routes <file>', 'VirtualService YAML (or its spec) with the HTTP routes')
+  .requiredOption('--backend <version=url,...>', 'backend URLs of a version (repeat per version)', (value: string, list: string[]) => [...list, value], [] as string[])
+  .option('--port <n>', 'data port (0 picks a free one)', '0')
+  .option('--admin-port <n>', 'admin and /metrics port (0 picks a free one)', '0')
+  .option('--service <name>', 'destination_service label', 'predictor')
+  .option('--token-file <file>', 'file holding the admin token (instead of WEIR_GATEWAY_TOKEN)')
+  .action(async (options: GatewayCommandOptions) => {
+    await runGateway(options);
+  });
 
 // Errors from the statistics (a RangeError naming the argument) are one line, not a stack trace.
 try {

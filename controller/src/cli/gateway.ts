@@ -1,0 +1,43 @@
+// `weir gateway`: runs the local gateway as its own process.
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { createLogger } from '../../../predictor/src/log.js';
+import { Gateway } from '../local/gateway/server.js';
+import { parseRouteTable } from '../local/gateway/routes.js';
+
+export interface GatewayCommandOptions {
+  routes: string;
+  backend: string[];
+  port: string;
+  adminPort: string;
+  service: string;
+  tokenFile?: string;
+}
+
+/** "v1=http://127.0.0.1:9001,http://127.0.0.1:9002" → ["v1", [urls]]. */
+export function parseBackend(text: string): [string, string[]] {
+  const match = /^([^=]+)=(.+)$/.exec(text);
+  if (!match) throw new RangeError(`--backend: "${text}" is not VERSION=URL[,URL...]`);
+  const urls = match[2]!.split(',').map((u) => u.trim());
+  for (const url of urls) {
+    try {
+      new URL(url);
+    } catch {
+      throw new RangeError(`--backend: "${url}" is not a URL, such as http://127.0.0.1:9001`);
+    }
+  }
+  return [match[1]!, urls];
+}
+
+export async function runGateway(options: GatewayCommandOptions): Promise<void> {
+  const log = createLogger('gateway');
+  const token = options.tokenFile ? (await readFile(options.tokenFile, 'utf8')).trim() : process.env.WEIR_GATEWAY_TOKEN;
+  if (!token) throw new RangeError('the admin token is missing: set WEIR_GATEWAY_TOKEN or --token-file');
+  const table = parseRouteTable(parseYaml(await readFile(options.routes, 'utf8')));
+  const gateway = new Gateway({ table, backends: Object.fromEntries(options.backend.map(parseBackend)), service: options.service, token }, log);
+  const ports = await gateway.listen(Number(options.port), Number(options.adminPort));
+  log.always('listening', { port: ports.port, adminPort: ports.adminPort });
+  const stop = () => void gateway.close().then(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}

@@ -1,0 +1,149 @@
+// The local gateway in front of real predictor processes: the observed split
+// matches the weights (chi-squared), header and cookie routes, mirroring,
+// retries, no dropped requests across weight changes, and the admin token.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { PredictorProcess } from '../../controller/src/local/predictor-process.js';
+import { parseMetricsText, sumOf } from '../../controller/src/local/metrics-text.js';
+import { createLogger } from '../../predictor/src/log.js';
+import { Gateway } from '../../controller/src/local/gateway/server.js';
+import { parseRouteTable } from '../../controller/src/local/gateway/routes.js';
+import { chiSquareSf } from '../../controller/src/stats/distributions.js';
+import { MODEL, inferBody, marketRows, predictor, request, waitFor } from '../support/predictor.js';
+
+const TOKEN = 'gateway-test-token-0123456789';
+let v1: PredictorProcess;
+let v2: PredictorProcess;
+let gateway: Gateway;
+let url: string;
+let admin: string;
+const row = marketRows(1)[0]!.features;
+const body = inferBody([row]);
+const quiet = createLogger('gateway', 'error');
+
+const table = (w1: number, w2: number, extra: object[] = []) =>
+  parseRouteTable({
+    hosts: ['predictor'],
+    http: [
+      ...extra,
+      { name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v1' }, weight: w1 }, { destination: { host: 'predictor', subset: 'v2' }, weight: w2 }], retries: { attempts: 2, retryOn: 'connect-failure,5xx' } },
+    ],
+  });
+
+async function metrics(): Promise<ReturnType<typeof parseMetricsText>> {
+  return parseMetricsText(await (await fetch(`${admin}/metrics`)).text());
+}
+
+/** Sends n requests, `concurrency` at a time; returns the served versions and statuses. */
+async function burst(n: number, headers: Record<string, string> = {}, concurrency = 16): Promise<{ versions: string[]; statuses: number[] }> {
+  const versions: string[] = [];
+  const statuses: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < n) {
+        const reply = await request(`${url}/v2/models/${MODEL}/infer`, { body, headers: { 'cache-control': 'no-cache', ...headers } });
+        statuses.push(reply.status);
+        versions.push(reply.body.model_version);
+      }
+    }),
+  );
+  return { versions, statuses };
+}
+
+beforeAll(async () => {
+  [v1, v2] = await Promise.all([predictor({ version: 'v1' }), predictor({ version: 'v2' })]);
+  gateway = new Gateway({ table: table(100, 0), backends: { v1: [v1.url], v2: [v2.url] }, service: 'predictor', token: TOKEN }, quiet);
+  const ports = await gateway.listen(0, 0);
+  url = `http://127.0.0.1:${ports.port}`;
+  admin = `http://127.0.0.1:${ports.adminPort}`;
+});
+afterAll(async () => {
+  await gateway.close();
+  await Promise.all([v1.stop(), v2.stop()]);
+});
+
+describe('gateway', () => {
+  test('the observed split matches the weights (chi-squared goodness of fit, 2000 requests at 70/30)', async () => {
+    gateway.setRoutes(table(70, 30));
+    const { versions, statuses } = await burst(2000);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    const n1 = versions.filter((v) => v === 'v1').length;
+    const n2 = versions.filter((v) => v === 'v2').length;
+    const chi = (p1: number) => (n1 - 2000 * p1) ** 2 / (2000 * p1) + (n2 - 2000 * (1 - p1)) ** 2 / (2000 * (1 - p1));
+    // Fails 0.1% of the time by chance if the split is right; a 50/50 split would be rejected outright.
+    expect(chiSquareSf(chi(0.7), 1)).toBeGreaterThan(0.001);
+    expect(chiSquareSf(chi(0.5), 1)).toBeLessThan(1e-6);
+    // Istio-standard telemetry agrees with what the clients saw.
+    const m = await metrics();
+    expect(sumOf(m, 'istio_requests_total', { destination_version: 'v2', response_code: '200', request_mirrored: 'false' })).toBeGreaterThanOrEqual(n2);
+    expect(sumOf(m, 'weir_gateway_route_weight', { route: 'primary', destination_version: 'v2' })).toBe(30);
+  });
+
+  test('header and cookie match routes send a cohort to one version', async () => {
+    gateway.setRoutes(
+      table(100, 0, [
+        { name: 'beta-header', match: [{ headers: { 'x-cohort': { exact: 'beta' } } }], route: [{ destination: { host: 'predictor', subset: 'v2' } }] },
+        { name: 'beta-cookie', match: [{ headers: { cookie: { regex: '(.*; )?cohort=beta(;.*)?' } } }], route: [{ destination: { host: 'predictor', subset: 'v2' } }] },
+      ]),
+    );
+    expect(new Set((await burst(40, { 'x-cohort': 'beta' })).versions)).toEqual(new Set(['v2']));
+    expect(new Set((await burst(40, { cookie: 'theme=dark; cohort=beta' })).versions)).toEqual(new Set(['v2']));
+    expect(new Set((await burst(40, { cookie: 'cohort=alpha' })).versions)).toEqual(new Set(['v1']));
+    expect(new Set((await burst(40)).versions)).toEqual(new Set(['v1']));
+  });
+
+  test('mirroring copies traffic to the shadow version, discards its answers, and labels it mirrored', async () => {
+    const before = sumOf(await metrics(), 'istio_requests_total', { destination_version: 'v2', request_mirrored: 'true' });
+    gateway.setRoutes(parseRouteTable({ http: [{ name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v1' } }], mirror: { host: 'predictor', subset: 'v2' }, mirrorPercentage: { value: 100 } }] }));
+    const { versions } = await burst(100);
+    expect(new Set(versions)).toEqual(new Set(['v1']));
+    await waitFor(async () => sumOf(await metrics(), 'istio_requests_total', { destination_version: 'v2', request_mirrored: 'true' }) - before === 100, 10_000, '100 mirrored requests');
+  });
+
+  test('weight changes under constant load drop no request', async () => {
+    gateway.setRoutes(table(100, 0));
+    const statuses: number[] = [];
+    let running = true;
+    const workers = Array.from({ length: 8 }, async () => {
+      while (running) {
+        const reply = await request(`${url}/v2/models/${MODEL}/infer`, { body, headers: { 'cache-control': 'no-cache' } });
+        statuses.push(reply.status);
+      }
+    });
+    for (let i = 0; i < 40; i++) {
+      const w = [0, 10, 25, 50, 100][i % 5]!;
+      const reply = await request(`${admin}/routes/primary/weights`, { method: 'PUT', body: { weights: { v1: 100 - w, v2: w } }, headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(reply.status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    running = false;
+    await Promise.all(workers);
+    expect(statuses.length).toBeGreaterThan(200);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+  });
+
+  test('the admin API refuses requests without the right token, and bad weights name the problem', async () => {
+    const weights = `${admin}/routes/primary/weights`;
+    expect((await request(weights, { method: 'PUT', body: { weights: { v1: 0, v2: 100 } } })).status).toBe(401);
+    expect((await request(weights, { method: 'PUT', body: { weights: { v1: 0, v2: 100 } }, headers: { authorization: 'Bearer not-the-token-at-all!!' } })).status).toBe(401);
+    expect((await request(`${admin}/routes`)).status).toBe(401);
+    const bad = await request(weights, { method: 'PUT', body: { weights: { v1: 50, v2: 60 } }, headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(bad).toMatchObject({ status: 400, body: { error: 'weights add up to 110; they must add up to 100' } });
+    const table = await request(`${admin}/routes`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(table.status).toBe(200);
+    expect(table.body.http.at(-1).name).toBe('primary');
+    // /metrics and /healthz stay open for Prometheus and probes.
+    expect((await fetch(`${admin}/healthz`)).status).toBe(200);
+  });
+
+  test('a dead backend of a version is retried on the live one', async () => {
+    const retrying = new Gateway({ table: table(100, 0), backends: { v1: ['http://127.0.0.1:9', v1.url], v2: [v2.url] }, service: 'predictor', token: TOKEN }, quiet);
+    const ports = await retrying.listen(0, 0);
+    try {
+      const replies = await Promise.all(Array.from({ length: 30 }, () => request(`http://127.0.0.1:${ports.port}/v2/models/${MODEL}/infer`, { body })));
+      expect(replies.map((r) => r.status)).toEqual(replies.map(() => 200));
+    } finally {
+      await retrying.close();
+    }
+  });
+});
