@@ -1,0 +1,44 @@
+// The edges the controller talks to, each behind a small interface the engine
+// never sees (as Flagger's router is three methods).
+import type { ModelRollout, RolloutStatus } from '../api/schema.js';
+import type { PlannedQuery, QueryResult } from '../analysis/observations.js';
+import type { Command } from '../engine/types.js';
+
+/** A rollout as stored, with commands not yet consumed and a version for optimistic writes. */
+export interface StoredRollout {
+  rollout: ModelRollout;
+  commands: Command[];
+  /** Changes on every write; writeStatus refuses a stale one. */
+  revision: string;
+}
+
+export interface RolloutStore {
+  list(): Promise<StoredRollout[]>;
+  get(name: string): Promise<StoredRollout>;
+  /** Writes status if the stored revision is still `revision`; returns the new revision. */
+  writeStatus(name: string, status: RolloutStatus, revision: string): Promise<string>;
+  /** Records a command with who gave it and when. */
+  addCommand(name: string, command: Omit<Command, 'id'>): Promise<Command>;
+}
+
+export interface TrafficRouter {
+  /** Sets the route's weights (stable gets the rest) and mirroring. */
+  setRoutes(rollout: ModelRollout, canaryWeight: number, mirrorPercent: number): Promise<void>;
+  getRoutes(rollout: ModelRollout): Promise<{ stable: number; canary: number }>;
+}
+
+export interface MetricsProvider {
+  /** Runs every query; a failed or empty one maps to undefined (nodata). */
+  query(plan: PlannedQuery[]): Promise<Map<string, QueryResult>>;
+}
+
+export interface RolloutEvent {
+  rollout: ModelRollout;
+  action: string;
+  summary: string;
+  status: RolloutStatus;
+}
+
+export interface Notifier {
+  notify(event: RolloutEvent): Promise<void>;
+}

@@ -1,0 +1,113 @@
+// The file rollout store: commands recorded with who and when, optimistic
+// revisions, and crash safety: a writer killed mid-write leaves a valid file.
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { copyFile, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { parse } from 'yaml';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { emptyStatus } from '../../controller/src/api/schema.js';
+import { packageRoot } from '../../controller/src/local/predictor-process.js';
+import { ConflictError, FileRolloutStore } from '../../controller/src/providers/file/store.js';
+
+const dirs: string[] = [];
+async function folder(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'weir-store-'));
+  dirs.push(dir);
+  await copyFile(path.join(packageRoot(), 'manifests/examples/price-direction.yaml'), path.join(dir, 'price-direction.yaml'));
+  return dir;
+}
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describe('FileRolloutStore', () => {
+  test('reads a rollout with defaults, records commands with who and when, and writes status by revision', async () => {
+    const store = new FileRolloutStore(await folder());
+    const first = await store.get('price-direction');
+    expect(first.rollout.spec.canary.version).toBe('v2');
+    expect(first.rollout.status!.phase).toBe('Pending');
+    const command = await store.addCommand('price-direction', { type: 'approve', by: 'alice@example.com', at: '2026-11-22T10:00:00Z' });
+    const second = await store.get('price-direction');
+    expect(second.commands).toEqual([command]);
+    // The revision moved: a status computed from the first read is refused.
+    await expect(store.writeStatus('price-direction', emptyStatus(), first.revision)).rejects.toBeInstanceOf(ConflictError);
+    const status = { ...emptyStatus(), phase: 'Progressing' as const, consumedCommands: [command.id] };
+    await store.writeStatus('price-direction', status, second.revision);
+    const third = await store.get('price-direction');
+    expect(third.rollout.status!.phase).toBe('Progressing');
+    expect(third.commands).toEqual([]);
+    await expect(store.get('nope')).rejects.toThrow('rollout "nope" not found');
+    await expect(store.get('../etc')).rejects.toThrow('is not a DNS label');
+  });
+
+  test('a writer killed mid-write leaves a valid file, and its stale lock is broken', async () => {
+    const dir = await folder();
+    const storeUrl = pathToFileURL(path.join(packageRoot(), 'dist/controller/src/providers/file/store.js')).href;
+    const schemaUrl = pathToFileURL(path.join(packageRoot(), 'dist/controller/src/api/schema.js')).href;
+    // The writer rewrites a large status until it dies. With CRASH_MID_WRITE it
+    // kills itself halfway through writing a rollout file (temporary or final),
+    // the worst instant there is; otherwise the test kills it at a random time.
+    const writer = (crash: boolean) => `
+      import fsp from 'node:fs/promises';
+      import { syncBuiltinESMExports } from 'node:module';
+      if (${crash}) {
+        const paths = new WeakMap();
+        const open = fsp.open;
+        fsp.open = async (file, ...rest) => { const h = await open(file, ...rest); paths.set(h, String(file)); return h; };
+        syncBuiltinESMExports(); // named imports of node:fs/promises see the wrapper too
+        const probe = await open('/dev/null');
+        const proto = Object.getPrototypeOf(probe);
+        await probe.close();
+        const rollout = (h) => /\.yaml(\..*\.tmp)?$/.test(paths.get(h) ?? '');
+        const { write, writeFile } = proto;
+        let seen = 0;
+        const die = () => process.kill(process.pid, 'SIGKILL');
+        proto.writeFile = async function (data, ...rest) {
+          if (!rollout(this)) return writeFile.call(this, data, ...rest);
+          const text = String(data);
+          await write.call(this, text.slice(0, text.length >> 1));
+          die();
+        };
+        proto.write = async function (...args) {
+          if (rollout(this) && ++seen === 3) die();
+          return write.apply(this, args);
+        };
+      }
+      const { FileRolloutStore } = await import(${JSON.stringify(storeUrl)});
+      const { emptyStatus } = await import(${JSON.stringify(schemaUrl)});
+      const store = new FileRolloutStore(${JSON.stringify(dir)});
+      const history = Array.from({ length: 100 }, (_, i) => ({ stepId: 's' + i, action: 'hold', stage: 1, canaryWeight: 25, at: new Date(0).toISOString(), summary: 'x'.repeat(200) }));
+      process.stdout.write('ready\\n');
+      for (let i = 0; ; i++) {
+        const { revision } = await store.get('price-direction');
+        await store.writeStatus('price-direction', { ...emptyStatus(), phase: 'Progressing', stage: i % 4, history }, revision);
+      }`;
+    const store = new FileRolloutStore(dir);
+    for (let round = 0; round < 8; round++) {
+      const crash = round % 2 === 0;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', writer(crash)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+      if (!crash) {
+        await new Promise((resolve) => setTimeout(resolve, 30 + Math.random() * 120));
+        child.kill('SIGKILL');
+      }
+      const guard = setTimeout(() => child.kill('SIGTERM'), 10_000); // a writer that never crashes fails below, not by hanging
+      const signal = await new Promise((resolve) => child.once('exit', (_code, sig) => resolve(sig)));
+      clearTimeout(guard);
+      expect(signal).toBe('SIGKILL');
+      // YAML forgives a file cut at a line end, so completeness is checked
+      // directly: \`revision\` is written last, and the history is all there or absent.
+      const raw = parse(await readFile(path.join(dir, 'price-direction.yaml'), 'utf8')) as { revision?: unknown; status?: { history?: unknown[] } };
+      if (round > 0) expect(typeof raw.revision).toBe('number');
+      expect([0, 100]).toContain(raw.status?.history?.length ?? 0);
+      const stored = await store.get('price-direction');
+      expect(stored.rollout.spec.model).toBe('price-direction');
+      // The dead writer's lock does not block the next writer.
+      await store.writeStatus('price-direction', { ...stored.rollout.status!, message: `after kill ${round}` }, stored.revision);
+      expect((await store.get('price-direction')).rollout.status!.message).toBe(`after kill ${round}`);
+    }
+    expect((await readdir(dir)).filter((f) => f.endsWith('.lock'))).toEqual([]);
+  });
+});
