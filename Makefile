@@ -22,7 +22,7 @@ endif
 NODE := node
 STAMP := node_modules/.weir-installed
 
-.PHONY: help deps build typecheck test demo bench models crd sim clean
+.PHONY: help deps build typecheck test demo bench models crd sim system-tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,20 @@ $(STAMP): package.json package-lock.json $(NODE_PREREQ)
 
 deps: $(STAMP) ## install Node (if needed) and node_modules
 
+# Real Prometheus and Alertmanager for the tests and the demo: Debian's packages,
+# installed when the binaries are missing and apt-get can run (root).
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager
+system-tools:
+	@if ! command -v prometheus >/dev/null || ! command -v prometheus-alertmanager >/dev/null; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing $(SYSTEM_PACKAGES) from Debian's packages" >&2; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    (apt-get install -y -qq $(SYSTEM_PACKAGES) || (apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES))) >&2; \
+	  else \
+	    echo "prometheus and prometheus-alertmanager are missing; install them (apt-get install $(SYSTEM_PACKAGES)) or run make as root" >&2; exit 1; \
+	  fi; \
+	fi
+
 build: $(STAMP) ## compile TypeScript to dist/
 	@echo "compiling TypeScript into dist/" >&2
 	@npx --no-install tsc -p tsconfig.build.json >&2
@@ -60,10 +74,10 @@ crd: build ## regenerate manifests/crds from the ModelRollout schema
 sim: build ## simulate rollouts (weir vs baselines), JSON report on stdout
 	@$(NODE) dist/controller/src/sim/run-sim.js $(if $(RUNS),--runs $(RUNS))
 
-test: build typecheck ## run every test (jest's summary is the last thing printed)
+test: build typecheck system-tools ## run every test (jest's summary is the last thing printed)
 	$(NODE) --experimental-vm-modules node_modules/jest/bin/jest.js --ci
 
-demo: build ## run the local demo
+demo: build system-tools ## run the local demo
 	$(NODE) bin/weir.js demo
 
 bench: build ## run the benchmarks, results as JSON on stdout
