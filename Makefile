@@ -77,8 +77,9 @@ sim: build ## simulate rollouts (weir vs baselines), JSON report on stdout
 test: build typecheck system-tools ## run every test (jest's summary is the last thing printed)
 	$(NODE) --experimental-vm-modules node_modules/jest/bin/jest.js --ci
 
-demo: build system-tools ## run the local demo
-	$(NODE) bin/weir.js demo
+demo: build system-tools ## a full local canary rollout: the good scenario, then the bad-accuracy one
+	$(NODE) bin/weir.js demo --scenario good
+	$(NODE) bin/weir.js demo --scenario bad-accuracy
 
 bench: build ## run the benchmarks, results as JSON on stdout
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian package) to generate load" >&2; \

@@ -1,6 +1,7 @@
 // `weir`: the command-line interface and, in later releases, the controller.
 import { Command } from 'commander';
-import { runPredictorDemo } from './demo.js';
+import { runDemo } from './demo.js';
+import { SCENARIOS, type ScenarioName } from '../local/demo/scenario.js';
 import { runValidate } from './validate.js';
 import { registerAnalystCommands } from './analyst.js';
 import { runGateway, type GatewayCommandOptions } from './gateway.js';
@@ -13,13 +14,14 @@ const program = new Command('weir')
 
 program
   .command('demo')
-  .description('start predictors for v1 and v2 locally, send them traffic and ground-truth feedback, and print per-version results')
-  .option('--requests <n>', 'requests per version', '2000')
-  .option('--json', 'print the results as JSON')
-  .action(async (options: { requests: string; json?: boolean }) => {
-    const requests = Number(options.requests);
-    if (!Number.isInteger(requests) || requests < 1) program.error(`--requests: "${options.requests}" is not a whole number >= 1`);
-    await runPredictorDemo({ requests, json: options.json === true });
+  .description('run a full canary rollout on this machine: predictors, the gateway, real Prometheus and Alertmanager, load with ground truth, and the controller')
+  .option('--scenario <name>', `which canary: ${Object.entries(SCENARIOS).map(([n, v]) => `${n} (${v})`).join(', ')}`, 'good')
+  .option('--json', 'print only one JSON line at the end')
+  .addHelpText('after', '\nExamples:\n  weir demo                      # v1 → v2, promoted\n  weir demo --scenario slow      # v1 → v4 (+40 ms), rolled back\n  weir demo --scenario bad-accuracy --json')
+  .action(async (options: { scenario: string; json?: boolean }) => {
+    if (!(options.scenario in SCENARIOS)) program.error(`--scenario: "${options.scenario}" is not a scenario; expected ${Object.keys(SCENARIOS).join(', ')}`);
+    const result = await runDemo(options.scenario as ScenarioName, options.json === true);
+    process.exitCode = result.failedRequests === 0 ? 0 : 1;
   });
 
 program

@@ -1,0 +1,60 @@
+// The demo's ModelRollout: the seed model on short stages, so a scenario ends in minutes.
+import { stringify } from 'yaml';
+
+export function demoRolloutYaml(canary: string): string {
+  const window = '[{{window}}]';
+  const served = `istio_requests_total{destination_version="{{version}}",request_mirrored="false"}`;
+  return stringify({
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'ModelRollout',
+    metadata: { name: 'price-direction', namespace: 'local' },
+    spec: {
+      model: 'price-direction',
+      virtualService: { name: 'predictor', route: 'primary' },
+      stable: { version: 'v1' },
+      canary: { version: canary },
+      strategy: { steps: [10, 25, 50, 100], minStageDuration: '10s', minSamplesPerStage: 100, maxDuration: '4m', approvals: [100], onInconclusive: 'rollback' },
+      analysis: {
+        interval: '2s',
+        alpha: 0.05,
+        sequential: 'msprt',
+        guardrails: [
+          {
+            name: 'error-rate',
+            query: `(sum(increase(istio_requests_total{destination_version="{{version}}",request_mirrored="false",response_code!~"2.."}${window})) or vector(0)) / sum(increase(${served}${window}))`,
+            max: 0.01,
+            failureLimit: 2,
+          },
+          {
+            name: 'p95-latency-ms',
+            query: `histogram_quantile(0.95, sum by (le) (rate(istio_request_duration_milliseconds_bucket{destination_version="{{version}}",request_mirrored="false"}${window})))`,
+            // Healthy versions sit near 5 ms; 40 ms with 3 strikes leaves room for a busy machine.
+            max: 40,
+            failureLimit: 3,
+          },
+        ],
+        comparisons: [
+          {
+            name: 'accuracy',
+            type: 'proportion',
+            role: 'primary',
+            better: 'higher',
+            minEffect: 0.01,
+            tau: 0.05,
+            successes: `sum(increase(weir_predictor_feedback_total{model="{{model}}",version="{{version}}",outcome="correct"}${window}))`,
+            trials: `sum(increase(weir_predictor_feedback_total{model="{{model}}",version="{{version}}"}${window}))`,
+          },
+          {
+            name: 'latency',
+            type: 'histogram',
+            role: 'guard',
+            better: 'lower',
+            minEffect: 0.1,
+            buckets: `sum by (le) (increase(istio_request_duration_milliseconds_bucket{destination_version="{{version}}",request_mirrored="false"}${window}))`,
+          },
+        ],
+        business: { revenuePerAccuracyPoint: 1000, costPerMs: 20, riskPerErrorPoint: -500 },
+      },
+    },
+  });
+}
