@@ -50,7 +50,12 @@ describe('PrometheusMetrics', () => {
     const provider = new PrometheusMetrics({ url: prometheus.url });
     expect(await provider.ready()).toBe(true);
     const plan = planQueries(spec, { namespace: 'local', window: '5m' });
-    await waitFor(async () => (await provider.query(plan)).get('comparison/accuracy/trials/canary') === 30, 30_000, 'Prometheus to scrape the feedback counters');
+    // Each target is scraped on its own schedule: wait until every counter has landed.
+    const settled = ['samples/stable', 'samples/canary', 'comparison/accuracy/trials/stable', 'comparison/accuracy/trials/canary'];
+    await waitFor(async () => {
+      const r = await provider.query(plan);
+      return settled.every((key) => r.get(key) === 30);
+    }, 30_000, 'Prometheus to scrape both predictors\' final counters');
     const results = await provider.query(plan);
     expect(provider.lastFailures).toEqual([]);
     expect(results.get('samples/stable')).toBe(30);
