@@ -5,6 +5,8 @@ import { SCENARIOS, type ScenarioName } from '../local/demo/scenario.js';
 import { runValidate } from './validate.js';
 import { registerAnalystCommands } from './analyst.js';
 import { runGateway, type GatewayCommandOptions } from './gateway.js';
+import { registerRolloutCommands } from './rollouts.js';
+import { runController, type ControllerCommandOptions } from './controller.js';
 
 const program = new Command('weir')
   .description('weir ships ML model versions safely: canary stages judged by guardrails and champion-vs-challenger statistics.')
@@ -33,6 +35,19 @@ program
   });
 
 registerAnalystCommands(program);
+registerRolloutCommands(program);
+
+program
+  .command('controller')
+  .description('run the controller: reconcile every ModelRollout on its interval (local mode: --local DIR with the local gateway); serves /metrics, /healthz, /readyz')
+  .option('--local <dir>', 'folder of ModelRollout YAML files')
+  .requiredOption('--prometheus <url>', 'Prometheus base URL')
+  .option('--gateway <url>', 'local gateway admin URL (token in WEIR_GATEWAY_TOKEN)')
+  .option('--alertmanager <url>', 'Alertmanager base URL')
+  .option('--port <n>', 'port for /metrics, /healthz, /readyz (0 picks a free one)', '0')
+  .action(async (options: ControllerCommandOptions) => {
+    await runController(options);
+  });
 
 program
   .command('gateway')
