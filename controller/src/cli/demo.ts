@@ -61,11 +61,17 @@ export async function runDemo(scenario: ScenarioName, json: boolean): Promise<Sc
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
-    if (++interrupts > 1) process.exit(130);
-    process.stderr.write('\nstopping: cleaning up everything the demo started (Ctrl-C again to force)\n');
+    if (++interrupts > 1) process.exit(130); // the exit hook still kills the children
+    if (!controller.signal.aborted) process.stderr.write('\nstopping: cleaning up everything the demo started (Ctrl-C again to force)\n');
     controller.abort();
   };
-  process.on('SIGINT', onSigint);
+  // Ctrl-C, a closed terminal or a kill: stop everything the demo started, then exit.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSigint);
+  // A reader that went away (e.g. `| head`): stop cleanly instead of dying mid-run.
+  const onPipeError = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') controller.abort();
+  };
+  process.stdout.on('error', onPipeError);
   const live = process.stdout.isTTY && !json;
   let lastMessage = '';
   try {
@@ -85,6 +91,7 @@ export async function runDemo(scenario: ScenarioName, json: boolean): Promise<Sc
     } else process.stdout.write(`${summary(result)}\n`);
     return result;
   } finally {
-    process.off('SIGINT', onSigint);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(signal, onSigint);
+    process.stdout.off('error', onPipeError);
   }
 }

@@ -28,7 +28,11 @@ export async function reconcile(parts: ControllerParts, name: string): Promise<D
   const stageMs = status.stageStartedAt ? now - Date.parse(status.stageStartedAt) : 0;
   const window = windowText(stageMs, Math.ceil(parseDuration(rollout.spec.analysis.interval) / 1000));
   const results = await parts.metrics.query(planQueries(rollout.spec, { namespace: parts.namespace, window }));
-  const decision = decide({ spec: rollout.spec, status, observations: observe(rollout.spec, results), commands: stored.commands, now });
+  const observations = observe(rollout.spec, results);
+  // The request rate this stage has seen, for the engine's ETA of enough samples.
+  const seen = (observations.samples.stable ?? 0) + (observations.samples.canary ?? 0);
+  const trafficRate = stageMs > 0 && seen > 0 ? seen / (stageMs / 1000) : undefined;
+  const decision = decide({ spec: rollout.spec, status, observations, commands: stored.commands, now, ...(trafficRate ? { trafficRate } : {}) });
   await parts.store.writeStatus(name, decision.statusPatch, stored.revision);
   const routes = await parts.router.getRoutes(rollout);
   if (routes.canary !== decision.canaryWeight || decision.stepId !== status.lastStepId) {

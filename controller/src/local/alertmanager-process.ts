@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { trackChild } from './children.js';
 import { freePort } from './free-port.js';
 
 export interface AlertmanagerProcess {
@@ -18,7 +19,7 @@ export async function startAlertmanager(binary = process.env.WEIR_ALERTMANAGER ?
   const port = await freePort();
   const config = { route: { receiver: 'log', group_by: ['rollout'], group_wait: '1s', group_interval: '5s', repeat_interval: '1h' }, receivers: [{ name: 'log' }] };
   await writeFile(path.join(dir, 'alertmanager.yml'), stringify(config));
-  const child = spawn(binary, [`--config.file=${path.join(dir, 'alertmanager.yml')}`, `--storage.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address=', '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = trackChild(spawn(binary, [`--config.file=${path.join(dir, 'alertmanager.yml')}`, `--storage.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address=', '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] }));
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { trackChild } from './children.js';
 
 /** The weir package's root folder, found from wherever this module was loaded (dist/ or sources under ts-jest). */
 export function packageRoot(): string {
@@ -49,7 +50,7 @@ export async function startPredictor(options: PredictorProcessOptions): Promise<
   const args = [predictorEntry(), '--model-repository', options.modelRepository, '--model', options.model, '--host', '127.0.0.1', '--port', '0'];
   if (options.version) args.push('--version', options.version);
   args.push(...(options.args ?? []));
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = trackChild(spawn(process.execPath, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stderr = '';

@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { trackChild } from './children.js';
 import { freePort } from './free-port.js';
 
 export interface ScrapeTarget {
@@ -30,7 +31,7 @@ export async function startPrometheus(options: { targets: ScrapeTarget[]; scrape
   };
   await writeFile(path.join(dir, 'prometheus.yml'), stringify(config));
   const binary = options.binary ?? process.env.WEIR_PROMETHEUS ?? 'prometheus';
-  const child = spawn(binary, [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--web.enable-lifecycle', '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = trackChild(spawn(binary, [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--web.enable-lifecycle', '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] }));
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
