@@ -22,7 +22,7 @@ endif
 NODE := node
 STAMP := node_modules/.weir-installed
 
-.PHONY: help deps build typecheck test demo bench models crd sim system-tools clean
+.PHONY: help deps build typecheck test test-k8s kube-tools demo bench models crd sim system-tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -74,7 +74,15 @@ crd: build ## regenerate manifests/crds from the ModelRollout schema
 sim: build ## simulate rollouts (weir vs baselines), JSON report on stdout
 	@$(NODE) dist/controller/src/sim/run-sim.js $(if $(RUNS),--runs $(RUNS))
 
-test: build typecheck system-tools ## run every test (jest's summary is the last thing printed)
+# kube-apiserver and etcd for the Kubernetes-mode tests: $KUBEBUILDER_ASSETS, or a
+# build cached under ~/.cache/weir (made once from Debian's source, ~5 minutes).
+kube-tools:
+	@bash test/k8s/get-apiserver.sh >/dev/null
+
+test-k8s: build kube-tools ## the Kubernetes-mode tests alone (real kube-apiserver + etcd)
+	$(NODE) --experimental-vm-modules node_modules/jest/bin/jest.js --ci test/k8s
+
+test: build typecheck system-tools kube-tools ## run every test (jest's summary is the last thing printed)
 	$(NODE) --experimental-vm-modules node_modules/jest/bin/jest.js --ci
 
 demo: build system-tools ## a full local canary rollout: the good scenario, then the bad-accuracy one

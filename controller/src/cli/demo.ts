@@ -45,10 +45,11 @@ function summary(result: ScenarioResult): string {
     table(result.table),
   ];
   const b = result.business;
-  if (b) {
+  const c = result.coefficients;
+  if (b && c) {
     lines.push(
       '',
-      'business impact = 1000 × Δaccuracy (points) − 20 × Δlatency (ms) − 500 × Δerror rate (points):',
+      `business impact = ${c.revenuePerAccuracyPoint} × Δaccuracy (points) − ${c.costPerMs} × Δlatency (ms) ${c.riskPerErrorPoint < 0 ? '−' : '+'} ${Math.abs(c.riskPerErrorPoint)} × Δerror rate (points):`,
       `  accuracy ${fmt(b.contributions.accuracy)}, latency ${fmt(b.contributions.latency)}, error rate ${fmt(b.contributions.errorRate)}`,
       `  value ${fmt(b.value)}, 95% CI [${fmt(b.ci[0])}, ${fmt(b.ci[1])}], P(value > 0) ${fmt(b.probabilityPositive)}`,
       `  recommendation: ${b.recommendation}`,

@@ -60,9 +60,10 @@ export class ControllerLoop {
       return;
     }
     const now = Date.now();
-    for (const { rollout } of rollouts) {
+    for (const { rollout, commands } of rollouts) {
       const name = rollout.metadata.name;
-      if (TERMINAL.includes(rollout.status!.phase) && (await this.parts.store.get(name)).commands.length === 0) continue;
+      // A finished rollout only needs attention when someone gave it a command (retry).
+      if (TERMINAL.includes(rollout.status!.phase) && commands.length === 0) continue;
       if ((this.due.get(name) ?? 0) > now) continue;
       this.due.set(name, now + parseDuration(rollout.spec.analysis.interval));
       try {

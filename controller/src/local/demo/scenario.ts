@@ -13,7 +13,7 @@ import { AlertmanagerNotifier } from '../../providers/alertmanager/notifier.js';
 import { FileRolloutStore } from '../../providers/file/store.js';
 import { GatewayRouter } from '../../providers/gateway/router.js';
 import { PrometheusMetrics } from '../../providers/prometheus/provider.js';
-import { businessImpact, type BusinessImpact } from '../../stats/business-impact.js';
+import { businessImpact, type BusinessCoefficients, type BusinessImpact } from '../../stats/business-impact.js';
 import { startAlertmanager, type AlertmanagerProcess } from '../alertmanager-process.js';
 import { Gateway } from '../gateway/server.js';
 import { parseRouteTable } from '../gateway/routes.js';
@@ -60,6 +60,8 @@ export interface ScenarioResult {
   rollbackReason: string | null;
   table: VersionRow[];
   business: BusinessImpact | null;
+  /** The rollout's business coefficients the impact was computed with. */
+  coefficients: BusinessCoefficients | null;
   alertsSent: number;
 }
 
@@ -105,9 +107,9 @@ async function resultsTable(prometheusUrl: string, versions: string[]): Promise<
   });
 }
 
-function impactOf(table: VersionRow[], latencies: Record<string, number[]>): BusinessImpact | null {
+function impactOf(table: VersionRow[], latencies: Record<string, number[]>, coefficients: BusinessCoefficients | undefined): BusinessImpact | null {
   const [stable, canary] = table;
-  if (!stable || !canary || stable.requests === 0 || canary.requests === 0) return null;
+  if (!coefficients || !stable || !canary || stable.requests === 0 || canary.requests === 0) return null;
   const pointsSe = (p: number, n: number) => 100 * Math.sqrt((p * (1 - p)) / Math.max(1, n));
   const sd = (xs: number[]) => {
     const m = xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
@@ -116,7 +118,7 @@ function impactOf(table: VersionRow[], latencies: Record<string, number[]>): Bus
   const ls = latencies[stable.version] ?? [];
   const lc = latencies[canary.version] ?? [];
   return businessImpact(
-    { revenuePerAccuracyPoint: 1000, costPerMs: 20, riskPerErrorPoint: -500 },
+    coefficients,
     {
       accuracyPoints: { estimate: 100 * (canary.accuracy - stable.accuracy), se: Math.hypot(pointsSe(stable.accuracy, stable.requests), pointsSe(canary.accuracy, canary.requests)) },
       latencyMs: { estimate: canary.meanLatencyMs - stable.meanLatencyMs, se: Math.hypot(sd(ls) / Math.sqrt(Math.max(1, ls.length)), sd(lc) / Math.sqrt(Math.max(1, lc.length))) },
@@ -216,6 +218,7 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
     await new Promise((resolve) => setTimeout(resolve, 2500));
     const table = await resultsTable(prometheus.url, ['v1', canary]);
     const latencies = Object.fromEntries(Object.entries(load.stats.byVersion).map(([v, s]) => [v, s.latencies]));
+    const coefficients = (await store.get(ROLLOUT)).rollout.spec.analysis.business;
     return {
       scenario,
       phase,
@@ -224,7 +227,8 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
       durationSeconds: Math.round((Date.now() - started) / 100) / 10,
       rollbackReason: phase === 'RolledBack' ? message : null,
       table,
-      business: impactOf(table, latencies),
+      business: impactOf(table, latencies, coefficients),
+      coefficients: coefficients ?? null,
       alertsSent,
     };
   } finally {

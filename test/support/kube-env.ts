@@ -1,0 +1,126 @@
+// A real Kubernetes API server for tests: etcd and kube-apiserver on free
+// loopback ports (binaries from test/k8s/get-apiserver.sh), token users for
+// RBAC, and a kubeconfig. No kubelet: predictors run as plain processes.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { freePort } from '../../controller/src/local/free-port.js';
+import { packageRoot } from '../../controller/src/local/predictor-process.js';
+
+export interface KubeUser {
+  name: string;
+  token: string;
+  groups?: string[];
+}
+
+export interface KubeEnv {
+  server: string;
+  dir: string;
+  /** kubeconfig for a user (admin by default). */
+  kubeconfig(user?: string): Promise<string>;
+  /** Runs kubectl as `user`; `input` goes to its stdin. Rejects with kubectl's stderr on failure. */
+  kubectl(args: string[], user?: string, input?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const run = promisify(execFile);
+
+export async function binaries(): Promise<string> {
+  const { stdout } = await run('bash', [path.join(packageRoot(), 'test/k8s/get-apiserver.sh')], { maxBuffer: 1 << 20 });
+  return stdout.trim().split('\n').at(-1)!;
+}
+
+function ready(server: string, token: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = https.get(`${server}/readyz`, { rejectUnauthorized: false, headers: { authorization: `Bearer ${token}` }, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
+export async function startKube(users: KubeUser[] = []): Promise<KubeEnv> {
+  const bin = await binaries();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'weir-kube-'));
+  const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+  await run('openssl', ['genrsa', '-out', path.join(dir, 'sa.key'), '2048']);
+  await run('openssl', ['rsa', '-in', path.join(dir, 'sa.key'), '-pubout', '-out', path.join(dir, 'sa.pub')]);
+  const all: KubeUser[] = [{ name: 'admin', token: `admin-${Math.random().toString(36).slice(2)}`, groups: ['system:masters'] }, ...users];
+  await writeFile(path.join(dir, 'tokens.csv'), all.map((u) => `${u.token},${u.name},${u.name}${u.groups ? `,"${u.groups.join(',')}"` : ''}`).join('\n') + '\n');
+  const children: ChildProcess[] = [];
+  const etcd = spawn(path.join(bin, 'etcd'), ['--data-dir', path.join(dir, 'etcd'), '--listen-client-urls', `http://127.0.0.1:${etcdPort}`, '--advertise-client-urls', `http://127.0.0.1:${etcdPort}`, '--listen-peer-urls', `http://127.0.0.1:${peerPort}`], { stdio: 'ignore' });
+  children.push(etcd);
+  const apiserver = spawn(
+    path.join(bin, 'kube-apiserver'),
+    [
+      `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+      `--secure-port=${apiPort}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--cert-dir=${path.join(dir, 'certs')}`,
+      `--token-auth-file=${path.join(dir, 'tokens.csv')}`,
+      '--authorization-mode=RBAC',
+      `--service-account-key-file=${path.join(dir, 'sa.pub')}`,
+      `--service-account-signing-key-file=${path.join(dir, 'sa.key')}`,
+      '--service-account-issuer=https://kubernetes.default.svc',
+      '--service-cluster-ip-range=10.96.0.0/16',
+      '--disable-admission-plugins=ServiceAccount',
+    ],
+    { stdio: 'ignore' },
+  );
+  children.push(apiserver);
+  const server = `https://127.0.0.1:${apiPort}`;
+  const stop = async () => {
+    for (const child of children.reverse()) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((resolve) => child.once('exit', resolve));
+      }
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 60_000;
+  while (!(await ready(server, all[0]!.token))) {
+    if (Date.now() > deadline || apiserver.exitCode !== null) {
+      await stop();
+      throw new Error('kube-apiserver did not become ready within 60 s');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  const kubeconfig = async (user = 'admin') => {
+    const u = all.find((x) => x.name === user);
+    if (!u) throw new Error(`no test user ${user}`);
+    const file = path.join(dir, `kubeconfig-${user}`);
+    await writeFile(
+      file,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'test', cluster: { server, 'insecure-skip-tls-verify': true } }],
+        users: [{ name: user, user: { token: u.token } }],
+        contexts: [{ name: user, context: { cluster: 'test', user } }],
+        'current-context': user,
+      }),
+    );
+    return file;
+  };
+  const kubectl = async (args: string[], user = 'admin', input?: string) => {
+    const config = await kubeconfig(user);
+    return new Promise<string>((resolve, reject) => {
+      const child = spawn('kubectl', ['--kubeconfig', config, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(err.trim() || `kubectl exited with ${code}`))));
+      child.stdin.end(input ?? '');
+    });
+  };
+  return { server, dir, kubeconfig, kubectl, stop };
+}
