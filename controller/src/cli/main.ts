@@ -52,7 +52,9 @@ program
 program
   .command('gateway')
   .description('run the local gateway: weighted routing by a VirtualService-shaped table, mirroring, retries, Istio metrics; admin API behind a token (WEIR_GATEWAY_TOKEN)')
-  .requiredOption('--routes <file>', 'VirtualService YAML (or its spec) with the HTTP routes')
+  .option('--routes <file>', 'VirtualService YAML (or its spec) with the HTTP routes')
+  .option('--watch-virtualservice <namespace/name>', 'follow this VirtualService in a Kubernetes API server (Envoy\'s part in Kubernetes-mode tests)')
+  .option('--kubeconfig <file>', 'kubeconfig for --watch-virtualservice (default: KUBECONFIG or ~/.kube/config)')
   .requiredOption('--backend <version=url,...>', 'backend URLs of a version (repeat per version)', (value: string, list: string[]) => [...list, value], [] as string[])
   .option('--port <n>', 'data port (0 picks a free one)', '0')
   .option('--admin-port <n>', 'admin and /metrics port (0 picks a free one)', '0')
