@@ -1,6 +1,12 @@
-// A lock file per rollout: created exclusively, holding the owner's pid. A lock
-// whose owner is dead (a crashed writer) is broken; a live one is waited for.
-import { open, readFile, unlink } from 'node:fs/promises';
+// A lock file per rollout, holding the owner's pid. It is created atomically
+// with its content (a private temp file hard-linked into place), so a writer
+// killed at any instant never leaves an empty lock. A lock whose owner is dead
+// (a crashed writer) is broken; a live one is waited for.
+import { randomUUID } from 'node:crypto';
+import { link, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+
+/** An unreadable or empty lock older than this is abandoned (only older versions could leave one). */
+const EMPTY_LOCK_GRACE_MS = 5000;
 
 function alive(pid: number): boolean {
   try {
@@ -11,24 +17,39 @@ function alive(pid: number): boolean {
   }
 }
 
+async function tryAcquire(lockPath: string): Promise<boolean> {
+  const temp = `${lockPath}.${process.pid}.${randomUUID()}`;
+  await writeFile(temp, String(process.pid));
+  try {
+    await link(temp, lockPath); // atomic: fails with EEXIST, or creates a complete lock
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+}
+
+/** Whether an existing lock belongs to nobody: its pid is dead, or it is empty and old. */
+async function abandoned(lockPath: string): Promise<{ stale: boolean; owner: string }> {
+  const text = (await readFile(lockPath, 'utf8').catch(() => '')).trim();
+  const pid = Number(text);
+  if (Number.isInteger(pid) && pid > 0) return { stale: !alive(pid), owner: String(pid) };
+  const info = await stat(lockPath).catch(() => undefined);
+  return { stale: info !== undefined && Date.now() - info.mtimeMs > EMPTY_LOCK_GRACE_MS, owner: 'unknown' };
+}
+
 export async function withLock<T>(lockPath: string, work: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const handle = await open(lockPath, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const owner = Number((await readFile(lockPath, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(owner) && owner > 0 && !alive(owner)) {
-        await unlink(lockPath).catch(() => undefined); // stale: its writer died
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`${lockPath}: held by pid ${owner || 'unknown'} for more than ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+  while (!(await tryAcquire(lockPath))) {
+    const { stale, owner } = await abandoned(lockPath);
+    if (stale) {
+      await unlink(lockPath).catch(() => undefined);
+      continue;
     }
+    if (Date.now() > deadline) throw new Error(`${lockPath}: held by pid ${owner} for more than ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
   try {
     return await work();
