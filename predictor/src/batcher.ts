@@ -17,7 +17,7 @@ export interface BatcherOptions {
   maxDelayMs: number;
   /** Requests that may wait; more are refused with 503 so latency stays bounded. */
   maxQueue: number;
-  onBatch?: (rows: number, requests: number, seconds: number) => void;
+  onBatch?: (rows: number, seconds: number) => void;
 }
 
 interface Pending {
@@ -89,7 +89,7 @@ export class Batcher {
     try {
       const values = batch.length === 1 ? batch[0]!.values : concat(batch.map((p) => p.values), rows * (batch[0]!.values.length / batch[0]!.rows));
       const { outputs, seconds } = await this.runner.run(values, rows);
-      this.options.onBatch?.(rows, batch.length, seconds);
+      this.options.onBatch?.(rows, seconds);
       let offset = 0;
       for (const pending of batch) {
         pending.resolve(batch.length === 1 ? outputs : outputs.map((o) => sliceRows(o, offset, pending.rows)));

@@ -42,8 +42,4 @@ export class PredictionCache {
     // Copy the slices: they may be views into a whole batch's output buffer.
     this.entries?.set(key, outputs.map((o) => ({ ...o, data: Array.from(o.data as ArrayLike<number>) })));
   }
-
-  clear(): void {
-    this.entries?.clear();
-  }
 }

@@ -110,7 +110,7 @@ export class PredictorServer {
           maxBatchRows: this.config.maxBatchRows,
           maxDelayMs: this.config.batchDelayMs,
           maxQueue: this.config.maxQueue,
-          onBatch: (rows, _requests, seconds) => this.metrics.batch(version, rows, seconds),
+          onBatch: (rows, seconds) => this.metrics.batch(version, rows, seconds),
         }),
       );
       this.metrics.ready(version, true);
@@ -273,13 +273,12 @@ export class PredictorServer {
       if (key !== undefined) this.cache.set(key, outputs);
     }
     const id = request.id ?? randomUUID();
-    const byName = new Map(outputs.map((o) => [o.name, o]));
-    const labels = byName.get('label');
-    const probabilities = byName.get('probability');
+    // Each output becomes plain numbers once; the response and the feedback store share them.
+    const plain = new Map(outputs.map((o) => [o.name, { tensor: o, data: Array.from(o.data as ArrayLike<number | bigint>, Number) }]));
+    const labels = plain.get('label');
     if (labels) {
-      const predicted = Array.from(labels.data as ArrayLike<number | bigint>, Number);
-      this.metrics.predicted(model.version, predicted);
-      this.store.remember(id, { version: model.version, labels: predicted, probabilities: probabilities ? Array.from(probabilities.data as ArrayLike<number>) : undefined }, Date.now());
+      this.metrics.predicted(model.version, labels.data);
+      this.store.remember(id, { version: model.version, labels: labels.data, probabilities: plain.get('probability')?.data }, Date.now());
     }
     return {
       status: 200,
@@ -288,9 +287,8 @@ export class PredictorServer {
         model_version: model.version,
         id,
         outputs: request.outputs.map((name) => {
-          const o = byName.get(name)!;
-          const data = Array.from(o.data as ArrayLike<number | bigint>, Number);
-          return { name, datatype: o.datatype, shape: o.perRow === 1 ? [request.rows] : [request.rows, o.perRow], data };
+          const { tensor, data } = plain.get(name)!;
+          return { name, datatype: tensor.datatype, shape: tensor.perRow === 1 ? [request.rows] : [request.rows, tensor.perRow], data };
         }),
       },
     };
