@@ -13,7 +13,14 @@ import { twoSidedNormalP } from '../stats/distributions.js';
 /** Smallest growth in information fraction that earns a new alpha-spending look. */
 export const MIN_LOOK_STEP = 0.05;
 
-export type ComparisonVerdict = 'better' | 'worse' | 'harmful' | 'inconclusive' | 'nodata';
+/**
+ * better: significantly better by at least minEffect. harmful: significantly
+ * worse by more than minEffect (rolls back). worse: significantly worse and the
+ * interval still reaches past minEffect (blocks advancing). negligible:
+ * significantly worse, but the whole interval lies within minEffect: real but
+ * too small to matter, so it does not block.
+ */
+export type ComparisonVerdict = 'better' | 'worse' | 'harmful' | 'negligible' | 'inconclusive' | 'nodata';
 
 export interface ComparisonOutcome {
   name: string;
@@ -129,7 +136,11 @@ export function evaluateComparisons(spec: ModelRolloutSpec, observations: Compar
     const magnitude = Math.abs(est.difference);
     let verdict: ComparisonVerdict = 'inconclusive';
     if (significant && good && magnitude >= comparison.minEffect) verdict = 'better';
-    else if (significant && !good) verdict = magnitude > comparison.minEffect ? 'harmful' : 'worse';
+    else if (significant && !good) {
+      // How bad it could be, at the far end of the interval on the bad side.
+      const worstCase = comparison.better === 'higher' ? -t.ci[0] : t.ci[1];
+      verdict = magnitude > comparison.minEffect ? 'harmful' : comparison.minEffect > 0 && worstCase <= comparison.minEffect ? 'negligible' : 'worse';
+    }
     const p = adjusted[i]!;
     const message = `${comparison.name}: ${verdict}, canary − stable ${est.difference.toPrecision(3)} (CI ${t.ci[0].toPrecision(3)} to ${t.ci[1].toPrecision(3)}), p ${p.toPrecision(3)}, n ${est.samples.stable}/${est.samples.canary}`;
     outcomes.set(comparison.name, {

@@ -107,6 +107,24 @@ describe('engine', () => {
     expect(reason.ci![1]).toBeLessThan(0);
   });
 
+  test('a significant but negligible degradation (whole CI within minEffect) does not block; one that may exceed it does', () => {
+    const spec = specWith({
+      analysis: {
+        guardrails: [],
+        comparisons: [{ name: 'accuracy', type: 'proportion', role: 'guard', successes: 's', trials: 't', minEffect: 0.02, tau: 0.005 }],
+      },
+    });
+    // 0.600 vs 0.595 on 2,000,000 each: significant (mSPRT), CI about [−0.006, −0.004], inside minEffect 0.02.
+    const tiny = step(spec, started(spec).statusPatch, obs({ stable: [1_200_000, 2_000_000], canary: [1_190_000, 2_000_000] }), T0 + 6 * MIN);
+    expect(tiny.reasons.find((r) => r.metric === 'accuracy')!.verdict).toBe('negligible');
+    expect(tiny.action).toBe('advance');
+    // 0.600 vs 0.5801 on 20,000 each: mSPRT p ≈ 0.02, CI ≈ [−0.038, −0.002]. The effect (0.0199) is not
+    // beyond minEffect, so no rollback, but the interval reaches past it: it blocks advancing.
+    const unclear = step(spec, started(spec).statusPatch, obs({ stable: [12_000, 20_000], canary: [11_602, 20_000] }), T0 + 6 * MIN);
+    expect(unclear.reasons.find((r) => r.metric === 'accuracy')!.verdict).toBe('worse');
+    expect(unclear.action).toBe('hold');
+  });
+
   test('entering 100% needs the primary comparison to be significantly better', () => {
     const spec = specWith();
     const at50 = step(spec, started(spec).statusPatch, obs(), T0 + 6 * MIN).statusPatch;
