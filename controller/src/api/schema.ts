@@ -101,6 +101,19 @@ export const specSchema = z
         approvals: z.array(percent).default([]).describe('canary weights that wait for `weir approve` before they are set'),
         mirror: z.object({ percent: percent.min(1, 'is below 1'), duration }).optional().describe('shadow stage before the first step'),
         onInconclusive: z.enum(['rollback', 'promote', 'pause']).default('rollback').describe('what to do at maxDuration without a decision'),
+        headerRoute: z
+          .object({
+            headers: z
+              .record(
+                z.string(),
+                z
+                  .object({ exact: z.string().optional(), prefix: z.string().optional(), regex: z.string().optional() })
+                  .refine((m) => [m.exact, m.prefix, m.regex].filter((v) => v !== undefined).length === 1, 'needs exactly one of exact, prefix, regex'),
+              )
+              .refine((h) => Object.keys(h).length > 0, 'is empty; expected at least one header match, such as x-cohort: {exact: beta}'),
+          })
+          .optional()
+          .describe('A/B: during canary stages, requests with these headers all go to the canary (a route "<route>-weir-canary" weir adds before its own and removes at the end)'),
       })
       .default({ steps: [10, 25, 50, 100], minStageDuration: '5m', minSamplesPerStage: 1000, maxDuration: '2h', approvals: [], onInconclusive: 'rollback' }),
     analysis: z
@@ -184,6 +197,22 @@ const reason = z.object({
   samples: z.object({ stable: z.number(), canary: z.number() }).optional(),
 });
 
+const command = z.object({
+  id: z.string(),
+  type: z.enum(['approve', 'abort', 'pause', 'resume', 'promote', 'retry']),
+  by: z.string().describe('who gave the command: the Kubernetes user, or user@host in local mode'),
+  at: z.string().describe('when it was given (RFC 3339)'),
+  full: z.boolean().optional().describe('promote only: straight to 100% and done'),
+});
+
+const condition = z.object({
+  type: z.string(),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string(),
+  message: z.string(),
+  lastTransitionTime: z.string(),
+});
+
 export const statusSchema = z.object({
   phase: z.enum(phases).default('Pending'),
   attempt: z.number().int().default(1),
@@ -203,12 +232,15 @@ export const statusSchema = z.object({
     .array(z.object({ stepId: z.string(), action: z.string(), stage: z.number().int(), canaryWeight: z.number().int(), at: z.string(), by: z.string().optional(), summary: z.string() }))
     .default([]),
   message: z.string().optional(),
+  commands: z.array(command).default([]).describe('commands people gave (weir approve, abort, ...) that the controller has not consumed yet (Kubernetes mode)'),
+  conditions: z.array(condition).default([]).describe('TrafficRouted: whether the VirtualService route, its destinations and subsets exist and carry the weights'),
 });
 
 export type ModelRolloutSpec = z.output<typeof specSchema>;
 export type ModelRolloutSpecInput = z.input<typeof specSchema>;
 export type RolloutStatus = z.output<typeof statusSchema>;
 export type Reason = z.output<typeof reason>;
+export type Condition = z.output<typeof condition>;
 export type Phase = (typeof phases)[number];
 export type Guardrail = ModelRolloutSpec['analysis']['guardrails'][number];
 export type Comparison = ModelRolloutSpec['analysis']['comparisons'][number];

@@ -1,10 +1,19 @@
-// `weir controller --local DIR`: the reconcile loop with the file store, the
-// local gateway, Prometheus and (optionally) Alertmanager.
-import { createLogger } from '../../../predictor/src/log.js';
+// `weir controller`: the reconcile loop. Local mode (--local DIR) uses the file
+// store and the local gateway; otherwise it runs against the Kubernetes API with
+// the ModelRollout store, the Istio router, Events and leader election.
+import os from 'node:os';
+import { createLogger, type Logger } from '../../../predictor/src/log.js';
+import { parseDuration } from '../../../predictor/src/duration.js';
 import { ControllerLoop } from '../controller/loop.js';
+import type { ControllerParts } from '../controller/reconcile.js';
 import { AlertmanagerNotifier } from '../providers/alertmanager/notifier.js';
 import { FileRolloutStore } from '../providers/file/store.js';
 import { GatewayRouter } from '../providers/gateway/router.js';
+import { IstioRouter } from '../providers/istio/router.js';
+import { loadKubeConfig } from '../providers/kube/client.js';
+import { KubeEvents } from '../providers/kube/events.js';
+import { LeaderElector } from '../providers/kube/lease.js';
+import { KubeRolloutStore } from '../providers/kube/store.js';
 import { PrometheusMetrics } from '../providers/prometheus/provider.js';
 
 export interface ControllerCommandOptions {
@@ -13,30 +22,85 @@ export interface ControllerCommandOptions {
   gateway?: string;
   alertmanager?: string;
   port: string;
+  host: string;
+  kubeconfig?: string;
+  context?: string;
+  namespace: string[];
+  leaderElect: boolean;
+  leaseNamespace?: string;
+  leaseName: string;
+  leaseDuration: string;
+  identity?: string;
+  resync: string;
+}
+
+interface Running {
+  loop: ControllerLoop;
+  stop(): Promise<void>;
+  describe: Record<string, unknown>;
+}
+
+function common(options: ControllerCommandOptions): Pick<ControllerParts, 'metrics' | 'notifier'> {
+  return {
+    metrics: new PrometheusMetrics({ url: options.prometheus }),
+    ...(options.alertmanager ? { notifier: new AlertmanagerNotifier(options.alertmanager) } : {}),
+  };
+}
+
+function local(options: ControllerCommandOptions, log: Logger): Running {
+  if (!options.gateway) throw new RangeError('--gateway <url> is required with --local: the local gateway admin URL, such as http://127.0.0.1:15000');
+  const token = process.env.WEIR_GATEWAY_TOKEN;
+  if (!token) throw new RangeError('WEIR_GATEWAY_TOKEN is not set: the gateway admin token');
+  const loop = new ControllerLoop({ store: new FileRolloutStore(options.local!), router: new GatewayRouter(options.gateway, token), ...common(options), log, namespace: 'local' });
+  loop.start();
+  return { loop, stop: () => loop.stop(), describe: { local: options.local } };
+}
+
+async function kube(options: ControllerCommandOptions, log: Logger): Promise<Running> {
+  const kc = loadKubeConfig({ ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}), ...(options.context ? { context: options.context } : {}) });
+  const identity = options.identity ?? process.env.POD_NAME ?? `${os.hostname()}-${process.pid}`;
+  const fieldManager = `weir-controller`;
+  const store = new KubeRolloutStore(kc, { namespaces: options.namespace, fieldManager, log, resyncMs: parseDuration(options.resync) });
+  const router = new IstioRouter(kc, { fieldManager });
+  const events = new KubeEvents(kc, identity, log);
+  let elector: LeaderElector | undefined;
+  if (options.leaderElect) {
+    const leaseMs = parseDuration(options.leaseDuration);
+    const namespace = options.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'weir-system';
+    elector = new LeaderElector(kc, { namespace, name: options.leaseName, identity, leaseDurationMs: leaseMs, log });
+  }
+  const loop = new ControllerLoop({ store, router, events, ...common(options), log, namespace: 'default' }, { isLeader: () => elector?.isLeader ?? true, isReady: () => store.synced });
+  await store.start();
+  elector?.start();
+  loop.start();
+  return {
+    loop,
+    describe: { identity, namespaces: options.namespace.length ? options.namespace : 'all', leaderElection: options.leaderElect },
+    async stop() {
+      // Finish the reconcile in progress, then give the Lease up so a standby takes over at once.
+      await loop.stop();
+      await elector?.stop();
+      store.stop();
+    },
+  };
 }
 
 export async function runController(options: ControllerCommandOptions): Promise<void> {
-  if (!options.local) throw new RangeError('--local <dir> is required (Kubernetes mode is not available yet)');
-  if (!options.gateway) throw new RangeError('--gateway <url> is required: the local gateway admin URL, such as http://127.0.0.1:15000');
-  const token = process.env.WEIR_GATEWAY_TOKEN;
-  if (!token) throw new RangeError('WEIR_GATEWAY_TOKEN is not set: the gateway admin token');
   const log = createLogger('controller');
-  const loop = new ControllerLoop({
-    store: new FileRolloutStore(options.local),
-    router: new GatewayRouter(options.gateway, token),
-    metrics: new PrometheusMetrics({ url: options.prometheus }),
-    ...(options.alertmanager ? { notifier: new AlertmanagerNotifier(options.alertmanager) } : {}),
-    log,
-    namespace: 'local',
-  });
-  const port = await loop.listen(Number(options.port));
-  loop.start();
-  log.always('listening', { port, local: options.local, prometheus: options.prometheus });
-  const stop = () =>
-    void loop.stop().then(() => {
+  if (options.local && (options.kubeconfig || options.context)) throw new RangeError('--local and --kubeconfig/--context exclude each other: local mode reads a folder, Kubernetes mode the API server');
+  const running = options.local ? local(options, log) : await kube(options, log);
+  const port = await running.loop.listen(Number(options.port), options.host);
+  log.always('listening', { port, prometheus: options.prometheus, ...running.describe });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.always('stopping', { signal });
+    void running.stop().then(() => {
       log.always('stopped');
       process.exit(0);
     });
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }

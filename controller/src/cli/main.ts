@@ -7,6 +7,7 @@ import { registerAnalystCommands } from './analyst.js';
 import { runGateway, type GatewayCommandOptions } from './gateway.js';
 import { registerRolloutCommands } from './rollouts.js';
 import { runController, type ControllerCommandOptions } from './controller.js';
+import { KubeError } from '../providers/kube/client.js';
 
 const program = new Command('weir')
   .description('weir ships ML model versions safely: canary stages judged by guardrails and champion-vs-challenger statistics.')
@@ -39,12 +40,23 @@ registerRolloutCommands(program);
 
 program
   .command('controller')
-  .description('run the controller: reconcile every ModelRollout on its interval (local mode: --local DIR with the local gateway); serves /metrics, /healthz, /readyz')
-  .option('--local <dir>', 'folder of ModelRollout YAML files')
+  .description('run the controller: reconcile every ModelRollout on its analysis interval; serves /metrics, /healthz, /readyz and stops gracefully on SIGTERM')
+  .option('--local <dir>', 'local mode: folder of ModelRollout YAML files, routed by the local gateway (--gateway)')
   .requiredOption('--prometheus <url>', 'Prometheus base URL')
-  .option('--gateway <url>', 'local gateway admin URL (token in WEIR_GATEWAY_TOKEN)')
   .option('--alertmanager <url>', 'Alertmanager base URL')
+  .option('--gateway <url>', 'local mode: the local gateway admin URL (token in WEIR_GATEWAY_TOKEN)')
+  .option('--kubeconfig <file>', 'Kubernetes mode: kubeconfig (default: KUBECONFIG, ~/.kube/config, or the pod\'s service account)')
+  .option('--context <name>', 'Kubernetes mode: kubeconfig context')
+  .option('--namespace <ns>', 'Kubernetes mode: watch ModelRollouts in this namespace (repeat; default: all namespaces)', (value: string, list: string[]) => [...list, value], [] as string[])
+  .option('--no-leader-elect', 'Kubernetes mode: act without holding the Lease (one replica only)')
+  .option('--lease-namespace <ns>', 'namespace of the leader Lease (default: POD_NAMESPACE or weir-system)')
+  .option('--lease-name <name>', 'name of the leader Lease', 'weir-controller')
+  .option('--lease-duration <duration>', 'how long a leader holds the Lease without renewing; a standby takes over after it', '15s')
+  .option('--identity <id>', 'this replica\'s name in the Lease (default: POD_NAME or host-pid)')
+  .option('--resync <duration>', 'list every ModelRollout again this often, besides watching', '5m')
   .option('--port <n>', 'port for /metrics, /healthz, /readyz (0 picks a free one)', '0')
+  .option('--host <address>', 'address for /metrics, /healthz, /readyz', '127.0.0.1')
+  .addHelpText('after', '\nExamples:\n  weir controller --kubeconfig ~/.kube/config --prometheus http://prometheus:9090 --alertmanager http://alertmanager:9093\n  weir controller --local rollouts/ --gateway http://127.0.0.1:15000 --prometheus http://127.0.0.1:9090')
   .action(async (options: ControllerCommandOptions) => {
     await runController(options);
   });
@@ -64,13 +76,18 @@ program
     await runGateway(options);
   });
 
-// Errors from the statistics (a RangeError naming the argument) are one line, not a stack trace.
+// Bad input (a RangeError naming the argument) and API server refusals are one line, not a stack trace.
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof RangeError) {
     process.stderr.write(`error: ${err.message}\n`);
     process.exit(2);
+  }
+  // The API server's own words (such as an RBAC denial naming the verb and resource), on one line.
+  if (err instanceof KubeError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(err.failure.code === 403 ? 3 : 1);
   }
   throw err;
 }

@@ -1,27 +1,64 @@
 // The rollout commands: get, status, history, and the commands people give
 // (approve, abort, pause, resume, promote, retry). Local mode reads the folder
-// of the file store (--local DIR); Kubernetes mode will use the same names.
+// of the file store (--local DIR); otherwise they work on the current kube
+// context, as kubectl does, and RBAC decides who may give commands.
 import os from 'node:os';
 import { Command } from 'commander';
-import type { ModelRollout } from '../api/schema.js';
-import type { CommandType } from '../engine/types.js';
+import { createLogger } from '../../../predictor/src/log.js';
+import type { Command as CommandRecord, CommandType } from '../engine/types.js';
 import { FileRolloutStore } from '../providers/file/store.js';
+import { contextNamespace, loadKubeConfig } from '../providers/kube/client.js';
+import { KubeRolloutStore } from '../providers/kube/store.js';
+import { whoami } from '../providers/kube/whoami.js';
 import type { StoredRollout } from '../providers/types.js';
 
 interface Common {
   local?: string;
   json?: boolean;
   as?: string;
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  allNamespaces?: boolean;
 }
 
-function storeFor(options: Common): FileRolloutStore {
-  if (!options.local) throw new RangeError('--local <dir> is required: the folder of ModelRollout files (Kubernetes mode is not available yet)');
-  return new FileRolloutStore(options.local);
+/** What the commands need from either store, addressed by rollout name. */
+interface Rollouts {
+  list(): Promise<StoredRollout[]>;
+  get(name: string): Promise<StoredRollout>;
+  addCommand(name: string, command: Omit<CommandRecord, 'id'>): Promise<CommandRecord>;
+  /** Who gives a command. */
+  actor(): Promise<string>;
+  /** Where the rollouts are, for messages. */
+  where: string;
+  /** How a stored rollout is named in output. */
+  label(stored: StoredRollout): string;
 }
 
-/** Who gives a command: --as, or the OS user at this host. */
-function actor(options: Common): string {
-  return options.as ?? `${os.userInfo().username}@${os.hostname()}`;
+function open(options: Common): Rollouts {
+  if (options.local) {
+    const store = new FileRolloutStore(options.local);
+    return {
+      list: () => store.list(),
+      get: (name) => store.get(name),
+      addCommand: (name, command) => store.addCommand(name, command),
+      actor: async () => options.as ?? `${os.userInfo().username}@${os.hostname()}`,
+      where: options.local,
+      label: (s) => s.rollout.metadata.name,
+    };
+  }
+  if (options.as) throw new RangeError('--as is for local mode; against a cluster the user the API server knows you as is recorded');
+  const kc = loadKubeConfig({ ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}), ...(options.context ? { context: options.context } : {}) });
+  const namespace = options.namespace ?? contextNamespace(kc);
+  const store = new KubeRolloutStore(kc, { namespaces: options.allNamespaces ? [] : [namespace], log: createLogger('weir', 'error') });
+  return {
+    list: () => store.listFromServer(),
+    get: (name) => store.get(`${namespace}/${name}`),
+    addCommand: async (name, command) => store.addCommand(`${namespace}/${name}`, command),
+    actor: async () => (await whoami(kc)).user,
+    where: options.allNamespaces ? 'any namespace' : `namespace ${namespace}`,
+    label: (s) => (options.allNamespaces ? s.key : s.rollout.metadata.name),
+  };
 }
 
 function age(iso: string | undefined, now = Date.now()): string {
@@ -38,12 +75,13 @@ function columns(rows: string[][]): string {
 function statusText({ rollout, commands }: StoredRollout): string {
   const s = rollout.status!;
   const lines = [
-    `${rollout.metadata.name}: ${s.phase}, ${rollout.spec.stable.version} → ${rollout.spec.canary.version}, canary ${s.canaryWeight}%${s.mirrorPercent ? ` (mirror ${s.mirrorPercent}%)` : ''}, stage ${s.stage} of ${rollout.spec.strategy.steps.join('/')}`,
+    `${rollout.metadata.name}${rollout.metadata.namespace && rollout.metadata.namespace !== 'local' ? ` (namespace ${rollout.metadata.namespace})` : ''}: ${s.phase}, ${rollout.spec.stable.version} → ${rollout.spec.canary.version}, canary ${s.canaryWeight}%${s.mirrorPercent ? ` (mirror ${s.mirrorPercent}%)` : ''}, stage ${s.stage} of ${rollout.spec.strategy.steps.join('/')}`,
     `  started ${age(s.startedAt)} ago, this stage ${age(s.stageStartedAt)} ago, attempt ${s.attempt}`,
   ];
   if (s.message) lines.push(`  ${s.message}`);
   for (const r of s.analysis.filter((x) => x.kind !== 'gate')) lines.push(`  ${r.kind} ${r.metric ?? ''}: ${r.message}`);
   for (const a of s.approvals) lines.push(`  approved stage ${a.stage} by ${a.by} at ${a.at}`);
+  for (const c of s.conditions.filter((x) => x.status !== 'True')) lines.push(`  condition ${c.type}=${c.status} (${c.reason}): ${c.message}`);
   for (const c of commands) lines.push(`  pending command: ${c.type}${c.full ? ' --full' : ''} by ${c.by} at ${c.at}`);
   return lines.join('\n');
 }
@@ -51,26 +89,36 @@ function statusText({ rollout, commands }: StoredRollout): string {
 const TERMINAL = ['Promoted', 'RolledBack', 'Failed'];
 
 export function registerRolloutCommands(program: Command): void {
-  const withLocal = (command: Command) => command.option('--local <dir>', 'folder of ModelRollout YAML files (local mode)').option('--json', 'print JSON');
+  const withStore = (command: Command) =>
+    command
+      .option('--local <dir>', 'folder of ModelRollout YAML files (local mode); without it, the current kube context')
+      .option('-n, --namespace <ns>', 'namespace (default: the kube context\'s)')
+      .option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, ~/.kube/config, or in-cluster)')
+      .option('--context <name>', 'kubeconfig context (default: current-context)')
+      .option('--json', 'print JSON');
 
   const get = program.command('get').description('list resources');
-  withLocal(get.command('rollouts').description('list ModelRollouts with their phase and canary weight')).action(async (options: Common) => {
-    const all = await storeFor(options).list();
-    if (options.json) return void process.stdout.write(`${JSON.stringify(all.map((s) => ({ name: s.rollout.metadata.name, ...s.rollout.status })))}\n`);
-    const rows = [['NAME', 'MODEL', 'STABLE', 'CANARY', 'PHASE', 'WEIGHT', 'AGE']];
-    for (const { rollout } of all) {
-      const s = rollout.status!;
-      rows.push([rollout.metadata.name, rollout.spec.model, rollout.spec.stable.version, rollout.spec.canary.version, s.phase, `${s.canaryWeight}%`, age(s.startedAt)]);
-    }
-    process.stdout.write(`${all.length === 0 ? `no rollouts in ${options.local}` : columns(rows)}\n`);
-  });
+  withStore(get.command('rollouts').description('list ModelRollouts with their phase and canary weight'))
+    .option('-A, --all-namespaces', 'list in every namespace')
+    .action(async (options: Common) => {
+      const rollouts = open(options);
+      const all = await rollouts.list();
+      if (options.json) return void process.stdout.write(`${JSON.stringify(all.map((s) => ({ name: s.rollout.metadata.name, namespace: s.rollout.metadata.namespace, ...s.rollout.status })))}\n`);
+      const rows = [['NAME', 'MODEL', 'STABLE', 'CANARY', 'PHASE', 'WEIGHT', 'AGE']];
+      for (const stored of all) {
+        const { rollout } = stored;
+        const s = rollout.status!;
+        rows.push([rollouts.label(stored), rollout.spec.model, rollout.spec.stable.version, rollout.spec.canary.version, s.phase, `${s.canaryWeight}%`, age(s.startedAt)]);
+      }
+      process.stdout.write(`${all.length === 0 ? `no rollouts in ${rollouts.where}` : columns(rows)}\n`);
+    });
 
-  withLocal(program.command('status').argument('<name>', 'rollout name').description('show a rollout: phase, weights, verdicts, approvals, pending commands'))
+  withStore(program.command('status').argument('<name>', 'rollout name').description('show a rollout: phase, weights, verdicts, approvals, conditions, pending commands'))
     .option('--watch', 'refresh every 2 s until the rollout finishes (Ctrl-C to stop)')
     .action(async (name: string, options: Common & { watch?: boolean }) => {
-      const store = storeFor(options);
+      const rollouts = open(options);
       for (;;) {
-        const stored = await store.get(name);
+        const stored = await rollouts.get(name);
         if (options.json) process.stdout.write(`${JSON.stringify({ name, status: stored.rollout.status, pendingCommands: stored.commands })}\n`);
         else process.stdout.write(`${options.watch && process.stdout.isTTY ? '\x1b[H\x1b[2J' : ''}${statusText(stored)}\n`);
         if (!options.watch || TERMINAL.includes(stored.rollout.status!.phase)) return;
@@ -78,8 +126,8 @@ export function registerRolloutCommands(program: Command): void {
       }
     });
 
-  withLocal(program.command('history').argument('<name>', 'rollout name').description('every step a rollout took: when, what, and who')).action(async (name: string, options: Common) => {
-    const { rollout } = await storeFor(options).get(name);
+  withStore(program.command('history').argument('<name>', 'rollout name').description('every step a rollout took: when, what, and who')).action(async (name: string, options: Common) => {
+    const { rollout } = await open(options).get(name);
     const history = rollout.status!.history;
     if (options.json) return void process.stdout.write(`${JSON.stringify(history)}\n`);
     const rows = [['AT', 'ACTION', 'STAGE', 'WEIGHT', 'BY', 'SUMMARY']];
@@ -88,12 +136,13 @@ export function registerRolloutCommands(program: Command): void {
   });
 
   const give = (type: CommandType, description: string, extra?: (c: Command) => Command) => {
-    let command = withLocal(program.command(type).argument('<name>', 'rollout name').description(description)).option('--as <who>', 'who gives the command (default: user@host)');
+    let command = withStore(program.command(type).argument('<name>', 'rollout name').description(description)).option('--as <who>', 'local mode: who gives the command (default: user@host)');
     if (extra) command = extra(command);
+    command.addHelpText('after', '\nIn a cluster this updates the ModelRollout\'s status subresource: the weir-approver ClusterRole grants it.');
     command.action(async (name: string, options: Common & { full?: boolean }) => {
-      const store = storeFor(options);
-      const { rollout }: { rollout: ModelRollout } = await store.get(name);
-      const recorded = await store.addCommand(name, { type, by: actor(options), at: new Date().toISOString(), ...(options.full ? { full: true } : {}) });
+      const rollouts = open(options);
+      const { rollout } = await rollouts.get(name);
+      const recorded = await rollouts.addCommand(name, { type, by: await rollouts.actor(), at: new Date().toISOString(), ...(options.full ? { full: true } : {}) });
       if (options.json) return void process.stdout.write(`${JSON.stringify(recorded)}\n`);
       process.stdout.write(`${type}${options.full ? ' --full' : ''} recorded for ${name} (${rollout.status!.phase}, canary ${rollout.status!.canaryWeight}%) by ${recorded.by}; the controller applies it at its next reconcile\n`);
     });

@@ -4,22 +4,34 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
 import { parseDuration } from '../../../predictor/src/duration.js';
+import { phases } from '../api/schema.js';
 import { reconcile, type ControllerParts } from './reconcile.js';
+
+export interface LoopOptions {
+  /** Only act when this says so (leader election); default always. */
+  isLeader?: () => boolean;
+  /** Extra readiness condition, such as the watch cache having listed once. */
+  isReady?: () => boolean;
+}
 
 const TERMINAL = ['Promoted', 'RolledBack', 'Failed'];
 
 export class ControllerLoop {
   readonly registry = new client.Registry();
-  private readonly reconciles = new client.Counter({ name: 'weir_controller_reconciles_total', help: 'Reconciles by result (ok, error)', labelNames: ['rollout', 'result'], registers: [this.registry] });
+  private readonly reconciles = new client.Counter({ name: 'weir_controller_reconciles_total', help: 'Reconciles by result (ok, unroutable, error)', labelNames: ['rollout', 'result'], registers: [this.registry] });
   private readonly weight = new client.Gauge({ name: 'weir_rollout_canary_weight', help: 'Canary weight applied, percent', labelNames: ['rollout'], registers: [this.registry] });
   private readonly phase = new client.Gauge({ name: 'weir_rollout_phase', help: '1 for the phase a rollout is in', labelNames: ['rollout', 'phase'], registers: [this.registry] });
+  private readonly leader = new client.Gauge({ name: 'weir_controller_leader', help: '1 while this replica is the one that acts', registers: [this.registry] });
   private readonly due = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private server: http.Server | undefined;
   private running: Promise<void> | undefined;
   private lastRoundOk = false;
 
-  constructor(private readonly parts: ControllerParts) {
+  constructor(
+    private readonly parts: ControllerParts,
+    private readonly options: LoopOptions = {},
+  ) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'weir_controller_' });
   }
 
@@ -50,7 +62,8 @@ export class ControllerLoop {
   }
 
   private async round(): Promise<void> {
-    let ok = true;
+    const leading = this.options.isLeader?.() ?? true;
+    this.leader.set(leading ? 1 : 0);
     let rollouts;
     try {
       rollouts = await this.parts.store.list();
@@ -59,26 +72,30 @@ export class ControllerLoop {
       this.lastRoundOk = false;
       return;
     }
+    this.lastRoundOk = true;
+    if (!leading) {
+      this.due.clear();
+      return;
+    }
     const now = Date.now();
-    for (const { rollout, commands } of rollouts) {
-      const name = rollout.metadata.name;
+    for (const { key, rollout, commands } of rollouts) {
       // A finished rollout only needs attention when someone gave it a command (retry).
       if (TERMINAL.includes(rollout.status!.phase) && commands.length === 0) continue;
-      if ((this.due.get(name) ?? 0) > now) continue;
-      this.due.set(name, now + parseDuration(rollout.spec.analysis.interval));
+      // A new command is applied at once; otherwise once per analysis interval.
+      if (commands.length === 0 && (this.due.get(key) ?? 0) > now) continue;
+      if (!(this.options.isLeader?.() ?? true)) return;
+      this.due.set(key, now + parseDuration(rollout.spec.analysis.interval));
       try {
-        const decision = await reconcile(this.parts, name);
-        this.reconciles.inc({ rollout: name, result: 'ok' });
-        this.weight.set({ rollout: name }, decision.canaryWeight);
-        this.phase.reset();
-        this.phase.set({ rollout: name, phase: decision.statusPatch.phase }, 1);
+        const decision = await reconcile(this.parts, key);
+        this.reconciles.inc({ rollout: key, result: decision ? 'ok' : 'unroutable' });
+        if (!decision) continue;
+        this.weight.set({ rollout: key }, decision.canaryWeight);
+        for (const phase of phases) this.phase.set({ rollout: key, phase }, phase === decision.statusPatch.phase ? 1 : 0);
       } catch (err) {
-        ok = false;
-        this.reconciles.inc({ rollout: name, result: 'error' });
-        this.parts.log.error('reconcile failed; retrying next interval', { rollout: name, err });
+        this.reconciles.inc({ rollout: key, result: 'error' });
+        this.parts.log.error('reconcile failed; retrying next interval', { rollout: key, err: err instanceof Error ? err.message : err });
       }
     }
-    this.lastRoundOk = ok;
   }
 
   private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -90,8 +107,9 @@ export class ControllerLoop {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{"ok":true}');
     } else if (url === '/readyz') {
-      res.writeHead(this.lastRoundOk ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ready: this.lastRoundOk }));
+      const ready = this.lastRoundOk && (this.options.isReady?.() ?? true);
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ready, leader: this.options.isLeader?.() ?? true }));
     } else {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end('{"error":"see /metrics, /healthz, /readyz"}');

@@ -3,18 +3,9 @@ import type { Reason, RolloutStatus } from '../api/schema.js';
 
 export type Action = 'advance' | 'hold' | 'rollback' | 'await-approval' | 'promote' | 'pause';
 
-export type CommandType = 'approve' | 'abort' | 'pause' | 'resume' | 'promote' | 'retry';
-
 /** A person's instruction, recorded with who gave it and when; consumed once. */
-export interface Command {
-  id: string;
-  type: CommandType;
-  by: string;
-  /** ISO time it was given. */
-  at: string;
-  /** promote only: go straight to 100% and finish, instead of skipping one stage. */
-  full?: boolean;
-}
+export type Command = RolloutStatus['commands'][number];
+export type CommandType = Command['type'];
 
 export interface Decision {
   action: Action;

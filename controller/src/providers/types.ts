@@ -6,6 +6,8 @@ import type { Command } from '../engine/types.js';
 
 /** A rollout as stored, with commands not yet consumed and a version for optimistic writes. */
 export interface StoredRollout {
+  /** How the store names it: the name in local mode, namespace/name in Kubernetes. */
+  key: string;
   rollout: ModelRollout;
   commands: Command[];
   /** Changes on every write; writeStatus refuses a stale one. */
@@ -14,11 +16,23 @@ export interface StoredRollout {
 
 export interface RolloutStore {
   list(): Promise<StoredRollout[]>;
-  get(name: string): Promise<StoredRollout>;
+  get(key: string): Promise<StoredRollout>;
   /** Writes status if the stored revision is still `revision`; returns the new revision. */
-  writeStatus(name: string, status: RolloutStatus, revision: string): Promise<string>;
+  writeStatus(key: string, status: RolloutStatus, revision: string): Promise<string>;
   /** Records a command with who gave it and when. */
-  addCommand(name: string, command: Omit<Command, 'id'>): Promise<Command>;
+  addCommand(key: string, command: Omit<Command, 'id'>): Promise<Command>;
+}
+
+/** A VirtualService, route, destination or subset the rollout names does not exist. */
+export class RouteConfigError extends Error {
+  override name = 'RouteConfigError';
+  constructor(
+    /** A CamelCase reason for the condition and the Event, e.g. VirtualServiceNotFound. */
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export interface TrafficRouter {
@@ -41,4 +55,9 @@ export interface RolloutEvent {
 
 export interface Notifier {
   notify(event: RolloutEvent): Promise<void>;
+}
+
+/** Kubernetes Events (or their local stand-in) about a rollout. */
+export interface EventRecorder {
+  record(rollout: ModelRollout, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
 }

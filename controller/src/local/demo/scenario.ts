@@ -202,6 +202,7 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
     let approvedBy: string | undefined;
     while (Date.now() < deadline && !options.signal?.aborted) {
       const decision = await reconcile(parts, ROLLOUT);
+      if (!decision) throw new Error(`the local gateway cannot route ${ROLLOUT}: ${(await store.get(ROLLOUT)).rollout.status!.conditions.find((c) => c.type === 'TrafficRouted')?.message}`);
       phase = decision.statusPatch.phase;
       message = decision.statusPatch.message ?? '';
       if (decision.action === 'await-approval' && !approvedBy) {

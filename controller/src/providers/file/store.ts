@@ -52,7 +52,7 @@ export class FileRolloutStore implements RolloutStore {
     const status = statusSchema.safeParse(doc.status ?? {});
     rollout.status = status.success ? status.data : statusSchema.parse({});
     const consumed = new Set(rollout.status.consumedCommands);
-    return { rollout, commands: (doc.commands ?? []).filter((c) => !consumed.has(c.id)), revision: String(doc.revision ?? 0) };
+    return { key: path.basename(file, '.yaml'), rollout, commands: (doc.commands ?? []).filter((c) => !consumed.has(c.id)), revision: String(doc.revision ?? 0) };
   }
 
   /** Writes atomically: a crash leaves either the old file or the new one, never a mix. */

@@ -1,7 +1,7 @@
 // TrafficRouter over the local gateway's admin API: it rewrites the weights of
 // the route the rollout owns, and nothing else.
 import type { ModelRollout } from '../../api/schema.js';
-import type { TrafficRouter } from '../types.js';
+import { RouteConfigError, type TrafficRouter } from '../types.js';
 
 export class GatewayRouter implements TrafficRouter {
   constructor(
@@ -29,7 +29,7 @@ export class GatewayRouter implements TrafficRouter {
     const { spec } = rollout;
     const table = (await this.call('/routes')) as { http: { name?: string; route: { destination: { subset?: string; host: string }; weight?: number }[] }[] };
     const route = table.http.find((r) => r.name === spec.virtualService.route);
-    if (!route) throw new Error(`gateway has no route named "${spec.virtualService.route}"`);
+    if (!route) throw new RouteConfigError('RouteNotFound', `the gateway has no route named "${spec.virtualService.route}" (routes: ${table.http.map((r) => r.name ?? '(unnamed)').join(', ')})`);
     const weightOf = (subset: string) => route.route.find((d) => (d.destination.subset ?? d.destination.host) === subset)?.weight ?? 0;
     return { stable: weightOf(spec.stable.subset ?? spec.stable.version), canary: weightOf(spec.canary.subset ?? spec.canary.version) };
   }

@@ -1,0 +1,101 @@
+// TrafficRouter on Istio: reads the VirtualService the rollout names, rewrites
+// only what weir owns in it (see routes.ts), and writes it back with the
+// resourceVersion it read. A 409 means someone else changed it in between: read
+// again and reapply, so their change survives. DestinationRule subsets are
+// checked before any write; a missing VirtualService, route, destination or
+// subset is a RouteConfigError (a status condition and an Event), not a crash.
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { ModelRollout } from '../../api/schema.js';
+import { isConflict, isNotFound, kubeCall } from '../kube/client.js';
+import { RouteConfigError, type TrafficRouter } from '../types.js';
+import { ownedRoute, rewriteRoutes, sameHost, subsetsNeeded, weightsOfRoute, type IstioHttpRoute } from './routes.js';
+
+const GROUP = 'networking.istio.io';
+const VERSION = 'v1beta1';
+const CONFLICT_RETRIES = 8;
+
+interface VirtualService {
+  metadata: { name: string; namespace: string; resourceVersion?: string; [key: string]: unknown };
+  spec: { http?: IstioHttpRoute[]; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+interface DestinationRule {
+  metadata: { name: string };
+  spec?: { host?: string; subsets?: { name: string }[] };
+}
+
+export interface IstioRouterOptions {
+  fieldManager?: string;
+  /** Called after each successful VirtualService write (for metrics). */
+  onWrite?: (rollout: ModelRollout, attempts: number) => void;
+}
+
+export class IstioRouter implements TrafficRouter {
+  private readonly api: CustomObjectsApi;
+  readonly counts = { writes: 0, conflicts: 0 };
+
+  constructor(
+    kubeconfig: KubeConfig,
+    private readonly options: IstioRouterOptions = {},
+  ) {
+    this.api = kubeconfig.makeApiClient(CustomObjectsApi);
+  }
+
+  private ref(rollout: ModelRollout) {
+    return { group: GROUP, version: VERSION, plural: 'virtualservices', namespace: rollout.metadata.namespace ?? 'default', name: rollout.spec.virtualService.name };
+  }
+
+  private async read(rollout: ModelRollout): Promise<VirtualService> {
+    const ref = this.ref(rollout);
+    try {
+      return (await this.api.getNamespacedCustomObject(ref)) as VirtualService;
+    } catch (err) {
+      if (isNotFound(err)) throw new RouteConfigError('VirtualServiceNotFound', `VirtualService ${ref.namespace}/${ref.name} does not exist; create it or fix spec.virtualService.name`);
+      return kubeCall(`get virtualservice ${ref.namespace}/${ref.name}`, () => Promise.reject(err));
+    }
+  }
+
+  /** Every subset the rollout routes to must exist in a DestinationRule for its host. */
+  private async checkSubsets(rollout: ModelRollout, route: IstioHttpRoute): Promise<void> {
+    const needed = subsetsNeeded(route, rollout.spec);
+    if (needed.length === 0) return;
+    const namespace = rollout.metadata.namespace ?? 'default';
+    const list = (await kubeCall(`list destinationrules in ${namespace}`, () => this.api.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'destinationrules', namespace }))) as { items: DestinationRule[] };
+    for (const { host, subset, version } of needed) {
+      const rules = list.items.filter((r) => r.spec?.host && sameHost(r.spec.host, host, namespace));
+      if (rules.length === 0) throw new RouteConfigError('DestinationRuleNotFound', `no DestinationRule in ${namespace} for host ${host}; version ${version} routes to its subset "${subset}"`);
+      if (!rules.some((r) => r.spec?.subsets?.some((s) => s.name === subset))) {
+        throw new RouteConfigError('SubsetNotFound', `DestinationRule ${rules.map((r) => r.metadata.name).join(', ')} for host ${host} has no subset "${subset}" (version ${version}); add it with labels {version: ${version}}`);
+      }
+    }
+  }
+
+  async getRoutes(rollout: ModelRollout): Promise<{ stable: number; canary: number }> {
+    const vs = await this.read(rollout);
+    const route = ownedRoute(vs.spec?.http, rollout.spec, `${vs.metadata.namespace}/${vs.metadata.name}`);
+    await this.checkSubsets(rollout, route);
+    return weightsOfRoute(route, rollout.spec);
+  }
+
+  async setRoutes(rollout: ModelRollout, canaryWeight: number, mirrorPercent: number): Promise<void> {
+    const ref = this.ref(rollout);
+    for (let attempt = 1; ; attempt++) {
+      const vs = await this.read(rollout);
+      const http = rewriteRoutes(vs.spec?.http ?? [], rollout.spec, `${ref.namespace}/${ref.name}`, canaryWeight, mirrorPercent);
+      if (attempt === 1) await this.checkSubsets(rollout, ownedRoute(http, rollout.spec, `${ref.namespace}/${ref.name}`));
+      try {
+        await this.api.replaceNamespacedCustomObject({ ...ref, body: { ...vs, spec: { ...vs.spec, http } }, ...(this.options.fieldManager ? { fieldManager: this.options.fieldManager } : {}) });
+        this.counts.writes++;
+        this.options.onWrite?.(rollout, attempt);
+        return;
+      } catch (err) {
+        if (isConflict(err) && attempt < CONFLICT_RETRIES) {
+          this.counts.conflicts++;
+          continue;
+        }
+        return kubeCall(`update virtualservice ${ref.namespace}/${ref.name}`, () => Promise.reject(err));
+      }
+    }
+  }
+}

@@ -1,0 +1,115 @@
+// What weir changes in a VirtualService, as pure functions on its HTTP routes:
+// the weights (and mirror) of the one route it owns by name, plus an optional
+// header-match route of its own for A/B. Every other route, and every field
+// weir does not own (timeouts, retries, CORS, matches...), is copied as it is.
+import type { ModelRolloutSpec } from '../../api/schema.js';
+import { RouteConfigError } from '../types.js';
+
+type VersionRef = ModelRolloutSpec['stable'];
+
+export interface IstioDestination {
+  host: string;
+  subset?: string;
+  port?: unknown;
+}
+
+export interface IstioHttpRoute {
+  name?: string;
+  match?: unknown[];
+  route?: { destination: IstioDestination; weight?: number; [key: string]: unknown }[];
+  mirror?: IstioDestination;
+  mirrorPercentage?: { value: number };
+  [key: string]: unknown;
+}
+
+/** The name of the header-match route weir adds for `strategy.headerRoute`. */
+export const headerRouteName = (spec: ModelRolloutSpec) => `${spec.virtualService.route}-weir-canary`;
+
+const describeRef = (ref: VersionRef) => (ref.host ? `host ${ref.host}${ref.subset ? ` subset ${ref.subset}` : ''}` : `subset ${ref.subset ?? ref.version}`);
+
+/** Whether a destination is the one a version reference names (by subset, or by host). */
+export function isDestinationOf(destination: IstioDestination, ref: VersionRef): boolean {
+  if (ref.host) return destination.host === ref.host && (destination.subset ?? undefined) === (ref.subset ?? undefined);
+  return destination.subset === (ref.subset ?? ref.version);
+}
+
+export function ownedRoute(http: IstioHttpRoute[] | undefined, spec: ModelRolloutSpec, vsName: string): IstioHttpRoute {
+  const name = spec.virtualService.route;
+  const route = (http ?? []).find((r) => r.name === name);
+  if (!route) {
+    const names = (http ?? []).map((r) => r.name ?? '(unnamed)');
+    throw new RouteConfigError('RouteNotFound', `VirtualService ${vsName} has no HTTP route named "${name}" (routes: ${names.join(', ') || 'none'}); name the route weir owns in spec.virtualService.route`);
+  }
+  if (!route.route?.some((d) => isDestinationOf(d.destination, spec.stable))) {
+    throw new RouteConfigError('DestinationNotFound', `route "${name}" of VirtualService ${vsName} has no destination for the stable version (${describeRef(spec.stable)})`);
+  }
+  return route;
+}
+
+/** The destination a version reference resolves to in this route: its own entry, or the stable entry's host with the version's subset. */
+export function destinationFor(route: IstioHttpRoute, ref: VersionRef, stable: VersionRef): IstioDestination {
+  const existing = route.route?.find((d) => isDestinationOf(d.destination, ref))?.destination;
+  if (existing) return { ...existing };
+  if (ref.host) return { host: ref.host, ...(ref.subset ? { subset: ref.subset } : {}) };
+  const host = route.route!.find((d) => isDestinationOf(d.destination, stable))!.destination.host;
+  return { host, subset: ref.subset ?? ref.version };
+}
+
+export function weightsOfRoute(route: IstioHttpRoute, spec: ModelRolloutSpec): { stable: number; canary: number } {
+  const entries = route.route ?? [];
+  const weightOf = (ref: VersionRef) => {
+    const entry = entries.find((d) => isDestinationOf(d.destination, ref));
+    return entry ? (entry.weight ?? (entries.length === 1 ? 100 : 0)) : 0;
+  };
+  return { stable: weightOf(spec.stable), canary: weightOf(spec.canary) };
+}
+
+/**
+ * The VirtualService's HTTP routes with the owned route at `canaryWeight` (stable
+ * gets the rest, any other destination of that route 0) and mirroring set; the
+ * header route present during canary stages when the strategy asks for it.
+ */
+export function rewriteRoutes(http: IstioHttpRoute[], spec: ModelRolloutSpec, vsName: string, canaryWeight: number, mirrorPercent: number): IstioHttpRoute[] {
+  if (!Number.isInteger(canaryWeight) || canaryWeight < 0 || canaryWeight > 100) throw new RangeError(`canary weight ${canaryWeight} is not a whole percentage`);
+  const owned = ownedRoute(http, spec, vsName);
+  const stableDestination = destinationFor(owned, spec.stable, spec.stable);
+  const canaryDestination = destinationFor(owned, spec.canary, spec.stable);
+  const others = (owned.route ?? []).filter((d) => !isDestinationOf(d.destination, spec.stable) && !isDestinationOf(d.destination, spec.canary));
+  const entry = (ref: VersionRef) => (owned.route ?? []).find((d) => isDestinationOf(d.destination, ref));
+  const next: IstioHttpRoute = structuredClone(owned);
+  next.route = [
+    { ...structuredClone(entry(spec.stable) ?? { destination: stableDestination }), weight: 100 - canaryWeight },
+    { ...structuredClone(entry(spec.canary) ?? { destination: canaryDestination }), weight: canaryWeight },
+    ...others.map((d) => ({ ...structuredClone(d), weight: 0 })),
+  ];
+  if (mirrorPercent > 0) {
+    next.mirror = { ...canaryDestination };
+    next.mirrorPercentage = { value: mirrorPercent };
+  } else if (owned.mirror && isDestinationOf(owned.mirror, spec.canary)) {
+    // Only weir's own mirror goes; a mirror someone else set stays.
+    delete next.mirror;
+    delete next.mirrorPercentage;
+  }
+  const headerName = headerRouteName(spec);
+  const rest = http.filter((r) => r.name !== headerName).map((r) => (r === owned ? next : r));
+  const headers = spec.strategy.headerRoute?.headers;
+  if (headers && canaryWeight > 0 && canaryWeight < 100) {
+    const headerRoute: IstioHttpRoute = { name: headerName, match: [{ headers: structuredClone(headers) }], route: [{ destination: { ...canaryDestination }, weight: 100 }] };
+    rest.splice(rest.indexOf(next), 0, headerRoute);
+  }
+  return rest;
+}
+
+/** Hosts and subsets the rollout sends traffic to, to check against DestinationRules. */
+export function subsetsNeeded(route: IstioHttpRoute, spec: ModelRolloutSpec): { host: string; subset: string; version: string }[] {
+  return [spec.stable, spec.canary]
+    .map((ref) => ({ destination: destinationFor(route, ref, spec.stable), version: ref.version }))
+    .filter((d) => d.destination.subset !== undefined)
+    .map((d) => ({ host: d.destination.host, subset: d.destination.subset!, version: d.version }));
+}
+
+/** Istio's host matching for a DestinationRule: short names resolve in the rule's namespace. */
+export function sameHost(a: string, b: string, namespace: string): boolean {
+  const full = (h: string) => (h.includes('.') ? h : `${h}.${namespace}.svc.cluster.local`);
+  return full(a) === full(b);
+}
