@@ -1,10 +1,10 @@
 // TrafficRouter on Istio: reads the VirtualService the rollout names, rewrites
-// only what weir owns in it (see routes.ts), and writes it back with the
+// only what weir owns in it (see routes.ts), and patches it back with the
 // resourceVersion it read. A 409 means someone else changed it in between: read
 // again and reapply, so their change survives. DestinationRule subsets are
 // checked before any write; a missing VirtualService, route, destination or
 // subset is a RouteConfigError (a status condition and an Event), not a crash.
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import type { ModelRollout } from '../../api/schema.js';
 import { isConflict, isNotFound, kubeCall } from '../kube/client.js';
 import { RouteConfigError, type TrafficRouter } from '../types.js';
@@ -85,7 +85,10 @@ export class IstioRouter implements TrafficRouter {
       const http = rewriteRoutes(vs.spec?.http ?? [], rollout.spec, `${ref.namespace}/${ref.name}`, canaryWeight, mirrorPercent);
       if (attempt === 1) await this.checkSubsets(rollout, ownedRoute(http, rollout.spec, `${ref.namespace}/${ref.name}`));
       try {
-        await this.api.replaceNamespacedCustomObject({ ...ref, body: { ...vs, spec: { ...vs.spec, http } }, ...(this.options.fieldManager ? { fieldManager: this.options.fieldManager } : {}) });
+        // A merge patch of spec.http that carries the resourceVersion read: the API
+        // server applies it only if nobody wrote in between (409 otherwise).
+        const body = { metadata: { resourceVersion: vs.metadata.resourceVersion }, spec: { http } };
+        await this.api.patchNamespacedCustomObject({ ...ref, body, ...(this.options.fieldManager ? { fieldManager: this.options.fieldManager } : {}) }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
         this.counts.writes++;
         this.options.onWrite?.(rollout, attempt);
         return;
@@ -94,7 +97,7 @@ export class IstioRouter implements TrafficRouter {
           this.counts.conflicts++;
           continue;
         }
-        return kubeCall(`update virtualservice ${ref.namespace}/${ref.name}`, () => Promise.reject(err));
+        return kubeCall(`patch virtualservice ${ref.namespace}/${ref.name}`, () => Promise.reject(err));
       }
     }
   }

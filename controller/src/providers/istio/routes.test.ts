@@ -1,0 +1,109 @@
+import { describe, expect, test } from '@jest/globals';
+import { specSchema, type ModelRolloutSpecInput } from '../../api/schema.js';
+import { RouteConfigError } from '../types.js';
+import { headerRouteName, rewriteRoutes, sameHost, subsetsNeeded, weightsOfRoute, type IstioHttpRoute } from './routes.js';
+
+const spec = (extra: Partial<ModelRolloutSpecInput> = {}) =>
+  specSchema.parse({ model: 'm', virtualService: { name: 'predictor', route: 'primary' }, stable: { version: 'v1' }, canary: { version: 'v2' }, ...extra });
+
+const routes = (): IstioHttpRoute[] => [
+  { name: 'beta', match: [{ headers: { 'x-cohort': { exact: 'beta' } } }], route: [{ destination: { host: 'predictor', subset: 'v1' } }], timeout: '3s' },
+  {
+    name: 'primary',
+    route: [
+      { destination: { host: 'predictor', subset: 'v1', port: { number: 8080 } }, weight: 100, headers: { request: { set: { 'x-weir': 'stable' } } } },
+      { destination: { host: 'predictor', subset: 'v2' }, weight: 0 },
+    ],
+    retries: { attempts: 2 },
+  },
+];
+
+describe('rewriteRoutes', () => {
+  test('sets the owned route weights and copies every other route and field as it was', () => {
+    const before = routes();
+    const after = rewriteRoutes(before, spec(), 'models/predictor', 25, 0);
+    expect(after[0]).toEqual(before[0]);
+    expect(after[1]).toEqual({
+      name: 'primary',
+      route: [
+        { destination: { host: 'predictor', subset: 'v1', port: { number: 8080 } }, weight: 75, headers: { request: { set: { 'x-weir': 'stable' } } } },
+        { destination: { host: 'predictor', subset: 'v2' }, weight: 25 },
+      ],
+      retries: { attempts: 2 },
+    });
+    expect(weightsOfRoute(after[1]!, spec())).toEqual({ stable: 75, canary: 25 });
+    // The input is not mutated.
+    expect(before).toEqual(routes());
+  });
+
+  test('adds the canary destination with the stable host when the route lacks it; other destinations get 0', () => {
+    const http: IstioHttpRoute[] = [{ name: 'primary', route: [{ destination: { host: 'predictor.models.svc.cluster.local', subset: 'v1' }, weight: 90 }, { destination: { host: 'predictor.models.svc.cluster.local', subset: 'v0' }, weight: 10 }] }];
+    const after = rewriteRoutes(http, spec(), 'models/predictor', 10, 0);
+    expect(after[0]!.route).toEqual([
+      { destination: { host: 'predictor.models.svc.cluster.local', subset: 'v1' }, weight: 90 },
+      { destination: { host: 'predictor.models.svc.cluster.local', subset: 'v2' }, weight: 10 },
+      { destination: { host: 'predictor.models.svc.cluster.local', subset: 'v0' }, weight: 0 },
+    ]);
+  });
+
+  test('host destinations: versions named by host', () => {
+    const s = spec({ stable: { version: 'v1', host: 'predictor-v1' }, canary: { version: 'v2', host: 'predictor-v2' } });
+    const http: IstioHttpRoute[] = [{ name: 'primary', route: [{ destination: { host: 'predictor-v1' }, weight: 100 }] }];
+    const after = rewriteRoutes(http, s, 'models/predictor', 50, 0);
+    expect(after[0]!.route).toEqual([
+      { destination: { host: 'predictor-v1' }, weight: 50 },
+      { destination: { host: 'predictor-v2' }, weight: 50 },
+    ]);
+    expect(subsetsNeeded(after[0]!, s)).toEqual([]);
+  });
+
+  test('mirror stage writes mirror and mirrorPercentage; weir removes only its own mirror', () => {
+    const mirrored = rewriteRoutes(routes(), spec(), 'models/predictor', 0, 100);
+    expect(mirrored[1]!.mirror).toEqual({ host: 'predictor', subset: 'v2' });
+    expect(mirrored[1]!.mirrorPercentage).toEqual({ value: 100 });
+    const cleared = rewriteRoutes(mirrored, spec(), 'models/predictor', 10, 0);
+    expect(cleared[1]).not.toHaveProperty('mirror');
+    expect(cleared[1]).not.toHaveProperty('mirrorPercentage');
+    const theirs = routes();
+    theirs[1]!.mirror = { host: 'shadow-logger' };
+    theirs[1]!.mirrorPercentage = { value: 5 };
+    const kept = rewriteRoutes(theirs, spec(), 'models/predictor', 10, 0);
+    expect(kept[1]!.mirror).toEqual({ host: 'shadow-logger' });
+    expect(kept[1]!.mirrorPercentage).toEqual({ value: 5 });
+  });
+
+  test('header route for A/B: added before the owned route during canary stages, removed at 0 and 100', () => {
+    const s = spec({ strategy: { headerRoute: { headers: { 'x-cohort': { exact: 'canary' } } } } });
+    const during = rewriteRoutes(routes(), s, 'models/predictor', 25, 0);
+    expect(during.map((r) => r.name)).toEqual(['beta', headerRouteName(s), 'primary']);
+    expect(during[1]).toEqual({ name: 'primary-weir-canary', match: [{ headers: { 'x-cohort': { exact: 'canary' } } }], route: [{ destination: { host: 'predictor', subset: 'v2' }, weight: 100 }] });
+    // Rewriting again does not add a second one.
+    expect(rewriteRoutes(during, s, 'models/predictor', 50, 0).map((r) => r.name)).toEqual(['beta', 'primary-weir-canary', 'primary']);
+    expect(rewriteRoutes(during, s, 'models/predictor', 0, 0).map((r) => r.name)).toEqual(['beta', 'primary']);
+    expect(rewriteRoutes(during, s, 'models/predictor', 100, 0).map((r) => r.name)).toEqual(['beta', 'primary']);
+  });
+
+  test('a missing route or stable destination is a RouteConfigError naming it', () => {
+    const missingRoute = () => rewriteRoutes([{ name: 'other', route: [{ destination: { host: 'x' } }] }], spec(), 'models/predictor', 10, 0);
+    expect(missingRoute).toThrow(RouteConfigError);
+    expect(missingRoute).toThrow('VirtualService models/predictor has no HTTP route named "primary" (routes: other)');
+    const noStable = () => rewriteRoutes([{ name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v9' } }] }], spec(), 'models/predictor', 10, 0);
+    expect(noStable).toThrow('route "primary" of VirtualService models/predictor has no destination for the stable version (subset v1)');
+    try {
+      noStable();
+    } catch (err) {
+      expect((err as RouteConfigError).reason).toBe('DestinationNotFound');
+    }
+    expect(() => rewriteRoutes(routes(), spec(), 'models/predictor', 12.5, 0)).toThrow('canary weight 12.5 is not a whole percentage');
+  });
+
+  test('subsets needed, and Istio host matching across short and full names', () => {
+    expect(subsetsNeeded(routes()[1]!, spec())).toEqual([
+      { host: 'predictor', subset: 'v1', version: 'v1' },
+      { host: 'predictor', subset: 'v2', version: 'v2' },
+    ]);
+    expect(sameHost('predictor', 'predictor.models.svc.cluster.local', 'models')).toBe(true);
+    expect(sameHost('predictor', 'predictor.other.svc.cluster.local', 'models')).toBe(false);
+    expect(sameHost('predictor', 'predictor', 'models')).toBe(true);
+  });
+});
