@@ -118,7 +118,7 @@ export async function startKube(users: KubeUser[] = []): Promise<KubeEnv> {
       let err = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
       child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-      child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(err.trim() || `kubectl exited with ${code}`))));
+      child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(err.trim() || out.trim() || `kubectl exited with ${code}`))));
       child.stdin.end(input ?? '');
     });
   };

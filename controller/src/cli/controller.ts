@@ -2,6 +2,7 @@
 // store and the local gateway; otherwise it runs against the Kubernetes API with
 // the ModelRollout store, the Istio router, Events and leader election.
 import os from 'node:os';
+import client from 'prom-client';
 import { createLogger, type Logger } from '../../../predictor/src/log.js';
 import { parseDuration } from '../../../predictor/src/duration.js';
 import { ControllerLoop } from '../controller/loop.js';
@@ -61,7 +62,8 @@ async function kube(options: ControllerCommandOptions, log: Logger): Promise<Run
   const identity = options.identity ?? process.env.POD_NAME ?? `${os.hostname()}-${process.pid}`;
   const fieldManager = `weir-controller`;
   const store = new KubeRolloutStore(kc, { namespaces: options.namespace, fieldManager, log, resyncMs: parseDuration(options.resync) });
-  const router = new IstioRouter(kc, { fieldManager });
+  let routeWrites: client.Counter | undefined;
+  const router = new IstioRouter(kc, { fieldManager, onWrite: () => routeWrites?.inc() });
   const events = new KubeEvents(kc, identity, log);
   let elector: LeaderElector | undefined;
   if (options.leaderElect) {
@@ -70,6 +72,7 @@ async function kube(options: ControllerCommandOptions, log: Logger): Promise<Run
     elector = new LeaderElector(kc, { namespace, name: options.leaseName, identity, leaseDurationMs: leaseMs, log });
   }
   const loop = new ControllerLoop({ store, router, events, ...common(options), log, namespace: 'default' }, { isLeader: () => elector?.isLeader ?? true, isReady: () => store.synced });
+  routeWrites = new client.Counter({ name: 'weir_controller_route_writes_total', help: 'VirtualService writes by this replica', registers: [loop.registry] });
   await store.start();
   elector?.start();
   loop.start();

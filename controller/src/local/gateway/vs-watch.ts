@@ -75,7 +75,8 @@ export class VirtualServiceWatcher {
 
   private reconnect(err: unknown): void {
     if (this.stopped) return;
-    if (err) this.log.warn('VirtualService watch ended; getting it again', { ...this.target, err: err instanceof Error ? err.message : String(err) });
+    // client-node ends a watch after 30 s without data (TimeoutError): normal for a quiet VirtualService.
+    if (err && (err as { name?: string }).name !== 'TimeoutError') this.log.warn('VirtualService watch ended; getting it again', { ...this.target, err: err instanceof Error ? err.message : String(err) });
     this.retry = setTimeout(() => {
       void this.getAndApply()
         .then((rv) => this.watchFrom(rv))

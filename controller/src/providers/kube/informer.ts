@@ -2,6 +2,8 @@
 // list, watch from the list's resourceVersion, and list again when the watch
 // fails or the server answers 410 Gone. A periodic resync lists again anyway, so
 // a missed event cannot leave the cache wrong for longer than the resync period.
+// A watch the client ends for inactivity (client-node: 30 s without data) or the
+// server closes continues from the last resourceVersion seen, without a list.
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../../../../predictor/src/log.js';
 import { kubeFailure } from './client.js';
@@ -24,6 +26,8 @@ export interface InformerOptions<T> {
   resyncMs?: number;
   /** Called after every change to the cache. */
   onChange?: () => void;
+  /** Every object as listed ('LISTED') or watched ('ADDED', 'MODIFIED', 'DELETED'). */
+  onEvent?: (phase: string, object: T) => void;
 }
 
 const keyOf = (o: Named) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
@@ -36,6 +40,7 @@ export class Informer<T extends Named> {
   private stopped = false;
   private generation = 0;
   private failures = 0;
+  private resourceVersion = '';
   /** True once a list has succeeded; false again while relisting after a failure. */
   synced = false;
   readonly counts = { lists: 0, watchEvents: 0, watchErrors: 0 };
@@ -67,31 +72,46 @@ export class Informer<T extends Named> {
     const listed = await this.options.list();
     this.counts.lists++;
     this.objects.clear();
-    for (const item of listed.items) this.objects.set(keyOf(item), item);
+    for (const item of listed.items) {
+      this.objects.set(keyOf(item), item);
+      this.options.onEvent?.('LISTED', item);
+    }
     this.synced = true;
     this.failures = 0;
+    this.resourceVersion = listed.metadata?.resourceVersion ?? '';
     this.options.onChange?.();
-    if (generation === this.generation && !this.stopped) await this.watchFrom(listed.metadata?.resourceVersion ?? '', generation);
+    if (generation === this.generation && !this.stopped) await this.watch(generation);
   }
 
-  private async watchFrom(resourceVersion: string, generation: number): Promise<void> {
+  private async watch(generation: number): Promise<void> {
     let gone = false;
     this.abort = await new Watch(this.options.kubeconfig).watch(
       this.options.path,
-      { resourceVersion, allowWatchBookmarks: true },
+      { resourceVersion: this.resourceVersion, allowWatchBookmarks: true },
       (phase: string, object: T & { code?: number }) => {
         if (generation !== this.generation) return;
         this.counts.watchEvents++;
-        if (phase === 'ADDED' || phase === 'MODIFIED') this.objects.set(keyOf(object), object);
-        else if (phase === 'DELETED') this.objects.delete(keyOf(object));
-        else if (phase === 'ERROR') gone = object.code === 410;
-        if (phase !== 'BOOKMARK' && phase !== 'ERROR') this.options.onChange?.();
+        if (phase === 'ERROR') {
+          gone = object.code === 410;
+          return;
+        }
+        this.resourceVersion = object.metadata?.resourceVersion ?? this.resourceVersion;
+        if (phase === 'BOOKMARK') return;
+        if (phase === 'DELETED') this.objects.delete(keyOf(object));
+        else this.objects.set(keyOf(object), object);
+        this.options.onEvent?.(phase, object);
+        this.options.onChange?.();
       },
       (err: unknown) => {
         if (generation !== this.generation || this.stopped) return;
-        // A watch that ends cleanly (server timeout) continues with a fresh list, as after 410 Gone.
-        if (err || gone) this.counts.watchErrors++;
-        this.retry(err ?? (gone ? new Error('410 Gone: the resourceVersion is too old') : undefined));
+        const quiet = !gone && (!err || (err as { name?: string }).name === 'TimeoutError');
+        if (quiet) {
+          // Nothing happened for a while, or the server ended the watch: carry on from where it was.
+          void this.watch(generation).catch((e: unknown) => this.retry(e));
+          return;
+        }
+        this.counts.watchErrors++;
+        this.retry(gone ? new Error('410 Gone: the resourceVersion is too old') : err);
       },
     );
   }

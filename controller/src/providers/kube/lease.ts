@@ -36,7 +36,7 @@ export class LeaderElector {
   private leading = false;
   private lastRenewed = 0;
   /** The other holder's record as last seen, and when (our clock). */
-  private observed: { record: string; at: number } | undefined;
+  private observed: { record: string; at: number; durationMs: number } | undefined;
   private cycle: Promise<void> | undefined;
   readonly counts = { acquired: 0, lost: 0, renewals: 0 };
 
@@ -60,7 +60,7 @@ export class LeaderElector {
   start(): void {
     const tick = () => {
       this.cycle = this.attempt().finally(() => {
-        if (!this.stopped) this.timer = setTimeout(tick, this.retryMs);
+        if (!this.stopped) this.timer = setTimeout(tick, this.nextDelay());
       });
     };
     tick();
@@ -102,6 +102,13 @@ export class LeaderElector {
     }
   }
 
+  /** The retry period; or sooner, exactly when the other holder's lease runs out. */
+  private nextDelay(): number {
+    if (this.leading || !this.observed) return this.retryMs;
+    const left = this.observed.at + this.observed.durationMs - Date.now();
+    return left > 0 && left < this.retryMs ? left + 1 : this.retryMs;
+  }
+
   private async attempt(): Promise<void> {
     let held = false;
     try {
@@ -138,9 +145,9 @@ export class LeaderElector {
     const holder = lease.spec?.holderIdentity ?? '';
     if (holder && holder !== identity) {
       const record = `${holder}|${lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : ''}|${lease.metadata?.resourceVersion}`;
-      if (this.observed?.record !== record) this.observed = { record, at: Date.now() };
-      const heldFor = (lease.spec?.leaseDurationSeconds ?? Math.ceil(this.leaseMs / 1000)) * 1000;
-      if (Date.now() - this.observed.at < heldFor) return false;
+      const durationMs = (lease.spec?.leaseDurationSeconds ?? Math.ceil(this.leaseMs / 1000)) * 1000;
+      if (this.observed?.record !== record) this.observed = { record, at: Date.now(), durationMs };
+      if (Date.now() - this.observed.at < durationMs) return false;
     }
     const transitions = lease.spec?.leaseTransitions ?? 0;
     lease.spec = micro(holder === identity ? { ...lease.spec, leaseDurationSeconds: spec.leaseDurationSeconds, renewTime: now } : { ...spec, leaseTransitions: transitions + 1 });
