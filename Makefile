@@ -76,8 +76,11 @@ sim: build ## simulate rollouts (weir vs baselines), JSON report on stdout
 
 # kube-apiserver and etcd for the Kubernetes-mode tests: $KUBEBUILDER_ASSETS, or a
 # build cached under ~/.cache/weir (made once from Debian's source, ~5 minutes).
+# kubectl too: the machine's, or Debian's kubernetes-client when there is none.
 kube-tools:
 	@bash test/k8s/get-apiserver.sh >/dev/null
+	@command -v kubectl >/dev/null || { echo "installing kubectl (Debian's kubernetes-client)" >&2; \
+	  (apt-get install -y -qq kubernetes-client || (apt-get update -qq && apt-get install -y -qq kubernetes-client)) >&2; }
 
 test-k8s: build kube-tools ## the Kubernetes-mode tests alone (real kube-apiserver + etcd)
 	$(NODE) --experimental-vm-modules node_modules/jest/bin/jest.js --ci test/k8s

@@ -33,6 +33,8 @@ export interface IstioRouterOptions {
 
 export class IstioRouter implements TrafficRouter {
   private readonly api: CustomObjectsApi;
+  /** The VirtualService getRoutes just read and checked, per rollout: setRoutes patches it with one call. */
+  private readonly checked = new Map<string, VirtualService>();
   readonly counts = { writes: 0, conflicts: 0 };
 
   constructor(
@@ -71,19 +73,30 @@ export class IstioRouter implements TrafficRouter {
     }
   }
 
+  private key(rollout: ModelRollout): string {
+    return `${rollout.metadata.namespace ?? 'default'}/${rollout.metadata.name}`;
+  }
+
   async getRoutes(rollout: ModelRollout): Promise<{ stable: number; canary: number }> {
+    this.checked.delete(this.key(rollout));
     const vs = await this.read(rollout);
     const route = ownedRoute(vs.spec?.http, rollout.spec, `${vs.metadata.namespace}/${vs.metadata.name}`);
     await this.checkSubsets(rollout, route);
+    this.checked.set(this.key(rollout), vs);
     return weightsOfRoute(route, rollout.spec);
   }
 
   async setRoutes(rollout: ModelRollout, canaryWeight: number, mirrorPercent: number): Promise<void> {
     const ref = this.ref(rollout);
+    // The copy getRoutes read moments ago saves a read; if the VirtualService changed
+    // since, the patch gets 409 and the next attempt reads it fresh.
+    let vs = this.checked.get(this.key(rollout));
+    this.checked.delete(this.key(rollout));
     for (let attempt = 1; ; attempt++) {
-      const vs = await this.read(rollout);
+      const fresh = !vs;
+      vs ??= await this.read(rollout);
       const http = rewriteRoutes(vs.spec?.http ?? [], rollout.spec, `${ref.namespace}/${ref.name}`, canaryWeight, mirrorPercent);
-      if (attempt === 1) await this.checkSubsets(rollout, ownedRoute(http, rollout.spec, `${ref.namespace}/${ref.name}`));
+      if (fresh && attempt === 1) await this.checkSubsets(rollout, ownedRoute(http, rollout.spec, `${ref.namespace}/${ref.name}`));
       try {
         // A merge patch of spec.http that carries the resourceVersion read: the API
         // server applies it only if nobody wrote in between (409 otherwise).
@@ -95,6 +108,7 @@ export class IstioRouter implements TrafficRouter {
       } catch (err) {
         if (isConflict(err) && attempt < CONFLICT_RETRIES) {
           this.counts.conflicts++;
+          vs = undefined;
           continue;
         }
         return kubeCall(`patch virtualservice ${ref.namespace}/${ref.name}`, () => Promise.reject(err));

@@ -1,0 +1,135 @@
+// The Kubernetes providers one at a time against a real kube-apiserver: the
+// Istio router's optimistic concurrency and its configuration errors, the
+// ModelRollout store's resourceVersion checks and commands, and the Lease.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import path from 'node:path';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { stringify } from 'yaml';
+import { createLogger } from '../../predictor/src/log.js';
+import { validateModelRollout } from '../../controller/src/api/validate.js';
+import type { ModelRollout } from '../../controller/src/api/schema.js';
+import { kubeconfigFrom } from '../../controller/src/local/gateway/vs-watch.js';
+import { packageRoot } from '../../controller/src/local/predictor-process.js';
+import { IstioRouter } from '../../controller/src/providers/istio/router.js';
+import { kubeFailure } from '../../controller/src/providers/kube/client.js';
+import { LeaderElector } from '../../controller/src/providers/kube/lease.js';
+import { KubeRolloutStore } from '../../controller/src/providers/kube/store.js';
+import { RouteConfigError } from '../../controller/src/providers/types.js';
+import { waitFor } from '../support/predictor.js';
+import { startKube, type KubeEnv } from '../support/kube-env.js';
+
+const log = createLogger('test', 'error');
+const VS = { group: 'networking.istio.io', version: 'v1beta1', namespace: 'team', plural: 'virtualservices' };
+let kube: KubeEnv;
+let kc: KubeConfig;
+let api: CustomObjectsApi;
+
+const rollout = (name: string, extra: Record<string, unknown> = {}): ModelRollout =>
+  validateModelRollout({ apiVersion: 'weir.dev/v1alpha1', kind: 'ModelRollout', metadata: { name, namespace: 'team' }, spec: { model: 'm', virtualService: { name: 'predictor', route: 'primary' }, stable: { version: 'v1' }, canary: { version: 'v2' }, ...extra } }).rollout!;
+
+const virtualService = (http: unknown[]) => ({ apiVersion: 'networking.istio.io/v1beta1', kind: 'VirtualService', metadata: { name: 'predictor', namespace: 'team' }, spec: { hosts: ['predictor'], http } });
+const primary = { name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v1' }, weight: 100 }, { destination: { host: 'predictor', subset: 'v2' }, weight: 0 }] };
+const readVs = async () => (await api.getNamespacedCustomObject({ ...VS, name: 'predictor' })) as { spec: { http: { name: string; route: { weight?: number }[] }[] } };
+
+beforeAll(async () => {
+  kube = await startKube();
+  await kube.kubectl(['apply', '-f', path.join(packageRoot(), 'test/k8s/istio-crds.yaml'), '-f', path.join(packageRoot(), 'manifests/crds/modelrollouts.weir.dev.yaml')]);
+  await kube.kubectl(['wait', '--for', 'condition=established', '--timeout=30s', 'crd/virtualservices.networking.istio.io', 'crd/modelrollouts.weir.dev']);
+  await kube.kubectl(['create', 'namespace', 'team']);
+  await kube.kubectl(['apply', '-f', '-'], 'admin', stringify({ apiVersion: 'networking.istio.io/v1beta1', kind: 'DestinationRule', metadata: { name: 'predictor', namespace: 'team' }, spec: { host: 'predictor.team.svc.cluster.local', subsets: [{ name: 'v1' }, { name: 'v2' }] } }));
+  kc = kubeconfigFrom(await kube.kubeconfig());
+  api = kc.makeApiClient(CustomObjectsApi);
+}, 120_000);
+afterAll(async () => {
+  await kube?.stop();
+});
+
+describe('IstioRouter', () => {
+  test('a missing VirtualService, route or subset is a RouteConfigError with a reason', async () => {
+    const router = new IstioRouter(kc);
+    const reasonOf = (p: Promise<unknown>) => p.then(() => 'no error', (err: unknown) => (err instanceof RouteConfigError ? err.reason : `not a RouteConfigError: ${String(err)}`));
+    expect(await reasonOf(router.getRoutes(rollout('r')))).toBe('VirtualServiceNotFound');
+    await kube.kubectl(['apply', '-f', '-'], 'admin', stringify(virtualService([{ name: 'other', route: [{ destination: { host: 'predictor', subset: 'v1' } }] }])));
+    expect(await reasonOf(router.getRoutes(rollout('r')))).toBe('RouteNotFound');
+    await kube.kubectl(['apply', '-f', '-'], 'admin', stringify(virtualService([primary])));
+    expect(await reasonOf(router.getRoutes(rollout('r', { canary: { version: 'v9' } })))).toBe('SubsetNotFound');
+    expect(await router.getRoutes(rollout('r'))).toEqual({ stable: 100, canary: 0 });
+  });
+
+  test('a concurrent edit of another route makes the write conflict (409); the retry keeps both', async () => {
+    await kube.kubectl(['apply', '-f', '-'], 'admin', stringify(virtualService([primary])));
+    const router = new IstioRouter(kc);
+    const r = rollout('r');
+    await router.getRoutes(r); // reads the VirtualService that setRoutes will patch
+    await kube.kubectl(['patch', 'virtualservice', 'predictor', '-n', 'team', '--type', 'json', '-p', JSON.stringify([{ op: 'add', path: '/spec/http/0', value: { name: 'beta', route: [{ destination: { host: 'predictor', subset: 'v2' } }] } }])]);
+    await router.setRoutes(r, 25, 0);
+    expect(router.counts).toEqual({ writes: 1, conflicts: 1 });
+    const vs = await readVs();
+    expect(vs.spec.http.map((h) => h.name)).toEqual(['beta', 'primary']);
+    expect(vs.spec.http[1]!.route.map((d) => d.weight)).toEqual([75, 25]);
+  });
+
+  test('mirror and header route for a strategy that asks for them', async () => {
+    await kube.kubectl(['apply', '-f', '-'], 'admin', stringify(virtualService([primary])));
+    const router = new IstioRouter(kc);
+    const r = rollout('r', { strategy: { mirror: { percent: 50, duration: '1m' }, headerRoute: { headers: { 'x-cohort': { exact: 'canary' } } } } });
+    await router.setRoutes(r, 0, 50);
+    let vs = (await readVs()) as unknown as { spec: { http: Record<string, unknown>[] } };
+    expect(vs.spec.http[0]).toMatchObject({ name: 'primary', mirror: { host: 'predictor', subset: 'v2' }, mirrorPercentage: { value: 50 } });
+    await router.setRoutes(r, 10, 0);
+    vs = (await readVs()) as unknown as { spec: { http: Record<string, unknown>[] } };
+    expect(vs.spec.http.map((h) => h.name)).toEqual(['primary-weir-canary', 'primary']);
+    expect(vs.spec.http[1]).not.toHaveProperty('mirror');
+  });
+});
+
+describe('KubeRolloutStore', () => {
+  test('status writes need the current resourceVersion; commands survive concurrent writers', async () => {
+    await kube.kubectl(['apply', '-f', '-'], 'admin', stringify({ apiVersion: 'weir.dev/v1alpha1', kind: 'ModelRollout', metadata: { name: 'store', namespace: 'team' }, spec: rollout('store').spec }));
+    let changes = 0;
+    const store = new KubeRolloutStore(kc, { namespaces: ['team'], log, onChange: () => changes++ });
+    await store.start();
+    try {
+      expect((await store.list()).map((s) => s.key)).toEqual(['team/store']);
+      const first = await store.get('team/store');
+      expect(first.rollout.status!.phase).toBe('Pending');
+      // Two people give commands at once: both are kept.
+      await Promise.all([store.addCommand('team/store', { type: 'pause', by: 'alice', at: '2026-11-23T00:00:00Z' }), store.addCommand('team/store', { type: 'approve', by: 'bob', at: '2026-11-23T00:00:01Z' })]);
+      const withCommands = await store.get('team/store');
+      expect(withCommands.commands.map((c) => c.by).sort()).toEqual(['alice', 'bob']);
+      // A write from the stale revision is refused with 409.
+      const stale = store.writeStatus('team/store', { ...first.rollout.status!, phase: 'Progressing' }, first.revision);
+      await expect(stale).rejects.toThrow(/update modelrollouts\/status team\/store: /);
+      expect(await stale.catch((err: unknown) => kubeFailure(err).code)).toBe(409);
+      // Consuming one command removes it and keeps the other.
+      const pause = withCommands.commands.find((c) => c.type === 'pause')!;
+      await store.writeStatus('team/store', { ...withCommands.rollout.status!, consumedCommands: [pause.id] }, withCommands.revision);
+      expect((await store.get('team/store')).commands.map((c) => c.type)).toEqual(['approve']);
+      // The watch cache saw the writes.
+      await waitFor(async () => (await store.list())[0]!.commands.length === 1, 5000, 'the cache to catch up');
+      expect(changes).toBeGreaterThan(1);
+    } finally {
+      store.stop();
+    }
+  });
+});
+
+describe('LeaderElector', () => {
+  test('one of two candidates leads; when it stops it hands the Lease over at once', async () => {
+    await kube.kubectl(['create', 'namespace', 'weir-system']).catch(() => undefined);
+    const make = (identity: string) => new LeaderElector(kc, { namespace: 'weir-system', name: 'unit', identity, leaseDurationMs: 3000, log });
+    const [a, b] = [make('a'), make('b')];
+    a.start();
+    await waitFor(() => a.isLeader, 5000, 'a to lead');
+    b.start();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect([a.isLeader, b.isLeader]).toEqual([true, false]);
+    const released = performance.now();
+    await a.stop();
+    await waitFor(() => b.isLeader, 5000, 'b to take over');
+    // Released, not expired: b does not wait out the 3 s lease.
+    expect(performance.now() - released).toBeLessThan(2000);
+    await b.stop();
+    expect(() => new LeaderElector(kc, { namespace: 'x', name: 'y', identity: 'z', leaseDurationMs: 1000, renewDeadlineMs: 2000, log })).toThrow('leader election: need retry period');
+  });
+});
