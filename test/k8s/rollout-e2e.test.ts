@@ -311,4 +311,16 @@ describe('Kubernetes mode, end to end', () => {
     for (const c of controllers) expect(c.logs).not.toMatch(/forbidden/i);
     expect(watcher.counts.rejected).toBe(0);
   });
+
+  test('SIGTERM: the leader finishes its round, gives the Lease up and exits 0', async () => {
+    const leader = controllers.find((c) => c.child.exitCode === null && c.child.signalCode === null)!;
+    expect(await leaseHolder()).toBe(leader.id);
+    expect(await (await fetch(`http://127.0.0.1:${leader.port}/healthz`)).json()).toEqual({ ok: true });
+    expect(await (await fetch(`http://127.0.0.1:${leader.port}/readyz`)).json()).toEqual({ ready: true, leader: true });
+    leader.child.kill('SIGTERM');
+    const code = await new Promise((resolve) => leader.child.once('exit', (c) => resolve(c)));
+    expect(code).toBe(0);
+    expect(await leaseHolder()).toBe('');
+    expect(leader.logs).toContain('released the leader lease');
+  });
 });
