@@ -41,9 +41,12 @@ interface Running {
   describe: Record<string, unknown>;
 }
 
+/** The loop counts query results; it is made after the providers, hence the late binding. */
+let current: ControllerLoop | undefined;
+
 function common(options: ControllerCommandOptions): Pick<ControllerParts, 'metrics' | 'notifier'> {
   return {
-    metrics: new PrometheusMetrics({ url: options.prometheus }),
+    metrics: new PrometheusMetrics({ url: options.prometheus, onQueries: (ok, failed) => current?.recordQueries(ok, failed) }),
     ...(options.alertmanager ? { notifier: new AlertmanagerNotifier(options.alertmanager) } : {}),
   };
 }
@@ -92,6 +95,7 @@ export async function runController(options: ControllerCommandOptions): Promise<
   const log = createLogger('controller');
   if (options.local && (options.kubeconfig || options.context)) throw new RangeError('--local and --kubeconfig/--context exclude each other: local mode reads a folder, Kubernetes mode the API server');
   const running = options.local ? local(options, log) : await kube(options, log);
+  current = running.loop;
   const port = await running.loop.listen(Number(options.port), options.host);
   log.always('listening', { port, prometheus: options.prometheus, ...running.describe });
   let stopping = false;

@@ -21,6 +21,9 @@ export class ControllerLoop {
   private readonly reconciles = new client.Counter({ name: 'weir_controller_reconciles_total', help: 'Reconciles by result (ok, unroutable, error)', labelNames: ['rollout', 'result'], registers: [this.registry] });
   private readonly weight = new client.Gauge({ name: 'weir_rollout_canary_weight', help: 'Canary weight applied, percent', labelNames: ['rollout'], registers: [this.registry] });
   private readonly phase = new client.Gauge({ name: 'weir_rollout_phase', help: '1 for the phase a rollout is in', labelNames: ['rollout', 'phase'], registers: [this.registry] });
+  private readonly queries = new client.Counter({ name: 'weir_controller_metric_queries_total', help: 'Prometheus queries by result (ok, error)', labelNames: ['result'], registers: [this.registry] });
+  private readonly stageStarted = new client.Gauge({ name: 'weir_rollout_stage_started_timestamp_seconds', help: 'When the current stage began', labelNames: ['rollout'], registers: [this.registry] });
+  private readonly deadline = new client.Gauge({ name: 'weir_rollout_deadline_timestamp_seconds', help: 'When the rollout reaches maxDuration (startedAt + maxDuration)', labelNames: ['rollout'], registers: [this.registry] });
   private readonly leader = new client.Gauge({ name: 'weir_controller_leader', help: '1 while this replica is the one that acts', registers: [this.registry] });
   private readonly due = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -33,6 +36,12 @@ export class ControllerLoop {
     private readonly options: LoopOptions = {},
   ) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'weir_controller_' });
+  }
+
+  /** Counts one round of Prometheus queries (wired to PrometheusMetrics' onQueries). */
+  recordQueries(ok: number, failed: number): void {
+    if (ok) this.queries.inc({ result: 'ok' }, ok);
+    if (failed) this.queries.inc({ result: 'error' }, failed);
   }
 
   async listen(port: number, host = '127.0.0.1'): Promise<number> {
@@ -91,6 +100,9 @@ export class ControllerLoop {
         if (!decision) continue;
         this.weight.set({ rollout: key }, decision.canaryWeight);
         for (const phase of phases) this.phase.set({ rollout: key, phase }, phase === decision.statusPatch.phase ? 1 : 0);
+        const { stageStartedAt, startedAt } = decision.statusPatch;
+        if (stageStartedAt) this.stageStarted.set({ rollout: key }, Date.parse(stageStartedAt) / 1000);
+        if (startedAt) this.deadline.set({ rollout: key }, (Date.parse(startedAt) + parseDuration(rollout.spec.strategy.maxDuration)) / 1000);
       } catch (err) {
         this.reconciles.inc({ rollout: key, result: 'error' });
         this.parts.log.error('reconcile failed; retrying next interval', { rollout: key, err: err instanceof Error ? err.message : err });

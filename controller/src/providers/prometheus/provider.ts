@@ -6,6 +6,8 @@ import type { PlannedQuery, QueryResult } from '../../analysis/observations.js';
 import type { MetricsProvider } from '../types.js';
 
 export interface PrometheusOptions {
+  /** Told after every query round how many queries answered and how many failed. */
+  onQueries?: (ok: number, failed: number) => void;
   url: string;
   timeoutMs?: number;
   /** Extra attempts after a failed request (network error, 5xx). */
@@ -70,6 +72,7 @@ export class PrometheusMetrics implements MetricsProvider {
     };
     await Promise.all(Array.from({ length: Math.min(plan.length, this.options.concurrency ?? 8) }, worker));
     this.lastFailures = failures;
+    this.options.onQueries?.(plan.length - failures.length, failures.length);
     return results;
   }
 
