@@ -22,7 +22,7 @@ endif
 NODE := node
 STAMP := node_modules/.weir-installed
 
-.PHONY: help deps build typecheck test test-k8s kube-tools demo bench models crd sim system-tools clean
+.PHONY: help deps build typecheck test test-k8s kube-tools demo bench models crd alerts sim system-tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ models: build ## regenerate predictor/models deterministically
 
 crd: build ## regenerate manifests/crds from the ModelRollout schema
 	$(NODE) dist/controller/src/api/write-crd.js
+
+alerts: build ## regenerate manifests/monitoring/prometheusrule.yaml from alerts/
+	$(NODE) dist/controller/src/observability/write-prometheus-rule.js
 
 sim: build ## simulate rollouts (weir vs baselines), JSON report on stdout
 	@$(NODE) dist/controller/src/sim/run-sim.js $(if $(RUNS),--runs $(RUNS))

@@ -62,6 +62,7 @@ describe('manifests/', () => {
         'ServiceMonitor/models/predictor',
         'ServiceMonitor/weir-system/weir-controller',
         'ConfigMap/weir-system/weir-prometheus-scrape-config',
+        'PrometheusRule/weir-system/weir',
         'ModelRollout/models/price-direction',
       ].sort(),
     );
