@@ -32,7 +32,10 @@ describe('alerts/', () => {
     expect(stdout).toContain('SUCCESS: 10 rules found');
     const all = await rules();
     expect(all.map((r) => r.alert).sort()).toEqual([...ALERTS].sort());
+    const runbook = await readFile(path.join(root, 'docs', 'operations.md'), 'utf8');
     for (const rule of all) {
+      // The runbook link lands on a section of docs/operations.md.
+      expect(runbook).toContain(`\n### ${rule.alert}\n`);
       expect(rule.annotations.summary).toBeTruthy();
       expect(rule.annotations.runbook_url).toMatch(new RegExp(`docs/operations\\.md#${rule.alert.toLowerCase()}$`));
       expect(['critical', 'warning', 'info']).toContain(rule.labels.severity);
