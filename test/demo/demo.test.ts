@@ -19,6 +19,10 @@ describe('weir demo', () => {
     expect(r.durationSeconds).toBeLessThan(300);
     const [v1, v2] = r.table;
     expect(v2.accuracy).toBeGreaterThan(v1.accuracy);
+    // Alertmanager's API: the approval alert resolved once the demo approved; the promotion was announced.
+    const names = r.alertsActive.map((a: { alertname: string }) => a.alertname);
+    expect(names).toContain('WeirCanaryPromoted');
+    expect(names).not.toContain('WeirRolloutAwaitingApproval');
   }, 330_000);
 
   test('bad-accuracy: v3 is rolled back with a reason, final weight 0, no failed request', async () => {
@@ -27,6 +31,8 @@ describe('weir demo', () => {
     expect(r.weightsApplied.at(-1)).toBe(0);
     expect(r.rollbackReason).toMatch(/rolled back: .+/);
     expect(r.durationSeconds).toBeLessThan(300);
+    // The rollback reached the real Alertmanager as a critical alert, still active.
+    expect(r.alertsActive).toContainEqual({ alertname: 'WeirCanaryRolledBack', severity: 'critical', state: 'active' });
   }, 330_000);
 
   test('slow: v4 is rolled back with a reason, final weight 0, no failed request', async () => {

@@ -35,6 +35,11 @@ export interface ControllerCommandOptions {
   resync: string;
 }
 
+/** Alertmanager's webhook is on when WEIR_WEBHOOK_TOKEN holds its bearer token. */
+function webhook(): { webhookToken?: string } {
+  return process.env.WEIR_WEBHOOK_TOKEN ? { webhookToken: process.env.WEIR_WEBHOOK_TOKEN } : {};
+}
+
 interface Running {
   loop: ControllerLoop;
   stop(): Promise<void>;
@@ -55,7 +60,7 @@ function local(options: ControllerCommandOptions, log: Logger): Running {
   if (!options.gateway) throw new RangeError('--gateway <url> is required with --local: the local gateway admin URL, such as http://127.0.0.1:15000');
   const token = process.env.WEIR_GATEWAY_TOKEN;
   if (!token) throw new RangeError('WEIR_GATEWAY_TOKEN is not set: the gateway admin token');
-  const loop = new ControllerLoop({ store: new FileRolloutStore(options.local!), router: new GatewayRouter(options.gateway, token), ...common(options), log, namespace: 'local' });
+  const loop = new ControllerLoop({ store: new FileRolloutStore(options.local!), router: new GatewayRouter(options.gateway, token), ...common(options), log, namespace: 'local' }, webhook());
   loop.start();
   return { loop, stop: () => loop.stop(), describe: { local: options.local } };
 }
@@ -74,7 +79,7 @@ async function kube(options: ControllerCommandOptions, log: Logger): Promise<Run
     const namespace = options.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'weir-system';
     elector = new LeaderElector(kc, { namespace, name: options.leaseName, identity, leaseDurationMs: leaseMs, log });
   }
-  const loop = new ControllerLoop({ store, router, events, ...common(options), log, namespace: 'default' }, { isLeader: () => elector?.isLeader ?? true, isReady: () => store.synced });
+  const loop = new ControllerLoop({ store, router, events, ...common(options), log, namespace: 'default' }, { isLeader: () => elector?.isLeader ?? true, isReady: () => store.synced, ...webhook() });
   routeWrites = new client.Counter({ name: 'weir_controller_route_writes_total', help: 'VirtualService writes by this replica', registers: [loop.registry] });
   await store.start();
   elector?.start();

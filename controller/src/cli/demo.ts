@@ -55,6 +55,7 @@ function summary(result: ScenarioResult): string {
       `  recommendation: ${b.recommendation}`,
     );
   }
+  lines.push('', `alerts sent to Alertmanager: ${result.alertsSent}; active at the end: ${result.alertsActive.map((a) => `${a.alertname} (${a.severity})`).join(', ') || 'none'}`);
   return lines.join('\n');
 }
 
@@ -88,7 +89,7 @@ export async function runDemo(scenario: ScenarioName, json: boolean): Promise<Sc
     });
     if (json) {
       const { scenario: s, phase, weightsApplied, failedRequests, durationSeconds, rollbackReason } = result;
-      process.stdout.write(`${JSON.stringify({ scenario: s, phase, weightsApplied, failedRequests, durationSeconds, rollbackReason, table: result.table, recommendation: result.business?.recommendation ?? null })}\n`);
+      process.stdout.write(`${JSON.stringify({ scenario: s, phase, weightsApplied, failedRequests, durationSeconds, rollbackReason, table: result.table, recommendation: result.business?.recommendation ?? null, alertsSent: result.alertsSent, alertsActive: result.alertsActive })}\n`);
     } else process.stdout.write(`${summary(result)}\n`);
     return result;
   } finally {

@@ -56,7 +56,7 @@ program
   .option('--resync <duration>', 'list every ModelRollout again this often, besides watching', '5m')
   .option('--port <n>', 'port for /metrics, /healthz, /readyz (0 picks a free one)', '0')
   .option('--host <address>', 'address for /metrics, /healthz, /readyz', '127.0.0.1')
-  .addHelpText('after', '\nExamples:\n  weir controller --kubeconfig ~/.kube/config --prometheus http://prometheus:9090 --alertmanager http://alertmanager:9093\n  weir controller --local rollouts/ --gateway http://127.0.0.1:15000 --prometheus http://127.0.0.1:9090')
+  .addHelpText('after', '\nEnvironment:\n  WEIR_GATEWAY_TOKEN   local mode: the gateway admin token\n  WEIR_WEBHOOK_TOKEN   turns on POST /alertmanager/webhook (Alertmanager sends it as a bearer token): a firing\n                       alert listed in a rollout\'s spec.notifications.abortOnAlert, with version = its canary, aborts it\n\nExamples:\n  weir controller --kubeconfig ~/.kube/config --prometheus http://prometheus:9090 --alertmanager http://alertmanager:9093\n  weir controller --local rollouts/ --gateway http://127.0.0.1:15000 --prometheus http://127.0.0.1:9090')
   .action(async (options: ControllerCommandOptions) => {
     await runController(options);
   });

@@ -1,5 +1,6 @@
 // The controller process: reconciles every rollout in the store on its own
 // analysis interval, and serves /metrics, /healthz and /readyz.
+import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
@@ -8,6 +9,8 @@ import { phases } from '../api/schema.js';
 import { reconcile, type ControllerParts } from './reconcile.js';
 
 export interface LoopOptions {
+  /** Bearer token Alertmanager's webhook must send to POST /alertmanager/webhook; unset: the endpoint is off. */
+  webhookToken?: string;
   /** Only act when this says so (leader election); default always. */
   isLeader?: () => boolean;
   /** Extra readiness condition, such as the watch cache having listed once. */
@@ -15,6 +18,7 @@ export interface LoopOptions {
 }
 
 const TERMINAL = ['Promoted', 'RolledBack', 'Failed'];
+const WEBHOOK_MAX_BYTES = 1 << 20;
 
 export class ControllerLoop {
   readonly registry = new client.Registry();
@@ -88,8 +92,16 @@ export class ControllerLoop {
     }
     const now = Date.now();
     for (const { key, rollout, commands } of rollouts) {
-      // A finished rollout only needs attention when someone gave it a command (retry).
-      if (TERMINAL.includes(rollout.status!.phase) && commands.length === 0) continue;
+      // A finished rollout only needs attention when someone gave it a command (retry);
+      // its alert (rolled back) is kept fresh in Alertmanager until then.
+      if (TERMINAL.includes(rollout.status!.phase) && commands.length === 0) {
+        if ((this.due.get(key) ?? 0) <= now && this.parts.notifier) {
+          this.due.set(key, now + parseDuration(rollout.spec.analysis.interval));
+          const status = rollout.status!;
+          await this.parts.notifier.notify({ rollout, action: 'hold', summary: status.message ?? status.phase, status, stepChanged: false, metricsUnavailable: false }).catch((err: unknown) => this.parts.log.warn('notification failed', { rollout: key, err }));
+        }
+        continue;
+      }
       // A new command is applied at once; otherwise once per analysis interval.
       if (commands.length === 0 && (this.due.get(key) ?? 0) > now) continue;
       if (!(this.options.isLeader?.() ?? true)) return;
@@ -110,11 +122,61 @@ export class ControllerLoop {
     }
   }
 
+  /**
+   * Alertmanager's webhook: a firing alert whose name a rollout lists in
+   * spec.notifications.abortOnAlert, and whose version label is that rollout's
+   * canary, records an abort (applied at the next tick, within a second).
+   */
+  private async webhook(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const reply = (code: number, body: unknown) => {
+      res.writeHead(code, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    const token = this.options.webhookToken;
+    if (!token) return reply(404, { error: 'the webhook is off: start the controller with WEIR_WEBHOOK_TOKEN set' });
+    if (req.method !== 'POST') return reply(405, { error: 'POST an Alertmanager webhook payload' });
+    const given = Buffer.from(req.headers.authorization ?? '');
+    const expected = Buffer.from(`Bearer ${token}`);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return reply(401, { error: 'missing or wrong bearer token' });
+    let text = '';
+    for await (const chunk of req) {
+      text += (chunk as Buffer).toString();
+      if (text.length > WEBHOOK_MAX_BYTES) return reply(413, { error: `payload above ${WEBHOOK_MAX_BYTES} bytes` });
+    }
+    let payload: { alerts?: { status?: string; labels?: Record<string, string> }[] };
+    try {
+      payload = JSON.parse(text) as typeof payload;
+    } catch {
+      return reply(400, { error: 'body is not JSON' });
+    }
+    if (!Array.isArray(payload.alerts)) return reply(400, { error: 'alerts: expected an array (Alertmanager webhook payload)' });
+    const aborted: string[] = [];
+    const rollouts = await this.parts.store.list();
+    for (const alert of payload.alerts) {
+      const labels = alert.labels ?? {};
+      if (alert.status !== 'firing' || !labels.alertname) continue;
+      for (const { key, rollout } of rollouts) {
+        const { spec } = rollout;
+        if (!spec.notifications?.abortOnAlert.includes(labels.alertname)) continue;
+        if ((labels.version ?? labels.canary) !== spec.canary.version) continue;
+        if (labels.model && labels.model !== spec.model) continue;
+        if (labels.namespace && rollout.metadata.namespace && labels.namespace !== rollout.metadata.namespace) continue;
+        if (TERMINAL.includes(rollout.status!.phase) || aborted.includes(key)) continue;
+        await this.parts.store.addCommand(key, { type: 'abort', by: `alertmanager:${labels.alertname}`, at: new Date().toISOString() });
+        aborted.push(key);
+        this.parts.log.warn('abort requested by an alert', { rollout: key, alert: labels.alertname, version: spec.canary.version });
+      }
+    }
+    reply(200, { aborted });
+  }
+
   private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = (req.url ?? '/').split('?')[0];
     if (url === '/metrics') {
       res.writeHead(200, { 'content-type': this.registry.contentType });
       res.end(await this.registry.metrics());
+    } else if (url === '/alertmanager/webhook') {
+      await this.webhook(req, res);
     } else if (url === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{"ok":true}');

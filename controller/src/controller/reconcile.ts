@@ -57,7 +57,9 @@ export async function reconcile(parts: ControllerParts, key: string): Promise<De
   }
   const stageMs = status.stageStartedAt ? now - Date.parse(status.stageStartedAt) : 0;
   const window = windowText(stageMs, Math.ceil(parseDuration(rollout.spec.analysis.interval) / 1000));
-  const results = await parts.metrics.query(planQueries(rollout.spec, { namespace: rollout.metadata.namespace ?? parts.namespace, window }));
+  const plan = planQueries(rollout.spec, { namespace: rollout.metadata.namespace ?? parts.namespace, window });
+  const results = await parts.metrics.query(plan);
+  const metricsUnavailable = plan.length > 0 && (parts.metrics.lastFailures?.length ?? 0) === plan.length;
   const observations = observe(rollout.spec, results);
   // The request rate this stage has seen, for the engine's ETA of enough samples.
   const seen = (observations.samples.stable ?? 0) + (observations.samples.canary ?? 0);
@@ -69,11 +71,13 @@ export async function reconcile(parts: ControllerParts, key: string): Promise<De
     await parts.router.setRoutes(rollout, decision.canaryWeight, decision.mirrorPercent);
     parts.log.info('weights applied', { rollout: key, stepId: decision.stepId, action: decision.action, canaryWeight: decision.canaryWeight, mirrorPercent: decision.mirrorPercent });
   }
-  if (decision.action !== 'hold' && decision.stepId !== status.lastStepId) {
-    const summary = decision.statusPatch.message ?? decision.action;
+  const summary = decision.statusPatch.message ?? decision.action;
+  const stepChanged = decision.action !== 'hold' && decision.stepId !== status.lastStepId;
+  if (stepChanged) {
     parts.log.info('decision', { rollout: key, action: decision.action, summary });
     await parts.events?.record(rollout, decision.action === 'rollback' ? 'Warning' : 'Normal', EVENT_REASONS[decision.action], summary);
-    await parts.notifier?.notify({ rollout, action: decision.action, summary, status: decision.statusPatch }).catch((err: unknown) => parts.log.warn('notification failed', { rollout: key, err }));
   }
+  // Every round: the notifier fires alerts while their condition holds and resolves them when it ends.
+  await parts.notifier?.notify({ rollout, action: decision.action, summary, status: decision.statusPatch, stepChanged, metricsUnavailable }).catch((err: unknown) => parts.log.warn('notification failed', { rollout: key, err }));
   return decision;
 }

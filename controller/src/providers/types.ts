@@ -44,13 +44,20 @@ export interface TrafficRouter {
 export interface MetricsProvider {
   /** Runs every query; a failed or empty one maps to undefined (nodata). */
   query(plan: PlannedQuery[]): Promise<Map<string, QueryResult>>;
+  /** The queries of the last call that failed (not merely empty), when the provider can tell. */
+  lastFailures?: { key: string; error: string }[];
 }
 
+/** Where a rollout stands after a reconcile (sent every reconcile, holds included). */
 export interface RolloutEvent {
   rollout: ModelRollout;
   action: string;
   summary: string;
   status: RolloutStatus;
+  /** True when this reconcile took a new step (not a hold or a repeat). */
+  stepChanged: boolean;
+  /** True when every metric query failed (Prometheus unreachable). */
+  metricsUnavailable: boolean;
 }
 
 export interface Notifier {

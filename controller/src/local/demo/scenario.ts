@@ -63,6 +63,8 @@ export interface ScenarioResult {
   /** The rollout's business coefficients the impact was computed with. */
   coefficients: BusinessCoefficients | null;
   alertsSent: number;
+  /** The alerts active in Alertmanager at the end, as its API lists them. */
+  alertsActive: { alertname: string; severity: string; state: string }[];
 }
 
 export interface ScenarioOptions {
@@ -192,7 +194,7 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
       store,
       router: recordingRouter,
       metrics: new PrometheusMetrics({ url: prometheus.url, timeoutMs: 2000, retries: 1 }),
-      notifier: { notify: async (event) => ((alertsSent++), notifier.notify(event)) },
+      notifier,
       log,
       namespace: 'local',
     };
@@ -217,6 +219,14 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
     await load.stop();
     // One more scrape so the table includes the last requests and feedback.
     await new Promise((resolve) => setTimeout(resolve, 2500));
+    await notifier.flush();
+    notifier.close();
+    alertsSent = notifier.counts.sent;
+    const alertsActive = ((await (await fetch(`${alertmanager.url}/api/v2/alerts`)).json()) as { labels: Record<string, string>; status: { state: string } }[]).map((a) => ({
+      alertname: a.labels.alertname ?? '',
+      severity: a.labels.severity ?? '',
+      state: a.status.state,
+    }));
     const table = await resultsTable(prometheus.url, ['v1', canary]);
     const latencies = Object.fromEntries(Object.entries(load.stats.byVersion).map(([v, s]) => [v, s.latencies]));
     const coefficients = (await store.get(ROLLOUT)).rollout.spec.analysis.business;
@@ -231,6 +241,7 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
       business: impactOf(table, latencies, coefficients),
       coefficients: coefficients ?? null,
       alertsSent,
+      alertsActive,
     };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
