@@ -45,8 +45,6 @@ export class KubeRolloutStore implements RolloutStore {
   private readonly informers: Informer<RawRollout>[];
   /** Invalid specs, reported once per resourceVersion. */
   private readonly reported = new Map<string, string>();
-  /** Invalid rollouts seen by the last list(): key → problems. */
-  readonly invalid = new Map<string, string[]>();
 
   constructor(
     kubeconfig: KubeConfig,
@@ -96,15 +94,13 @@ export class KubeRolloutStore implements RolloutStore {
     return { key, rollout, commands: rollout.status.commands.filter((c) => !consumed.has(c.id)), revision: raw.metadata.resourceVersion ?? '' };
   }
 
-  /** Every valid rollout in the watch cache. Invalid ones are logged once per change and listed in `invalid`. */
+  /** Every valid rollout in the watch cache. Invalid ones are logged once per change and skipped. */
   async list(): Promise<StoredRollout[]> {
     const stored: StoredRollout[] = [];
-    this.invalid.clear();
     for (const informer of this.informers) {
       for (const raw of informer.values()) {
         const result = this.toStored(raw);
         if ('errors' in result) {
-          this.invalid.set(result.key, result.errors);
           if (this.reported.get(result.key) !== raw.metadata.resourceVersion) {
             this.reported.set(result.key, raw.metadata.resourceVersion ?? '');
             this.options.log.warn('ModelRollout does not validate; skipping it until it is fixed', { rollout: result.key, errors: result.errors });
