@@ -7,7 +7,8 @@ import { CustomObjectsApi } from '@kubernetes/client-node';
 import { createLogger } from '../../predictor/src/log.js';
 import { Gateway } from '../../controller/src/local/gateway/server.js';
 import { parseRouteTable, weightsOf } from '../../controller/src/local/gateway/routes.js';
-import { VirtualServiceWatcher, kubeconfigFrom } from '../../controller/src/local/gateway/vs-watch.js';
+import { VirtualServiceWatcher } from '../../controller/src/local/gateway/vs-watch.js';
+import { loadKubeConfig } from '../../controller/src/providers/kube/client.js';
 import { packageRoot, type PredictorProcess } from '../../controller/src/local/predictor-process.js';
 import { MODEL, inferBody, marketRows, predictor, request, waitFor } from '../support/predictor.js';
 import { startKube, type KubeEnv } from '../support/kube-env.js';
@@ -42,7 +43,7 @@ beforeAll(async () => {
   await kube.kubectl(['apply', '-f', '-'], 'admin', stringify(vs(100, 0)));
   gateway = new Gateway({ table: parseRouteTable(vs(50, 50).spec), backends: { v1: [v1.url], v2: [v2.url] }, service: 'predictor', token: 'watch-test-token-0123456789' }, createLogger('gateway', 'error'));
   url = `http://127.0.0.1:${(await gateway.listen(0, 0)).port}`;
-  watcher = new VirtualServiceWatcher(gateway, kubeconfigFrom(await kube.kubeconfig()), { namespace: 'models', name: 'predictor' }, createLogger('gateway', 'error'));
+  watcher = new VirtualServiceWatcher(gateway, loadKubeConfig({ kubeconfig: await kube.kubeconfig() }), { namespace: 'models', name: 'predictor' }, createLogger('gateway', 'error'));
   await watcher.start();
 }, 120_000);
 afterAll(async () => {
@@ -64,7 +65,7 @@ describe('gateway watching a VirtualService', () => {
   });
 
   test('a VirtualService write reaches the gateway quickly (20 writes; p50 and p99 printed)', async () => {
-    const api = kubeconfigFrom(await kube.kubeconfig()).makeApiClient(CustomObjectsApi);
+    const api = loadKubeConfig({ kubeconfig: await kube.kubeconfig() }).makeApiClient(CustomObjectsApi);
     const ref = { group: 'networking.istio.io', version: 'v1beta1', namespace: 'models', plural: 'virtualservices', name: 'predictor' };
     const delays: number[] = [];
     for (let i = 0; i < 20; i++) {

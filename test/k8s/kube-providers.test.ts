@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { createLogger } from '../../predictor/src/log.js';
 import { validateModelRollout } from '../../controller/src/api/validate.js';
 import type { ModelRollout } from '../../controller/src/api/schema.js';
-import { kubeconfigFrom } from '../../controller/src/local/gateway/vs-watch.js';
+import { loadKubeConfig } from '../../controller/src/providers/kube/client.js';
 import { packageRoot } from '../../controller/src/local/predictor-process.js';
 import { IstioRouter } from '../../controller/src/providers/istio/router.js';
 import { kubeFailure } from '../../controller/src/providers/kube/client.js';
@@ -37,7 +37,7 @@ beforeAll(async () => {
   await kube.kubectl(['wait', '--for', 'condition=established', '--timeout=30s', 'crd/virtualservices.networking.istio.io', 'crd/modelrollouts.weir.dev']);
   await kube.kubectl(['create', 'namespace', 'team']);
   await kube.kubectl(['apply', '-f', '-'], 'admin', stringify({ apiVersion: 'networking.istio.io/v1beta1', kind: 'DestinationRule', metadata: { name: 'predictor', namespace: 'team' }, spec: { host: 'predictor.team.svc.cluster.local', subsets: [{ name: 'v1' }, { name: 'v2' }] } }));
-  kc = kubeconfigFrom(await kube.kubeconfig());
+  kc = loadKubeConfig({ kubeconfig: await kube.kubeconfig() });
   api = kc.makeApiClient(CustomObjectsApi);
 }, 120_000);
 afterAll(async () => {

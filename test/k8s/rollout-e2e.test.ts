@@ -15,7 +15,8 @@ import { demoRolloutYaml } from '../../controller/src/local/demo/rollout-spec.js
 import { LoadGenerator } from '../../controller/src/local/demo/load-generator.js';
 import { Gateway } from '../../controller/src/local/gateway/server.js';
 import { parseRouteTable } from '../../controller/src/local/gateway/routes.js';
-import { VirtualServiceWatcher, kubeconfigFrom } from '../../controller/src/local/gateway/vs-watch.js';
+import { VirtualServiceWatcher } from '../../controller/src/local/gateway/vs-watch.js';
+import { loadKubeConfig } from '../../controller/src/providers/kube/client.js';
 import { packageRoot, startPredictor, type PredictorProcess } from '../../controller/src/local/predictor-process.js';
 import { startPrometheus, type PrometheusProcess } from '../../controller/src/local/prometheus-process.js';
 import { Informer } from '../../controller/src/providers/kube/informer.js';
@@ -110,7 +111,7 @@ beforeAll(async () => {
   await kube.kubectl(['create', 'rolebinding', 'release-managers', '--clusterrole=weir-approver', '--user=alice', '-n', 'models']);
   await kube.kubectl(['create', 'rolebinding', 'viewers', '--clusterrole=weir-viewer', '--user=bob', '-n', 'models']);
 
-  admin = kubeconfigFrom(await kube.kubeconfig());
+  admin = loadKubeConfig({ kubeconfig: await kube.kubeconfig() });
   api = admin.makeApiClient(CustomObjectsApi);
   for (const version of ['v1', 'v2', 'v4']) predictors[version] = await startPredictor({ modelRepository: MODELS_DIR, model: MODEL, version, args: ['--cache-max-entries', '0', '--log-level', 'warn'] });
   gateway = new Gateway(
@@ -282,7 +283,7 @@ describe('Kubernetes mode, end to end', () => {
   }, 240_000);
 
   test('decision → VirtualService visible in the API server: p50 and p99 over retry/abort cycles (printed)', async () => {
-    const store = new KubeRolloutStore(kubeconfigFrom(await kube.kubeconfig('alice')), { log: createLogger('test', 'error') });
+    const store = new KubeRolloutStore(loadKubeConfig({ kubeconfig: await kube.kubeconfig('alice') }), { log: createLogger('test', 'error') });
     const before = seen.steps.length;
     for (let i = 0; i < 15; i++) {
       await store.addCommand('models/slow-canary', { type: 'retry', by: 'alice', at: new Date().toISOString() });

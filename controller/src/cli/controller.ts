@@ -2,7 +2,6 @@
 // store and the local gateway; otherwise it runs against the Kubernetes API with
 // the ModelRollout store, the Istio router, Events and leader election.
 import os from 'node:os';
-import client from 'prom-client';
 import { createLogger, type Logger } from '../../../predictor/src/log.js';
 import { parseDuration } from '../../../predictor/src/duration.js';
 import { ControllerLoop } from '../controller/loop.js';
@@ -46,7 +45,7 @@ interface Running {
   describe: Record<string, unknown>;
 }
 
-/** The loop counts query results; it is made after the providers, hence the late binding. */
+/** The loop counts query results and route writes; it is made after the providers, hence the late binding. */
 let current: ControllerLoop | undefined;
 
 function common(options: ControllerCommandOptions): Pick<ControllerParts, 'metrics' | 'notifier'> {
@@ -61,6 +60,7 @@ function local(options: ControllerCommandOptions, log: Logger): Running {
   const token = process.env.WEIR_GATEWAY_TOKEN;
   if (!token) throw new RangeError('WEIR_GATEWAY_TOKEN is not set: the gateway admin token');
   const loop = new ControllerLoop({ store: new FileRolloutStore(options.local!), router: new GatewayRouter(options.gateway, token), ...common(options), log, namespace: 'local' }, webhook());
+  current = loop;
   loop.start();
   return { loop, stop: () => loop.stop(), describe: { local: options.local } };
 }
@@ -70,8 +70,7 @@ async function kube(options: ControllerCommandOptions, log: Logger): Promise<Run
   const identity = options.identity ?? process.env.POD_NAME ?? `${os.hostname()}-${process.pid}`;
   const fieldManager = `weir-controller`;
   const store = new KubeRolloutStore(kc, { namespaces: options.namespace, fieldManager, log, resyncMs: parseDuration(options.resync) });
-  let routeWrites: client.Counter | undefined;
-  const router = new IstioRouter(kc, { fieldManager, onWrite: () => routeWrites?.inc() });
+  const router = new IstioRouter(kc, { fieldManager, onWrite: () => current?.recordRouteWrite() });
   const events = new KubeEvents(kc, identity, log);
   let elector: LeaderElector | undefined;
   if (options.leaderElect) {
@@ -80,7 +79,7 @@ async function kube(options: ControllerCommandOptions, log: Logger): Promise<Run
     elector = new LeaderElector(kc, { namespace, name: options.leaseName, identity, leaseDurationMs: leaseMs, log });
   }
   const loop = new ControllerLoop({ store, router, events, ...common(options), log, namespace: 'default' }, { isLeader: () => elector?.isLeader ?? true, isReady: () => store.synced, ...webhook() });
-  routeWrites = new client.Counter({ name: 'weir_controller_route_writes_total', help: 'VirtualService writes by this replica', registers: [loop.registry] });
+  current = loop;
   await store.start();
   elector?.start();
   loop.start();
@@ -100,7 +99,6 @@ export async function runController(options: ControllerCommandOptions): Promise<
   const log = createLogger('controller');
   if (options.local && (options.kubeconfig || options.context)) throw new RangeError('--local and --kubeconfig/--context exclude each other: local mode reads a folder, Kubernetes mode the API server');
   const running = options.local ? local(options, log) : await kube(options, log);
-  current = running.loop;
   const port = await running.loop.listen(Number(options.port), options.host);
   log.always('listening', { port, prometheus: options.prometheus, ...running.describe });
   let stopping = false;

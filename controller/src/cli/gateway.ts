@@ -4,7 +4,8 @@ import { parse as parseYaml } from 'yaml';
 import { createLogger } from '../../../predictor/src/log.js';
 import { Gateway } from '../local/gateway/server.js';
 import { parseRouteTable } from '../local/gateway/routes.js';
-import { VirtualServiceWatcher, kubeconfigFrom } from '../local/gateway/vs-watch.js';
+import { VirtualServiceWatcher } from '../local/gateway/vs-watch.js';
+import { loadKubeConfig } from '../providers/kube/client.js';
 
 export interface GatewayCommandOptions {
   routes?: string;
@@ -44,7 +45,7 @@ export async function runGateway(options: GatewayCommandOptions): Promise<void> 
   if (options.watchVirtualservice) {
     const [namespace, name] = options.watchVirtualservice.split('/');
     if (!namespace || !name) throw new RangeError(`--watch-virtualservice: "${options.watchVirtualservice}" is not NAMESPACE/NAME`);
-    watcher = new VirtualServiceWatcher(gateway, kubeconfigFrom(options.kubeconfig), { namespace, name }, log);
+    watcher = new VirtualServiceWatcher(gateway, loadKubeConfig(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}), { namespace, name }, log);
     await watcher.start();
   }
   const ports = await gateway.listen(Number(options.port), Number(options.adminPort));

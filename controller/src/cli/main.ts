@@ -9,6 +9,9 @@ import { registerRolloutCommands } from './rollouts.js';
 import { runController, type ControllerCommandOptions } from './controller.js';
 import { KubeError } from '../providers/kube/client.js';
 
+/** commander's collector for an option given several times. */
+const repeatable = (value: string, list: string[]) => [...list, value];
+
 const program = new Command('weir')
   .description('weir ships ML model versions safely: canary stages judged by guardrails and champion-vs-challenger statistics.')
   .version('0.1.0', '-V, --version', 'print the weir version')
@@ -47,7 +50,7 @@ program
   .option('--gateway <url>', 'local mode: the local gateway admin URL (token in WEIR_GATEWAY_TOKEN)')
   .option('--kubeconfig <file>', 'Kubernetes mode: kubeconfig (default: KUBECONFIG, ~/.kube/config, or the pod\'s service account)')
   .option('--context <name>', 'Kubernetes mode: kubeconfig context')
-  .option('--namespace <ns>', 'Kubernetes mode: watch ModelRollouts in this namespace (repeat; default: all namespaces)', (value: string, list: string[]) => [...list, value], [] as string[])
+  .option('--namespace <ns>', 'Kubernetes mode: watch ModelRollouts in this namespace (repeat; default: all namespaces)', repeatable, [] as string[])
   .option('--no-leader-elect', 'Kubernetes mode: act without holding the Lease (one replica only)')
   .option('--lease-namespace <ns>', 'namespace of the leader Lease (default: POD_NAMESPACE or weir-system)')
   .option('--lease-name <name>', 'name of the leader Lease', 'weir-controller')
@@ -67,7 +70,7 @@ program
   .option('--routes <file>', 'VirtualService YAML (or its spec) with the HTTP routes')
   .option('--watch-virtualservice <namespace/name>', 'follow this VirtualService in a Kubernetes API server (Envoy\'s part in Kubernetes-mode tests)')
   .option('--kubeconfig <file>', 'kubeconfig for --watch-virtualservice (default: KUBECONFIG or ~/.kube/config)')
-  .requiredOption('--backend <version=url,...>', 'backend URLs of a version (repeat per version)', (value: string, list: string[]) => [...list, value], [] as string[])
+  .requiredOption('--backend <version=url,...>', 'backend URLs of a version (repeat per version)', repeatable, [] as string[])
   .option('--port <n>', 'data port (0 picks a free one)', '0')
   .option('--admin-port <n>', 'admin and /metrics port (0 picks a free one)', '0')
   .option('--service <name>', 'destination_service label', 'predictor')

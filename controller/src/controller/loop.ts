@@ -26,6 +26,7 @@ export class ControllerLoop {
   private readonly weight = new client.Gauge({ name: 'weir_rollout_canary_weight', help: 'Canary weight applied, percent', labelNames: ['rollout'], registers: [this.registry] });
   private readonly phase = new client.Gauge({ name: 'weir_rollout_phase', help: '1 for the phase a rollout is in', labelNames: ['rollout', 'phase'], registers: [this.registry] });
   private readonly queries = new client.Counter({ name: 'weir_controller_metric_queries_total', help: 'Prometheus queries by result (ok, error)', labelNames: ['result'], registers: [this.registry] });
+  private readonly routeWrites = new client.Counter({ name: 'weir_controller_route_writes_total', help: 'VirtualService writes by this replica', registers: [this.registry] });
   private readonly stageStarted = new client.Gauge({ name: 'weir_rollout_stage_started_timestamp_seconds', help: 'When the current stage began', labelNames: ['rollout'], registers: [this.registry] });
   private readonly deadline = new client.Gauge({ name: 'weir_rollout_deadline_timestamp_seconds', help: 'When the rollout reaches maxDuration (startedAt + maxDuration)', labelNames: ['rollout'], registers: [this.registry] });
   private readonly leader = new client.Gauge({ name: 'weir_controller_leader', help: '1 while this replica is the one that acts', registers: [this.registry] });
@@ -46,6 +47,11 @@ export class ControllerLoop {
   recordQueries(ok: number, failed: number): void {
     if (ok) this.queries.inc({ result: 'ok' }, ok);
     if (failed) this.queries.inc({ result: 'error' }, failed);
+  }
+
+  /** Counts one VirtualService write (wired to IstioRouter's onWrite). */
+  recordRouteWrite(): void {
+    this.routeWrites.inc();
   }
 
   async listen(port: number, host = '127.0.0.1'): Promise<number> {

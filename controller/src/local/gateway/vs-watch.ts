@@ -1,9 +1,11 @@
 // Makes the local gateway follow a VirtualService in a Kubernetes API server,
-// playing Envoy's part in tests of Kubernetes mode: get it, apply it, watch it
-// from that resourceVersion; after a dropped watch or 410 Gone, get it again.
-// A VirtualService that does not validate leaves the last good routes in place.
-import { CustomObjectsApi, KubeConfig, Watch } from '@kubernetes/client-node';
+// playing Envoy's part in tests of Kubernetes mode. The list-then-watch,
+// reconnects and 410 Gone handling are the shared Informer's; this applies what
+// it sees. A VirtualService that does not validate, or is deleted, leaves the
+// last good routes in place.
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../../../../predictor/src/log.js';
+import { Informer, type Listed } from '../../providers/kube/informer.js';
 import { parseRouteTable } from './routes.js';
 import type { Gateway } from './server.js';
 
@@ -16,33 +18,51 @@ export interface WatchTarget {
   name: string;
 }
 
+interface VirtualService {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+  spec?: unknown;
+}
+
 export class VirtualServiceWatcher {
-  private abort: AbortController | undefined;
-  private stopped = false;
-  private retry: NodeJS.Timeout | undefined;
+  private readonly informer: Informer<VirtualService>;
   /** Updates applied, and updates refused because they did not validate. */
   readonly counts = { applied: 0, rejected: 0 };
 
   constructor(
     private readonly gateway: Gateway,
-    private readonly kubeconfig: KubeConfig,
+    kubeconfig: KubeConfig,
     private readonly target: WatchTarget,
     private readonly log: Logger,
-  ) {}
+  ) {
+    const api = kubeconfig.makeApiClient(CustomObjectsApi);
+    const fieldSelector = `metadata.name=${target.name}`;
+    this.informer = new Informer<VirtualService>({
+      kubeconfig,
+      path: `/apis/${GROUP}/${VERSION}/namespaces/${target.namespace}/${PLURAL}`,
+      list: async () => (await api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: target.namespace, plural: PLURAL, fieldSelector })) as Listed<VirtualService>,
+      fieldSelector,
+      log,
+      onEvent: (phase, object) => {
+        if (phase === 'DELETED') this.log.warn('VirtualService deleted; keeping the last good routes', { ...this.target });
+        else this.apply(object);
+      },
+    });
+  }
 
-  /** Resolves after the first successful get and apply; keeps watching afterwards. */
+  /** Resolves after the VirtualService was listed and applied; keeps watching afterwards. */
   async start(): Promise<void> {
-    const resourceVersion = await this.getAndApply();
-    await this.watchFrom(resourceVersion);
+    await this.informer.start();
+    if (this.counts.applied + this.counts.rejected === 0) {
+      this.informer.stop();
+      throw new RangeError(`VirtualService ${this.target.namespace}/${this.target.name} does not exist`);
+    }
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.retry) clearTimeout(this.retry);
-    this.abort?.abort();
+    this.informer.stop();
   }
 
-  private apply(object: { metadata?: { resourceVersion?: string }; spec?: unknown }): void {
+  private apply(object: VirtualService): void {
     try {
       this.gateway.setRoutes(parseRouteTable(object.spec));
       this.counts.applied++;
@@ -51,43 +71,4 @@ export class VirtualServiceWatcher {
       this.log.warn('VirtualService does not validate; keeping the last good routes', { ...this.target, resourceVersion: object.metadata?.resourceVersion, err });
     }
   }
-
-  private async getAndApply(): Promise<string> {
-    const api = this.kubeconfig.makeApiClient(CustomObjectsApi);
-    const object = (await api.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: this.target.namespace, plural: PLURAL, name: this.target.name })) as { metadata: { resourceVersion: string }; spec: unknown };
-    this.apply(object);
-    return object.metadata.resourceVersion;
-  }
-
-  private async watchFrom(resourceVersion: string): Promise<void> {
-    const path = `/apis/${GROUP}/${VERSION}/namespaces/${this.target.namespace}/${PLURAL}`;
-    this.abort = await new Watch(this.kubeconfig).watch(
-      path,
-      { fieldSelector: `metadata.name=${this.target.name}`, resourceVersion, allowWatchBookmarks: true },
-      (phase, object: { metadata?: { resourceVersion?: string }; spec?: unknown; code?: number }) => {
-        if (phase === 'ADDED' || phase === 'MODIFIED') this.apply(object);
-        else if (phase === 'DELETED') this.log.warn('VirtualService deleted; keeping the last good routes', { ...this.target });
-        else if (phase === 'ERROR' && object.code === 410) this.abort?.abort(); // Gone: start over from a fresh get
-      },
-      (err: unknown) => this.reconnect(err),
-    );
-  }
-
-  private reconnect(err: unknown): void {
-    if (this.stopped) return;
-    // client-node ends a watch after 30 s without data (TimeoutError): normal for a quiet VirtualService.
-    if (err && (err as { name?: string }).name !== 'TimeoutError') this.log.warn('VirtualService watch ended; getting it again', { ...this.target, err: err instanceof Error ? err.message : String(err) });
-    this.retry = setTimeout(() => {
-      void this.getAndApply()
-        .then((rv) => this.watchFrom(rv))
-        .catch((e: unknown) => this.reconnect(e));
-    }, 500);
-  }
-}
-
-export function kubeconfigFrom(file: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (file) kc.loadFromFile(file);
-  else kc.loadFromDefault();
-  return kc;
 }

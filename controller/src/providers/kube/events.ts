@@ -11,7 +11,6 @@ const MESSAGE_LIMIT = 1024;
 
 export class KubeEvents implements EventRecorder {
   private readonly api: CoreV1Api;
-  readonly counts = { recorded: 0, failed: 0 };
 
   constructor(
     kubeconfig: KubeConfig,
@@ -21,7 +20,7 @@ export class KubeEvents implements EventRecorder {
     this.api = kubeconfig.makeApiClient(CoreV1Api);
   }
 
-  /** Records one Event; a failure is logged and counted, never thrown (Events are best effort). */
+  /** Records one Event; a failure is logged, never thrown (Events are best effort). */
   async record(rollout: ModelRollout, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const { name, namespace = 'default', uid, resourceVersion } = rollout.metadata as { name: string; namespace?: string; uid?: string; resourceVersion?: string };
     const now = new Date();
@@ -42,9 +41,7 @@ export class KubeEvents implements EventRecorder {
           count: 1,
         },
       });
-      this.counts.recorded++;
     } catch (err) {
-      this.counts.failed++;
       this.log.warn('cannot record Event', { rollout: `${namespace}/${name}`, reason, err: kubeFailure(err).message });
     }
   }

@@ -22,6 +22,8 @@ export interface InformerOptions<T> {
   /** Collection path, e.g. /apis/weir.dev/v1alpha1/modelrollouts. */
   path: string;
   list: () => Promise<Listed<T>>;
+  /** Limits the watch as `list` is limited, e.g. metadata.name=predictor. */
+  fieldSelector?: string;
   log: Logger;
   resyncMs?: number;
   /** Called after every change to the cache. */
@@ -43,7 +45,6 @@ export class Informer<T extends Named> {
   private resourceVersion = '';
   /** True once a list has succeeded; false again while relisting after a failure. */
   synced = false;
-  readonly counts = { lists: 0, watchEvents: 0, watchErrors: 0 };
 
   constructor(private readonly options: InformerOptions<T>) {}
 
@@ -70,7 +71,6 @@ export class Informer<T extends Named> {
     const generation = ++this.generation;
     this.abort?.abort();
     const listed = await this.options.list();
-    this.counts.lists++;
     this.objects.clear();
     for (const item of listed.items) {
       this.objects.set(keyOf(item), item);
@@ -87,10 +87,9 @@ export class Informer<T extends Named> {
     let gone = false;
     this.abort = await new Watch(this.options.kubeconfig).watch(
       this.options.path,
-      { resourceVersion: this.resourceVersion, allowWatchBookmarks: true },
+      { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, ...(this.options.fieldSelector ? { fieldSelector: this.options.fieldSelector } : {}) },
       (phase: string, object: T & { code?: number }) => {
         if (generation !== this.generation) return;
-        this.counts.watchEvents++;
         if (phase === 'ERROR') {
           gone = object.code === 410;
           return;
@@ -110,7 +109,6 @@ export class Informer<T extends Named> {
           void this.watch(generation).catch((e: unknown) => this.retry(e));
           return;
         }
-        this.counts.watchErrors++;
         this.retry(gone ? new Error('410 Gone: the resourceVersion is too old') : err);
       },
     );

@@ -38,7 +38,6 @@ export class LeaderElector {
   /** The other holder's record as last seen, and when (our clock). */
   private observed: { record: string; at: number; durationMs: number } | undefined;
   private cycle: Promise<void> | undefined;
-  readonly counts = { acquired: 0, lost: 0, renewals: 0 };
 
   constructor(
     kubeconfig: KubeConfig,
@@ -92,11 +91,9 @@ export class LeaderElector {
     if (leading === this.leading) return;
     this.leading = leading;
     if (leading) {
-      this.counts.acquired++;
       this.options.log.info('became the leader', { lease: this.leaseName(), identity: this.options.identity });
       this.options.onStartedLeading?.();
     } else {
-      this.counts.lost++;
       this.options.log.warn('no longer the leader', { lease: this.leaseName(), identity: this.options.identity });
       this.options.onStoppedLeading?.();
     }
@@ -153,7 +150,6 @@ export class LeaderElector {
     lease.spec = micro(holder === identity ? { ...lease.spec, leaseDurationSeconds: spec.leaseDurationSeconds, renewTime: now } : { ...spec, leaseTransitions: transitions + 1 });
     try {
       await this.api.replaceNamespacedLease({ name, namespace, body: lease });
-      this.counts.renewals++;
       return true;
     } catch (err) {
       if (isConflict(err)) return false;

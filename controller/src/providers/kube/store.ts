@@ -51,15 +51,12 @@ export class KubeRolloutStore implements RolloutStore {
     private readonly options: KubeStoreOptions,
   ) {
     this.api = kubeconfig.makeApiClient(CustomObjectsApi);
-    const ref = { group: API_GROUP, version: API_VERSION, plural: PLURAL };
-    const scopes = options.namespaces?.length ? options.namespaces : [undefined];
-    this.informers = scopes.map(
+    this.informers = this.scopes().map(
       (namespace) =>
         new Informer<RawRollout>({
           kubeconfig,
           path: namespace ? `/apis/${API_GROUP}/${API_VERSION}/namespaces/${namespace}/${PLURAL}` : `/apis/${API_GROUP}/${API_VERSION}/${PLURAL}`,
-          list: async () =>
-            (namespace ? await this.api.listNamespacedCustomObject({ ...ref, namespace }) : await this.api.listClusterCustomObject(ref)) as Listed<RawRollout>,
+          list: () => this.listScope(namespace),
           log: options.log,
           ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}),
           ...(options.onChange ? { onChange: options.onChange } : {}),
@@ -69,7 +66,7 @@ export class KubeRolloutStore implements RolloutStore {
 
   /** Lists and starts watching; resolves when every watched scope has been listed once. */
   async start(): Promise<void> {
-    await Promise.all(this.informers.map((i) => kubeCall(`list ${PLURAL}`, () => i.start())));
+    await Promise.all(this.informers.map((i) => i.start()));
   }
 
   stop(): void {
@@ -111,16 +108,23 @@ export class KubeRolloutStore implements RolloutStore {
     return stored.sort((a, b) => a.key.localeCompare(b.key));
   }
 
+  /** The watched namespaces; [undefined] means all of them. */
+  private scopes(): (string | undefined)[] {
+    return this.options.namespaces?.length ? this.options.namespaces : [undefined];
+  }
+
+  private async listScope(namespace: string | undefined): Promise<Listed<RawRollout>> {
+    const ref = { group: API_GROUP, version: API_VERSION, plural: PLURAL };
+    return (await kubeCall(`list modelrollouts${namespace ? ` in ${namespace}` : ' in all namespaces'}`, () =>
+      namespace ? this.api.listNamespacedCustomObject({ ...ref, namespace }) : this.api.listClusterCustomObject(ref),
+    )) as Listed<RawRollout>;
+  }
+
   /** One list straight from the API server (for the CLI), without watching. */
   async listFromServer(): Promise<StoredRollout[]> {
-    const ref = { group: API_GROUP, version: API_VERSION, plural: PLURAL };
-    const scopes = this.options.namespaces?.length ? this.options.namespaces : [undefined];
     const stored: StoredRollout[] = [];
-    for (const namespace of scopes) {
-      const listed = (await kubeCall(`list modelrollouts${namespace ? ` in ${namespace}` : ' in all namespaces'}`, () =>
-        namespace ? this.api.listNamespacedCustomObject({ ...ref, namespace }) : this.api.listClusterCustomObject(ref),
-      )) as Listed<RawRollout>;
-      for (const raw of listed.items) {
+    for (const namespace of this.scopes()) {
+      for (const raw of (await this.listScope(namespace)).items) {
         const result = this.toStored(raw);
         if (!('errors' in result)) stored.push(result);
       }
