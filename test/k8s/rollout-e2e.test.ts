@@ -82,6 +82,17 @@ async function rolloutStatus(name: string): Promise<RolloutStatus> {
   return ((await api.getNamespacedCustomObject({ ...MR_REF, name })) as { status?: RolloutStatus }).status ?? ({} as RolloutStatus);
 }
 
+/** Waits for a rollout's status to satisfy `check`; on timeout the error carries its phase, message and every controller's last log lines. */
+async function rolloutReaches(name: string, check: (s: RolloutStatus) => boolean, timeoutMs: number, what: string): Promise<void> {
+  try {
+    await waitFor(async () => check(await rolloutStatus(name)), timeoutMs, what);
+  } catch (err) {
+    const s = await rolloutStatus(name);
+    const logs = controllers.map((c) => `${c.id}: ${c.logs.trim().split('\n').slice(-5).join('\n  ')}`).join('\n');
+    throw new Error(`${(err as Error).message}; ${name} is ${s.phase} at ${s.canaryWeight}%: ${s.message}\n${logs}`);
+  }
+}
+
 const cli = (user: string, ...args: string[]) =>
   kube.kubeconfig(user).then((config) => promisify(execFile)(process.execPath, [weir, ...args, '--kubeconfig', config, '-n', 'models']));
 
@@ -207,7 +218,7 @@ describe('Kubernetes mode, end to end', () => {
     await kube.kubectl(['patch', 'virtualservice', 'predictor', '-n', 'models', '--type', 'json', '-p', JSON.stringify([{ op: 'add', path: '/spec/http/0', value: { name: 'beta', match: [{ headers: { 'x-cohort': { exact: 'beta' } } }], route: [{ destination: { host: 'predictor.models.svc.cluster.local', subset: 'v1' } }] } }])]);
 
     // kill -9 the leader in the middle of stage 25%: the standby takes over within the lease duration.
-    await waitFor(async () => (await rolloutStatus('price-direction')).canaryWeight === 25, 120_000, 'stage 25%');
+    await rolloutReaches('price-direction', (s) => s.canaryWeight === 25, 120_000, 'stage 25%');
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const killedAt = performance.now();
     await kill9(leader);
@@ -219,13 +230,13 @@ describe('Kubernetes mode, end to end', () => {
     const restarted = await startController(`${leader.id}-restarted`);
 
     // kill -9 again in the middle of stage 50%; the restarted replica resumes from status.
-    await waitFor(async () => (await rolloutStatus('price-direction')).canaryWeight === 50, 120_000, 'stage 50%');
+    await rolloutReaches('price-direction', (s) => s.canaryWeight === 50, 120_000, 'stage 50%');
     await new Promise((resolve) => setTimeout(resolve, 2000));
     await kill9(standby);
     await waitFor(async () => (await leaseHolder()) === restarted.id, LEASE_MS * 3, 'the restarted replica to take the lease');
 
     // The gate before 100%: bob may look (weir-viewer) but not approve, and gets one clear line; alice (weir-approver) approves.
-    await waitFor(async () => (await rolloutStatus('price-direction')).phase === 'AwaitingApproval', 180_000, 'the approval gate');
+    await rolloutReaches('price-direction', (s) => s.phase === 'AwaitingApproval', 180_000, 'the approval gate');
     expect((await cli('bob', 'status', 'price-direction')).stdout).toMatch(/^price-direction \(namespace models\): AwaitingApproval/);
     const refused = await cli('bob', 'approve', 'price-direction').then(
       () => undefined,
@@ -235,7 +246,7 @@ describe('Kubernetes mode, end to end', () => {
     expect(refused?.stderr).toMatch(/^error: .*forbidden: User "bob" cannot update resource "modelrollouts\/status" in API group "weir.dev" in the namespace "models"\n$/);
     const approved = await cli('alice', 'approve', 'price-direction');
     expect(approved.stdout).toMatch(/^approve recorded for price-direction \(AwaitingApproval, canary 50%\) by alice/);
-    await waitFor(async () => (await rolloutStatus('price-direction')).phase === 'Promoted', 60_000, 'the promotion');
+    await rolloutReaches('price-direction', (s) => s.phase === 'Promoted', 60_000, 'the promotion');
 
     const status = await rolloutStatus('price-direction');
     expect(status.approvals).toEqual([expect.objectContaining({ stage: 3, by: 'alice' })]);
@@ -262,14 +273,14 @@ describe('Kubernetes mode, end to end', () => {
   test('a degraded canary: a missing subset is a condition and an Event; then it is rolled back to 100/0 with reasons', async () => {
     // v2 is now stable; v4 is v2 plus ~40 ms per call, and the DestinationRule has no v4 subset yet.
     await kube.kubectl(['apply', '-f', '-'], 'admin', rolloutYaml('slow-canary', 'v2', 'v4'));
-    await waitFor(async () => (await rolloutStatus('slow-canary')).conditions?.some((c) => c.type === 'TrafficRouted' && c.status === 'False') ?? false, 30_000, 'the TrafficRouted condition');
+    await rolloutReaches('slow-canary', (s) => s.conditions?.some((c) => c.type === 'TrafficRouted' && c.status === 'False') ?? false, 30_000, 'the TrafficRouted condition');
     const condition = (await rolloutStatus('slow-canary')).conditions.find((c) => c.type === 'TrafficRouted')!;
     expect(condition).toMatchObject({ reason: 'SubsetNotFound', message: expect.stringContaining('has no subset "v4"') });
     const warnings = JSON.parse(await kube.kubectl(['get', 'events', '-n', 'models', '--field-selector', 'involvedObject.name=slow-canary,type=Warning', '-o', 'json'])) as { items: { reason: string }[] };
     expect(warnings.items.map((e) => e.reason)).toContain('SubsetNotFound');
 
     await kube.kubectl(['patch', 'destinationrule', 'predictor', '-n', 'models', '--type', 'json', '-p', JSON.stringify([{ op: 'add', path: '/spec/subsets/-', value: { name: 'v4', labels: { version: 'v4' } } }])]);
-    await waitFor(async () => (await rolloutStatus('slow-canary')).phase === 'RolledBack', 150_000, 'the rollback');
+    await rolloutReaches('slow-canary', (s) => s.phase === 'RolledBack', 150_000, 'the rollback');
     const status = await rolloutStatus('slow-canary');
     expect(status.message).toMatch(/^rolled back: /);
     expect(status.analysis.length).toBeGreaterThan(0);
@@ -287,10 +298,10 @@ describe('Kubernetes mode, end to end', () => {
     const before = seen.steps.length;
     for (let i = 0; i < 15; i++) {
       await store.addCommand('models/slow-canary', { type: 'retry', by: 'alice', at: new Date().toISOString() });
-      await waitFor(async () => (await rolloutStatus('slow-canary')).canaryWeight === 10, 20_000, `retry ${i}`);
+      await rolloutReaches('slow-canary', (s) => s.canaryWeight === 10, 20_000, `retry ${i}`);
       await waitFor(() => seen.weights.at(-1)!.weights.v4 === 10, 10_000, `VS at 10% (${i})`);
       await store.addCommand('models/slow-canary', { type: 'abort', by: 'alice', at: new Date().toISOString() });
-      await waitFor(async () => (await rolloutStatus('slow-canary')).phase === 'RolledBack', 20_000, `abort ${i}`);
+      await rolloutReaches('slow-canary', (s) => s.phase === 'RolledBack', 20_000, `abort ${i}`);
       await waitFor(() => seen.weights.at(-1)!.weights.v4 === 0, 10_000, `VS at 0% (${i})`);
     }
     const delays: number[] = [];
