@@ -194,6 +194,8 @@ const reason = z.object({
   ci: z.array(z.number()).optional(),
   pValue: z.number().optional(),
   adjustedPValue: z.number().optional(),
+  z: z.number().optional().describe('comparison: the estimate divided by its standard error'),
+  boundary: z.number().optional().describe('comparison: the sequential boundary at this look; mSPRT: the alpha the (Holm-adjusted) always-valid p-value must reach; alpha spending: the |z| to cross'),
   samples: z.object({ stable: z.number(), canary: z.number() }).optional(),
 });
 
@@ -229,7 +231,7 @@ export const statusSchema = z.object({
   sequential: z.record(z.string(), z.record(z.string(), z.unknown())).default({}).describe('per-metric sequential test state for the current stage'),
   analysis: z.array(reason).default([]).describe('the reasons of the last decision'),
   history: z
-    .array(z.object({ stepId: z.string(), action: z.string(), stage: z.number().int(), canaryWeight: z.number().int(), at: z.string(), by: z.string().optional(), summary: z.string() }))
+    .array(z.object({ stepId: z.string(), action: z.string(), stage: z.number().int(), canaryWeight: z.number().int(), at: z.string(), by: z.string().optional(), summary: z.string(), analysis: z.array(reason).optional().describe('the reasons of the decision this step was taken on') }))
     .default([]),
   message: z.string().optional(),
   commands: z.array(command).default([]).describe('commands people gave (weir approve, abort, ...) that the controller has not consumed yet (Kubernetes mode)'),

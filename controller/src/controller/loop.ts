@@ -5,7 +5,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
 import { parseDuration } from '../../../predictor/src/duration.js';
-import { phases } from '../api/schema.js';
+import { phases, type ModelRollout } from '../api/schema.js';
+import type { Decision } from '../engine/types.js';
 import { reconcile, type ControllerParts } from './reconcile.js';
 
 export interface LoopOptions {
@@ -18,18 +19,25 @@ export interface LoopOptions {
 }
 
 const TERMINAL = ['Promoted', 'RolledBack', 'Failed'];
+/** Every rollout series: the store's key, the rollout's namespace and its model (dashboards filter on them). */
+const ROLLOUT_LABELS = ['rollout', 'rollout_namespace', 'model'];
 const WEBHOOK_MAX_BYTES = 1 << 20;
 
 export class ControllerLoop {
   readonly registry = new client.Registry();
   private readonly reconciles = new client.Counter({ name: 'weir_controller_reconciles_total', help: 'Reconciles by result (ok, unroutable, error)', labelNames: ['rollout', 'result'], registers: [this.registry] });
-  private readonly weight = new client.Gauge({ name: 'weir_rollout_canary_weight', help: 'Canary weight applied, percent', labelNames: ['rollout'], registers: [this.registry] });
-  private readonly phase = new client.Gauge({ name: 'weir_rollout_phase', help: '1 for the phase a rollout is in', labelNames: ['rollout', 'phase'], registers: [this.registry] });
+  private readonly weight = new client.Gauge({ name: 'weir_rollout_canary_weight', help: 'Canary weight applied, percent', labelNames: ROLLOUT_LABELS, registers: [this.registry] });
+  private readonly phase = new client.Gauge({ name: 'weir_rollout_phase', help: '1 for the phase a rollout is in', labelNames: [...ROLLOUT_LABELS, 'phase'], registers: [this.registry] });
   private readonly queries = new client.Counter({ name: 'weir_controller_metric_queries_total', help: 'Prometheus queries by result (ok, error)', labelNames: ['result'], registers: [this.registry] });
   private readonly routeWrites = new client.Counter({ name: 'weir_controller_route_writes_total', help: 'VirtualService writes by this replica', registers: [this.registry] });
-  private readonly stageStarted = new client.Gauge({ name: 'weir_rollout_stage_started_timestamp_seconds', help: 'When the current stage began', labelNames: ['rollout'], registers: [this.registry] });
-  private readonly deadline = new client.Gauge({ name: 'weir_rollout_deadline_timestamp_seconds', help: 'When the rollout reaches maxDuration (startedAt + maxDuration)', labelNames: ['rollout'], registers: [this.registry] });
+  private readonly stageStarted = new client.Gauge({ name: 'weir_rollout_stage_started_timestamp_seconds', help: 'When the current stage began', labelNames: ROLLOUT_LABELS, registers: [this.registry] });
+  private readonly deadline = new client.Gauge({ name: 'weir_rollout_deadline_timestamp_seconds', help: 'When the rollout reaches maxDuration (startedAt + maxDuration)', labelNames: ROLLOUT_LABELS, registers: [this.registry] });
   private readonly leader = new client.Gauge({ name: 'weir_controller_leader', help: '1 while this replica is the one that acts', registers: [this.registry] });
+  private readonly verdict = new client.Gauge({ name: 'weir_rollout_analysis_verdict', help: '1 for the verdict each guardrail and comparison got at the last analysis', labelNames: [...ROLLOUT_LABELS, 'kind', 'metric', 'verdict'], registers: [this.registry] });
+  private readonly effect = new client.Gauge({ name: 'weir_rollout_comparison_effect', help: 'Canary − stable estimate of each comparison at the last analysis, with its confidence interval (bound="estimate", "lower", "upper")', labelNames: [...ROLLOUT_LABELS, 'metric', 'bound'], registers: [this.registry] });
+  private readonly pValue = new client.Gauge({ name: 'weir_rollout_comparison_p_value', help: 'Adjusted p-value of each comparison at the last analysis (always-valid for mSPRT)', labelNames: [...ROLLOUT_LABELS, 'metric'], registers: [this.registry] });
+  /** The verdict series each rollout's metrics have now, so a changed verdict replaces the old one. */
+  private readonly verdictSeries = new Map<string, client.LabelValues<string>[]>();
   private readonly due = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private server: http.Server | undefined;
@@ -116,15 +124,36 @@ export class ControllerLoop {
         const decision = await reconcile(this.parts, key);
         this.reconciles.inc({ rollout: key, result: decision ? 'ok' : 'unroutable' });
         if (!decision) continue;
-        this.weight.set({ rollout: key }, decision.canaryWeight);
-        for (const phase of phases) this.phase.set({ rollout: key, phase }, phase === decision.statusPatch.phase ? 1 : 0);
-        const { stageStartedAt, startedAt } = decision.statusPatch;
-        if (stageStartedAt) this.stageStarted.set({ rollout: key }, Date.parse(stageStartedAt) / 1000);
-        if (startedAt) this.deadline.set({ rollout: key }, (Date.parse(startedAt) + parseDuration(rollout.spec.strategy.maxDuration)) / 1000);
+        this.export(key, rollout, decision);
       } catch (err) {
         this.reconciles.inc({ rollout: key, result: 'error' });
         this.parts.log.error('reconcile failed; retrying next interval', { rollout: key, err: err instanceof Error ? err.message : err });
       }
+    }
+  }
+
+  /** The rollout's gauges after a decision: weight, phase, stage times, verdicts and comparison estimates. */
+  private export(key: string, rollout: ModelRollout, decision: Decision): void {
+    const labels = { rollout: key, rollout_namespace: rollout.metadata.namespace ?? '', model: rollout.spec.model };
+    this.weight.set(labels, decision.canaryWeight);
+    for (const phase of phases) this.phase.set({ ...labels, phase }, phase === decision.statusPatch.phase ? 1 : 0);
+    const { stageStartedAt, startedAt } = decision.statusPatch;
+    if (stageStartedAt) this.stageStarted.set(labels, Date.parse(stageStartedAt) / 1000);
+    if (startedAt) this.deadline.set(labels, (Date.parse(startedAt) + parseDuration(rollout.spec.strategy.maxDuration)) / 1000);
+    const judged = decision.reasons.filter((r) => (r.kind === 'guardrail' || r.kind === 'comparison') && r.metric);
+    // Only a decision that judged metrics replaces the verdicts (a command-only round judges none).
+    if (judged.length === 0) return;
+    for (const old of this.verdictSeries.get(key) ?? []) this.verdict.remove(old);
+    const series = judged.map((r) => ({ ...labels, kind: r.kind, metric: r.metric!, verdict: r.verdict }));
+    for (const s of series) this.verdict.set(s, 1);
+    this.verdictSeries.set(key, series);
+    for (const r of judged) {
+      if (r.kind !== 'comparison' || r.effect === undefined || !r.ci) continue;
+      const metric = { ...labels, metric: r.metric! };
+      this.effect.set({ ...metric, bound: 'estimate' }, r.effect);
+      this.effect.set({ ...metric, bound: 'lower' }, r.ci[0]!);
+      this.effect.set({ ...metric, bound: 'upper' }, r.ci[1]!);
+      if (r.adjustedPValue !== undefined) this.pValue.set(metric, r.adjustedPValue);
     }
   }
 

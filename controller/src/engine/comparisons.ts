@@ -80,6 +80,8 @@ interface Tested {
   pValue: number;
   /** Whether a spending boundary was crossed (alpha-spending mode only). */
   crossed: boolean | undefined;
+  /** The boundary at this look: alpha for mSPRT's p-value, the |z| to cross for alpha spending. */
+  boundary: number;
   state: Record<string, unknown>;
 }
 
@@ -104,7 +106,7 @@ export function evaluateComparisons(spec: ModelRolloutSpec, observations: Compar
     if (spec.analysis.sequential === 'msprt') {
       const previous = (sequential[comparison.name] as MsprtState | undefined) ?? initialMsprtState();
       const r = msprt(previous, { difference: est.difference, variance: est.variance }, tau, alpha);
-      tested.push({ comparison, estimate: est, ci: r.ci, pValue: r.pValue, crossed: undefined, state: { looks: r.looks, pValue: r.pValue, ci: r.ci } });
+      tested.push({ comparison, estimate: est, ci: r.ci, pValue: r.pValue, crossed: undefined, boundary: alpha, state: { looks: r.looks, pValue: r.pValue, ci: r.ci } });
     } else {
       // Alpha spending: Bonferroni across comparisons (alpha/m each), information
       // fraction from the planned sample size (or minSamplesPerStage when none).
@@ -125,7 +127,7 @@ export function evaluateComparisons(spec: ModelRolloutSpec, observations: Compar
       }
       const boundary = state.looks.at(-1)?.boundary ?? Infinity;
       const half = boundary * Math.sqrt(est.variance);
-      tested.push({ comparison, estimate: est, ci: [est.difference - half, est.difference + half], pValue: twoSidedNormalP(z), crossed, state: state as unknown as Record<string, unknown> });
+      tested.push({ comparison, estimate: est, ci: [est.difference - half, est.difference + half], pValue: twoSidedNormalP(z), crossed, boundary, state: state as unknown as Record<string, unknown> });
     }
   }
   const adjusted = spec.analysis.sequential === 'msprt' ? holm(tested.map((t) => t.pValue), alpha).adjusted : tested.map((t) => t.pValue);
@@ -156,6 +158,8 @@ export function evaluateComparisons(spec: ModelRolloutSpec, observations: Compar
         ci: t.ci.map((v) => (Number.isFinite(v) ? v : v > 0 ? Number.MAX_VALUE : -Number.MAX_VALUE)),
         pValue: t.pValue,
         adjustedPValue: p,
+        z: est.difference / Math.sqrt(est.variance),
+        ...(Number.isFinite(t.boundary) ? { boundary: t.boundary } : {}),
         samples: est.samples,
       },
       state: t.state,

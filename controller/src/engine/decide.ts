@@ -39,7 +39,7 @@ export function decide(input: EngineInput): Decision {
     status.mirrorPercent = action === 'rollback' || action === 'promote' ? 0 : (stage?.mirrorPercent ?? 0);
     const stepId = `a${status.attempt}-s${status.stage}-${status.phase.toLowerCase()}`;
     if (action !== 'hold' && status.lastStepId !== stepId) {
-      status.history = [...status.history, { stepId, action, stage: status.stage, canaryWeight: status.canaryWeight, at: iso(now), ...(by ? { by } : {}), summary }].slice(-HISTORY_LIMIT);
+      status.history = [...status.history, { stepId, action, stage: status.stage, canaryWeight: status.canaryWeight, at: iso(now), ...(by ? { by } : {}), summary, analysis: reasons.filter((r) => r.kind !== 'gate') }].slice(-HISTORY_LIMIT);
     }
     status.lastStepId = stepId;
     status.analysis = reasons;
