@@ -143,3 +143,17 @@ cli["histogram"] = mw([40, 90, 140, 150], [30, 70, 120, 150])
 cli["n_prop"] = n_prop(0.10, 0.02)
 cli["n_mean"] = 2 * 2.0**2 * (stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) ** 2 / 0.5**2
 print(json.dumps({"cli": cli}, indent=1))
+
+# Correlation across analysis windows (controller/src/stats/correlation.test.ts):
+# Pearson with scipy's Fisher-z confidence interval, and Spearman (average ranks for ties).
+corr = {}
+for key, x, y, level in [
+    ("a", [0.52, 0.55, 0.49, 0.58, 0.61, 0.50, 0.47, 0.56, 0.60, 0.53, 0.57, 0.51],
+          [0.010, 0.018, -0.004, 0.022, 0.031, 0.002, -0.009, 0.015, 0.027, 0.008, 0.020, 0.001], 0.95),
+    ("b", [1, 2, 2, 3, 4, 5, 5, 6], [3.1, 2.0, 4.4, 3.3, 2.9, 4.0, 3.6, 3.8], 0.90),
+]:
+    r = stats.pearsonr(x, y)
+    ci = r.confidence_interval(level)
+    s = stats.spearmanr(x, y)
+    corr[key] = {"r": r.statistic, "p": r.pvalue, "ci": [ci.low, ci.high], "rho": s.statistic, "rho_p": s.pvalue}
+print(json.dumps({"correlation": corr}, indent=1))

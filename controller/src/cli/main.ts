@@ -6,6 +6,7 @@ import { runValidate } from './validate.js';
 import { registerAnalystCommands } from './analyst.js';
 import { runGateway, type GatewayCommandOptions } from './gateway.js';
 import { registerRolloutCommands } from './rollouts.js';
+import { registerReportCommand } from './report.js';
 import { runController, type ControllerCommandOptions } from './controller.js';
 import { KubeError } from '../providers/kube/client.js';
 
@@ -23,10 +24,11 @@ program
   .description('run a full canary rollout on this machine: predictors, the gateway, real Prometheus and Alertmanager, load with ground truth, and the controller')
   .option('--scenario <name>', `which canary: ${Object.entries(SCENARIOS).map(([n, v]) => `${n} (${v})`).join(', ')}`, 'good')
   .option('--json', 'print only one JSON line at the end')
-  .addHelpText('after', '\nExamples:\n  weir demo                      # v1 → v2, promoted\n  weir demo --scenario slow      # v1 → v4 (+40 ms), rolled back\n  weir demo --scenario bad-accuracy --json')
-  .action(async (options: { scenario: string; json?: boolean }) => {
+  .option('--report <file>', 'where to write the experiment report (.html, or .md for Markdown)', 'weir-report-<scenario>.html')
+  .addHelpText('after', '\nExamples:\n  weir demo                      # v1 → v2, promoted; report in weir-report-good.html\n  weir demo --scenario slow      # v1 → v4 (+40 ms), rolled back\n  weir demo --scenario bad-accuracy --json --report /tmp/bad.md')
+  .action(async (options: { scenario: string; json?: boolean; report: string }) => {
     if (!(options.scenario in SCENARIOS)) program.error(`--scenario: "${options.scenario}" is not a scenario; expected ${Object.keys(SCENARIOS).join(', ')}`);
-    const result = await runDemo(options.scenario as ScenarioName, options.json === true);
+    const result = await runDemo(options.scenario as ScenarioName, options.json === true, options.report.replace('<scenario>', options.scenario));
     process.exitCode = result.failedRequests === 0 ? 0 : 1;
   });
 
@@ -40,6 +42,7 @@ program
 
 registerAnalystCommands(program);
 registerRolloutCommands(program);
+registerReportCommand(program);
 
 program
   .command('controller')

@@ -12,7 +12,7 @@ import { KubeRolloutStore } from '../providers/kube/store.js';
 import { whoami } from '../providers/kube/whoami.js';
 import type { StoredRollout } from '../providers/types.js';
 
-interface Common {
+export interface Common {
   local?: string;
   json?: boolean;
   as?: string;
@@ -35,7 +35,16 @@ interface Rollouts {
   label(stored: StoredRollout): string;
 }
 
-function open(options: Common): Rollouts {
+/** The options every command that reads rollouts takes. */
+export const withStore = (command: Command) =>
+  command
+    .option('--local <dir>', 'folder of ModelRollout YAML files (local mode); without it, the current kube context')
+    .option('-n, --namespace <ns>', 'namespace (default: the kube context\'s)')
+    .option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, ~/.kube/config, or in-cluster)')
+    .option('--context <name>', 'kubeconfig context (default: current-context)')
+    .option('--json', 'print JSON');
+
+export function open(options: Common): Rollouts {
   if (options.local) {
     const store = new FileRolloutStore(options.local);
     return {
@@ -89,14 +98,6 @@ function statusText({ rollout, commands }: StoredRollout): string {
 const TERMINAL = ['Promoted', 'RolledBack', 'Failed'];
 
 export function registerRolloutCommands(program: Command): void {
-  const withStore = (command: Command) =>
-    command
-      .option('--local <dir>', 'folder of ModelRollout YAML files (local mode); without it, the current kube context')
-      .option('-n, --namespace <ns>', 'namespace (default: the kube context\'s)')
-      .option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, ~/.kube/config, or in-cluster)')
-      .option('--context <name>', 'kubeconfig context (default: current-context)')
-      .option('--json', 'print JSON');
-
   const get = program.command('get').description('list resources');
   withStore(get.command('rollouts').description('list ModelRollouts with their phase and canary weight'))
     .option('-A, --all-namespaces', 'list in every namespace')

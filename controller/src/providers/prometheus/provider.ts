@@ -76,12 +76,24 @@ export class PrometheusMetrics implements MetricsProvider {
     return results;
   }
 
-  private async instant(query: string): Promise<{ resultType: string; result: unknown }> {
+  /** An instant query's raw answer, evaluated at `time` (seconds since the epoch) when given. */
+  async instant(query: string, time?: number): Promise<{ resultType: string; result: unknown }> {
+    return this.get('/api/v1/query', { query, ...(time !== undefined ? { time: String(time) } : {}) });
+  }
+
+  /** A range query: every series with its [seconds, value] points from start to end, one per step. */
+  async range(query: string, start: number, end: number, stepSeconds: number): Promise<{ metric: Record<string, string>; values: [number, string][] }[]> {
+    const data = await this.get('/api/v1/query_range', { query, start: String(start), end: String(end), step: String(stepSeconds) });
+    if (data.resultType !== 'matrix') throw new Error(`prometheus query failed: expected a matrix, got ${data.resultType}`);
+    return data.result as { metric: Record<string, string>; values: [number, string][] }[];
+  }
+
+  private async get(path: string, params: Record<string, string>): Promise<{ resultType: string; result: unknown }> {
     const attempts = 1 + (this.options.retries ?? 2);
     let lastError = 'no attempt';
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
-        const response = await this.http.get('/api/v1/query', { params: { query } });
+        const response = await this.http.get(path, { params });
         const body = response.data as { status?: string; data?: { resultType: string; result: unknown }; error?: string };
         if (response.status === 200 && body.status === 'success' && body.data) return body.data;
         lastError = `HTTP ${response.status}: ${body.error ?? 'unexpected response'}`;
