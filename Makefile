@@ -22,7 +22,7 @@ endif
 NODE := node
 STAMP := node_modules/.weir-installed
 
-.PHONY: help deps build typecheck test test-k8s kube-tools demo bench models crd alerts sim system-tools clean
+.PHONY: help deps build typecheck test test-k8s kube-tools demo bench models crd alerts dashboards sim system-tools browser clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,6 +58,18 @@ system-tools:
 	  fi; \
 	fi
 
+# Headless Chromium for the report test (Debian's package; playwright-core drives it).
+browser:
+	@if [ ! -x "$${WEIR_CHROMIUM:-/usr/bin/chromium}" ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing chromium from Debian's packages (headless, for the report test)" >&2; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    (apt-get install -y -qq chromium || (apt-get update -qq && apt-get install -y -qq chromium)) >&2; \
+	  else \
+	    echo "chromium is missing; install it (apt-get install chromium), set WEIR_CHROMIUM, or run make as root" >&2; exit 1; \
+	  fi; \
+	fi
+
 build: $(STAMP) ## compile TypeScript to dist/
 	@echo "compiling TypeScript into dist/" >&2
 	@npx --no-install tsc -p tsconfig.build.json >&2
@@ -70,6 +82,9 @@ models: build ## regenerate predictor/models deterministically
 
 crd: build ## regenerate manifests/crds from the ModelRollout schema
 	$(NODE) dist/controller/src/api/write-crd.js
+
+dashboards: build ## regenerate dashboards/*.json (Grafana) from controller/src/observability/dashboards.ts
+	$(NODE) dist/controller/src/observability/write-dashboards.js
 
 alerts: build ## regenerate manifests/monitoring/prometheusrule.yaml from alerts/
 	$(NODE) dist/controller/src/observability/write-prometheus-rule.js
@@ -88,7 +103,7 @@ kube-tools:
 test-k8s: build kube-tools ## the Kubernetes-mode tests alone (real kube-apiserver + etcd)
 	$(NODE) --experimental-vm-modules node_modules/jest/bin/jest.js --ci test/k8s
 
-test: build typecheck system-tools kube-tools ## run every test (jest's summary is the last thing printed)
+test: build typecheck system-tools browser kube-tools ## run every test (jest's summary is the last thing printed)
 	$(NODE) --experimental-vm-modules node_modules/jest/bin/jest.js --ci
 
 demo: build system-tools ## a full local canary rollout: the good scenario, then the bad-accuracy one

@@ -1,23 +1,79 @@
-// The three demo scenarios end to end, as a user runs them (`weir demo
-// --scenario X --json`): real predictors, gateway, Prometheus, Alertmanager,
-// load generator and controller.
-import { describe, expect, test } from '@jest/globals';
+// The three demo scenarios end to end: real predictors, gateway, Prometheus,
+// Alertmanager, load generator and controller. bad-accuracy and slow run as a
+// user runs them (`weir demo --scenario X --json`); bad-accuracy's HTML report
+// is opened in headless Chromium. good runs in-process so that, before it
+// stops, every Grafana dashboard query is run against its real Prometheus.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { runScenario } from '../../controller/src/local/demo/scenario.js';
 import { packageRoot } from '../../controller/src/local/predictor-process.js';
+import { substituteVariables } from '../../controller/src/observability/dashboard-variables.js';
+import { DASHBOARDS, dashboardQueries, variableSelectors } from '../../controller/src/observability/dashboards.js';
+import { renderInChromium } from '../support/chromium.js';
 
-async function demo(scenario: string): Promise<Record<string, any>> {
-  const { stdout } = await promisify(execFile)(process.execPath, [path.join(packageRoot(), 'bin', 'weir.js'), 'demo', '--scenario', scenario, '--json'], { timeout: 330_000 });
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'weir-demo-test-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function demo(scenario: string, ...extra: string[]): Promise<Record<string, any>> {
+  const { stdout } = await promisify(execFile)(process.execPath, [path.join(packageRoot(), 'bin', 'weir.js'), 'demo', '--scenario', scenario, '--json', '--report', path.join(dir, `${scenario}.html`), ...extra], { timeout: 330_000 });
   return JSON.parse(stdout.trim().split('\n').at(-1)!);
 }
 
+/** Every dashboard query over the run, as Grafana would ask it for this rollout; what came back per query. */
+async function dashboardData(prometheusUrl: string, startedAt: number): Promise<{ where: string; series: number; values: number }[]> {
+  const values = { namespace: '.*', model: 'price-direction', rollout: 'price-direction', version: '.*' };
+  const intervals = { rate: '4s', interval: '2s' }; // Grafana's $__rate_interval is 4 scrape intervals (1 s here)
+  const results: { where: string; series: number; values: number }[] = [];
+  const get = async (api: string, params: Record<string, string>) => {
+    const body = (await (await fetch(`${prometheusUrl}/api/v1/${api}?${new URLSearchParams(params)}`)).json()) as { status: string; error?: string; data: { result: { metric: Record<string, string>; values?: [number, string][]; value?: [number, string] }[] } };
+    if (body.status !== 'success') throw new Error(`${params.query}: ${body.error}`);
+    return body.data.result;
+  };
+  for (const [file, build] of Object.entries(DASHBOARDS)) {
+    const board = build();
+    for (const q of dashboardQueries(board)) {
+      const series = await get('query_range', { query: substituteVariables(q.expr, values, intervals), start: String(startedAt / 1000), end: String(Date.now() / 1000), step: '2' });
+      results.push({ where: `${file} ${q.where}`, series: series.length, values: series.flatMap((s) => s.values ?? []).filter(([, v]) => Number.isFinite(Number(v))).length });
+    }
+    for (const v of variableSelectors(board)) {
+      const series = await get('query', { query: substituteVariables(v.expr, values, intervals) });
+      results.push({ where: `${file} ${v.where}`, series: series.filter((s) => s.metric[v.label] !== undefined).length, values: series.length });
+    }
+  }
+  return results;
+}
+
 describe('weir demo', () => {
-  test('good: v2 is promoted after weights 10, 25, 50, 100 with no failed request', async () => {
-    const r = await demo('good');
+  test('good: v2 is promoted after weights 10, 25, 50, 100 with no failed request; every dashboard query returns data', async () => {
+    let dashboards: Awaited<ReturnType<typeof dashboardData>> = [];
+    const r = await runScenario('good', {
+      reportPath: path.join(dir, 'good.md'),
+      beforeStop: async ({ prometheusUrl, startedAt }) => {
+        dashboards = await dashboardData(prometheusUrl, startedAt);
+      },
+    });
+    expect(dashboards.length).toBeGreaterThan(25);
+    // Listed by name, so a failure says which panel came back empty.
+    expect(dashboards.filter((d) => d.series === 0 || d.values === 0).map((d) => d.where)).toEqual([]);
+    // The Markdown report: the promotion, the approval by the demo, the correlation table.
+    const markdown = await readFile(path.join(dir, 'good.md'), 'utf8');
+    expect(markdown).toMatch(/^# Experiment report: price-direction\n/);
+    expect(markdown).toContain('Promoted after');
+    expect(markdown).toContain('weir-demo (automatic approval)');
+    expect(markdown).toMatch(/\| accuracy \| \d+ \| -?[\d.]+ \| \[/);
+    expect(markdown).toContain('![Canary weight over time');
     expect(r).toMatchObject({ scenario: 'good', phase: 'Promoted', weightsApplied: [10, 25, 50, 100], failedRequests: 0, rollbackReason: null });
     expect(r.durationSeconds).toBeLessThan(300);
-    const [v1, v2] = r.table;
+    const [v1, v2] = r.table as [(typeof r.table)[number], (typeof r.table)[number]];
     expect(v2.accuracy).toBeGreaterThan(v1.accuracy);
     // Alertmanager's API: the approval alert resolved once the demo approved; the promotion was announced.
     const names = r.alertsActive.map((a: { alertname: string }) => a.alertname);
@@ -33,6 +89,22 @@ describe('weir demo', () => {
     expect(r.durationSeconds).toBeLessThan(300);
     // The rollback reached the real Alertmanager as a critical alert, still active.
     expect(r.alertsActive).toContainEqual({ alertname: 'WeirCanaryRolledBack', severity: 'critical', state: 'active' });
+    // The report it wrote, in a real browser: every chart drawn with data, no console error, no outside request.
+    expect(r.report).toBe(path.join(dir, 'bad-accuracy.html'));
+    const page = await renderInChromium(r.report);
+    await writeFile(path.join(dir, 'bad-accuracy.png'), page.screenshot);
+    expect(page.screenshot.length).toBeGreaterThan(50_000);
+    expect(page.consoleErrors).toEqual([]);
+    expect(page.title).toBe('Experiment report: price-direction');
+    const charts = new Map(page.charts.map((c) => [c.id, c]));
+    for (const id of ['timeline', 'effect-accuracy', 'series-accuracy', 'series-business value', 'correlation-accuracy']) {
+      expect(charts.get(id)).toMatchObject({ width: 640 });
+      expect(charts.get(id)!.height).toBeGreaterThan(100);
+      expect(charts.get(id)!.visibleMarks).toBeGreaterThan(2);
+    }
+    const html = await readFile(r.report, 'utf8');
+    expect(html).toContain('harmful');
+    expect(html).not.toMatch(/<script|src="http|href="http/);
   }, 330_000);
 
   test('slow: v4 is rolled back with a reason, final weight 0, no failed request', async () => {

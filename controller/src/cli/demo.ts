@@ -56,10 +56,11 @@ function summary(result: ScenarioResult): string {
     );
   }
   lines.push('', `alerts sent to Alertmanager: ${result.alertsSent}; active at the end: ${result.alertsActive.map((a) => `${a.alertname} (${a.severity})`).join(', ') || 'none'}`);
+  if (result.reportPath) lines.push('', `experiment report: ${result.reportPath} (open it in a browser; weir report NAME writes one for any rollout)`);
   return lines.join('\n');
 }
 
-export async function runDemo(scenario: ScenarioName, json: boolean): Promise<ScenarioResult> {
+export async function runDemo(scenario: ScenarioName, json: boolean, reportPath: string): Promise<ScenarioResult> {
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -80,6 +81,7 @@ export async function runDemo(scenario: ScenarioName, json: boolean): Promise<Sc
     if (!json) process.stdout.write(`starting predictors, gateway, Prometheus and Alertmanager for scenario ${scenario}...\n`);
     const result = await runScenario(scenario, {
       signal: controller.signal,
+      reportPath,
       onView: (view) => {
         if (json) return;
         if (live) process.stdout.write(`\x1b[H\x1b[2J${screen(view)}\n`);
@@ -89,7 +91,7 @@ export async function runDemo(scenario: ScenarioName, json: boolean): Promise<Sc
     });
     if (json) {
       const { scenario: s, phase, weightsApplied, failedRequests, durationSeconds, rollbackReason } = result;
-      process.stdout.write(`${JSON.stringify({ scenario: s, phase, weightsApplied, failedRequests, durationSeconds, rollbackReason, table: result.table, recommendation: result.business?.recommendation ?? null, alertsSent: result.alertsSent, alertsActive: result.alertsActive })}\n`);
+      process.stdout.write(`${JSON.stringify({ scenario: s, phase, weightsApplied, failedRequests, durationSeconds, rollbackReason, table: result.table, recommendation: result.business?.recommendation ?? null, alertsSent: result.alertsSent, alertsActive: result.alertsActive, report: result.reportPath })}\n`);
     } else process.stdout.write(`${summary(result)}\n`);
     return result;
   } finally {

@@ -11,6 +11,8 @@ export interface ScrapeTarget {
   job: string;
   targets: string[];
   metricsPath?: string;
+  /** Labels on every series of these targets, as Kubernetes discovery adds namespace. */
+  labels?: Record<string, string>;
 }
 
 export type PrometheusProcess = ReadyProcess;
@@ -22,7 +24,7 @@ export async function startPrometheus(options: { targets: ScrapeTarget[]; scrape
     global: { scrape_interval: options.scrapeInterval ?? '1s', evaluation_interval: options.scrapeInterval ?? '1s' },
     ...(options.ruleFiles ? { rule_files: options.ruleFiles } : {}),
     ...(options.alertmanagerUrl ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [new URL(options.alertmanagerUrl).host] }] }] } } : {}),
-    scrape_configs: options.targets.map((t) => ({ job_name: t.job, metrics_path: t.metricsPath ?? '/metrics', static_configs: [{ targets: t.targets }] })),
+    scrape_configs: options.targets.map((t) => ({ job_name: t.job, metrics_path: t.metricsPath ?? '/metrics', static_configs: [{ targets: t.targets, ...(t.labels ? { labels: t.labels } : {}) }] })),
   };
   await writeFile(path.join(dir, 'prometheus.yml'), stringify(config));
   const binary = options.binary ?? process.env.WEIR_PROMETHEUS ?? 'prometheus';

@@ -8,16 +8,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../../../../predictor/src/log.js';
 import type { Reason } from '../../api/schema.js';
-import { reconcile, type ControllerParts } from '../../controller/reconcile.js';
+import { ControllerLoop } from '../../controller/loop.js';
+import type { ControllerParts } from '../../controller/reconcile.js';
 import { AlertmanagerNotifier } from '../../providers/alertmanager/notifier.js';
 import { FileRolloutStore } from '../../providers/file/store.js';
 import { GatewayRouter } from '../../providers/gateway/router.js';
 import { PrometheusMetrics } from '../../providers/prometheus/provider.js';
-import { businessImpact, type BusinessCoefficients, type BusinessImpact } from '../../stats/business-impact.js';
+import type { BusinessCoefficients, BusinessImpact } from '../../stats/business-impact.js';
+import { writeReport } from '../../report/write.js';
 import { startAlertmanager, type AlertmanagerProcess } from '../alertmanager-process.js';
 import { Gateway } from '../gateway/server.js';
 import { parseRouteTable } from '../gateway/routes.js';
 import { packageRoot, startPredictor, type PredictorProcess } from '../predictor-process.js';
+import { freePort } from '../free-port.js';
 import { startPrometheus, type PrometheusProcess } from '../prometheus-process.js';
 import { LoadGenerator } from './load-generator.js';
 import { demoRolloutYaml } from './rollout-spec.js';
@@ -65,6 +68,8 @@ export interface ScenarioResult {
   alertsSent: number;
   /** The alerts active in Alertmanager at the end, as its API lists them. */
   alertsActive: { alertname: string; severity: string; state: string }[];
+  /** Where the experiment report was written. */
+  reportPath: string | null;
 }
 
 export interface ScenarioOptions {
@@ -72,6 +77,10 @@ export interface ScenarioOptions {
   timeoutMs?: number;
   ratePerSecond?: number;
   signal?: AbortSignal;
+  /** Write the experiment report here (.html or .md) at the end, while Prometheus still runs. */
+  reportPath?: string;
+  /** Called at the end with everything still running (tests check the dashboards' queries here). */
+  beforeStop?: (running: { prometheusUrl: string; rollout: string; startedAt: number }) => Promise<void>;
 }
 
 async function promScalar(url: string, query: string): Promise<Map<string, number>> {
@@ -109,26 +118,6 @@ async function resultsTable(prometheusUrl: string, versions: string[]): Promise<
   });
 }
 
-function impactOf(table: VersionRow[], latencies: Record<string, number[]>, coefficients: BusinessCoefficients | undefined): BusinessImpact | null {
-  const [stable, canary] = table;
-  if (!coefficients || !stable || !canary || stable.requests === 0 || canary.requests === 0) return null;
-  const pointsSe = (p: number, n: number) => 100 * Math.sqrt((p * (1 - p)) / Math.max(1, n));
-  const sd = (xs: number[]) => {
-    const m = xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-    return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1));
-  };
-  const ls = latencies[stable.version] ?? [];
-  const lc = latencies[canary.version] ?? [];
-  return businessImpact(
-    coefficients,
-    {
-      accuracyPoints: { estimate: 100 * (canary.accuracy - stable.accuracy), se: Math.hypot(pointsSe(stable.accuracy, stable.requests), pointsSe(canary.accuracy, canary.requests)) },
-      latencyMs: { estimate: canary.meanLatencyMs - stable.meanLatencyMs, se: Math.hypot(sd(ls) / Math.sqrt(Math.max(1, ls.length)), sd(lc) / Math.sqrt(Math.max(1, lc.length))) },
-      errorRatePoints: { estimate: 100 * (canary.errorRate - stable.errorRate), se: Math.hypot(pointsSe(stable.errorRate, stable.requests), pointsSe(canary.errorRate, canary.requests)) },
-    },
-  );
-}
-
 export async function runScenario(scenario: ScenarioName, options: ScenarioOptions = {}): Promise<ScenarioResult> {
   const canary = SCENARIOS[scenario];
   const started = Date.now();
@@ -144,7 +133,7 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
     const repository = path.join(packageRoot(), 'predictor', 'models');
     const predictors: Record<string, PredictorProcess> = {};
     for (const version of ['v1', canary]) {
-      const p = await startPredictor({ modelRepository: repository, model: MODEL, version, args: ['--cache-max-entries', '0', '--log-level', 'warn'] });
+      const p = await startPredictor({ modelRepository: repository, model: MODEL, version, args: ['--log-level', 'warn'] });
       predictors[version] = p;
       cleanups.push(() => p.stop());
     }
@@ -162,23 +151,6 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
     cleanups.push(() => gateway.close());
     const alertmanager: AlertmanagerProcess = await startAlertmanager();
     cleanups.push(() => alertmanager.stop());
-    const prometheus: PrometheusProcess = await startPrometheus({
-      targets: [
-        { job: 'gateway', targets: [`127.0.0.1:${ports.adminPort}`] },
-        { job: 'predictors', targets: Object.values(predictors).map((p) => new URL(p.url).host) },
-      ],
-    });
-    cleanups.push(() => prometheus.stop());
-    const load = new LoadGenerator({
-      gatewayUrl: `http://127.0.0.1:${ports.port}`,
-      predictorUrls: Object.fromEntries(Object.entries(predictors).map(([v, p]) => [v, p.url])),
-      model: MODEL,
-      ratePerSecond: options.ratePerSecond ?? 100,
-      feedbackDelayMs: 1000,
-      seed: 7,
-    });
-    load.start();
-    cleanups.push(() => load.stop());
 
     const router = new GatewayRouter(`http://127.0.0.1:${ports.adminPort}`, token);
     const recordingRouter: ControllerParts['router'] = {
@@ -190,31 +162,63 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
     };
     const notifier = new AlertmanagerNotifier(alertmanager.url);
     const store = new FileRolloutStore(rolloutsDir);
-    const parts: ControllerParts = {
+    // The same loop as `weir controller`, serving /metrics for Prometheus (the dashboards' rollout panels).
+    const controllerPort = await freePort();
+    const prometheus: PrometheusProcess = await startPrometheus({
+      targets: [
+        { job: 'gateway', targets: [`127.0.0.1:${ports.adminPort}`] },
+        // In a cluster, discovery labels each predictor series with its namespace; the dashboards filter on it.
+        { job: 'predictors', targets: Object.values(predictors).map((p) => new URL(p.url).host), labels: { namespace: 'local' } },
+        { job: 'weir-controller', targets: [`127.0.0.1:${controllerPort}`] },
+      ],
+      // weir's own alert rules, evaluated by Prometheus and sent to the same Alertmanager.
+      ruleFiles: [path.join(packageRoot(), 'alerts', 'weir.rules.yml')],
+      alertmanagerUrl: alertmanager.url,
+    });
+    cleanups.push(() => prometheus.stop());
+    const loop: ControllerLoop = new ControllerLoop({
       store,
       router: recordingRouter,
-      metrics: new PrometheusMetrics({ url: prometheus.url, timeoutMs: 2000, retries: 1 }),
+      metrics: new PrometheusMetrics({ url: prometheus.url, timeoutMs: 2000, retries: 1, onQueries: (ok, failed) => loop.recordQueries(ok, failed) }),
       notifier,
       log,
       namespace: 'local',
-    };
+    });
+    await loop.listen(controllerPort);
+    cleanups.push(() => loop.stop());
+    const load = new LoadGenerator({
+      gatewayUrl: `http://127.0.0.1:${ports.port}`,
+      predictorUrls: Object.fromEntries(Object.entries(predictors).map(([v, p]) => [v, p.url])),
+      model: MODEL,
+      ratePerSecond: options.ratePerSecond ?? 100,
+      feedbackDelayMs: 1000,
+      seed: 7,
+    });
+    load.start();
+    cleanups.push(() => load.stop());
+    loop.start();
+
     const deadline = started + (options.timeoutMs ?? 5 * 60_000);
     let phase = 'Pending';
     let message = '';
     let approvedBy: string | undefined;
+    let seen = '';
     while (Date.now() < deadline && !options.signal?.aborted) {
-      const decision = await reconcile(parts, ROLLOUT);
-      if (!decision) throw new Error(`the local gateway cannot route ${ROLLOUT}: ${(await store.get(ROLLOUT)).rollout.status!.conditions.find((c) => c.type === 'TrafficRouted')?.message}`);
-      phase = decision.statusPatch.phase;
-      message = decision.statusPatch.message ?? '';
-      if (decision.action === 'await-approval' && !approvedBy) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const status = (await store.get(ROLLOUT)).rollout.status!;
+      const unroutable = status.conditions.find((c) => c.type === 'TrafficRouted' && c.status === 'False');
+      if (unroutable) throw new Error(`the local gateway cannot route ${ROLLOUT}: ${unroutable.message}`);
+      phase = status.phase;
+      message = status.message ?? '';
+      if (phase === 'AwaitingApproval' && !approvedBy) {
         // The same code path as `weir approve`: a command recorded with who gave it.
         approvedBy = 'weir-demo (automatic approval)';
         await store.addCommand(ROLLOUT, { type: 'approve', by: approvedBy, at: new Date().toISOString() });
       }
-      options.onView?.({ scenario, elapsedSeconds: (Date.now() - started) / 1000, phase, stage: decision.stage, canaryWeight: decision.canaryWeight, reasons: decision.reasons, message, sent: load.stats.sent, failed: load.stats.failed, ...(approvedBy ? { approvedBy } : {}) });
+      const view = `${status.lastStepId}|${message}|${load.stats.sent}`;
+      if (view !== seen) options.onView?.({ scenario, elapsedSeconds: (Date.now() - started) / 1000, phase, stage: status.stage, canaryWeight: status.canaryWeight, reasons: status.analysis, message, sent: load.stats.sent, failed: load.stats.failed, ...(approvedBy ? { approvedBy } : {}) });
+      seen = view;
       if (phase === 'Promoted' || phase === 'RolledBack') break;
-      await new Promise((resolve) => setTimeout(resolve, 2000));
     }
     await load.stop();
     // One more scrape so the table includes the last requests and feedback.
@@ -228,8 +232,11 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
       state: a.status.state,
     }));
     const table = await resultsTable(prometheus.url, ['v1', canary]);
-    const latencies = Object.fromEntries(Object.entries(load.stats.byVersion).map(([v, s]) => [v, s.latencies]));
-    const coefficients = (await store.get(ROLLOUT)).rollout.spec.analysis.business;
+    const { rollout } = await store.get(ROLLOUT);
+    const coefficients = rollout.spec.analysis.business;
+    // The report's own numbers (the whole rollout, from Prometheus) give the business impact.
+    const report = await writeReport(rollout, { prometheus: prometheus.url, ...(options.reportPath ? { out: options.reportPath } : {}) });
+    await options.beforeStop?.({ prometheusUrl: prometheus.url, rollout: ROLLOUT, startedAt: started });
     return {
       scenario,
       phase,
@@ -238,10 +245,11 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
       durationSeconds: Math.round((Date.now() - started) / 100) / 10,
       rollbackReason: phase === 'RolledBack' ? message : null,
       table,
-      business: impactOf(table, latencies, coefficients),
+      business: report.data.business ?? null,
       coefficients: coefficients ?? null,
       alertsSent,
       alertsActive,
+      reportPath: options.reportPath ?? null,
     };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
