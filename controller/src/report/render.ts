@@ -306,7 +306,7 @@ export function reportBlocks(data: ReportData): Block[] {
     { kind: 'heading', level: 1, text: `Experiment report: ${name}` },
     {
       kind: 'paragraph',
-      text: `Model ${spec.model}: ${spec.stable.version} (stable) → ${spec.canary.version} (canary). ${status!.phase} after ${seconds((data.span.end - data.span.start) * 1000)}, attempt ${status!.attempt}, canary at ${status!.canaryWeight}%. Generated ${data.generatedAt} by weir report.`,
+      text: `Model ${spec.model}: ${spec.stable.version} (stable) → ${spec.canary.version} (canary). ${status!.startedAt ? `${status!.phase} after ${seconds((data.span.end - data.span.start) * 1000)}, attempt ${status!.attempt}, canary at ${status!.canaryWeight}%` : `${status!.phase}: not started yet`}. Generated ${data.generatedAt} by weir report.`,
     },
     ...designBlocks(data),
     ...timelineBlocks(data),
