@@ -44,9 +44,11 @@ async function dashboardData(prometheusUrl: string, startedAt: number): Promise<
       const series = await get('query_range', { query: substituteVariables(q.expr, values, intervals), start: String(startedAt / 1000), end: String(Date.now() / 1000), step: '2' });
       results.push({ where: `${file} ${q.where}`, series: series.length, values: series.flatMap((s) => s.values ?? []).filter(([, v]) => Number.isFinite(Number(v))).length });
     }
+    // Grafana asks for label_values(selector, label) over the dashboard's time range: the label values API.
     for (const v of variableSelectors(board)) {
-      const series = await get('query', { query: substituteVariables(v.expr, values, intervals) });
-      results.push({ where: `${file} ${v.where}`, series: series.filter((s) => s.metric[v.label] !== undefined).length, values: series.length });
+      const params = new URLSearchParams({ 'match[]': substituteVariables(v.expr, values, intervals), start: String(startedAt / 1000), end: String(Date.now() / 1000) });
+      const body = (await (await fetch(`${prometheusUrl}/api/v1/label/${v.label}/values?${params}`)).json()) as { status: string; data: string[] };
+      results.push({ where: `${file} ${v.where}`, series: body.status === 'success' ? body.data.length : 0, values: body.status === 'success' ? body.data.length : 0 });
     }
   }
   return results;

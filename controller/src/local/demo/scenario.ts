@@ -220,6 +220,8 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
       seen = view;
       if (phase === 'Promoted' || phase === 'RolledBack') break;
     }
+    // The rollout is over: no more rounds, so nothing reaches the notifier after it is flushed and closed.
+    await loop.stop();
     await load.stop();
     // One more scrape so the table includes the last requests and feedback.
     await new Promise((resolve) => setTimeout(resolve, 2500));
