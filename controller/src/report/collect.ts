@@ -7,7 +7,8 @@
 import { parseDuration } from '../../../predictor/src/duration.js';
 import type { ModelRollout } from '../api/schema.js';
 import { renderQuery, type TemplateVariables } from '../analysis/template.js';
-import type { PrometheusMetrics } from '../providers/prometheus/provider.js';
+import type { PlannedQuery } from '../analysis/observations.js';
+import { interpret, type PrometheusMetrics } from '../providers/prometheus/provider.js';
 import { businessImpact, type BusinessImpact } from '../stats/business-impact.js';
 
 /** Realized business value per labelled prediction, from the predictor's counters. */
@@ -65,14 +66,6 @@ export interface CollectOptions {
   valueQuery?: string;
   now?: number;
 }
-
-const firstValue = (data: { resultType: string; result: unknown }): number | undefined => {
-  if (data.resultType === 'scalar') return Number((data.result as [number, string])[1]);
-  const series = data.result as { value: [number, string] }[];
-  if (series.length !== 1) return undefined;
-  const value = Number(series[0]!.value[1]);
-  return Number.isFinite(value) ? value : undefined;
-};
 
 /** Each model metric as one PromQL expression per version: guardrails as written, ratios for comparisons. */
 function metricTemplates(rollout: ModelRollout): { name: string; template: string }[] {
@@ -183,13 +176,18 @@ export async function collectReport(rollout: ModelRollout, options: CollectOptio
 
   // Totals over the whole rollout, evaluated at its end.
   const whole = `${length}s`;
-  const at = async (query: string, what: string) => {
+  // The controller's own reading of an answer: one number (or bucket counts), else undefined.
+  const answer = async (query: string, what: string, kind: PlannedQuery['kind']) => {
     try {
-      return firstValue(await prom.instant(query, span.end));
+      return interpret({ key: what, kind, query }, await prom.instant(query, span.end));
     } catch (err) {
       note(what, err);
       return undefined;
     }
+  };
+  const at = async (query: string, what: string) => {
+    const value = await answer(query, what, 'scalar');
+    return typeof value === 'number' ? value : undefined;
   };
   for (const version of versions) {
     const served = `destination_version="${version}",request_mirrored!="true"`;
@@ -200,14 +198,8 @@ export async function collectReport(rollout: ModelRollout, options: CollectOptio
       at(`sum(increase(weir_predictor_feedback_total{${feedback},outcome="correct"}[${whole}]))`, 'feedback'),
       at(`sum(increase(weir_predictor_feedback_total{${feedback}}[${whole}]))`, 'feedback'),
     ]);
-    let latency: ReturnType<typeof histogramMoments>;
-    try {
-      const answer = await prom.instant(`sum by (le) (increase(istio_request_duration_milliseconds_bucket{${served}}[${whole}]))`, span.end);
-      const buckets = (answer.result as { metric: { le?: string }; value: [number, string] }[]).map((s) => ({ le: s.metric.le === '+Inf' ? Infinity : Number(s.metric.le), value: Number(s.value[1]) }));
-      latency = histogramMoments(buckets.filter((b) => !Number.isNaN(b.le)));
-    } catch (err) {
-      note('latency histogram', err);
-    }
+    const buckets = await answer(`sum by (le) (increase(istio_request_duration_milliseconds_bucket{${served}}[${whole}]))`, 'latency histogram', 'buckets');
+    const latency = Array.isArray(buckets) ? histogramMoments(buckets) : undefined;
     if (requests === undefined || labelled === undefined || correct === undefined || !latency) continue;
     data.totals.push({ version, requests, errors: errors ?? 0, labelled, correct, meanLatencyMs: latency.mean, latencySeMs: latency.se });
   }

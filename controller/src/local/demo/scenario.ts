@@ -83,25 +83,24 @@ export interface ScenarioOptions {
   beforeStop?: (running: { prometheusUrl: string; rollout: string; startedAt: number }) => Promise<void>;
 }
 
-async function promScalar(url: string, query: string): Promise<Map<string, number>> {
-  const response = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(query)}`);
-  const body = (await response.json()) as { data?: { result: { metric: Record<string, string>; value: [number, string] }[] } };
-  return new Map((body.data?.result ?? []).map((r) => [r.metric.destination_version ?? r.metric.version ?? '', Number(r.value[1])]));
+async function promScalar(prometheus: PrometheusMetrics, query: string): Promise<Map<string, number>> {
+  const { result } = await prometheus.instant(query);
+  return new Map((result as { metric: Record<string, string>; value: [number, string] }[]).map((r) => [r.metric.destination_version ?? r.metric.version ?? '', Number(r.value[1])]));
 }
 
 /** The seed's results table, every number from Prometheus. */
-async function resultsTable(prometheusUrl: string, versions: string[]): Promise<VersionRow[]> {
+async function resultsTable(prometheus: PrometheusMetrics, versions: string[]): Promise<VersionRow[]> {
   const served = 'istio_requests_total{request_mirrored="false"}';
   const [requests, ok, sum, count, p95, correct, labelled, gains, losses] = await Promise.all([
-    promScalar(prometheusUrl, `sum by (destination_version) (${served})`),
-    promScalar(prometheusUrl, `sum by (destination_version) (istio_requests_total{request_mirrored="false",response_code=~"2.."})`),
-    promScalar(prometheusUrl, 'sum by (destination_version) (istio_request_duration_milliseconds_sum{request_mirrored="false"})'),
-    promScalar(prometheusUrl, 'sum by (destination_version) (istio_request_duration_milliseconds_count{request_mirrored="false"})'),
-    promScalar(prometheusUrl, 'histogram_quantile(0.95, sum by (le, destination_version) (istio_request_duration_milliseconds_bucket{request_mirrored="false"}))'),
-    promScalar(prometheusUrl, 'sum by (version) (weir_predictor_feedback_total{outcome="correct"})'),
-    promScalar(prometheusUrl, 'sum by (version) (weir_predictor_feedback_total)'),
-    promScalar(prometheusUrl, 'sum by (version) (weir_predictor_business_value_gains_sum_total)'),
-    promScalar(prometheusUrl, 'sum by (version) (weir_predictor_business_value_losses_sum_total)'),
+    promScalar(prometheus, `sum by (destination_version) (${served})`),
+    promScalar(prometheus, `sum by (destination_version) (istio_requests_total{request_mirrored="false",response_code=~"2.."})`),
+    promScalar(prometheus, 'sum by (destination_version) (istio_request_duration_milliseconds_sum{request_mirrored="false"})'),
+    promScalar(prometheus, 'sum by (destination_version) (istio_request_duration_milliseconds_count{request_mirrored="false"})'),
+    promScalar(prometheus, 'histogram_quantile(0.95, sum by (le, destination_version) (istio_request_duration_milliseconds_bucket{request_mirrored="false"}))'),
+    promScalar(prometheus, 'sum by (version) (weir_predictor_feedback_total{outcome="correct"})'),
+    promScalar(prometheus, 'sum by (version) (weir_predictor_feedback_total)'),
+    promScalar(prometheus, 'sum by (version) (weir_predictor_business_value_gains_sum_total)'),
+    promScalar(prometheus, 'sum by (version) (weir_predictor_business_value_losses_sum_total)'),
   ]);
   return versions.map((version) => {
     const n = requests.get(version) ?? 0;
@@ -233,7 +232,7 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
       severity: a.labels.severity ?? '',
       state: a.status.state,
     }));
-    const table = await resultsTable(prometheus.url, ['v1', canary]);
+    const table = await resultsTable(new PrometheusMetrics({ url: prometheus.url }), ['v1', canary]);
     const { rollout } = await store.get(ROLLOUT);
     const coefficients = rollout.spec.analysis.business;
     // The report's own numbers (the whole rollout, from Prometheus) give the business impact.
