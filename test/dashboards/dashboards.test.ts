@@ -59,8 +59,8 @@ describe('dashboards/', () => {
     for (const title of [/configured vs actual traffic share/, /Requests by version and code/, /Latency p50, p95, p99/, /Error rate/, /Accuracy with 95% band/, /Business value/, /Stage timeline/, /Analysis verdicts/]) expect(rollouts).toMatch(title);
     const predictors = titles(DASHBOARDS['predictors.json']);
     for (const title of [/Batch size/, /cache hit ratio/, /Queue depth/, /Model loads/, /Latency p50, p95, p99/, /Accuracy with 95% band/]) expect(predictors).toMatch(title);
-    // The stage timeline also marks every panel: an annotation from the controller's weight metric.
-    expect(DASHBOARDS['rollouts.json']().annotations.list.some((a: { expr?: string }) => a.expr?.includes('weir_rollout_canary_weight'))).toBe(true);
+    // The stage timeline also marks every panel: an annotation at each stage's start, from the controller's metric.
+    expect(DASHBOARDS['rollouts.json']().annotations.list).toContainEqual(expect.objectContaining({ expr: expect.stringContaining('weir_rollout_stage_started_timestamp_seconds'), useValueForTime: true }));
   });
 
   test('every panel, annotation and variable query is valid PromQL (promtool), and a broken one is caught', async () => {

@@ -161,12 +161,13 @@ function dashboard(uid: string, title: string, description: string, variables: u
           datasource: DS,
           enable: true,
           iconColor: 'orange',
-          // A point wherever a rollout's canary weight changed: each step of the stage timeline.
-          expr: 'changes(weir_rollout_canary_weight{rollout=~"$rollout"}[$__interval]) > 0',
+          // A mark at the exact time each stage began: the series' value is the timestamp (Grafana wants ms).
+          // A windowed changes() misses changes that fall between two steps' windows.
+          expr: 'max by (rollout) (weir_rollout_stage_started_timestamp_seconds{rollout=~"$rollout"}) * 1000',
           step: '$__interval',
-          titleFormat: '{{rollout}}: canary weight changed',
+          titleFormat: '{{rollout}}: stage started',
           tagKeys: 'rollout',
-          useValueForTime: false,
+          useValueForTime: true,
         },
       ],
     },
