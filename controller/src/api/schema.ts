@@ -182,6 +182,13 @@ export const specSchema = z
 
 export const phases = ['Pending', 'Mirroring', 'Progressing', 'AwaitingApproval', 'Paused', 'Promoted', 'RolledBack', 'Failed'] as const;
 
+/** A finished rollout keeps its final route (100% for Promoted, 0% otherwise) until `weir retry` starts a new attempt. */
+export const FINISHED_PHASES: readonly Phase[] = ['Promoted', 'RolledBack', 'Failed'];
+
+export function isFinished(phase: Phase): boolean {
+  return FINISHED_PHASES.includes(phase);
+}
+
 const reason = z.object({
   kind: z.enum(['guardrail', 'comparison', 'gate', 'command', 'business', 'rollout']),
   metric: z.string().optional(),
@@ -235,6 +242,10 @@ export const statusSchema = z.object({
     .default([]),
   message: z.string().optional(),
   commands: z.array(command).default([]).describe('commands people gave (weir approve, abort, ...) that the controller has not consumed yet (Kubernetes mode)'),
+  refusedCommands: z
+    .array(z.object({ type: z.string(), by: z.string(), at: z.string(), reason: z.string() }))
+    .default([])
+    .describe('the latest commands that were refused (such as approve on a rolled-back rollout): who tried what, when, and why (bounded)'),
   conditions: z.array(condition).default([]).describe('TrafficRouted: whether the VirtualService route, its destinations and subsets exist and carry the weights'),
 });
 

@@ -2,13 +2,15 @@
 // → decision. No I/O, no clock, no randomness: the same inputs always give the
 // same decision. Every rule of the rollout lives here once.
 import { parseDuration } from '../../../predictor/src/duration.js';
-import type { ModelRolloutSpec, Phase, Reason, RolloutStatus } from '../api/schema.js';
+import { isFinished, type ModelRolloutSpec, type Reason, type RolloutStatus } from '../api/schema.js';
 import { judgeGuardrail } from '../analysis/guardrail.js';
 import type { Observations } from '../analysis/observations.js';
 import { samplesEta } from '../stats/sample-size.js';
+import { commandRefusal, REFUSALS_KEPT } from './commands.js';
 import { evaluateComparisons } from './comparisons.js';
+import { routeOf } from './route.js';
 import { stagesOf, type Stage } from './stages.js';
-import type { Action, Command, Decision } from './types.js';
+import type { Action, AppliedStep, Command, Decision } from './types.js';
 
 export interface EngineInput {
   spec: ModelRolloutSpec;
@@ -20,9 +22,10 @@ export interface EngineInput {
   now: number;
   /** Requests per second reaching the model, for the ETA (optional). */
   trafficRate?: number;
+  /** The step the router says it applied last (see AppliedStep): a rollback there that status lacks is completed first. */
+  applied?: AppliedStep;
 }
 
-const TERMINAL: Phase[] = ['Promoted', 'RolledBack', 'Failed'];
 const HISTORY_LIMIT = 100;
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -33,18 +36,23 @@ export function decide(input: EngineInput): Decision {
   let status: RolloutStatus = structuredClone(input.status);
   const reasons: Reason[] = [];
 
-  const finish = (action: Action, summary: string, by?: string): Decision => {
-    const stage = stages[status.stage];
-    status.canaryWeight = action === 'rollback' ? 0 : action === 'promote' ? 100 : (stage?.weight ?? 0);
-    status.mirrorPercent = action === 'rollback' || action === 'promote' ? 0 : (stage?.mirrorPercent ?? 0);
+  const consumed: string[] = [];
+  const finish = (action: Action, summary: string, by?: string, at = iso(now)): Decision => {
+    // The route follows from the phase and stage alone, so no path can give a finished rollout other weights.
+    Object.assign(status, routeOf(status, stages));
     const stepId = `a${status.attempt}-s${status.stage}-${status.phase.toLowerCase()}`;
-    if (action !== 'hold' && status.lastStepId !== stepId) {
-      status.history = [...status.history, { stepId, action, stage: status.stage, canaryWeight: status.canaryWeight, at: iso(now), ...(by ? { by } : {}), summary, analysis: reasons.filter((r) => r.kind !== 'gate') }].slice(-HISTORY_LIMIT);
+    const changed = action !== 'hold' && status.lastStepId !== stepId;
+    if (changed) {
+      status.history = [...status.history, { stepId, action, stage: status.stage, canaryWeight: status.canaryWeight, at, ...(by ? { by } : {}), summary, analysis: reasons.filter((r) => r.kind !== 'gate') }].slice(-HISTORY_LIMIT);
     }
     status.lastStepId = stepId;
-    status.analysis = reasons;
-    status.message = summary;
-    return { action, stage: status.stage, canaryWeight: status.canaryWeight, mirrorPercent: status.mirrorPercent, stepId, reasons, statusPatch: status };
+    // A finished rollout that only holds keeps the reasons and message it finished with.
+    if (!(action === 'hold' && isFinished(status.phase))) {
+      status.analysis = reasons;
+      status.message = summary;
+    }
+    const applied: AppliedStep = changed ? { attempt: status.attempt, stepId, action, at, ...(by ? { by } : {}), summary, consumed } : (input.applied?.stepId === stepId ? input.applied : { attempt: status.attempt, stepId, action, at, summary, consumed: [] });
+    return { action, stage: status.stage, canaryWeight: status.canaryWeight, mirrorPercent: status.mirrorPercent, stepId, reasons, statusPatch: status, applied };
   };
   const enterStage = (index: number) => {
     status.stage = index;
@@ -53,9 +61,9 @@ export function decide(input: EngineInput): Decision {
     status.sequential = {};
     status.guardrailFailures = {};
   };
-  const rollback = (summary: string, by?: string) => {
+  const rollback = (summary: string, by?: string, at?: string) => {
     status.phase = 'RolledBack';
-    return finish('rollback', summary, by);
+    return finish('rollback', summary, by, at);
   };
   const promote = (summary: string, by?: string) => {
     status.phase = 'Promoted';
@@ -63,36 +71,46 @@ export function decide(input: EngineInput): Decision {
     return finish('promote', summary, by);
   };
 
-  // Commands, oldest first, each once.
+  // A rollback the router applied but status never recorded (its write failed) is
+  // completed as it was decided, not decided again: observations may have changed
+  // since, and traffic must not go back to a canary weir rolled back.
+  const applied = input.applied;
+  if (applied?.action === 'rollback' && applied.attempt === status.attempt && !isFinished(status.phase)) {
+    status.consumedCommands = [...status.consumedCommands, ...applied.consumed.filter((id) => !status.consumedCommands.includes(id))].slice(-200);
+    consumed.push(...applied.consumed);
+    reasons.push({ kind: 'rollout', verdict: 'recovered', message: `completing rollback ${applied.stepId} decided at ${applied.at}: the route carries it, status did not record it` });
+    return rollback(applied.summary, applied.by, applied.at);
+  }
+
+  // Commands, oldest first, each once. One the rollout cannot take is refused and recorded.
   for (const command of input.commands) {
     if (status.consumedCommands.includes(command.id)) continue;
     status.consumedCommands = [...status.consumedCommands, command.id].slice(-200);
-    const who = `${command.type} by ${command.by}`;
-    reasons.push({ kind: 'command', verdict: command.type, message: `${who} at ${command.at}` });
-    const terminal = TERMINAL.includes(status.phase);
-    if (command.type === 'retry') {
-      if (status.phase === 'RolledBack' || status.phase === 'Failed') {
-        status = { ...status, attempt: status.attempt + 1, startedAt: iso(now), approvals: [], pausedFrom: undefined };
-        enterStage(0);
-        return finish('advance', `retry: attempt ${status.attempt} starts at stage 0 (${who})`, command.by);
-      }
+    consumed.push(command.id);
+    const who = `${command.type}${command.full ? ' --full' : ''} by ${command.by}`;
+    const refusal = commandRefusal(status.phase, command.type);
+    if (refusal) {
+      status.refusedCommands = [...status.refusedCommands, { type: command.type, by: command.by, at: command.at, reason: refusal }].slice(-REFUSALS_KEPT);
+      reasons.push({ kind: 'command', verdict: 'refused', message: `${who} at ${command.at} refused: ${refusal}` });
       continue;
     }
-    if (terminal) continue;
+    reasons.push({ kind: 'command', verdict: command.type, message: `${who} at ${command.at}` });
+    if (command.type === 'retry') {
+      status = { ...status, attempt: status.attempt + 1, startedAt: iso(now), approvals: [], pausedFrom: undefined };
+      enterStage(0);
+      return finish('advance', `retry: attempt ${status.attempt} starts at stage 0 (${who})`, command.by);
+    }
     if (command.type === 'abort') return rollback(`aborted (${who})`, command.by);
-    if (command.type === 'pause' && status.phase !== 'Paused') {
+    if (command.type === 'pause') {
       status.pausedFrom = status.phase;
       status.phase = 'Paused';
       return finish('pause', `paused (${who})`, command.by);
     }
-    if (command.type === 'resume' && status.phase === 'Paused') {
+    if (command.type === 'resume') {
       status.phase = status.pausedFrom ?? 'Progressing';
       status.pausedFrom = undefined;
     }
-    if (command.type === 'approve') {
-      const awaiting = status.phase === 'AwaitingApproval' ? status.stage + 1 : undefined;
-      if (awaiting !== undefined) status.approvals = [...status.approvals, { stage: awaiting, by: command.by, at: command.at }];
-    }
+    if (command.type === 'approve') status.approvals = [...status.approvals, { stage: status.stage + 1, by: command.by, at: command.at }];
     if (command.type === 'promote') {
       if (command.full || status.stage >= stages.length - 2) return promote(`promoted to 100% (${who})`, command.by);
       enterStage(Math.max(0, status.stage + 1));
@@ -100,7 +118,7 @@ export function decide(input: EngineInput): Decision {
     }
   }
 
-  if (TERMINAL.includes(status.phase)) return finish('hold', `rollout ${status.phase.toLowerCase()}`);
+  if (isFinished(status.phase)) return finish('hold', status.message ?? `rollout ${status.phase.toLowerCase()}`);
   if (status.phase === 'Paused') return finish('pause', 'paused; `weir resume` continues');
 
   // Start.

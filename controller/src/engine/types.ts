@@ -7,6 +7,25 @@ export type Action = 'advance' | 'hold' | 'rollback' | 'await-approval' | 'promo
 export type Command = RolloutStatus['commands'][number];
 export type CommandType = Command['type'];
 
+/**
+ * The step whose weights a router last applied, as the router keeps it next to
+ * the weights (a VirtualService annotation, the gateway's route). A rollback
+ * is applied to the route before status is written, so when that status write
+ * fails this is the only durable record of the decision: the engine completes
+ * it from here instead of deciding again.
+ */
+export interface AppliedStep {
+  attempt: number;
+  stepId: string;
+  action: Action;
+  /** When the step was decided (RFC 3339). */
+  at: string;
+  by?: string;
+  summary: string;
+  /** Commands this step consumed (such as the abort that caused it). */
+  consumed: string[];
+}
+
 export interface Decision {
   action: Action;
   /** Stage index after this decision (-1 before the start). */
@@ -18,4 +37,6 @@ export interface Decision {
   reasons: Reason[];
   /** The status to write (before or together with the weights). */
   statusPatch: RolloutStatus;
+  /** The record of this step the router keeps with the weights. */
+  applied: AppliedStep;
 }
