@@ -13,7 +13,7 @@ import { prometheusRuleYaml } from '../../controller/src/observability/prometheu
 
 const run = promisify(execFile);
 const root = packageRoot();
-const ALERTS = ['ModelAccuracyDegraded', 'PredictionLatencyHigh', 'PredictorErrorRateHigh', 'PredictorNotReady', 'ModelLoadFailed', 'CanaryRolledBack', 'RolloutStuck', 'RolloutAwaitingApproval', 'WeirControllerDown', 'PrometheusQueriesFailing'];
+const ALERTS = ['ModelAccuracyDegraded', 'PredictionLatencyHigh', 'PredictorErrorRateHigh', 'PredictorNotReady', 'ModelLoadFailed', 'CanaryRolledBack', 'RolloutStuck', 'RolloutAwaitingApproval', 'RouteWriteFailing', 'StatusWriteFailing', 'RolloutInvalid', 'WeirControllerDown', 'PrometheusQueriesFailing'];
 
 interface Rule {
   alert: string;
@@ -29,7 +29,7 @@ async function rules(): Promise<Rule[]> {
 describe('alerts/', () => {
   test('promtool check rules: every alert the design asks for, each with a summary, a runbook and a severity', async () => {
     const { stdout } = await run('promtool', ['check', 'rules', path.join(root, 'alerts', 'weir.rules.yml')]);
-    expect(stdout).toContain('SUCCESS: 10 rules found');
+    expect(stdout).toContain('SUCCESS: 13 rules found');
     const all = await rules();
     expect(all.map((r) => r.alert).sort()).toEqual([...ALERTS].sort());
     const runbook = await readFile(path.join(root, 'docs', 'operations.md'), 'utf8');

@@ -93,6 +93,19 @@ describe('AlertmanagerNotifier', () => {
     notifier.close();
   }, 60_000);
 
+  test('a route or status that cannot be written fires an alert while it lasts, and resolves when writes work again', async () => {
+    const alertmanager = await startAlertmanager();
+    started.push(alertmanager);
+    const notifier = new AlertmanagerNotifier(alertmanager.url);
+    await notifier.notify(event({ phase: 'RolledBack', stage: 2, message: 'aborted' }, { routeWriteFailure: 'gateway PUT: HTTP 503', statusWriteFailure: 'EACCES: permission denied' }));
+    const firing = await active(alertmanager.url);
+    expect(firing.find((a) => a.labels.alertname === 'WeirRouteWriteFailing')).toMatchObject({ labels: { severity: 'critical' }, annotations: { summary: expect.stringContaining('gateway PUT: HTTP 503') } });
+    expect(firing.find((a) => a.labels.alertname === 'WeirStatusWriteFailing')).toMatchObject({ labels: { severity: 'warning' }, annotations: { summary: expect.stringContaining('EACCES') } });
+    await notifier.notify(event({ phase: 'RolledBack', stage: 2, message: 'aborted' }));
+    await waitFor(async () => !(await active(alertmanager.url)).some((a) => /WriteFailing$/.test(a.labels.alertname!)), 10_000, 'both to resolve');
+    notifier.close();
+  }, 60_000);
+
   test('the buffer is bounded: beyond maxBuffered the oldest alerts are dropped and counted', async () => {
     const notifier = new AlertmanagerNotifier(`http://127.0.0.1:${await freePort()}`, 'local', { maxBuffered: 3 });
     for (let stage = 0; stage < 5; stage++) await notifier.notify(event({ phase: 'Progressing', stage, message: `stage ${stage}` }, { action: 'advance', stepChanged: true }));
@@ -124,6 +137,31 @@ describe('Alertmanager webhook → abort', () => {
       expect((await store.get('opted-in')).commands).toEqual([expect.objectContaining({ type: 'abort', by: 'alertmanager:ModelAccuracyDegraded' })]);
       expect((await store.get('not-opted-in')).commands).toEqual([]);
       expect((await store.get('other-canary')).commands).toEqual([]);
+
+      // Bug 9: bodies that crashed the controller, and a webhook while a store file is corrupt.
+      const post = (body: string) => fetch(webhookUrl, { method: 'POST', body, headers: { authorization: 'Bearer webhook-token-0123456789' } });
+      for (const [body, error] of [
+        ['null', /^body: .*expected object, received null/],
+        ['{"alerts":[null]}', /^body\.alerts\.0: .*expected object/],
+        ['{"alerts":{}}', /^body\.alerts: .*expected array/],
+        ['[]', /^body: .*expected object, received array/],
+        ['{"alerts":[{"status":"firing","labels":null}]}', /body\.alerts\.0\.labels/],
+        ['{"alerts":[{"status":"firing","labels":{"alertname":7}}]}', /body\.alerts\.0\.labels\.alertname/],
+        ['{"alerts":', /body: not JSON/],
+      ] as const) {
+        const reply = await post(body);
+        expect([body, reply.status, ((await reply.json()) as { error: string }).error]).toEqual([body, 400, expect.stringMatching(error)]);
+      }
+      await writeFile(path.join(dir, 'corrupt.yaml'), 'spec: [unclosed\n');
+      await writeFile(path.join(dir, 'second.yaml'), stringify({ apiVersion: 'weir.dev/v1alpha1', kind: 'ModelRollout', metadata: { name: 'second' }, spec: spec('v4', ['ModelAccuracyDegraded']) }));
+      const fire = () => post(JSON.stringify({ alerts: [{ status: 'firing', labels: { alertname: 'ModelAccuracyDegraded', version: 'v4' } }] }));
+      // Alertmanager repeats a firing alert: two posts 49 ms apart make one abort, not two.
+      const first = await fire();
+      await new Promise((resolve) => setTimeout(resolve, 49));
+      const second = await fire();
+      expect([first.status, await first.json(), second.status, await second.json()]).toEqual([200, { aborted: ['second'] }, 200, { aborted: [] }]);
+      expect((await store.get('second')).commands.map((c) => c.type)).toEqual(['abort']);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     } finally {
       await loop.stop();
       await rm(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // revisions, and crash safety: a writer killed mid-write leaves a valid file.
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { emptyStatus } from '../../controller/src/api/schema.js';
 import { packageRoot } from '../../controller/src/local/predictor-process.js';
 import { ConflictError, FileRolloutStore } from '../../controller/src/providers/file/store.js';
+import { CommandRefusedError, InvalidRolloutError } from '../../controller/src/providers/types.js';
 
 const dirs: string[] = [];
 async function folder(): Promise<string> {
@@ -28,7 +29,7 @@ describe('FileRolloutStore', () => {
     const first = await store.get('price-direction');
     expect(first.rollout.spec.canary.version).toBe('v2');
     expect(first.rollout.status!.phase).toBe('Pending');
-    const command = await store.addCommand('price-direction', { type: 'approve', by: 'alice@example.com', at: '2026-11-22T10:00:00Z' });
+    const command = await store.addCommand('price-direction', { type: 'pause', by: 'alice@example.com', at: '2026-11-22T10:00:00Z' });
     const second = await store.get('price-direction');
     expect(second.commands).toEqual([command]);
     // The revision moved: a status computed from the first read is refused.
@@ -109,5 +110,63 @@ describe('FileRolloutStore', () => {
       expect((await store.get('price-direction')).rollout.status!.message).toBe(`after kill ${round}`);
     }
     expect((await readdir(dir)).filter((f) => f.endsWith('.lock'))).toEqual([]);
+  });
+
+  test('one file that does not parse or validate is listed as invalid; the others still list (issue 11, bug 4)', async () => {
+    const dir = await folder();
+    const good = await readFile(path.join(dir, 'price-direction.yaml'), 'utf8');
+    await writeFile(path.join(dir, 'aaa-broken.yaml'), 'apiVersion: weir.dev/v1alpha1\nkind: ModelRollout\nspec: [unclosed\n');
+    await writeFile(path.join(dir, 'bad-spec.yaml'), good.replace('name: price-direction', 'name: bad-spec').replace(/steps: \[[^\]]*\]/, 'steps: [50, 10]'));
+    await writeFile(path.join(dir, 'empty.yaml'), '');
+    await writeFile(path.join(dir, 'Not_A_Name.yaml'), good);
+    const store = new FileRolloutStore(dir);
+    const listing = await store.list();
+    expect(listing.rollouts.map((r) => r.key)).toEqual(['price-direction']);
+    expect(Object.fromEntries(listing.invalid.map((i) => [i.key, i.reason]))).toEqual({
+      'Not_A_Name': expect.stringContaining('is not a DNS label'),
+      'aaa-broken': expect.stringContaining('not YAML'),
+      'bad-spec': expect.stringContaining('spec.strategy.steps'),
+      empty: expect.stringContaining('not a ModelRollout document'),
+    });
+    await expect(store.get('aaa-broken')).rejects.toBeInstanceOf(InvalidRolloutError);
+    // An invalid file is never rewritten: a write leaves its bytes exactly as they were.
+    const before = await readFile(path.join(dir, 'bad-spec.yaml'), 'utf8');
+    await expect(store.addCommand('bad-spec', { type: 'abort', by: 'x', at: 't' })).rejects.toBeInstanceOf(InvalidRolloutError);
+    await expect(store.writeStatus('bad-spec', emptyStatus(), '0')).rejects.toBeInstanceOf(InvalidRolloutError);
+    expect(await readFile(path.join(dir, 'bad-spec.yaml'), 'utf8')).toBe(before);
+  });
+
+  test('a malformed status is reported and left alone, never reset to a fresh rollout (issue 11, bug 5)', async () => {
+    const dir = await folder();
+    const store = new FileRolloutStore(dir);
+    const first = await store.get('price-direction');
+    const history = [{ stepId: 'a1-s2-rolledback', action: 'rollback', stage: 2, canaryWeight: 0, at: '2026-11-22T10:00:00Z', summary: 'rolled back: guardrail error-rate' }];
+    await store.writeStatus('price-direction', { ...emptyStatus(), phase: 'RolledBack', stage: 2, history }, first.revision);
+    const file = path.join(dir, 'price-direction.yaml');
+    const tampered = (await readFile(file, 'utf8')).replace('phase: RolledBack', 'phase: Bogus');
+    await writeFile(file, tampered);
+    const listing = await store.list();
+    expect(listing.rollouts).toEqual([]);
+    expect(listing.invalid).toEqual([{ key: 'price-direction', reason: expect.stringMatching(/malformed status, left as it is: status\.phase: "Bogus"/), metadata: { name: 'price-direction' } }]);
+    await expect(store.get('price-direction')).rejects.toThrow('malformed status');
+    await expect(store.addCommand('price-direction', { type: 'retry', by: 'x', at: 't' })).rejects.toBeInstanceOf(InvalidRolloutError);
+    expect(await readFile(file, 'utf8')).toBe(tampered);
+  });
+
+  test('a command the phase refuses is recorded as a refusal with who tried it, atomically, and not queued', async () => {
+    const dir = await folder();
+    const store = new FileRolloutStore(dir);
+    const first = await store.get('price-direction');
+    await store.writeStatus('price-direction', { ...emptyStatus(), phase: 'RolledBack', stage: 2 }, first.revision);
+    for (const type of ['approve', 'pause', 'resume', 'promote', 'abort'] as const) {
+      const refused = store.addCommand('price-direction', { type, by: 'mallory@example.com', at: '2026-11-22T11:00:00Z' });
+      await expect(refused).rejects.toBeInstanceOf(CommandRefusedError);
+      await expect(refused).rejects.toThrow('refused: the rollout is RolledBack');
+    }
+    const after = await store.get('price-direction');
+    expect(after.commands).toEqual([]);
+    expect(after.rollout.status!.refusedCommands.map((r) => r.type)).toEqual(['approve', 'pause', 'resume', 'promote', 'abort']);
+    expect(after.rollout.status!).toMatchObject({ phase: 'RolledBack', canaryWeight: 0 });
+    await expect(store.addCommand('price-direction', { type: 'retry', by: 'carol', at: 't' })).resolves.toMatchObject({ type: 'retry', by: 'carol' });
   });
 });

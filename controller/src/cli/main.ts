@@ -9,6 +9,7 @@ import { registerRolloutCommands } from './rollouts.js';
 import { registerReportCommand } from './report.js';
 import { runController, type ControllerCommandOptions } from './controller.js';
 import { KubeError } from '../providers/kube/client.js';
+import { CommandRefusedError, InvalidRolloutError } from '../providers/types.js';
 
 /** commander's collector for an option given several times. */
 const repeatable = (value: string, list: string[]) => [...list, value];
@@ -82,10 +83,19 @@ program
     await runGateway(options);
   });
 
-// Bad input (a RangeError naming the argument) and API server refusals are one line, not a stack trace.
+// Bad input (a RangeError naming the argument), refusals and API server errors are one line, not a stack trace.
+// Exit codes: 1 failure, 2 bad input, 3 forbidden by RBAC, 4 refused by the rollout's phase.
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
+  if (err instanceof CommandRefusedError) {
+    process.stderr.write(`error: ${err.key}: ${err.message} (recorded in its status; see weir status)\n`);
+    process.exit(4);
+  }
+  if (err instanceof InvalidRolloutError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(1);
+  }
   if (err instanceof RangeError) {
     process.stderr.write(`error: ${err.message}\n`);
     process.exit(2);

@@ -5,12 +5,13 @@
 import os from 'node:os';
 import { Command } from 'commander';
 import { createLogger } from '../../../predictor/src/log.js';
+import { isFinished } from '../api/schema.js';
 import type { Command as CommandRecord, CommandType } from '../engine/types.js';
 import { FileRolloutStore } from '../providers/file/store.js';
 import { contextNamespace, loadKubeConfig } from '../providers/kube/client.js';
 import { KubeRolloutStore } from '../providers/kube/store.js';
 import { whoami } from '../providers/kube/whoami.js';
-import type { StoredRollout } from '../providers/types.js';
+import type { RolloutListing, StoredRollout } from '../providers/types.js';
 
 export interface Common {
   local?: string;
@@ -24,7 +25,7 @@ export interface Common {
 
 /** What the commands need from either store, addressed by rollout name. */
 interface Rollouts {
-  list(): Promise<StoredRollout[]>;
+  list(): Promise<RolloutListing>;
   get(name: string): Promise<StoredRollout>;
   addCommand(name: string, command: Omit<CommandRecord, 'id'>): Promise<CommandRecord>;
   /** Who gives a command. */
@@ -92,10 +93,10 @@ function statusText({ rollout, commands }: StoredRollout): string {
   for (const a of s.approvals) lines.push(`  approved stage ${a.stage} by ${a.by} at ${a.at}`);
   for (const c of s.conditions.filter((x) => x.status !== 'True')) lines.push(`  condition ${c.type}=${c.status} (${c.reason}): ${c.message}`);
   for (const c of commands) lines.push(`  pending command: ${c.type}${c.full ? ' --full' : ''} by ${c.by} at ${c.at}`);
+  for (const r of s.refusedCommands.slice(-5)) lines.push(`  refused: ${r.type} by ${r.by} at ${r.at}: ${r.reason}`);
   return lines.join('\n');
 }
 
-const TERMINAL = ['Promoted', 'RolledBack', 'Failed'];
 
 export function registerRolloutCommands(program: Command): void {
   const get = program.command('get').description('list resources');
@@ -103,15 +104,21 @@ export function registerRolloutCommands(program: Command): void {
     .option('-A, --all-namespaces', 'list in every namespace')
     .action(async (options: Common) => {
       const rollouts = open(options);
-      const all = await rollouts.list();
-      if (options.json) return void process.stdout.write(`${JSON.stringify(all.map((s) => ({ name: s.rollout.metadata.name, namespace: s.rollout.metadata.namespace, ...s.rollout.status })))}\n`);
+      const { rollouts: all, invalid } = await rollouts.list();
+      if (options.json) {
+        const listed = [...all.map((s) => ({ name: s.rollout.metadata.name, namespace: s.rollout.metadata.namespace, ...s.rollout.status })), ...invalid.map((i) => ({ name: i.metadata?.name ?? i.key, namespace: i.metadata?.namespace, phase: 'Invalid', invalid: i.reason }))];
+        return void process.stdout.write(`${JSON.stringify(listed)}\n`);
+      }
       const rows = [['NAME', 'MODEL', 'STABLE', 'CANARY', 'PHASE', 'WEIGHT', 'AGE']];
       for (const stored of all) {
         const { rollout } = stored;
         const s = rollout.status!;
         rows.push([rollouts.label(stored), rollout.spec.model, rollout.spec.stable.version, rollout.spec.canary.version, s.phase, `${s.canaryWeight}%`, age(s.startedAt)]);
       }
-      process.stdout.write(`${all.length === 0 ? `no rollouts in ${rollouts.where}` : columns(rows)}\n`);
+      // An invalid rollout is listed too, so nobody mistakes it for a missing one; the controller skips it.
+      for (const i of invalid) rows.push([options.allNamespaces || !i.metadata ? i.key : i.metadata.name, '-', '-', '-', 'Invalid', '-', '-']);
+      const reasons = invalid.map((i) => `invalid ${i.key}: ${i.reason}`);
+      process.stdout.write(`${all.length + invalid.length === 0 ? `no rollouts in ${rollouts.where}` : columns(rows)}\n${reasons.map((r) => `${r}\n`).join('')}`);
     });
 
   withStore(program.command('status').argument('<name>', 'rollout name').description('show a rollout: phase, weights, verdicts, approvals, conditions, pending commands'))
@@ -122,7 +129,7 @@ export function registerRolloutCommands(program: Command): void {
         const stored = await rollouts.get(name);
         if (options.json) process.stdout.write(`${JSON.stringify({ name, status: stored.rollout.status, pendingCommands: stored.commands })}\n`);
         else process.stdout.write(`${options.watch && process.stdout.isTTY ? '\x1b[H\x1b[2J' : ''}${statusText(stored)}\n`);
-        if (!options.watch || TERMINAL.includes(stored.rollout.status!.phase)) return;
+        if (!options.watch || isFinished(stored.rollout.status!.phase)) return;
         await new Promise((resolve) => setTimeout(resolve, 2000));
       }
     });
@@ -139,10 +146,14 @@ export function registerRolloutCommands(program: Command): void {
   const give = (type: CommandType, description: string, extra?: (c: Command) => Command) => {
     let command = withStore(program.command(type).argument('<name>', 'rollout name').description(description)).option('--as <who>', 'local mode: who gives the command (default: user@host)');
     if (extra) command = extra(command);
-    command.addHelpText('after', '\nIn a cluster this updates the ModelRollout\'s status subresource: the weir-approver ClusterRole grants it.');
+    command.addHelpText(
+      'after',
+      "\nA command the rollout's phase cannot take is refused: nothing changes, the refusal (who, what, why) is recorded in\nits status (weir status shows it), and weir exits with code 4. A finished rollout takes only `weir retry` (after a rollback).\nIn a cluster this updates the ModelRollout's status subresource: the weir-approver ClusterRole grants it.",
+    );
     command.action(async (name: string, options: Common & { full?: boolean }) => {
       const rollouts = open(options);
       const { rollout } = await rollouts.get(name);
+      // The store checks the phase and records the command, or the refusal, in one atomic write.
       const recorded = await rollouts.addCommand(name, { type, by: await rollouts.actor(), at: new Date().toISOString(), ...(options.full ? { full: true } : {}) });
       if (options.json) return void process.stdout.write(`${JSON.stringify(recorded)}\n`);
       process.stdout.write(`${type}${options.full ? ' --full' : ''} recorded for ${name} (${rollout.status!.phase}, canary ${rollout.status!.canaryWeight}%) by ${recorded.by}; the controller applies it at its next reconcile\n`);

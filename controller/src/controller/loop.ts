@@ -1,13 +1,19 @@
 // The controller process: reconciles every rollout in the store on its own
-// analysis interval, and serves /metrics, /healthz and /readyz.
-import { timingSafeEqual } from 'node:crypto';
+// analysis interval (finished ones too: their routes are held at 0% or 100%),
+// retries a failed reconcile with backoff, reports rollouts it cannot use
+// without letting them block the others, and serves /metrics, /healthz,
+// /readyz and Alertmanager's webhook. No request can stop the process.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
+import { z } from 'zod';
 import { parseDuration } from '../../../predictor/src/duration.js';
-import { phases, type ModelRollout } from '../api/schema.js';
+import { RequestError } from '../../../predictor/src/errors.js';
+import { bearerMatches, ClientAbortedError, isOriginForm, pathOf, readBody, refuseTunnels, sendJson as reply } from '../../../predictor/src/http.js';
+import { isFinished, phases, type ModelRollout } from '../api/schema.js';
 import type { Decision } from '../engine/types.js';
-import { reconcile, type ControllerParts } from './reconcile.js';
+import { CommandRefusedError, type InvalidRollout } from '../providers/types.js';
+import { reconcile, type ControllerParts, type ReconcileResult } from './reconcile.js';
 
 export interface LoopOptions {
   /** Bearer token Alertmanager's webhook must send to POST /alertmanager/webhook; unset: the endpoint is off. */
@@ -18,10 +24,23 @@ export interface LoopOptions {
   isReady?: () => boolean;
 }
 
-const TERMINAL = ['Promoted', 'RolledBack', 'Failed'];
 /** Every rollout series: the store's key, the rollout's namespace and its model (dashboards filter on them). */
 const ROLLOUT_LABELS = ['rollout', 'rollout_namespace', 'model'];
 const WEBHOOK_MAX_BYTES = 1 << 20;
+/** The first retry after a failed reconcile; it doubles per failure up to the rollout's interval. */
+const BACKOFF_MS = 500;
+
+/** Alertmanager's webhook payload (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config), the part weir reads. */
+const webhookPayload = z.object({
+  alerts: z
+    .array(
+      z.object({
+        status: z.string().max(32),
+        labels: z.record(z.string().max(1024), z.string().max(4096)).default({}),
+      }),
+    )
+    .max(10_000),
+});
 
 export class ControllerLoop {
   readonly registry = new client.Registry();
@@ -30,6 +49,10 @@ export class ControllerLoop {
   private readonly phase = new client.Gauge({ name: 'weir_rollout_phase', help: '1 for the phase a rollout is in', labelNames: [...ROLLOUT_LABELS, 'phase'], registers: [this.registry] });
   private readonly queries = new client.Counter({ name: 'weir_controller_metric_queries_total', help: 'Prometheus queries by result (ok, error)', labelNames: ['result'], registers: [this.registry] });
   private readonly routeWrites = new client.Counter({ name: 'weir_controller_route_writes_total', help: 'VirtualService writes by this replica', registers: [this.registry] });
+  private readonly routeWriteFailures = new client.Counter({ name: 'weir_controller_route_write_failures_total', help: 'Route writes that failed (retried with backoff)', labelNames: ['rollout'], registers: [this.registry] });
+  private readonly statusWriteFailures = new client.Counter({ name: 'weir_controller_status_write_failures_total', help: 'Status writes that failed (a rollback still takes traffic off the canary)', labelNames: ['rollout'], registers: [this.registry] });
+  private readonly routeSynced = new client.Gauge({ name: 'weir_rollout_route_synced', help: '1 when the route carries what the rollout\'s status calls for, 0 while it cannot be written', labelNames: ROLLOUT_LABELS, registers: [this.registry] });
+  private readonly invalidRollouts = new client.Gauge({ name: 'weir_controller_invalid_rollouts', help: '1 per rollout the controller skips because its file, spec or status is invalid', labelNames: ['rollout'], registers: [this.registry] });
   private readonly stageStarted = new client.Gauge({ name: 'weir_rollout_stage_started_timestamp_seconds', help: 'When the current stage began', labelNames: ROLLOUT_LABELS, registers: [this.registry] });
   private readonly deadline = new client.Gauge({ name: 'weir_rollout_deadline_timestamp_seconds', help: 'When the rollout reaches maxDuration (startedAt + maxDuration)', labelNames: ROLLOUT_LABELS, registers: [this.registry] });
   private readonly leader = new client.Gauge({ name: 'weir_controller_leader', help: '1 while this replica is the one that acts', registers: [this.registry] });
@@ -39,6 +62,10 @@ export class ControllerLoop {
   /** The verdict series each rollout's metrics have now, so a changed verdict replaces the old one. */
   private readonly verdictSeries = new Map<string, client.LabelValues<string>[]>();
   private readonly due = new Map<string, number>();
+  /** Consecutive failed reconciles per rollout, for the backoff. */
+  private readonly failures = new Map<string, number>();
+  /** Invalid rollouts already reported, with the reason reported (a new reason is reported again). */
+  private readonly reported = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private server: http.Server | undefined;
   private running: Promise<void> | undefined;
@@ -49,6 +76,7 @@ export class ControllerLoop {
     private readonly options: LoopOptions = {},
   ) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'weir_controller_' });
+    this.parts.unrecorded ??= new Map();
   }
 
   /** Counts one round of Prometheus queries (wired to PrometheusMetrics' onQueries). */
@@ -63,7 +91,14 @@ export class ControllerLoop {
   }
 
   async listen(port: number, host = '127.0.0.1'): Promise<number> {
-    this.server = http.createServer((req, res) => void this.serve(req, res));
+    this.server = refuseTunnels(http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+      this.serve(req, res).catch((err: unknown) => {
+        if (err instanceof ClientAbortedError) return;
+        if (err instanceof RequestError) return reply(res, err.status, { error: err.message }, err.headers);
+        this.parts.log.error('request failed', { url: pathOf(req.url).slice(0, 200), err: err instanceof Error ? err.message : String(err) });
+        reply(res, 500, { error: 'internal error; see the controller log' });
+      });
+    }));
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(port, host, () => resolve());
@@ -91,51 +126,74 @@ export class ControllerLoop {
   private async round(): Promise<void> {
     const leading = this.options.isLeader?.() ?? true;
     this.leader.set(leading ? 1 : 0);
-    let rollouts;
+    let listing;
     try {
-      rollouts = await this.parts.store.list();
+      listing = await this.parts.store.list();
     } catch (err) {
-      this.parts.log.error('cannot list rollouts', { err });
+      this.parts.log.error('cannot list rollouts', { err: err instanceof Error ? err.message : String(err) });
       this.lastRoundOk = false;
       return;
     }
     this.lastRoundOk = true;
+    await this.reportInvalid(listing.invalid, leading);
     if (!leading) {
       this.due.clear();
+      this.failures.clear();
       return;
     }
     const now = Date.now();
-    for (const { key, rollout, commands } of rollouts) {
-      // A finished rollout only needs attention when someone gave it a command (retry);
-      // its alert (rolled back) is kept fresh in Alertmanager until then.
-      if (TERMINAL.includes(rollout.status!.phase) && commands.length === 0) {
-        if ((this.due.get(key) ?? 0) <= now && this.parts.notifier) {
-          this.due.set(key, now + parseDuration(rollout.spec.analysis.interval));
-          const status = rollout.status!;
-          await this.parts.notifier.notify({ rollout, action: 'hold', summary: status.message ?? status.phase, status, stepChanged: false, metricsUnavailable: false }).catch((err: unknown) => this.parts.log.warn('notification failed', { rollout: key, err }));
-        }
-        continue;
-      }
-      // A new command is applied at once; otherwise once per analysis interval.
-      if (commands.length === 0 && (this.due.get(key) ?? 0) > now) continue;
+    for (const { key, rollout, commands } of listing.rollouts) {
+      // Due once per analysis interval, finished rollouts included (their routes are held
+      // where status says); a new command is applied at once, unless the rollout is backing off.
+      const due = this.due.get(key) ?? 0;
+      if (due > now && (commands.length === 0 || this.failures.has(key))) continue;
       if (!(this.options.isLeader?.() ?? true)) return;
-      this.due.set(key, now + parseDuration(rollout.spec.analysis.interval));
+      const interval = parseDuration(rollout.spec.analysis.interval);
+      let result: ReconcileResult | undefined;
       try {
-        const decision = await reconcile(this.parts, key);
-        this.reconciles.inc({ rollout: key, result: decision ? 'ok' : 'unroutable' });
-        if (!decision) continue;
-        this.export(key, rollout, decision);
+        result = await reconcile(this.parts, key);
       } catch (err) {
-        this.reconciles.inc({ rollout: key, result: 'error' });
-        this.parts.log.error('reconcile failed; retrying next interval', { rollout: key, err: err instanceof Error ? err.message : err });
+        this.parts.log.error('reconcile failed; retrying with backoff', { rollout: key, err: err instanceof Error ? err.message : String(err) });
+      }
+      const labels = { rollout: key, rollout_namespace: rollout.metadata.namespace ?? '', model: rollout.spec.model };
+      if (result?.routeFailure) this.routeWriteFailures.inc({ rollout: key });
+      if (result?.statusFailure) this.statusWriteFailures.inc({ rollout: key });
+      const failed = !result || result.routeFailure !== undefined || result.statusFailure !== undefined;
+      this.reconciles.inc({ rollout: key, result: !result ? 'error' : result.unroutable ? 'unroutable' : failed ? 'failed' : 'ok' });
+      if (failed) {
+        const count = (this.failures.get(key) ?? 0) + 1;
+        this.failures.set(key, count);
+        this.due.set(key, Date.now() + Math.min(interval, BACKOFF_MS * 2 ** (count - 1)));
+        if (count === 1 && result?.routeFailure) await this.parts.events?.record(rollout, 'Warning', 'RouteWriteFailed', `cannot set the route to what status calls for; retrying with backoff: ${result.routeFailure}`);
+      } else {
+        this.failures.delete(key);
+        this.due.set(key, now + interval);
+      }
+      if (result?.decision) {
+        this.routeSynced.set(labels, result.routeFailure ? 0 : 1);
+        this.export(key, rollout, result.decision, result.routeFailure === undefined);
       }
     }
   }
 
+  /** An invalid rollout: a log line and an Event once per reason, and a gauge while it lasts. */
+  private async reportInvalid(invalid: InvalidRollout[], leading: boolean): Promise<void> {
+    this.invalidRollouts.reset();
+    const now = new Set(invalid.map((i) => i.key));
+    for (const key of this.reported.keys()) if (!now.has(key)) this.reported.delete(key);
+    for (const { key, reason, metadata } of invalid) {
+      this.invalidRollouts.set({ rollout: key }, 1);
+      if (this.reported.get(key) === reason) continue;
+      this.reported.set(key, reason);
+      this.parts.log.warn('rollout is invalid; skipping it until it is fixed (the others carry on)', { rollout: key, reason });
+      if (leading && metadata) await this.parts.events?.record({ apiVersion: 'weir.dev/v1alpha1', kind: 'ModelRollout', metadata }, 'Warning', 'InvalidRollout', reason);
+    }
+  }
+
   /** The rollout's gauges after a decision: weight, phase, stage times, verdicts and comparison estimates. */
-  private export(key: string, rollout: ModelRollout, decision: Decision): void {
+  private export(key: string, rollout: ModelRollout, decision: Decision, applied: boolean): void {
     const labels = { rollout: key, rollout_namespace: rollout.metadata.namespace ?? '', model: rollout.spec.model };
-    this.weight.set(labels, decision.canaryWeight);
+    if (applied) this.weight.set(labels, decision.canaryWeight);
     for (const phase of phases) this.phase.set({ ...labels, phase }, phase === decision.statusPatch.phase ? 1 : 0);
     const { stageStartedAt, startedAt } = decision.statusPatch;
     if (stageStartedAt) this.stageStarted.set(labels, Date.parse(stageStartedAt) / 1000);
@@ -163,65 +221,67 @@ export class ControllerLoop {
    * canary, records an abort (applied at the next tick, within a second).
    */
   private async webhook(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const reply = (code: number, body: unknown) => {
-      res.writeHead(code, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
     const token = this.options.webhookToken;
-    if (!token) return reply(404, { error: 'the webhook is off: start the controller with WEIR_WEBHOOK_TOKEN set' });
-    if (req.method !== 'POST') return reply(405, { error: 'POST an Alertmanager webhook payload' });
-    const given = Buffer.from(req.headers.authorization ?? '');
-    const expected = Buffer.from(`Bearer ${token}`);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return reply(401, { error: 'missing or wrong bearer token' });
-    let text = '';
-    for await (const chunk of req) {
-      text += (chunk as Buffer).toString();
-      if (text.length > WEBHOOK_MAX_BYTES) return reply(413, { error: `payload above ${WEBHOOK_MAX_BYTES} bytes` });
-    }
-    let payload: { alerts?: { status?: string; labels?: Record<string, string> }[] };
+    if (!token) return reply(res, 404, { error: 'the webhook is off: start the controller with WEIR_WEBHOOK_TOKEN set' });
+    if (req.method !== 'POST') return reply(res, 405, { error: 'POST an Alertmanager webhook payload' }, { allow: 'POST' });
+    if (!bearerMatches(req.headers.authorization, token)) return reply(res, 401, { error: 'missing or wrong bearer token' }, { 'www-authenticate': 'Bearer' });
+    const text = (await readBody(req, WEBHOOK_MAX_BYTES)).toString('utf8');
+    let json: unknown;
     try {
-      payload = JSON.parse(text) as typeof payload;
-    } catch {
-      return reply(400, { error: 'body is not JSON' });
+      json = JSON.parse(text);
+    } catch (err) {
+      return reply(res, 400, { error: `body: not JSON (${(err as Error).message})` });
     }
-    if (!Array.isArray(payload.alerts)) return reply(400, { error: 'alerts: expected an array (Alertmanager webhook payload)' });
+    const parsed = webhookPayload.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      return reply(res, 400, { error: `${['body', ...issue.path.map(String)].join('.')}: ${issue.message}; expected an Alertmanager webhook payload {"alerts": [{"status", "labels"}]}` });
+    }
     const aborted: string[] = [];
-    const rollouts = await this.parts.store.list();
-    for (const alert of payload.alerts) {
-      const labels = alert.labels ?? {};
-      if (alert.status !== 'firing' || !labels.alertname) continue;
-      for (const { key, rollout } of rollouts) {
+    const { rollouts } = await this.parts.store.list();
+    for (const alert of parsed.data.alerts) {
+      const labels = new Map(Object.entries(alert.labels));
+      const alertname = labels.get('alertname');
+      if (alert.status !== 'firing' || !alertname) continue;
+      for (const { key, rollout, commands } of rollouts) {
         const { spec } = rollout;
-        if (!spec.notifications?.abortOnAlert.includes(labels.alertname)) continue;
-        if ((labels.version ?? labels.canary) !== spec.canary.version) continue;
-        if (labels.model && labels.model !== spec.model) continue;
-        if (labels.namespace && rollout.metadata.namespace && labels.namespace !== rollout.metadata.namespace) continue;
-        if (TERMINAL.includes(rollout.status!.phase) || aborted.includes(key)) continue;
-        await this.parts.store.addCommand(key, { type: 'abort', by: `alertmanager:${labels.alertname}`, at: new Date().toISOString() });
+        if (!spec.notifications?.abortOnAlert.includes(alertname)) continue;
+        if ((labels.get('version') ?? labels.get('canary')) !== spec.canary.version) continue;
+        if (labels.has('model') && labels.get('model') !== spec.model) continue;
+        const namespace = labels.get('namespace');
+        if (namespace && rollout.metadata.namespace && namespace !== rollout.metadata.namespace) continue;
+        // Finished, or an abort already waits: Alertmanager repeats firing alerts, and each must not become a command.
+        if (isFinished(rollout.status!.phase) || aborted.includes(key) || commands.some((c) => c.type === 'abort')) continue;
+        try {
+          await this.parts.store.addCommand(key, { type: 'abort', by: `alertmanager:${alertname}`, at: new Date().toISOString() });
+        } catch (err) {
+          if (err instanceof CommandRefusedError) continue; // it finished meanwhile; the refusal is recorded
+          throw err;
+        }
         aborted.push(key);
-        this.parts.log.warn('abort requested by an alert', { rollout: key, alert: labels.alertname, version: spec.canary.version });
+        this.parts.log.warn('abort requested by an alert', { rollout: key, alert: alertname, version: spec.canary.version });
       }
     }
-    reply(200, { aborted });
+    reply(res, 200, { aborted });
   }
 
   private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = (req.url ?? '/').split('?')[0];
+    const target = req.url ?? '/';
+    if (!isOriginForm(target)) return reply(res, 400, { error: `request target ${JSON.stringify(target.slice(0, 200))}: expected a path such as /metrics` });
+    const url = pathOf(target);
+    if (url === '/alertmanager/webhook') return this.webhook(req, res);
+    const known = ['/metrics', '/healthz', '/readyz'];
+    if (!known.includes(url)) return reply(res, 404, { error: `no route ${url}; see /metrics, /healthz, /readyz, POST /alertmanager/webhook` });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, { error: `${req.method} is not allowed on ${url}; use GET` }, { allow: 'GET, HEAD' });
     if (url === '/metrics') {
-      res.writeHead(200, { 'content-type': this.registry.contentType });
-      res.end(await this.registry.metrics());
-    } else if (url === '/alertmanager/webhook') {
-      await this.webhook(req, res);
+      const text = await this.registry.metrics();
+      res.writeHead(200, { 'content-type': this.registry.contentType, 'content-length': Buffer.byteLength(text) });
+      res.end(req.method === 'HEAD' ? undefined : text);
     } else if (url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{"ok":true}');
-    } else if (url === '/readyz') {
-      const ready = this.lastRoundOk && (this.options.isReady?.() ?? true);
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ready, leader: this.options.isLeader?.() ?? true }));
+      reply(res, 200, { ok: true });
     } else {
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end('{"error":"see /metrics, /healthz, /readyz"}');
+      const ready = this.lastRoundOk && (this.options.isReady?.() ?? true);
+      reply(res, ready ? 200 : 503, { ready, leader: this.options.isLeader?.() ?? true });
     }
   }
 }

@@ -1,14 +1,42 @@
-// One reconcile of one rollout: read, measure, decide, record, route, notify.
-// The decision is written to status before the weights change, and every round
-// makes the router match the status, so a controller killed at any instant
-// resumes without losing or repeating a step.
+// One reconcile of one rollout: read, measure, decide, route, record, notify.
+//
+// Why the writes happen in this order:
+//
+// 1. A decision that takes traffic away from the canary (a rollback: a lower
+//    weight or mirror share) goes to the route FIRST, then to status. The
+//    route write carries the step's record (AppliedStep: a VirtualService
+//    annotation, or the gateway's route) in the same atomic write. So:
+//    - status cannot be written (read-only folder, API server 5xx or 409,
+//      RBAC): traffic is already off the canary;
+//    - the controller dies between the two writes: the route holds the
+//      canary at 0% and says which rollback put it there. The next round
+//      (this replica or another, after a restart) reads that record and the
+//      engine completes the rollback as decided, with its original time,
+//      author and reasons. It never decides again from newer metrics, which
+//      could otherwise send traffic back to a canary weir rolled back;
+//    - both writes fail: the decision is kept in memory (`unrecorded`) and
+//      applied again next round, with backoff, until one of them lands.
+// 2. A decision that gives the canary more traffic (start, advance, promote,
+//    retry) is written to status FIRST and routed only once status is durable.
+//    A crash or failed route write in between leaves status ahead of the
+//    route, and rule 3 raises the route next round; a failed status write
+//    routes nothing. No step is lost, and none is repeated: a step is
+//    identified by its stepId, and history records it once.
+// 3. Every round, for every rollout (finished ones too, and right after a
+//    restart), the route is compared with what status calls for and rewritten
+//    when they differ (level-triggered). A finished rollout is held at 0% or
+//    100% whatever anyone edits.
+// 4. Status is written only when it changed, and a conflict (a command
+//    arrived, another writer) means read again and decide again at once.
 import type { Logger } from '../../../predictor/src/log.js';
 import { parseDuration } from '../../../predictor/src/duration.js';
-import { observe, planQueries } from '../analysis/observations.js';
+import { isFinished, type RolloutStatus } from '../api/schema.js';
+import { observe, planQueries, type Observations } from '../analysis/observations.js';
 import { windowText } from '../analysis/template.js';
 import { decide } from '../engine/decide.js';
-import type { Decision } from '../engine/types.js';
-import { RouteConfigError, type EventRecorder, type MetricsProvider, type Notifier, type RolloutStore, type TrafficRouter } from '../providers/types.js';
+import { lowersExposure } from '../engine/route.js';
+import type { AppliedStep, Decision } from '../engine/types.js';
+import { ConflictError, RouteConfigError, type EventRecorder, type MetricsProvider, type Notifier, type RolloutStore, type RouteState, type TrafficRouter } from '../providers/types.js';
 import { setCondition } from './conditions.js';
 
 export interface ControllerParts {
@@ -21,6 +49,21 @@ export interface ControllerParts {
   /** The {{namespace}} of queries for a rollout without one (local mode). */
   namespace: string;
   now?: () => number;
+  /** Rollbacks decided whose route and status writes both failed, by rollout key: applied again next round. */
+  unrecorded?: Map<string, AppliedStep>;
+}
+
+export interface ReconcileResult {
+  /** Undefined when the rollout's traffic cannot be routed (see `unroutable`). */
+  decision?: Decision;
+  /** The VirtualService, route, destination or subset is missing: the rollout waits. */
+  unroutable?: RouteConfigError;
+  /** The route could not be made to match the decision: why. */
+  routeFailure?: string;
+  /** Status could not be written: why. */
+  statusFailure?: string;
+  /** Whether the route was written this round. */
+  routed: boolean;
 }
 
 const EVENT_REASONS: Record<Decision['action'], string> = {
@@ -32,17 +75,28 @@ const EVENT_REASONS: Record<Decision['action'], string> = {
   hold: 'Holding',
 };
 
-/**
- * Reconciles one rollout. Returns undefined when its traffic cannot be routed
- * (a missing VirtualService, route or subset): that is recorded as the
- * TrafficRouted condition and a Warning Event, and the rollout waits.
- */
-export async function reconcile(parts: ControllerParts, key: string): Promise<Decision | undefined> {
+const CONFLICT_RETRIES = 3;
+const NO_OBSERVATIONS: Observations = { samples: { stable: undefined, canary: undefined }, guardrails: [], comparisons: [] };
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** Reconciles one rollout; a status conflict is read and decided again at once. */
+export async function reconcile(parts: ControllerParts, key: string): Promise<ReconcileResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await reconcileOnce(parts, key);
+    } catch (err) {
+      if (!(err instanceof ConflictError) || attempt >= CONFLICT_RETRIES) throw err;
+    }
+  }
+}
+
+async function reconcileOnce(parts: ControllerParts, key: string): Promise<ReconcileResult> {
   const now = (parts.now ?? Date.now)();
   const stored = await parts.store.get(key);
   const { rollout } = stored;
   const status = rollout.status!;
-  let routes: { stable: number; canary: number };
+  let routes: RouteState;
   try {
     routes = await parts.router.getRoutes(rollout);
   } catch (err) {
@@ -53,31 +107,92 @@ export async function reconcile(parts: ControllerParts, key: string): Promise<De
       parts.log.warn('cannot route traffic; waiting', { rollout: key, reason: err.reason, message: err.message });
       await parts.events?.record(rollout, 'Warning', err.reason, err.message);
     }
-    return undefined;
+    return { unroutable: err, routed: false };
   }
+
+  // A finished rollout needs no metrics: only its route and any command (a retry, or one to refuse).
+  const finished = isFinished(status.phase);
   const stageMs = status.stageStartedAt ? now - Date.parse(status.stageStartedAt) : 0;
-  const window = windowText(stageMs, Math.ceil(parseDuration(rollout.spec.analysis.interval) / 1000));
-  const plan = planQueries(rollout.spec, { namespace: rollout.metadata.namespace ?? parts.namespace, window });
-  const results = await parts.metrics.query(plan);
-  const metricsUnavailable = plan.length > 0 && (parts.metrics.lastFailures?.length ?? 0) === plan.length;
-  const observations = observe(rollout.spec, results);
-  // The request rate this stage has seen, for the engine's ETA of enough samples.
-  const seen = (observations.samples.stable ?? 0) + (observations.samples.canary ?? 0);
-  const trafficRate = stageMs > 0 && seen > 0 ? seen / (stageMs / 1000) : undefined;
-  const decision = decide({ spec: rollout.spec, status, observations, commands: stored.commands, now, ...(trafficRate ? { trafficRate } : {}) });
-  decision.statusPatch.conditions = setCondition(decision.statusPatch.conditions, { type: 'TrafficRouted', status: 'True', reason: 'Routed', message: `route "${rollout.spec.virtualService.route}" of VirtualService ${rollout.spec.virtualService.name} carries the weights` }, now);
-  await parts.store.writeStatus(key, decision.statusPatch, stored.revision);
-  if (routes.canary !== decision.canaryWeight || decision.stepId !== status.lastStepId) {
-    await parts.router.setRoutes(rollout, decision.canaryWeight, decision.mirrorPercent);
-    parts.log.info('weights applied', { rollout: key, stepId: decision.stepId, action: decision.action, canaryWeight: decision.canaryWeight, mirrorPercent: decision.mirrorPercent });
+  let observations = NO_OBSERVATIONS;
+  let metricsUnavailable = false;
+  let trafficRate: number | undefined;
+  if (!finished) {
+    const window = windowText(stageMs, Math.ceil(parseDuration(rollout.spec.analysis.interval) / 1000));
+    const plan = planQueries(rollout.spec, { namespace: rollout.metadata.namespace ?? parts.namespace, window });
+    const results = await parts.metrics.query(plan);
+    metricsUnavailable = plan.length > 0 && (parts.metrics.lastFailures?.length ?? 0) === plan.length;
+    observations = observe(rollout.spec, results);
+    // The request rate this stage has seen, for the engine's ETA of enough samples.
+    const seen = (observations.samples.stable ?? 0) + (observations.samples.canary ?? 0);
+    trafficRate = stageMs > 0 && seen > 0 ? seen / (stageMs / 1000) : undefined;
   }
-  const summary = decision.statusPatch.message ?? decision.action;
+  const applied = routes.step ?? parts.unrecorded?.get(key);
+  const decision = decide({ spec: rollout.spec, status, observations, commands: stored.commands, now, ...(trafficRate ? { trafficRate } : {}), ...(applied ? { applied } : {}) });
+  decision.statusPatch.conditions = setCondition(decision.statusPatch.conditions, { type: 'TrafficRouted', status: 'True', reason: 'Routed', message: `route "${rollout.spec.virtualService.route}" of VirtualService ${rollout.spec.virtualService.name} carries the weights` }, now);
+
+  const target = { canaryWeight: decision.canaryWeight, mirrorPercent: decision.mirrorPercent };
+  const current = { canaryWeight: routes.canary, mirrorPercent: routes.mirrorPercent };
+  const weightsDiffer = routes.canary !== target.canaryWeight || routes.stable !== 100 - target.canaryWeight || routes.mirrorPercent !== target.mirrorPercent;
   const stepChanged = decision.action !== 'hold' && decision.stepId !== status.lastStepId;
-  if (stepChanged) {
+  const needsRoute = weightsDiffer || (stepChanged && routes.step?.stepId !== decision.stepId);
+  const statusChanged = !sameStatus(decision.statusPatch, status);
+
+  let routeFailure: string | undefined;
+  let statusFailure: string | undefined;
+  let routed = false;
+  const route = async () => {
+    try {
+      await parts.router.setRoutes(rollout, target.canaryWeight, target.mirrorPercent, decision.applied);
+      routed = true;
+      parts.log.info('weights applied', { rollout: key, stepId: decision.stepId, action: decision.action, canaryWeight: target.canaryWeight, mirrorPercent: target.mirrorPercent });
+    } catch (err) {
+      routeFailure = message(err);
+      parts.log.error('route write failed; retrying with backoff', { rollout: key, stepId: decision.stepId, canaryWeight: target.canaryWeight, err: routeFailure });
+    }
+  };
+  const record = async (): Promise<void> => {
+    try {
+      await parts.store.writeStatus(key, decision.statusPatch, stored.revision);
+    } catch (err) {
+      if (err instanceof ConflictError) throw err;
+      statusFailure = message(err);
+      parts.log.error('status write failed', { rollout: key, stepId: decision.stepId, err: statusFailure });
+    }
+  };
+
+  if (needsRoute && lowersExposure(current, target)) {
+    // Rule 1: traffic off the canary first; the route carries the record.
+    await route();
+    if (statusChanged) await record();
+    if (decision.action === 'rollback' && routeFailure && statusFailure) parts.unrecorded?.set(key, decision.applied);
+    else parts.unrecorded?.delete(key);
+  } else {
+    // Rule 2: more traffic only once status says so.
+    if (statusChanged) await record();
+    if (needsRoute && !statusFailure) await route();
+  }
+
+  const summary = decision.statusPatch.message ?? decision.action;
+  if (stepChanged && !statusFailure) {
     parts.log.info('decision', { rollout: key, action: decision.action, summary });
     await parts.events?.record(rollout, decision.action === 'rollback' ? 'Warning' : 'Normal', EVENT_REASONS[decision.action], summary);
   }
+  for (const refused of decision.reasons.filter((r) => r.kind === 'command' && r.verdict === 'refused')) {
+    parts.log.warn('command refused', { rollout: key, message: refused.message });
+    await parts.events?.record(rollout, 'Warning', 'CommandRefused', refused.message);
+  }
   // Every round: the notifier fires alerts while their condition holds and resolves them when it ends.
-  await parts.notifier?.notify({ rollout, action: decision.action, summary, status: decision.statusPatch, stepChanged, metricsUnavailable }).catch((err: unknown) => parts.log.warn('notification failed', { rollout: key, err }));
-  return decision;
+  await parts.notifier
+    ?.notify({ rollout, action: decision.action, summary, status: decision.statusPatch, stepChanged, metricsUnavailable, ...(routeFailure ? { routeWriteFailure: routeFailure } : {}), ...(statusFailure ? { statusWriteFailure: statusFailure } : {}) })
+    .catch((err: unknown) => parts.log.warn('notification failed', { rollout: key, err: message(err) }));
+  return { decision, routed, ...(routeFailure ? { routeFailure } : {}), ...(statusFailure ? { statusFailure } : {}) };
+}
+
+/** Whether writing `next` would change what is stored (key order aside). */
+function sameStatus(next: RolloutStatus, stored: RolloutStatus): boolean {
+  return canonical(next) === canonical(stored);
+}
+
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => a.localeCompare(b))) : v));
 }

@@ -2,7 +2,7 @@
 // never sees (as Flagger's router is three methods).
 import type { ModelRollout, RolloutStatus } from '../api/schema.js';
 import type { PlannedQuery, QueryResult } from '../analysis/observations.js';
-import type { Command } from '../engine/types.js';
+import type { AppliedStep, Command } from '../engine/types.js';
 
 /** A rollout as stored, with commands not yet consumed and a version for optimistic writes. */
 export interface StoredRollout {
@@ -14,13 +14,65 @@ export interface StoredRollout {
   revision: string;
 }
 
+/**
+ * A rollout the store holds but cannot use: a file that does not parse, a spec
+ * that does not validate, or a malformed status. It is skipped and reported,
+ * never rewritten, and never blocks the others.
+ */
+export interface InvalidRollout {
+  key: string;
+  /** What is wrong, naming the field and value. */
+  reason: string;
+  /** Enough of the object to attach an Event to, when the store has one. */
+  metadata?: { name: string; namespace?: string; uid?: string; resourceVersion?: string };
+}
+
+export interface RolloutListing {
+  rollouts: StoredRollout[];
+  invalid: InvalidRollout[];
+}
+
 export interface RolloutStore {
-  list(): Promise<StoredRollout[]>;
+  /** Every rollout; an unusable one is listed in `invalid` and the rest are returned. Throws only when nothing can be listed. */
+  list(): Promise<RolloutListing>;
+  /** One rollout; throws InvalidRolloutError when it cannot be used. */
   get(key: string): Promise<StoredRollout>;
-  /** Writes status if the stored revision is still `revision`; returns the new revision. */
+  /** Writes status if the stored revision is still `revision` (ConflictError otherwise); returns the new revision. */
   writeStatus(key: string, status: RolloutStatus, revision: string): Promise<string>;
-  /** Records a command with who gave it and when. */
+  /**
+   * Records a command with who gave it and when. A command the rollout's phase
+   * refuses (see engine/commands.ts) is recorded in status.refusedCommands
+   * instead, in the same atomic write, and CommandRefusedError is thrown.
+   */
   addCommand(key: string, command: Omit<Command, 'id'>): Promise<Command>;
+}
+
+/** The stored rollout changed since it was read (a stale revision or resourceVersion): read it again. */
+export class ConflictError extends Error {
+  override name = 'ConflictError';
+}
+
+/** The rollout cannot be used: see InvalidRollout. */
+export class InvalidRolloutError extends Error {
+  override name = 'InvalidRolloutError';
+  constructor(
+    readonly key: string,
+    readonly reason: string,
+  ) {
+    super(`rollout ${key} is invalid: ${reason}`);
+  }
+}
+
+/** The rollout's phase refuses the command; the refusal was recorded in its status. */
+export class CommandRefusedError extends Error {
+  override name = 'CommandRefusedError';
+  constructor(
+    readonly key: string,
+    readonly phase: string,
+    readonly reason: string,
+  ) {
+    super(`refused: ${reason}`);
+  }
 }
 
 /** A VirtualService, route, destination or subset the rollout names does not exist. */
@@ -35,10 +87,24 @@ export class RouteConfigError extends Error {
   }
 }
 
+/** What a route carries for one rollout: the weights, the mirror share, and the record of the step they belong to. */
+export interface RouteState {
+  stable: number;
+  canary: number;
+  mirrorPercent: number;
+  /** The step these weights were applied for, when weir wrote them (see AppliedStep). */
+  step?: AppliedStep;
+}
+
 export interface TrafficRouter {
-  /** Sets the route's weights (stable gets the rest) and mirroring. */
-  setRoutes(rollout: ModelRollout, canaryWeight: number, mirrorPercent: number): Promise<void>;
-  getRoutes(rollout: ModelRollout): Promise<{ stable: number; canary: number }>;
+  /**
+   * Sets the route's weights (stable gets the rest) and mirroring, and keeps
+   * `step` with them in the same write, so the route itself records which
+   * decision it carries. Throws RouteConfigError when the route cannot exist.
+   */
+  setRoutes(rollout: ModelRollout, canaryWeight: number, mirrorPercent: number, step: AppliedStep): Promise<void>;
+  /** Reads the route: weights, mirror share and the step record weir last wrote. */
+  getRoutes(rollout: ModelRollout): Promise<RouteState>;
 }
 
 export interface MetricsProvider {
@@ -58,6 +124,10 @@ export interface RolloutEvent {
   stepChanged: boolean;
   /** True when every metric query failed (Prometheus unreachable). */
   metricsUnavailable: boolean;
+  /** Set while the route cannot be made to match status (the last write failed): why. */
+  routeWriteFailure?: string;
+  /** Set while status cannot be written: why. */
+  statusWriteFailure?: string;
 }
 
 export interface Notifier {
@@ -66,5 +136,6 @@ export interface Notifier {
 
 /** Kubernetes Events (or their local stand-in) about a rollout. */
 export interface EventRecorder {
-  record(rollout: ModelRollout, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+  /** Best effort: a failure is logged, never thrown. */
+  record(rollout: Pick<ModelRollout, 'apiVersion' | 'kind' | 'metadata'>, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
 }

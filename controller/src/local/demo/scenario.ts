@@ -154,8 +154,8 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
     const router = new GatewayRouter(`http://127.0.0.1:${ports.adminPort}`, token);
     const recordingRouter: ControllerParts['router'] = {
       getRoutes: (r) => router.getRoutes(r),
-      async setRoutes(r, weight, mirror) {
-        await router.setRoutes(r, weight, mirror);
+      async setRoutes(r, weight, mirror, step) {
+        await router.setRoutes(r, weight, mirror, step);
         if (weightsApplied.at(-1) !== weight) weightsApplied.push(weight);
       },
     };

@@ -1,7 +1,17 @@
 // TrafficRouter over the local gateway's admin API: it rewrites the weights of
-// the route the rollout owns, and nothing else.
+// the route the rollout owns, and nothing else, and keeps the step record
+// beside them (the gateway's stand-in for weir's VirtualService annotation).
 import type { ModelRollout } from '../../api/schema.js';
-import { RouteConfigError, type TrafficRouter } from '../types.js';
+import { boundedStep, parseAppliedStep } from '../../engine/applied-step.js';
+import type { AppliedStep } from '../../engine/types.js';
+import { RouteConfigError, type RouteState, type TrafficRouter } from '../types.js';
+
+interface RouteReply {
+  route: string;
+  weights: Record<string, number>;
+  mirror?: { subset: string; percent: number };
+  step?: unknown;
+}
 
 export class GatewayRouter implements TrafficRouter {
   constructor(
@@ -9,28 +19,32 @@ export class GatewayRouter implements TrafficRouter {
     private readonly token: string,
   ) {}
 
-  private async call(path: string, init: RequestInit = {}): Promise<unknown> {
-    const response = await fetch(`${this.adminUrl}${path}`, { ...init, headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` } });
-    const body = (await response.json().catch(() => ({}))) as { error?: string };
+  private async call(rollout: ModelRollout, init: RequestInit = {}): Promise<RouteReply> {
+    const route = rollout.spec.virtualService.route;
+    const path = `/routes/${encodeURIComponent(route)}/weights`;
+    const response = await fetch(`${this.adminUrl}${path}`, { ...init, headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(10_000) });
+    const body = (await response.json().catch(() => ({}))) as RouteReply & { error?: string };
+    if (response.status === 404) throw new RouteConfigError('RouteNotFound', `the gateway has no route named "${route}": ${body.error ?? 'not found'}`);
     if (!response.ok) throw new Error(`gateway ${init.method ?? 'GET'} ${path}: HTTP ${response.status}: ${body.error ?? 'no detail'}`);
     return body;
   }
 
-  async setRoutes(rollout: ModelRollout, canaryWeight: number, mirrorPercent: number): Promise<void> {
+  async setRoutes(rollout: ModelRollout, canaryWeight: number, mirrorPercent: number, step: AppliedStep): Promise<void> {
     const { spec } = rollout;
     const weights = { [spec.stable.subset ?? spec.stable.version]: 100 - canaryWeight, [spec.canary.subset ?? spec.canary.version]: canaryWeight };
-    await this.call(`/routes/${encodeURIComponent(spec.virtualService.route)}/weights`, {
-      method: 'PUT',
-      body: JSON.stringify({ weights, mirror: { subset: spec.canary.subset ?? spec.canary.version, percent: mirrorPercent } }),
-    });
+    await this.call(rollout, { method: 'PUT', body: JSON.stringify({ weights, mirror: { subset: spec.canary.subset ?? spec.canary.version, percent: mirrorPercent }, step: boundedStep(step) }) });
   }
 
-  async getRoutes(rollout: ModelRollout): Promise<{ stable: number; canary: number }> {
+  async getRoutes(rollout: ModelRollout): Promise<RouteState> {
     const { spec } = rollout;
-    const table = (await this.call('/routes')) as { http: { name?: string; route: { destination: { subset?: string; host: string }; weight?: number }[] }[] };
-    const route = table.http.find((r) => r.name === spec.virtualService.route);
-    if (!route) throw new RouteConfigError('RouteNotFound', `the gateway has no route named "${spec.virtualService.route}" (routes: ${table.http.map((r) => r.name ?? '(unnamed)').join(', ')})`);
-    const weightOf = (subset: string) => route.route.find((d) => (d.destination.subset ?? d.destination.host) === subset)?.weight ?? 0;
-    return { stable: weightOf(spec.stable.subset ?? spec.stable.version), canary: weightOf(spec.canary.subset ?? spec.canary.version) };
+    const reply = await this.call(rollout);
+    const canary = spec.canary.subset ?? spec.canary.version;
+    const step = parseAppliedStep(reply.step);
+    return {
+      stable: reply.weights[spec.stable.subset ?? spec.stable.version] ?? 0,
+      canary: reply.weights[canary] ?? 0,
+      mirrorPercent: reply.mirror?.subset === canary ? reply.mirror.percent : 0,
+      ...(step ? { step } : {}),
+    };
   }
 }

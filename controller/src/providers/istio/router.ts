@@ -6,16 +6,17 @@
 // subset is a RouteConfigError (a status condition and an Event), not a crash.
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import type { ModelRollout } from '../../api/schema.js';
+import type { AppliedStep } from '../../engine/types.js';
 import { isConflict, isNotFound, kubeCall } from '../kube/client.js';
-import { RouteConfigError, type TrafficRouter } from '../types.js';
-import { ownedRoute, rewriteRoutes, sameHost, subsetsNeeded, weightsOfRoute, type IstioHttpRoute } from './routes.js';
+import { RouteConfigError, type RouteState, type TrafficRouter } from '../types.js';
+import { APPLIED_STEPS_ANNOTATION, appliedStepOf, ownedRoute, rewriteRoutes, sameHost, subsetsNeeded, weightsOfRoute, withAppliedStep, type IstioHttpRoute } from './routes.js';
 
 const GROUP = 'networking.istio.io';
 const VERSION = 'v1beta1';
 const CONFLICT_RETRIES = 8;
 
 interface VirtualService {
-  metadata: { name: string; namespace: string; resourceVersion?: string; [key: string]: unknown };
+  metadata: { name: string; namespace: string; resourceVersion?: string; annotations?: Record<string, string>; [key: string]: unknown };
   spec: { http?: IstioHttpRoute[]; [key: string]: unknown };
   [key: string]: unknown;
 }
@@ -77,16 +78,17 @@ export class IstioRouter implements TrafficRouter {
     return `${rollout.metadata.namespace ?? 'default'}/${rollout.metadata.name}`;
   }
 
-  async getRoutes(rollout: ModelRollout): Promise<{ stable: number; canary: number }> {
+  async getRoutes(rollout: ModelRollout): Promise<RouteState> {
     this.checked.delete(this.key(rollout));
     const vs = await this.read(rollout);
     const route = ownedRoute(vs.spec?.http, rollout.spec, `${vs.metadata.namespace}/${vs.metadata.name}`);
     await this.checkSubsets(rollout, route);
     this.checked.set(this.key(rollout), vs);
-    return weightsOfRoute(route, rollout.spec);
+    const step = appliedStepOf(vs.metadata.annotations, rollout.metadata.name);
+    return { ...weightsOfRoute(route, rollout.spec), ...(step ? { step } : {}) };
   }
 
-  async setRoutes(rollout: ModelRollout, canaryWeight: number, mirrorPercent: number): Promise<void> {
+  async setRoutes(rollout: ModelRollout, canaryWeight: number, mirrorPercent: number, step: AppliedStep): Promise<void> {
     const ref = this.ref(rollout);
     // The copy getRoutes read moments ago saves a read; if the VirtualService changed
     // since, the patch gets 409 and the next attempt reads it fresh.
@@ -98,9 +100,10 @@ export class IstioRouter implements TrafficRouter {
       const http = rewriteRoutes(vs.spec?.http ?? [], rollout.spec, `${ref.namespace}/${ref.name}`, canaryWeight, mirrorPercent);
       if (fresh && attempt === 1) await this.checkSubsets(rollout, ownedRoute(http, rollout.spec, `${ref.namespace}/${ref.name}`));
       try {
-        // A merge patch of spec.http that carries the resourceVersion read: the API
-        // server applies it only if nobody wrote in between (409 otherwise).
-        const body = { metadata: { resourceVersion: vs.metadata.resourceVersion }, spec: { http } };
+        // A merge patch of spec.http, and of weir's step record beside it, that carries the
+        // resourceVersion read: the API server applies it only if nobody wrote in between (409 otherwise).
+        const annotations = { [APPLIED_STEPS_ANNOTATION]: withAppliedStep(vs.metadata.annotations, rollout.metadata.name, step) };
+        const body = { metadata: { resourceVersion: vs.metadata.resourceVersion, annotations }, spec: { http } };
         await this.api.patchNamespacedCustomObject({ ...ref, body, ...(this.options.fieldManager ? { fieldManager: this.options.fieldManager } : {}) }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
         this.counts.writes++;
         this.options.onWrite?.(rollout, attempt);

@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { specSchema, type ModelRolloutSpecInput } from '../../api/schema.js';
 import { RouteConfigError } from '../types.js';
-import { headerRouteName, rewriteRoutes, sameHost, subsetsNeeded, weightsOfRoute, type IstioHttpRoute } from './routes.js';
+import { APPLIED_STEPS_ANNOTATION, appliedStepOf, headerRouteName, rewriteRoutes, sameHost, subsetsNeeded, weightsOfRoute, withAppliedStep, type IstioHttpRoute } from './routes.js';
 
 const spec = (extra: Partial<ModelRolloutSpecInput> = {}) =>
   specSchema.parse({ model: 'm', virtualService: { name: 'predictor', route: 'primary' }, stable: { version: 'v1' }, canary: { version: 'v2' }, ...extra });
@@ -31,7 +31,7 @@ describe('rewriteRoutes', () => {
       ],
       retries: { attempts: 2 },
     });
-    expect(weightsOfRoute(after[1]!, spec())).toEqual({ stable: 75, canary: 25 });
+    expect(weightsOfRoute(after[1]!, spec())).toEqual({ stable: 75, canary: 25, mirrorPercent: 0 });
     // The input is not mutated.
     expect(before).toEqual(routes());
   });
@@ -105,5 +105,24 @@ describe('rewriteRoutes', () => {
     expect(sameHost('predictor', 'predictor.models.svc.cluster.local', 'models')).toBe(true);
     expect(sameHost('predictor', 'predictor.other.svc.cluster.local', 'models')).toBe(false);
     expect(sameHost('predictor', 'predictor', 'models')).toBe(true);
+  });
+
+  test('the share mirrored to the canary: Istio mirrors 100% when mirrorPercentage is unset; another mirror is not the canary\'s', () => {
+    const route = { name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v1' }, weight: 100 }], mirror: { host: 'predictor', subset: 'v2' } };
+    expect(weightsOfRoute(route, spec()).mirrorPercent).toBe(100);
+    expect(weightsOfRoute({ ...route, mirrorPercentage: { value: 30 } }, spec()).mirrorPercent).toBe(30);
+    expect(weightsOfRoute({ ...route, mirror: { host: 'shadow' } }, spec()).mirrorPercent).toBe(0);
+  });
+
+  test('step records: one per rollout in one annotation; records of others stay; anything malformed reads as no record', () => {
+    const rollback = { attempt: 2, stepId: 'a2-s1-rolledback', action: 'rollback' as const, at: '2026-11-23T00:00:00.000Z', by: 'carol', summary: 'x'.repeat(5000), consumed: ['c1'] };
+    const value = withAppliedStep({ [APPLIED_STEPS_ANNOTATION]: JSON.stringify({ other: { attempt: 1, stepId: 'a1-s0-progressing', action: 'advance', at: 't', summary: 's', consumed: [] } }) }, 'mine', rollback);
+    const annotations = { [APPLIED_STEPS_ANNOTATION]: value };
+    expect(appliedStepOf(annotations, 'mine')).toEqual({ ...rollback, summary: `${'x'.repeat(1000)}…` });
+    expect(appliedStepOf(annotations, 'other')).toMatchObject({ stepId: 'a1-s0-progressing' });
+    expect(appliedStepOf(annotations, 'nobody')).toBeUndefined();
+    expect(appliedStepOf(annotations, '__proto__')).toBeUndefined();
+    for (const garbage of ['{', 'null', '[1]', '{"mine": {"attempt": "2"}}', '{"mine": 7}']) expect(appliedStepOf({ [APPLIED_STEPS_ANNOTATION]: garbage }, 'mine')).toBeUndefined();
+    expect(appliedStepOf(undefined, 'mine')).toBeUndefined();
   });
 });

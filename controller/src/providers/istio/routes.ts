@@ -3,7 +3,12 @@
 // header-match route of its own for A/B. Every other route, and every field
 // weir does not own (timeouts, retries, CORS, matches...), is copied as it is.
 import type { ModelRolloutSpec } from '../../api/schema.js';
+import { boundedStep, parseAppliedStep } from '../../engine/applied-step.js';
+import type { AppliedStep } from '../../engine/types.js';
 import { RouteConfigError } from '../types.js';
+
+/** The VirtualService annotation holding, per rollout name, the step whose weights weir last wrote (JSON). */
+export const APPLIED_STEPS_ANNOTATION = 'weir.dev/applied-steps';
 
 type VersionRef = ModelRolloutSpec['stable'];
 
@@ -55,13 +60,36 @@ export function destinationFor(route: IstioHttpRoute, ref: VersionRef, stable: V
   return { host, subset: ref.subset ?? ref.version };
 }
 
-export function weightsOfRoute(route: IstioHttpRoute, spec: ModelRolloutSpec): { stable: number; canary: number } {
+/** The owned route's weights, and the share weir mirrors to the canary (Istio mirrors 100% when mirrorPercentage is unset). */
+export function weightsOfRoute(route: IstioHttpRoute, spec: ModelRolloutSpec): { stable: number; canary: number; mirrorPercent: number } {
   const entries = route.route ?? [];
   const weightOf = (ref: VersionRef) => {
     const entry = entries.find((d) => isDestinationOf(d.destination, ref));
     return entry ? (entry.weight ?? (entries.length === 1 ? 100 : 0)) : 0;
   };
-  return { stable: weightOf(spec.stable), canary: weightOf(spec.canary) };
+  const mirrorPercent = route.mirror && isDestinationOf(route.mirror, spec.canary) ? (route.mirrorPercentage?.value ?? 100) : 0;
+  return { stable: weightOf(spec.stable), canary: weightOf(spec.canary), mirrorPercent };
+}
+
+function appliedSteps(annotations: Record<string, string> | undefined): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(annotations?.[APPLIED_STEPS_ANNOTATION] ?? '{}');
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The step record weir keeps for `rollout` in a VirtualService's annotations. */
+export function appliedStepOf(annotations: Record<string, string> | undefined, rollout: string): AppliedStep | undefined {
+  const steps = appliedSteps(annotations);
+  return Object.hasOwn(steps, rollout) ? parseAppliedStep(steps[rollout]) : undefined;
+}
+
+/** The annotation value with `rollout`'s record replaced; records of other rollouts sharing the VirtualService stay. */
+export function withAppliedStep(annotations: Record<string, string> | undefined, rollout: string, step: AppliedStep): string {
+  const steps = Object.fromEntries(Object.entries(appliedSteps(annotations)).filter(([name]) => name !== rollout));
+  return JSON.stringify({ ...steps, [rollout]: boundedStep(step) });
 }
 
 /**

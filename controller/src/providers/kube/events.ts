@@ -21,7 +21,7 @@ export class KubeEvents implements EventRecorder {
   }
 
   /** Records one Event; a failure is logged, never thrown (Events are best effort). */
-  async record(rollout: ModelRollout, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  async record(rollout: Pick<ModelRollout, 'apiVersion' | 'kind' | 'metadata'>, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const { name, namespace = 'default', uid, resourceVersion } = rollout.metadata as { name: string; namespace?: string; uid?: string; resourceVersion?: string };
     const now = new Date();
     try {

@@ -5,10 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../../../../predictor/src/log.js';
-import { API_GROUP, API_VERSION, statusSchema, type RolloutStatus } from '../../api/schema.js';
+import { API_GROUP, API_VERSION, type RolloutStatus } from '../../api/schema.js';
 import { validateModelRollout } from '../../api/validate.js';
+import { commandRefusal, REFUSALS_KEPT } from '../../engine/commands.js';
 import type { Command } from '../../engine/types.js';
-import type { RolloutStore, StoredRollout } from '../types.js';
+import { parseStoredStatus } from '../file/store.js';
+import { CommandRefusedError, ConflictError, InvalidRolloutError, type InvalidRollout, type RolloutListing, type RolloutStore, type StoredRollout } from '../types.js';
 import { isConflict, kubeCall } from './client.js';
 import { Informer, type Listed } from './informer.js';
 
@@ -43,8 +45,6 @@ const CONFLICT_RETRIES = 8;
 export class KubeRolloutStore implements RolloutStore {
   private readonly api: CustomObjectsApi;
   private readonly informers: Informer<RawRollout>[];
-  /** Invalid specs, reported once per resourceVersion. */
-  private readonly reported = new Map<string, string>();
 
   constructor(
     kubeconfig: KubeConfig,
@@ -81,31 +81,34 @@ export class KubeRolloutStore implements RolloutStore {
     return { group: API_GROUP, version: API_VERSION, plural: PLURAL, ...splitKey(key) };
   }
 
-  private toStored(raw: RawRollout): StoredRollout | { key: string; errors: string[] } {
+  private toStored(raw: RawRollout): StoredRollout | InvalidRollout {
     const key = `${raw.metadata.namespace}/${raw.metadata.name}`;
+    const metadata = { name: raw.metadata.name, namespace: raw.metadata.namespace, ...(raw.metadata.uid ? { uid: raw.metadata.uid } : {}), ...(raw.metadata.resourceVersion ? { resourceVersion: raw.metadata.resourceVersion } : {}) };
     const { rollout, errors } = validateModelRollout({ apiVersion: raw.apiVersion, kind: raw.kind, metadata: raw.metadata, spec: raw.spec });
-    if (!rollout) return { key, errors };
-    const parsed = statusSchema.safeParse(raw.status ?? {});
-    rollout.status = parsed.success ? parsed.data : statusSchema.parse({});
+    if (!rollout) return { key, reason: errors.join('; '), metadata };
+    const status = parseStoredStatus(raw.status);
+    if ('error' in status) return { key, reason: status.error, metadata };
+    rollout.status = status.status;
     const consumed = new Set(rollout.status.consumedCommands);
     return { key, rollout, commands: rollout.status.commands.filter((c) => !consumed.has(c.id)), revision: raw.metadata.resourceVersion ?? '' };
   }
 
-  /** Every valid rollout in the watch cache. Invalid ones are logged once per change and skipped. */
-  async list(): Promise<StoredRollout[]> {
-    const stored: StoredRollout[] = [];
-    for (const informer of this.informers) {
-      for (const raw of informer.values()) {
-        const result = this.toStored(raw);
-        if ('errors' in result) {
-          if (this.reported.get(result.key) !== raw.metadata.resourceVersion) {
-            this.reported.set(result.key, raw.metadata.resourceVersion ?? '');
-            this.options.log.warn('ModelRollout does not validate; skipping it until it is fixed', { rollout: result.key, errors: result.errors });
-          }
-        } else stored.push(result);
-      }
+  /** Every rollout in the watch cache; invalid ones (spec or status) are listed apart with their reason. */
+  async list(): Promise<RolloutListing> {
+    return this.sorted(this.informers.flatMap((informer) => [...informer.values()]));
+  }
+
+  private sorted(raws: RawRollout[]): RolloutListing {
+    const rollouts: StoredRollout[] = [];
+    const invalid: InvalidRollout[] = [];
+    for (const raw of raws) {
+      const result = this.toStored(raw);
+      if ('reason' in result) invalid.push(result);
+      else rollouts.push(result);
     }
-    return stored.sort((a, b) => a.key.localeCompare(b.key));
+    rollouts.sort((a, b) => a.key.localeCompare(b.key));
+    invalid.sort((a, b) => a.key.localeCompare(b.key));
+    return { rollouts, invalid };
   }
 
   /** The watched namespaces; [undefined] means all of them. */
@@ -121,15 +124,10 @@ export class KubeRolloutStore implements RolloutStore {
   }
 
   /** One list straight from the API server (for the CLI), without watching. */
-  async listFromServer(): Promise<StoredRollout[]> {
-    const stored: StoredRollout[] = [];
-    for (const namespace of this.scopes()) {
-      for (const raw of (await this.listScope(namespace)).items) {
-        const result = this.toStored(raw);
-        if (!('errors' in result)) stored.push(result);
-      }
-    }
-    return stored.sort((a, b) => a.key.localeCompare(b.key));
+  async listFromServer(): Promise<RolloutListing> {
+    const raws: RawRollout[] = [];
+    for (const namespace of this.scopes()) raws.push(...(await this.listScope(namespace)).items);
+    return this.sorted(raws);
   }
 
   private async getRaw(key: string): Promise<RawRollout> {
@@ -139,7 +137,7 @@ export class KubeRolloutStore implements RolloutStore {
   /** Reads the rollout from the API server (not the cache), so its revision is current. */
   async get(key: string): Promise<StoredRollout> {
     const result = this.toStored(await this.getRaw(key));
-    if ('errors' in result) throw new RangeError(`ModelRollout ${key} does not validate: ${result.errors.join('; ')}`);
+    if ('reason' in result) throw new InvalidRolloutError(key, result.reason);
     return result;
   }
 
@@ -158,21 +156,34 @@ export class KubeRolloutStore implements RolloutStore {
     const consumed = new Set(status.consumedCommands);
     // Commands the status consumed go; unconsumed ones stay. A command added after
     // `revision` makes the write fail with 409, so none is ever lost.
-    return this.putStatus(key, revision, { ...status, commands: status.commands.filter((c) => !consumed.has(c.id)) });
+    try {
+      return await this.putStatus(key, revision, { ...status, commands: status.commands.filter((c) => !consumed.has(c.id)) });
+    } catch (err) {
+      if (isConflict(err)) throw new ConflictError(`ModelRollout ${key} changed since resourceVersion ${revision}; read it again`);
+      throw err;
+    }
   }
 
   async addCommand(key: string, command: Omit<Command, 'id'>): Promise<Command> {
     const recorded: Command = { id: randomUUID(), ...command };
     for (let attempt = 1; ; attempt++) {
       const raw = await this.getRaw(key);
-      const parsed = statusSchema.safeParse(raw.status ?? {});
-      const status = parsed.success ? parsed.data : statusSchema.parse({});
+      // A malformed status is never replaced by a fresh one to carry a command.
+      const parsed = parseStoredStatus(raw.status);
+      if ('error' in parsed) throw new InvalidRolloutError(key, parsed.error);
+      const { status } = parsed;
+      const refusal = commandRefusal(status.phase, command.type);
+      const next = refusal
+        ? { ...status, refusedCommands: [...status.refusedCommands, { type: command.type, by: command.by, at: command.at, reason: refusal }].slice(-REFUSALS_KEPT) }
+        : { ...status, commands: [...status.commands, recorded] };
       try {
-        await this.putStatus(key, raw.metadata.resourceVersion ?? '', { ...status, commands: [...status.commands, recorded] });
-        return recorded;
+        await this.putStatus(key, raw.metadata.resourceVersion ?? '', next);
       } catch (err) {
         if (!isConflict(err) || attempt >= CONFLICT_RETRIES) throw err;
+        continue;
       }
+      if (refusal) throw new CommandRefusedError(key, status.phase, refusal);
+      return recorded;
     }
   }
 }
