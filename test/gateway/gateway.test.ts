@@ -128,7 +128,7 @@ describe('gateway', () => {
     expect((await request(weights, { method: 'PUT', body: { weights: { v1: 0, v2: 100 } }, headers: { authorization: 'Bearer not-the-token-at-all!!' } })).status).toBe(401);
     expect((await request(`${admin}/routes`)).status).toBe(401);
     const bad = await request(weights, { method: 'PUT', body: { weights: { v1: 50, v2: 60 } }, headers: { authorization: `Bearer ${TOKEN}` } });
-    expect(bad).toMatchObject({ status: 400, body: { error: 'weights add up to 110; they must add up to 100' } });
+    expect(bad).toMatchObject({ status: 400, body: { error: 'weights: add up to 110; they must add up to 100' } });
     const table = await request(`${admin}/routes`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(table.status).toBe(200);
     expect(table.body.http.at(-1).name).toBe('primary');

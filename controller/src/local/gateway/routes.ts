@@ -1,5 +1,9 @@
 // The gateway's route table has the shape of an Istio VirtualService spec, so the
 // same YAML works locally and in a cluster. Pure: parsing, matching, picking.
+// Regexes are RE2 (as Envoy's), compiled once when a table is parsed: a
+// pattern that does not compile is refused then, and matching is linear time,
+// so no header value can stall the gateway.
+import { RE2JS } from 're2js';
 import { z } from 'zod';
 import { parseDuration } from '../../../../predictor/src/duration.js';
 import { formatIssues } from '../../api/validate.js';
@@ -41,6 +45,18 @@ export type HttpRoute = z.output<typeof httpRouteSchema>;
 export type RouteTable = z.output<typeof routeTableSchema>;
 export type Destination = z.output<typeof destination>;
 
+/** RE2 patterns of a parsed table, by the match object that holds them. */
+const compiled = new WeakMap<object, RE2JS>();
+
+function compileMatch(m: { regex?: string | undefined }, field: string): void {
+  if (m.regex === undefined) return;
+  try {
+    compiled.set(m, RE2JS.compile(m.regex));
+  } catch (err) {
+    throw new RangeError(`${field}.regex: ${JSON.stringify(m.regex)} is not an RE2 regular expression (${(err as Error).message})`);
+  }
+}
+
 /** Validates a route table (a VirtualService spec, or a whole VirtualService whose spec is used). */
 export function parseRouteTable(input: unknown): RouteTable {
   const spec = input !== null && typeof input === 'object' && 'spec' in (input as object) ? (input as { spec: unknown }).spec : input;
@@ -50,6 +66,10 @@ export function parseRouteTable(input: unknown): RouteTable {
     const weights = route.route.map((r) => r.weight ?? (route.route.length === 1 ? 100 : 0));
     const total = weights.reduce((a, b) => a + b, 0);
     if (total !== 100) throw new RangeError(`spec.http[${i}].route: weights add up to ${total}; they must add up to 100`);
+    route.match?.forEach((m, j) => {
+      for (const [name, condition] of Object.entries(m.headers ?? {})) compileMatch(condition, `spec.http[${i}].match[${j}].headers.${name}`);
+      if (m.uri) compileMatch(m.uri, `spec.http[${i}].match[${j}].uri`);
+    });
   });
   return parsed.data;
 }
@@ -62,7 +82,8 @@ function matches(m: { exact?: string | undefined; prefix?: string | undefined; r
   if (m.exact !== undefined) return value === m.exact;
   if (m.prefix !== undefined) return value.startsWith(m.prefix);
   // Istio matches regexes against the whole value (RE2 full match).
-  return new RegExp(`^(?:${m.regex!})$`).test(value);
+  const pattern = compiled.get(m);
+  return pattern !== undefined && pattern.matches(value);
 }
 
 /** The first route whose match applies (a route without match applies to everything), as Istio evaluates them. */
@@ -71,7 +92,8 @@ export function selectRoute(table: RouteTable, path: string, headers: Headers): 
     if (!route.match || route.match.length === 0) return true;
     return route.match.some((m) => {
       const headerOk = Object.entries(m.headers ?? {}).every(([name, condition]) => {
-        const raw = headers[name.toLowerCase()];
+        const key = name.toLowerCase();
+        const raw = Object.hasOwn(headers, key) ? headers[key] : undefined;
         return matches(condition, Array.isArray(raw) ? raw.join(', ') : raw);
       });
       return headerOk && (!m.uri || matches(m.uri, path));
@@ -97,18 +119,58 @@ export function weightsOf(table: RouteTable, routeName: string): Record<string, 
   return Object.fromEntries(route.route.map((r) => [r.destination.subset ?? r.destination.host, r.weight ?? 100]));
 }
 
+/** A destination's name: a version label, as Kubernetes labels allow. */
+const SUBSET = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+export interface WeightsChange {
+  weights: Record<string, number>;
+  mirror?: { subset: string; percent: number } | undefined;
+}
+
+/**
+ * Checks a weights change completely before anything applies: every name is a
+ * destination the gateway knows (`known`, or already in the route), every
+ * weight is a whole percentage, they add up to 100, and the mirror names a
+ * known destination with a percentage from 0 to 100.
+ */
+export function parseWeightsChange(body: unknown, route: HttpRoute | undefined, known: ReadonlySet<string>): WeightsChange {
+  const example = '{"weights": {"v1": 90, "v2": 10}}';
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new RangeError(`body: expected ${example}`);
+  const { weights, mirror } = body as { weights?: unknown; mirror?: unknown };
+  if (weights === null || typeof weights !== 'object' || Array.isArray(weights)) throw new RangeError(`weights: expected an object of destination → percentage, such as ${example}`);
+  const inRoute = new Set((route?.route ?? []).map((d) => d.destination.subset ?? d.destination.host));
+  const isKnown = (name: string) => SUBSET.test(name) && (known.has(name) || inRoute.has(name));
+  const knownList = () => [...new Set([...known, ...inRoute])].join(', ') || 'none';
+  const entries = Object.entries(weights as Record<string, unknown>);
+  if (entries.length === 0) throw new RangeError(`weights: empty; expected ${example}`);
+  const checked: Record<string, number> = Object.create(null) as Record<string, number>;
+  for (const [name, weight] of entries) {
+    if (!isKnown(name)) throw new RangeError(`weights.${name}: not a destination this gateway knows; known: ${knownList()}`);
+    if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > 100) throw new RangeError(`weights.${name}: ${JSON.stringify(weight)} is not a whole percentage from 0 to 100`);
+    checked[name] = weight;
+  }
+  const total = Object.values(checked).reduce((a, b) => a + b, 0);
+  if (total !== 100) throw new RangeError(`weights: add up to ${total}; they must add up to 100`);
+  if (mirror === undefined || mirror === null) return { weights: { ...checked } };
+  if (typeof mirror !== 'object' || Array.isArray(mirror)) throw new RangeError('mirror: expected {"subset": "v2", "percent": 10}');
+  const { subset, percent } = mirror as { subset?: unknown; percent?: unknown };
+  if (typeof percent !== 'number' || !Number.isFinite(percent) || percent < 0 || percent > 100) throw new RangeError(`mirror.percent: ${JSON.stringify(percent)} is not a percentage from 0 to 100`);
+  if (percent > 0 && (typeof subset !== 'string' || !isKnown(subset))) throw new RangeError(`mirror.subset: ${JSON.stringify(subset)} is not a destination this gateway knows; known: ${knownList()}`);
+  return { weights: { ...checked }, ...(percent > 0 ? { mirror: { subset: subset as string, percent } } : {}) };
+}
+
 /** A copy of the table with the named route's weights replaced (and mirroring set), touching nothing else. */
-export function withWeights(table: RouteTable, routeName: string, weights: Record<string, number>, mirror?: { subset: string; percent: number }): RouteTable {
+export function withWeights(table: RouteTable, routeName: string, change: WeightsChange): RouteTable {
   const index = table.http.findIndex((r) => r.name === routeName);
   if (index < 0) throw new RangeError(`route "${routeName}" not found; routes: ${table.http.map((r) => r.name ?? '(unnamed)').join(', ')}`);
-  const total = Object.values(weights).reduce((a, b) => a + b, 0);
+  const total = Object.values(change.weights).reduce((a, b) => a + b, 0);
   if (total !== 100) throw new RangeError(`weights add up to ${total}; they must add up to 100`);
   const route = table.http[index]!;
   const host = route.route[0]!.destination.host;
-  const next: HttpRoute = { ...route, route: Object.entries(weights).map(([subset, weight]) => ({ destination: { host, subset }, weight })) };
-  if (mirror && mirror.percent > 0) {
-    next.mirror = { host, subset: mirror.subset };
-    next.mirrorPercentage = { value: mirror.percent };
+  const next: HttpRoute = { ...route, route: Object.entries(change.weights).map(([subset, weight]) => ({ destination: { host, subset }, weight })) };
+  if (change.mirror && change.mirror.percent > 0) {
+    next.mirror = { host, subset: change.mirror.subset };
+    next.mirrorPercentage = { value: change.mirror.percent };
   } else {
     delete next.mirror;
     delete next.mirrorPercentage;
