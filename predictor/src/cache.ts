@@ -1,5 +1,6 @@
-// Prediction cache: LRU with a TTL, keyed by model version and the exact input
-// bytes, so a swapped-in version never answers from the old one's entries.
+// Prediction cache: LRU with a TTL, keyed by the load that computed it and the
+// exact input bytes, so a swapped-in model (another version, or the same
+// version loaded again from changed files) never answers from old entries.
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { OutputTensor } from './model.js';
@@ -13,10 +14,11 @@ export interface CacheOptions {
 /** Inputs up to this many bytes are used as the key directly; longer ones are hashed. */
 const INLINE_KEY_BYTES = 512;
 
-export function cacheKey(version: string, values: InputArray): string {
+/** `load` identifies one loaded model (LoadedModel.loadId), not merely its version name. */
+export function cacheKey(load: string, values: InputArray): string {
   const bytes = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
   const digest = bytes.length <= INLINE_KEY_BYTES ? bytes.toString('base64') : createHash('sha256').update(bytes).digest('base64');
-  return `${version}\u0000${values.constructor.name}\u0000${values.length}\u0000${digest}`;
+  return `${load}\u0000${values.constructor.name}\u0000${values.length}\u0000${digest}`;
 }
 
 export class PredictionCache {
@@ -36,6 +38,11 @@ export class PredictionCache {
 
   get(key: string): OutputTensor[] | undefined {
     return this.entries?.get(key);
+  }
+
+  /** Drops every entry (after a swap, the old model's answers can no longer be reached, so they need not wait for the LRU). */
+  clear(): void {
+    this.entries?.clear();
   }
 
   set(key: string, outputs: OutputTensor[]): void {

@@ -18,6 +18,10 @@ describe('parseConfig', () => {
     [[...required, '--cache-ttl', '10 minutes'], '--cache-ttl (WEIR_CACHE_TTL): "10 minutes" is not a duration'],
     [[...required, '--log-level', 'loud'], '--log-level (WEIR_LOG_LEVEL): "loud" is not a log level'],
     [[...required, '--max-batch-rows', '0'], '--max-batch-rows (WEIR_MAX_BATCH_ROWS): must be at least 1'],
+    [[...required, '--version', '../../outside'], '--version (WEIR_MODEL_VERSION): "../../outside" is not a single folder name'],
+    [[...required, '--version', '..'], 'is not a single folder name'],
+    [['--model-repository', '/models', '--model', 'a/b'], '--model (WEIR_MODEL): "a/b" is not a single folder name'],
+    [[...required, '--max-feedback-value', 'Infinity'], '--max-feedback-value (WEIR_MAX_FEEDBACK_VALUE): "Infinity" is not a positive number'],
   ])('%j is refused: %s', (argv, message) => {
     expect(() => parseConfig(argv, {})).toThrow(message);
   });
@@ -47,9 +51,9 @@ describe('parseDuration', () => {
 describe('every flag reaches the config', () => {
   test('duration and numeric flags are read from the command line', () => {
     const config = parseConfig(
-      [...required, '--batch-delay', '3ms', '--cache-ttl', '5s', '--feedback-ttl', '2m', '--poll-interval', '250ms', '--drain-timeout', '9s', '--max-queue', '7', '--intra-op-threads', '2', '--version', 'v2', '--admin-token', 't'],
+      [...required, '--batch-delay', '3ms', '--cache-ttl', '5s', '--feedback-ttl', '2m', '--poll-interval', '250ms', '--drain-timeout', '9s', '--max-queue', '7', '--intra-op-threads', '2', '--version', 'v2', '--admin-token', 't', '--max-feedback-value', '1e6'],
       {},
     );
-    expect(config).toMatchObject({ batchDelayMs: 3, cacheTtlMs: 5000, feedbackTtlMs: 120_000, pollIntervalMs: 250, drainTimeoutMs: 9000, maxQueue: 7, intraOpThreads: 2, version: 'v2', adminToken: 't' });
+    expect(config).toMatchObject({ batchDelayMs: 3, cacheTtlMs: 5000, feedbackTtlMs: 120_000, pollIntervalMs: 250, drainTimeoutMs: 9000, maxQueue: 7, intraOpThreads: 2, version: 'v2', adminToken: 't', maxFeedbackValue: 1e6 });
   });
 });

@@ -18,6 +18,7 @@ export interface PredictorConfig {
   cacheTtlMs: number;
   feedbackMaxEntries: number;
   feedbackTtlMs: number;
+  maxFeedbackValue: number;
   intraOpThreads: number;
   inlineMaxRunMs: number;
   pollIntervalMs: number;
@@ -26,7 +27,7 @@ export interface PredictorConfig {
   logLevel: LogLevel;
 }
 
-type Kind = 'string' | 'int' | 'duration' | 'level';
+type Kind = 'string' | 'segment' | 'int' | 'number' | 'duration' | 'level';
 interface Spec {
   key: keyof PredictorConfig;
   flag: string;
@@ -40,8 +41,8 @@ interface Spec {
 
 const SPECS: Spec[] = [
   { key: 'modelRepository', flag: '--model-repository <dir>', env: 'WEIR_MODEL_REPOSITORY', kind: 'string', required: true, help: 'folder holding <model>/<version>/model.onnx (+ metadata.json)' },
-  { key: 'model', flag: '--model <name>', env: 'WEIR_MODEL', kind: 'string', required: true, help: 'model name to serve' },
-  { key: 'version', flag: '--version <v>', env: 'WEIR_MODEL_VERSION', kind: 'string', help: 'serve exactly this version (default: the latest version in the repository, hot-swapped as new ones appear)' },
+  { key: 'model', flag: '--model <name>', env: 'WEIR_MODEL', kind: 'segment', required: true, help: 'model name to serve (a folder name in the repository)' },
+  { key: 'version', flag: '--version <v>', env: 'WEIR_MODEL_VERSION', kind: 'segment', help: 'serve exactly this version (default: the latest version in the repository, hot-swapped as new ones appear)' },
   { key: 'host', flag: '--host <addr>', env: 'WEIR_HOST', kind: 'string', default: '0.0.0.0', help: 'address to listen on' },
   { key: 'port', flag: '--port <n>', env: 'WEIR_PORT', kind: 'int', default: '8080', help: 'port to listen on (0 picks a free one)' },
   { key: 'maxBodyBytes', flag: '--max-body-bytes <n>', env: 'WEIR_MAX_BODY_BYTES', kind: 'int', default: String(4 * 1024 * 1024), help: 'largest request body; larger ones get 413' },
@@ -52,6 +53,7 @@ const SPECS: Spec[] = [
   { key: 'cacheTtlMs', flag: '--cache-ttl <duration>', env: 'WEIR_CACHE_TTL', kind: 'duration', default: '60s', help: 'how long a cached prediction stays valid' },
   { key: 'feedbackMaxEntries', flag: '--feedback-max-entries <n>', env: 'WEIR_FEEDBACK_MAX_ENTRIES', kind: 'int', default: '200000', help: 'recent predictions remembered for ground-truth feedback' },
   { key: 'feedbackTtlMs', flag: '--feedback-ttl <duration>', env: 'WEIR_FEEDBACK_TTL', kind: 'duration', default: '1h', help: 'how long feedback for a prediction is accepted' },
+  { key: 'maxFeedbackValue', flag: '--max-feedback-value <n>', env: 'WEIR_MAX_FEEDBACK_VALUE', kind: 'number', default: '1e9', help: 'largest |value| or |return| a feedback item may carry; larger ones are refused with 400, so counters stay finite' },
   { key: 'intraOpThreads', flag: '--intra-op-threads <n>', env: 'WEIR_INTRA_OP_THREADS', kind: 'int', default: '1', help: 'ONNX Runtime threads per run' },
   {
     key: 'inlineMaxRunMs',
@@ -75,6 +77,15 @@ function convert(spec: Spec, raw: string): PredictorConfig[keyof PredictorConfig
       if (!Number.isInteger(n) || n < 0) throw new RangeError(`${name} (${spec.env}): "${raw}" is not a whole number >= 0`);
       return n;
     }
+    case 'number': {
+      const n = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(n) || n <= 0) throw new RangeError(`${name} (${spec.env}): "${raw}" is not a positive number`);
+      return n;
+    }
+    case 'segment':
+      // One folder of the repository: no separators, no "." or "..", so nothing outside it can be named.
+      if (!/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(raw)) throw new RangeError(`${name} (${spec.env}): "${raw}" is not a single folder name; expected letters, digits, ".", "_" and "-", not starting with "." (such as v2)`);
+      return raw;
     case 'duration':
       return parseDuration(raw, `${name} (${spec.env})`);
     case 'level':

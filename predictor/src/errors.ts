@@ -11,3 +11,17 @@ export class RequestError extends Error {
     this.name = 'RequestError';
   }
 }
+
+/**
+ * A short, safe rendering of a client's value for an error message: numbers,
+ * booleans and null as JSON, strings cut to 40 characters, and arrays or
+ * objects named, never serialized (a hostile value may be deep or huge).
+ */
+export function shown(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value !== null && typeof value === 'object') return 'an object';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'bigint' || typeof value === 'symbol' || typeof value === 'function') return typeof value;
+  return JSON.stringify(value) ?? String(value);
+}

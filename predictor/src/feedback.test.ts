@@ -53,11 +53,15 @@ describe('decodeFeedback', () => {
   test.each([
     [[], 'feedback: the list is empty'],
     ['x', 'feedback: expected an object'],
-    [{ label: 1 }, 'id: expected the id of an earlier prediction, got undefined'],
+    [{ label: 1 }, 'id: expected the id (1 to 256 characters) of an earlier prediction, got nothing'],
     [{ id: 'a' }, 'label: missing; expected 0 or 1'],
     [{ id: 'a', label: 2 }, 'label: 2 is not a class label (0 or 1)'],
     [[{ id: 'a', label: 1 }, { id: 'b', label: [1, 'x'] }], '[1].label[1]: "x" is not a class label'],
     [{ id: 'a', label: 1, value: 'lots' }, 'value: "lots" is not a finite number'],
+    [{ id: 'a', label: 1, value: 1e200 }, 'value: 1e+200 is not a finite number from −1000000000 to 1000000000 (--max-feedback-value)'],
+    [{ id: 'a', label: 1, return: [-1e10] }, 'return[0]: -10000000000 is not a finite number from −1000000000'],
+    [{ id: 'x'.repeat(257), label: 1 }, 'id: expected the id (1 to 256 characters)'],
+    [[{ id: 'a', label: 1 }, { id: 'a', label: 0 }], '[1].id: "a" appears twice in this request'],
   ])('rejects %j with a message naming the field', (body, message) => {
     let caught: unknown;
     try {

@@ -2,7 +2,12 @@
 // predictions (bounded count, bounded age); a label joins one and turns into
 // the counters the controller compares: correct/incorrect, the Brier loss's
 // sufficient statistics, and business value.
-import { RequestError } from './errors.js';
+//
+// A request is all-or-nothing: every item is decoded, bounded and checked
+// against its prediction (row counts) before any counter moves, so a bad item
+// changes nothing and a retry of the fixed request works. Values are bounded
+// (--max-feedback-value), so no sum or sum of squares can reach ±Infinity.
+import { RequestError, shown } from './errors.js';
 
 export interface StoredPrediction {
   version: string;
@@ -54,20 +59,31 @@ export class PredictionStore {
     this.sweep(now);
   }
 
-  /** Joins a label with its prediction and forgets the prediction, so each is scored once. */
-  score(item: FeedbackItem, now: number): ScoredRow[] | { rejection: Rejection; message: string } {
+  /**
+   * Checks a label against its prediction without using it up: undefined when
+   * it can be scored, otherwise why not.
+   */
+  check(item: FeedbackItem, now: number): { rejection: Rejection; message: string } | undefined {
     const stored = this.entries.get(item.id);
     if (!stored) return { rejection: 'unknown', message: `id ${JSON.stringify(item.id)}: no prediction with this id is remembered (never made, evicted, or already labelled)` };
-    if (stored.expiresAt <= now) {
-      this.entries.delete(item.id);
-      return { rejection: 'expired', message: `id ${JSON.stringify(item.id)}: the prediction expired; feedback must arrive within ${this.ttlMs} ms` };
-    }
+    if (stored.expiresAt <= now) return { rejection: 'expired', message: `id ${JSON.stringify(item.id)}: the prediction expired; feedback must arrive within ${this.ttlMs} ms` };
     const rows = stored.labels.length;
     for (const [field, list] of [['label', item.labels], ['value', item.values], ['return', item.returns]] as const) {
       if (list && list.length !== rows) {
         return { rejection: 'mismatch', message: `id ${JSON.stringify(item.id)}: ${field} has ${list.length} entries, but the prediction had ${rows} rows` };
       }
     }
+    return undefined;
+  }
+
+  /** Joins a checked label with its prediction and forgets the prediction, so each is scored once. */
+  score(item: FeedbackItem, now: number): ScoredRow[] | { rejection: Rejection; message: string } {
+    const problem = this.check(item, now);
+    if (problem) {
+      if (problem.rejection === 'expired') this.entries.delete(item.id);
+      return problem;
+    }
+    const stored = this.entries.get(item.id)!;
     this.entries.delete(item.id);
     return stored.labels.map((predicted, i) => {
       const truth = item.labels[i]!;
@@ -91,30 +107,43 @@ function numbers(value: unknown, field: string, check: (n: number) => boolean, e
   const list = Array.isArray(value) ? value : [value];
   list.forEach((n, i) => {
     if (typeof n !== 'number' || !check(n)) {
-      throw new RequestError(400, `${field}${Array.isArray(value) ? `[${i}]` : ''}: ${JSON.stringify(n)} is not ${expected}`);
+      throw new RequestError(400, `${field}${Array.isArray(value) ? `[${i}]` : ''}: ${shown(n)} is not ${expected}`);
     }
   });
   return list as number[];
 }
 
-/** Decodes a feedback body: one {"id", "label", "value"?, "return"?} or a list of them. */
-export function decodeFeedback(body: unknown, classes: readonly number[]): FeedbackItem[] {
+export interface FeedbackLimits {
+  /** Largest |value| or |return| accepted. */
+  maxAbsValue: number;
+  /** Most items in one request. */
+  maxItems: number;
+}
+
+/** Decodes a feedback body: one {"id", "label", "value"?, "return"?} or a list of them. Throws a 400 naming the first bad field. */
+export function decodeFeedback(body: unknown, classes: readonly number[], limits: FeedbackLimits = { maxAbsValue: 1e9, maxItems: 10_000 }): FeedbackItem[] {
   const list = Array.isArray(body) ? body : [body];
   if (list.length === 0) throw new RequestError(400, 'feedback: the list is empty; expected {"id", "label"} objects');
+  if (list.length > limits.maxItems) throw new RequestError(400, `feedback: ${list.length} items; at most ${limits.maxItems} per request`);
+  const bounded = (n: number) => Number.isFinite(n) && Math.abs(n) <= limits.maxAbsValue;
+  const within = `a finite number from −${limits.maxAbsValue} to ${limits.maxAbsValue} (--max-feedback-value)`;
+  const seen = new Set<string>();
   return list.map((entry, index) => {
     const field = Array.isArray(body) ? `[${index}]` : '';
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
       throw new RequestError(400, `feedback${field}: expected an object {"id": string, "label": ${classes.join(' | ')}}`);
     }
     const record = entry as Record<string, unknown>;
-    if (typeof record.id !== 'string' || record.id === '') throw new RequestError(400, `${field ? `${field}.` : ''}id: expected the id of an earlier prediction, got ${JSON.stringify(record.id)}`);
-    if (record.label === undefined) throw new RequestError(400, `${field ? `${field}.` : ''}label: missing; expected ${classes.join(' or ')} (or a list, one per row)`);
     const prefix = field ? `${field}.` : '';
+    if (typeof record.id !== 'string' || record.id === '' || record.id.length > 256) throw new RequestError(400, `${prefix}id: expected the id (1 to 256 characters) of an earlier prediction, got ${shown(record.id)}`);
+    if (seen.has(record.id)) throw new RequestError(400, `${prefix}id: ${JSON.stringify(record.id)} appears twice in this request; each prediction is labelled once`);
+    seen.add(record.id);
+    if (record.label === undefined) throw new RequestError(400, `${prefix}label: missing; expected ${classes.join(' or ')} (or a list, one per row)`);
     return {
       id: record.id,
       labels: numbers(record.label, `${prefix}label`, (n) => classes.includes(n), `a class label (${classes.join(' or ')})`)!,
-      values: numbers(record.value, `${prefix}value`, Number.isFinite, 'a finite number'),
-      returns: numbers(record.return, `${prefix}return`, Number.isFinite, 'a finite number'),
+      values: numbers(record.value, `${prefix}value`, bounded, within),
+      returns: numbers(record.return, `${prefix}return`, bounded, within),
     };
   });
 }

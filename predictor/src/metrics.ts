@@ -30,6 +30,8 @@ export class PredictorMetrics {
   private readonly valueGains;
   private readonly valueLosses;
   private readonly valueSquares;
+  private readonly aborts;
+  private readonly vanished;
 
   /** Read at scrape time: queued requests per version, and cache entries. */
   private readonly sources: { queueDepths: () => Map<string, number>; cacheEntries: () => number; servingVersion: () => string } = {
@@ -81,6 +83,8 @@ export class PredictorMetrics {
     this.valueGains = new client.Counter({ name: `${PREFIX}business_value_gains_sum_total`, help: 'Sum of positive business value (return captured by acting on the prediction)', labelNames, registers });
     this.valueLosses = new client.Counter({ name: `${PREFIX}business_value_losses_sum_total`, help: 'Sum of the magnitudes of negative business value', labelNames, registers });
     this.valueSquares = new client.Counter({ name: `${PREFIX}business_value_squares_sum_total`, help: 'Sum of squared business value, for variance', labelNames, registers });
+    this.aborts = new client.Counter({ name: `${PREFIX}client_aborts_total`, help: 'Requests the client abandoned before its body arrived (not errors, not in requests_total)', labelNames: [...labelNames, 'endpoint'], registers });
+    this.vanished = new client.Counter({ name: `${PREFIX}model_vanished_total`, help: 'Times the serving version\'s files disappeared from the repository (it keeps answering from memory; readiness turns false)', labelNames, registers });
     client.collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
   }
 
@@ -136,6 +140,14 @@ export class PredictorMetrics {
       else this.valueLosses.inc(labels, -value);
       this.valueSquares.inc(labels, value * value);
     }
+  }
+
+  aborted(version: string, endpoint: string): void {
+    this.aborts.inc({ model: this.model, version, endpoint });
+  }
+
+  modelVanished(version: string): void {
+    this.vanished.inc({ model: this.model, version });
   }
 
   rejected(version: string, reason: string): void {

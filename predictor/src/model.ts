@@ -110,7 +110,13 @@ class WorkerExecutor implements Executor {
   }
 }
 
+/** Counts loads in this process, so every loaded model has its own identity. */
+let loads = 0;
+
 export class LoadedModel {
+  /** Unique per load (version and load number): what a cached answer belongs to. */
+  readonly loadId = `${++loads}`;
+
   private constructor(
     readonly name: string,
     readonly version: string,

@@ -2,6 +2,13 @@
 // version serves (the pinned one, or the latest), watches the folder, and swaps
 // a new or changed version in only after it has loaded and warmed up. A model
 // that fails to load is logged and counted; whatever was serving keeps serving.
+//
+// When the serving version's files vanish, it does NOT fall back to an older
+// version on its own: a pod labelled with one version would silently serve
+// another, and the canary analysis would compare the wrong models. The loaded
+// model keeps answering from memory, the event is logged and counted, and
+// readiness turns false (so a mesh drains the pod) until the files return, a
+// newer version appears, or an explicit load picks what is there now.
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -24,6 +31,8 @@ export interface RepositoryEvents {
   /** Called after `next` has replaced `previous` (either may be undefined). */
   onSwap(next: LoadedModel | undefined, previous: LoadedModel | undefined): void;
   onLoadResult(version: string, ok: boolean): void;
+  /** The serving version's files disappeared (`vanished` true), or came back (false). */
+  onVanished?(version: string, vanished: boolean): void;
 }
 
 /** Orders versions so v10 comes after v9: numbers inside names compare as numbers. */
@@ -34,6 +43,8 @@ export function compareVersions(a: string, b: string): number {
 export class ModelRepository {
   private current: LoadedModel | undefined;
   private unloaded = false;
+  /** The serving version whose files are gone, while they are. */
+  private missing: string | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private watcher: FSWatcher | undefined;
   private poller: NodeJS.Timeout | undefined;
@@ -49,6 +60,11 @@ export class ModelRepository {
 
   get serving(): LoadedModel | undefined {
     return this.current;
+  }
+
+  /** The serving version, when its files have vanished from the repository. */
+  get vanished(): string | undefined {
+    return this.missing;
   }
 
   get modelDir(): string {
@@ -103,6 +119,7 @@ export class ModelRepository {
       this.unloaded = true;
       const previous = this.current;
       this.current = undefined;
+      this.missing = undefined;
       this.events.onSwap(undefined, previous);
     });
   }
@@ -124,10 +141,30 @@ export class ModelRepository {
     return (await this.versions()).at(-1);
   }
 
+  /** Notices the serving version's files going and coming back. */
+  private checkServingFiles(): boolean {
+    const serving = this.current;
+    if (!serving) return true;
+    const present = existsSync(path.join(this.modelDir, serving.version, MODEL_FILE));
+    if (!present && this.missing !== serving.version) {
+      this.missing = serving.version;
+      this.events.onVanished?.(serving.version, true);
+      this.log.warn('the serving version vanished from the repository; it keeps answering from memory, readiness is false, and no older version is loaded on its own', { model: this.options.model, version: serving.version, dir: path.join(this.modelDir, serving.version) });
+    } else if (present && this.missing === serving.version) {
+      this.missing = undefined;
+      this.events.onVanished?.(serving.version, false);
+      this.log.info('the serving version is back in the repository; ready again', { model: this.options.model, version: serving.version });
+    }
+    return present;
+  }
+
   /** Loads the target version when it differs from what serves (or when forced). Returns what serves afterwards. */
   private async refresh(force: boolean): Promise<LoadedModel | undefined> {
     if (this.unloaded && !force) return this.current;
+    const present = this.checkServingFiles();
     const version = await this.target();
+    // Never fall back on its own: only a newer version, or an explicit load, replaces a vanished one.
+    if (!force && !present && this.current && (version === undefined || compareVersions(version, this.current.version) <= 0)) return this.current;
     if (!version) {
       if (force || !this.current) this.log.warn('no version to load', { model: this.options.model, dir: this.modelDir, pinned: this.options.pinnedVersion });
       return this.current;
@@ -146,6 +183,10 @@ export class ModelRepository {
       this.failed.delete(version);
       const previous = this.current;
       this.current = next;
+      if (this.missing !== undefined) {
+        this.events.onVanished?.(this.missing, false);
+        this.missing = undefined;
+      }
       this.events.onLoadResult(version, true);
       this.events.onSwap(next, previous);
       this.log.info('model version serving', {

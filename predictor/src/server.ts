@@ -2,12 +2,13 @@
 // Triton and MLServer speak it), Triton's repository load/unload, ground-truth
 // feedback and /metrics. It never dies on a bad request, and on SIGTERM it
 // stops taking connections, finishes what is in flight, then exits.
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Batcher } from './batcher.js';
 import { PredictionCache, cacheKey } from './cache.js';
 import { RequestError } from './errors.js';
+import { bearerMatches, ClientAbortedError, decodeSegment, isOriginForm, readBody, refuseTunnels } from './http.js';
 import { PredictionStore, REJECTION_STATUS, decodeFeedback } from './feedback.js';
 import type { Logger } from './log.js';
 import { PredictorMetrics } from './metrics.js';
@@ -56,7 +57,14 @@ export class PredictorServer {
         pollIntervalMs: config.pollIntervalMs,
         settleMs: 300,
       },
-      { onSwap: (next, previous) => this.swap(next, previous), onLoadResult: (version, ok) => this.metrics.load(version, ok) },
+      {
+        onSwap: (next, previous) => this.swap(next, previous),
+        onLoadResult: (version, ok) => this.metrics.load(version, ok),
+        onVanished: (version, vanished) => {
+          if (vanished) this.metrics.modelVanished(version);
+          this.metrics.ready(version, !vanished);
+        },
+      },
       log,
     );
     this.metrics.observe({
@@ -64,11 +72,20 @@ export class PredictorServer {
       cacheEntries: () => this.cache.size,
       servingVersion: () => this.repository.serving?.version ?? 'none',
     });
-    this.server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => void this.handle(req, res));
+    this.server = refuseTunnels(http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => void this.handle(req, res)));
   }
 
   get ready(): boolean {
-    return !this.draining && this.repository.serving !== undefined;
+    return !this.draining && this.repository.serving !== undefined && this.repository.vanished === undefined;
+  }
+
+  /** Why readiness is false, for /v2/health/ready. */
+  private get notReadyReason(): string | undefined {
+    if (this.draining) return 'shutting down';
+    if (!this.repository.serving) return `model "${this.config.model}" is not loaded`;
+    const vanished = this.repository.vanished;
+    if (vanished) return `version ${vanished} vanished from the repository; it keeps answering from memory, but this predictor is not ready until the files return or a load (POST /v2/repository/models/${this.config.model}/load) picks another version`;
+    return undefined;
   }
 
   async start(): Promise<number> {
@@ -116,6 +133,8 @@ export class PredictorServer {
       this.metrics.ready(version, true);
     }
     this.metrics.setServing(next?.version);
+    // Answers cached for the previous model are unreachable now (keys carry the load); free them.
+    if (previous !== next) this.cache.clear();
     if (previous && previous !== next) {
       this.metrics.ready(previous.version, false);
       const batcher = this.batchers.get(previous);
@@ -130,29 +149,35 @@ export class PredictorServer {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = performance.now();
     const url = (req.url ?? '/').split('?')[0]!;
-    let endpoint = 'other';
+    let endpoint = url.includes('/infer') ? 'infer' : url.includes('/feedback') ? 'feedback' : 'other';
     let version = this.repository.serving?.version ?? 'none';
     let reply: Reply;
     try {
+      if (!isOriginForm(req.url ?? '/')) throw new RequestError(400, `request target ${JSON.stringify((req.url ?? '').slice(0, 200))}: expected a path such as /v2/models/${this.config.model}/infer`);
       const routed = await this.route(req, url);
       endpoint = routed.endpoint;
       version = routed.version ?? version;
       reply = routed.reply;
     } catch (err) {
+      if (err instanceof ClientAbortedError) {
+        // The client left mid-upload: nobody to answer, and not an error of this predictor.
+        this.metrics.aborted(version, endpoint);
+        this.log.debug('client aborted the request', { url: url.slice(0, 200) });
+        return;
+      }
       if (err instanceof RequestError) {
         reply = { status: err.status, body: { error: err.message }, headers: err.headers };
       } else {
-        this.log.error('request failed', { url, err });
+        this.log.error('request failed', { url: url.slice(0, 200), err });
         reply = { status: 500, body: { error: `internal error: ${(err as Error).message}` } };
       }
-      if (url.includes('/infer')) endpoint = 'infer';
-      else if (url.includes('/feedback')) endpoint = 'feedback';
     }
     this.send(req, res, reply);
     if (endpoint !== 'metrics' && endpoint !== 'health') this.metrics.request(version, endpoint, reply.status, (performance.now() - started) / 1000);
   }
 
   private send(req: http.IncomingMessage, res: http.ServerResponse, reply: Reply): void {
+    if (res.headersSent || res.destroyed) return;
     const headers: Record<string, string> = { ...reply.headers };
     const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
     headers['content-type'] ??= 'application/json';
@@ -170,7 +195,10 @@ export class PredictorServer {
     let match: RegExpExecArray | null;
     if (url === '/metrics') return { endpoint: 'metrics', reply: await this.metricsReply() };
     if (url === '/v2/health/live') return { endpoint: 'health', reply: { status: 200, body: { live: true } } };
-    if (url === '/v2/health/ready') return { endpoint: 'health', reply: { status: this.ready ? 200 : 503, body: { ready: this.ready } } };
+    if (url === '/v2/health/ready') {
+      const reason = this.notReadyReason;
+      return { endpoint: 'health', reply: { status: reason ? 503 : 200, body: { ready: !reason, ...(reason ? { reason } : {}) } } };
+    }
     if (url === '/v2') {
       return { endpoint: 'metadata', reply: { status: 200, body: { name: SERVER_NAME, version: SERVER_VERSION, extensions: ['model_repository', 'feedback'] } } };
     }
@@ -188,7 +216,7 @@ export class PredictorServer {
       expectMethod(method, 'GET', url);
       this.checkModelName(match[1]!);
       const serving = this.repository.serving;
-      const ready = this.ready && (!match[2] || serving?.version === match[2]);
+      const ready = this.ready && (!match[2] || serving?.version === decodeSegment(match[2], 'version'));
       return { endpoint: 'health', reply: { status: ready ? 200 : 503, body: { name: this.config.model, version: match[2] ?? serving?.version, ready } } };
     }
     if ((match = ROUTES.repository.exec(url))) {
@@ -224,9 +252,8 @@ export class PredictorServer {
   }
 
   private checkModelName(name: string): void {
-    if (decodeURIComponent(name) !== this.config.model) {
-      throw new RequestError(404, `model ${JSON.stringify(decodeURIComponent(name))} not found; this predictor serves "${this.config.model}"`);
-    }
+    const decoded = decodeSegment(name, 'model name');
+    if (decoded !== this.config.model) throw new RequestError(404, `model ${JSON.stringify(decoded.slice(0, 100))} not found; this predictor serves "${this.config.model}"`);
   }
 
   /** The serving model, if it matches the name (and version) in the URL. */
@@ -234,8 +261,9 @@ export class PredictorServer {
     this.checkModelName(name);
     const serving = this.repository.serving;
     if (!serving) throw new RequestError(503, `model "${this.config.model}" is not loaded yet (or was unloaded); check /v2/health/ready`, { 'retry-after': '1' });
-    if (version !== undefined && decodeURIComponent(version) !== serving.version) {
-      throw new RequestError(404, `version ${JSON.stringify(decodeURIComponent(version))} of "${this.config.model}" is not served here; serving: ${serving.version}`);
+    const wanted = version === undefined ? undefined : decodeSegment(version, 'version');
+    if (wanted !== undefined && wanted !== serving.version) {
+      throw new RequestError(404, `version ${JSON.stringify(wanted.slice(0, 100))} of "${this.config.model}" is not served here; serving: ${serving.version}`);
     }
     if (needReady && this.draining) throw new RequestError(503, 'shutting down; retry against another replica', { 'retry-after': '1' });
     return serving;
@@ -257,11 +285,13 @@ export class PredictorServer {
   }
 
   private async infer(req: http.IncomingMessage, model: LoadedModel): Promise<Reply> {
-    const body = parseJson(await readBody(req, this.config.maxBodyBytes));
-    const request = decodeInferRequest(body, model.input);
+    const body = parseJson((await readBody(req, this.config.maxBodyBytes)).toString('utf8'));
+    // Each element takes at least two bytes of JSON ("0,"), so no honest request carries more than this.
+    const request = decodeInferRequest(body, model.input, { maxElements: Math.max(model.input.width, Math.floor(this.config.maxBodyBytes / 2)) });
     const bypass = /no-cache|no-store/i.test(String(req.headers['cache-control'] ?? ''));
     let outputs: OutputTensor[] | undefined;
-    const key = this.cache.enabled && !bypass ? cacheKey(model.version, request.values) : undefined;
+    // Keyed by the load, not the version name: a reload of the same version never answers from the old model's entries.
+    const key = this.cache.enabled && !bypass ? cacheKey(model.loadId, request.values) : undefined;
     if (key !== undefined) {
       outputs = this.cache.get(key);
       this.metrics.cache(model.version, outputs !== undefined);
@@ -296,14 +326,24 @@ export class PredictorServer {
 
   private async feedback(req: http.IncomingMessage, version: string | undefined): Promise<Reply> {
     const servingVersion = this.repository.serving?.version ?? 'none';
+    const hint = version === undefined ? undefined : decodeSegment(version, 'version');
     let items;
     try {
-      items = decodeFeedback(parseJson(await readBody(req, this.config.maxBodyBytes)), [0, 1]);
+      items = decodeFeedback(parseJson((await readBody(req, this.config.maxBodyBytes)).toString('utf8')), [0, 1], { maxAbsValue: this.config.maxFeedbackValue, maxItems: 10_000 });
     } catch (err) {
       if (err instanceof RequestError && err.status === 400) this.metrics.rejected(servingVersion, 'invalid');
       throw err;
     }
     const now = Date.now();
+    // Every item is checked against its prediction before any counter moves: a row-count
+    // mismatch is the client's mistake and changes nothing. An unknown or expired id is a
+    // matter of timing, not of the request: that item is rejected, the others count.
+    const checks = items.map((item) => this.store.check(item, now));
+    const mismatch = checks.findIndex((c) => c?.rejection === 'mismatch');
+    if (mismatch >= 0) {
+      this.metrics.rejected(servingVersion, 'mismatch');
+      throw new RequestError(422, `${items.length > 1 ? `[${mismatch}]: ` : ''}${checks[mismatch]!.message}; nothing in this request was counted`);
+    }
     let accepted = 0;
     const rejected: { index: number; id: string; reason: string; error: string }[] = [];
     items.forEach((item, index) => {
@@ -313,9 +353,9 @@ export class PredictorServer {
         rejected.push({ index, id: item.id, reason: scored.rejection, error: scored.message });
         return;
       }
-      if (version !== undefined && scored[0] && scored[0].version !== decodeURIComponent(version)) {
+      if (hint !== undefined && scored[0] && scored[0].version !== hint) {
         // Labels are still counted for the version that predicted; the URL was only a hint.
-        this.log.debug('feedback URL names another version than the prediction', { url: version, predictedBy: scored[0].version });
+        this.log.debug('feedback URL names another version than the prediction', { url: hint, predictedBy: scored[0].version });
       }
       for (const row of scored) this.metrics.labelled(row.version, row.correct, row.brier, row.value);
       accepted++;
@@ -334,9 +374,7 @@ export class PredictorServer {
   private authorizeAdmin(req: http.IncomingMessage): void {
     const token = this.config.adminToken;
     if (!token) throw new RequestError(403, 'the repository API is disabled; start weir-predictor with --admin-token (or WEIR_PREDICTOR_ADMIN_TOKEN) to enable it');
-    const given = Buffer.from(String(req.headers.authorization ?? '').replace(/^Bearer\s+/i, ''));
-    const expected = Buffer.from(token);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    if (!bearerMatches(req.headers.authorization, token)) {
       throw new RequestError(401, 'the repository API needs "Authorization: Bearer <admin token>"', { 'www-authenticate': 'Bearer' });
     }
   }
@@ -351,31 +389,6 @@ function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new RequestError(400, `request body: invalid JSON (${(err as Error).message})`);
+    throw new RequestError(400, `request body: invalid JSON (${(err as Error).message.slice(0, 200)})`);
   }
-}
-
-/** Reads the body as UTF-8, refusing with 413 past `limit` bytes without buffering the excess. */
-function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    return Promise.reject(new RequestError(413, `request body: ${declared} bytes is larger than the limit of ${limit} bytes (--max-body-bytes)`));
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.off('data', onData);
-        req.resume();
-        reject(new RequestError(413, `request body: more than the limit of ${limit} bytes (--max-body-bytes)`));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.once('error', reject);
-  });
 }

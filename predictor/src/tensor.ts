@@ -1,7 +1,7 @@
 // Decoding an Open Inference Protocol v2 infer request into one input tensor,
 // with errors that name the field, the bad value and what was expected.
 // Pure: no I/O, so every rule here is unit tested.
-import { RequestError } from './errors.js';
+import { RequestError, shown } from './errors.js';
 
 export type OipDatatype = 'FP32' | 'FP64' | 'INT32' | 'INT64';
 export type ModelElementType = 'float32' | 'float64' | 'int32' | 'int64';
@@ -17,6 +17,12 @@ export interface InputSpec {
   width: number;
   elementType: ModelElementType;
   outputNames: readonly string[];
+}
+
+/** Limits on one request, checked before anything is allocated. */
+export interface DecodeLimits {
+  /** Most elements (rows × features) one request may carry. */
+  maxElements: number;
 }
 
 export interface DecodedRequest {
@@ -48,44 +54,75 @@ function allocate(type: ModelElementType, length: number): InputArray {
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
+/** The largest finite float32. */
+const FP32_MAX = 3.4028234663852886e38;
+
+/** What each element type can hold, for the datatype a client declares and for the model's input. */
+function rangeProblem(item: number, type: OipDatatype | ModelElementType): string | undefined {
+  switch (type) {
+    case 'FP32':
+    case 'float32':
+      return Math.abs(item) > FP32_MAX ? `is beyond the FP32 range (±${FP32_MAX})` : undefined;
+    case 'INT32':
+    case 'int32':
+      return item < INT32_MIN || item > INT32_MAX ? `is outside the INT32 range (${INT32_MIN} to ${INT32_MAX})` : undefined;
+    case 'INT64':
+    case 'int64':
+      // A JSON number holds integers exactly only up to 2^53 − 1; beyond, the value the client meant is already lost.
+      return Number.isSafeInteger(item) ? undefined : `is outside the INT64 range a JSON number holds exactly (±${Number.MAX_SAFE_INTEGER})`;
+    default:
+      return undefined;
+  }
+}
 
 /**
- * Walks flat or nested `data`, checks every element against the request's
- * datatype, and writes it converted to the model's element type into `target`.
- * Returns how many elements it saw (may exceed target.length; the caller reports that).
+ * Walks flat or nested `data` (nested at most `maxDepth` arrays deep), checks
+ * every element against the request's datatype and the model's element type,
+ * and writes it converted into `target`. Returns how many elements it saw (may
+ * exceed target.length; the caller reports that). Iterative, so no input can
+ * exhaust the stack.
  */
-function fill(data: unknown[], datatype: OipDatatype, target: InputArray, field: string): number {
+function fill(data: unknown[], datatype: OipDatatype, target: InputArray, field: string, maxDepth: number): number {
   let count = 0;
   const integral = datatype === 'INT32' || datatype === 'INT64';
-  const intTarget = target instanceof Int32Array || target instanceof BigInt64Array;
-  const visit = (items: unknown[], path: string): void => {
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i];
-      if (Array.isArray(item)) {
-        visit(item, `${path}[${i}]`);
-        continue;
-      }
-      if (typeof item !== 'number' || !Number.isFinite(item)) {
-        throw bad(`${path}[${i}]: ${JSON.stringify(item) ?? String(item)} is not a number; ${datatype} data must be finite numbers`);
-      }
-      if (integral && !Number.isInteger(item)) throw bad(`${path}[${i}]: ${item} is not an integer, but the datatype is ${datatype}`);
-      if (datatype === 'INT32' && (item < INT32_MIN || item > INT32_MAX)) throw bad(`${path}[${i}]: ${item} is outside the INT32 range`);
-      if (intTarget && !Number.isInteger(item)) throw bad(`${path}[${i}]: ${item} is not an integer, but the model's input is ${target instanceof Int32Array ? 'INT32' : 'INT64'}`);
-      if (count < target.length) {
-        if (target instanceof BigInt64Array) target[count] = BigInt(item);
-        else target[count] = item;
-      }
-      count++;
+  const modelType: ModelElementType = target instanceof Float32Array ? 'float32' : target instanceof Float64Array ? 'float64' : target instanceof Int32Array ? 'int32' : 'int64';
+  const intTarget = modelType === 'int32' || modelType === 'int64';
+  const stack: { items: unknown[]; index: number }[] = [{ items: data, index: 0 }];
+  const path = () => `${field}${stack.map((frame) => `[${frame.index}]`).join('')}`;
+  while (stack.length > 0) {
+    const frame = stack.at(-1)!;
+    if (frame.index >= frame.items.length) {
+      stack.pop();
+      if (stack.length > 0) stack.at(-1)!.index++;
+      continue;
     }
-  };
-  visit(data, field);
+    const item = frame.items[frame.index];
+    if (Array.isArray(item)) {
+      if (stack.length >= maxDepth) throw bad(`${path()}: nested deeper than the shape allows (${maxDepth} level${maxDepth === 1 ? '' : 's'} of arrays at most)`);
+      stack.push({ items: item, index: 0 });
+      continue;
+    }
+    if (typeof item !== 'number' || !Number.isFinite(item)) throw bad(`${path()}: ${shown(item)} is not a number; ${datatype} data must be finite numbers`);
+    if (integral && !Number.isInteger(item)) throw bad(`${path()}: ${item} is not an integer, but the datatype is ${datatype}`);
+    const declared = rangeProblem(item, datatype);
+    if (declared) throw bad(`${path()}: ${item} ${declared}`);
+    if (intTarget && !Number.isInteger(item)) throw bad(`${path()}: ${item} is not an integer, but the model's input is ${modelType === 'int32' ? 'INT32' : 'INT64'}`);
+    const held = rangeProblem(item, modelType);
+    if (held) throw bad(`${path()}: ${item} cannot be given to this model: its input is ${modelType} and the value ${held}`);
+    if (count < target.length) {
+      if (target instanceof BigInt64Array) target[count] = BigInt(item);
+      else target[count] = item;
+    }
+    count++;
+    frame.index++;
+  }
   return count;
 }
 
 function parseShape(shape: unknown, field: string, spec: InputSpec): number {
   const expected = `[N, ${spec.width}] with N >= 1 rows`;
-  if (!Array.isArray(shape) || shape.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < 0)) {
-    throw bad(`${field}: ${JSON.stringify(shape)} is not a shape; expected ${expected}`);
+  if (!Array.isArray(shape) || shape.length > 8 || shape.some((d) => typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)) {
+    throw bad(`${field}: ${Array.isArray(shape) && shape.length <= 8 ? JSON.stringify(shape.map((d) => (typeof d === 'number' ? d : shown(d)))) : shown(shape)} is not a shape; expected ${expected}`);
   }
   if (shape.length === 1 && shape[0] === spec.width) return 1; // a single row given as [F]
   if (shape.length !== 2) throw bad(`${field}: ${JSON.stringify(shape)} has ${shape.length} dimensions; expected ${expected}`);
@@ -95,28 +132,32 @@ function parseShape(shape: unknown, field: string, spec: InputSpec): number {
 }
 
 /** Decodes and validates an infer request body (already JSON-parsed) against the model's input. */
-export function decodeInferRequest(body: unknown, spec: InputSpec): DecodedRequest {
+export function decodeInferRequest(body: unknown, spec: InputSpec, limits: DecodeLimits = { maxElements: 1 << 20 }): DecodedRequest {
   if (!isRecord(body)) throw bad('request body: expected a JSON object with an "inputs" array');
   const { id, inputs, outputs } = body;
-  if (id !== undefined && typeof id !== 'string') throw bad(`id: expected a string, got ${JSON.stringify(id)}`);
+  if (id !== undefined && typeof id !== 'string') throw bad(`id: expected a string, got ${shown(id)}`);
   if (typeof id === 'string' && id.length > 256) throw bad(`id: ${id.length} characters is too long; at most 256`);
-  if (!Array.isArray(inputs)) throw bad(`inputs: expected an array of input tensors, got ${inputs === undefined ? 'nothing' : JSON.stringify(inputs).slice(0, 40)}`);
+  if (!Array.isArray(inputs)) throw bad(`inputs: expected an array of input tensors, got ${shown(inputs)}`);
   let decoded: { rows: number; values: InputArray } | undefined;
   inputs.forEach((input, index) => {
     const field = `inputs[${index}]`;
     if (!isRecord(input)) throw bad(`${field}: expected an object with name, shape, datatype and data`);
-    if (input.name !== spec.name) throw bad(`${field}.name: unknown input ${JSON.stringify(input.name)}; the model has one input, "${spec.name}"`);
+    if (input.name !== spec.name) throw bad(`${field}.name: unknown input ${shown(input.name)}; the model has one input, "${spec.name}"`);
     if (decoded) throw bad(`${field}.name: input "${spec.name}" is given more than once`);
     if (typeof input.datatype !== 'string' || !OIP_DATATYPES.includes(input.datatype)) {
-      throw bad(`${field}.datatype: ${JSON.stringify(input.datatype)} is not an Open Inference Protocol datatype; expected one of ${SUPPORTED_DATATYPES.join(', ')}`);
+      throw bad(`${field}.datatype: ${shown(input.datatype)} is not an Open Inference Protocol datatype; expected one of ${SUPPORTED_DATATYPES.join(', ')}`);
     }
     if (!SUPPORTED_DATATYPES.includes(input.datatype as OipDatatype)) {
       throw bad(`${field}.datatype: ${input.datatype} is not supported; expected one of ${SUPPORTED_DATATYPES.join(', ')}`);
     }
     const rows = parseShape(input.shape, `${field}.shape`, spec);
-    if (!Array.isArray(input.data)) throw bad(`${field}.data: expected an array of ${rows * spec.width} numbers (flat or nested)`);
-    const values = allocate(spec.elementType, rows * spec.width);
-    const count = fill(input.data, input.datatype as OipDatatype, values, `${field}.data`);
+    const elements = rows * spec.width;
+    // Checked before allocating: a shape is only a claim, and [1e9, 9] would ask for 36 GB.
+    if (elements > limits.maxElements) throw bad(`${field}.shape: ${JSON.stringify(input.shape)} has ${elements} elements; one request may carry at most ${limits.maxElements} (--max-body-bytes / 2)`);
+    if (!Array.isArray(input.data)) throw bad(`${field}.data: expected an array of ${elements} numbers (flat or nested)`);
+    if (input.data.length > elements) throw bad(`${field}.data: has at least ${input.data.length} elements, but shape ${JSON.stringify(input.shape)} needs ${elements}`);
+    const values = allocate(spec.elementType, elements);
+    const count = fill(input.data, input.datatype as OipDatatype, values, `${field}.data`, Math.max(1, (input.shape as number[]).length));
     if (count !== values.length) {
       throw bad(`${field}.data: has ${count} elements, but shape ${JSON.stringify(input.shape)} needs ${values.length}`);
     }
@@ -129,7 +170,7 @@ export function decodeInferRequest(body: unknown, spec: InputSpec): DecodedReque
     requested = outputs.map((output, index) => {
       const name = isRecord(output) ? output.name : undefined;
       if (typeof name !== 'string' || !spec.outputNames.includes(name)) {
-        throw bad(`outputs[${index}].name: unknown output ${JSON.stringify(name)}; expected one of ${spec.outputNames.join(', ')}`);
+        throw bad(`outputs[${index}].name: unknown output ${shown(name)}; expected one of ${spec.outputNames.join(', ')}`);
       }
       return name;
     });
