@@ -90,7 +90,8 @@ export function refuseTunnels(server: http.Server): http.Server {
   server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
     const body = '{"error":"CONNECT is not allowed: this server answers origin-form requests such as GET /metrics"}';
     socket.on('error', () => undefined);
-    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+    // Destroyed once written, not merely half-closed: a client that never closes its side must not hold the socket.
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
   });
   return server;
 }

@@ -104,8 +104,15 @@ export class Gateway {
     return { port: await bind(this.data, port), adminPort: await bind(this.admin, adminPort) };
   }
 
-  async close(): Promise<void> {
-    await Promise.all([new Promise((r) => this.data.close(r)), new Promise((r) => this.admin.close(r))]);
+  /** Stops listening, lets requests in flight finish (up to `graceMs`), and closes idle keep-alive connections at once. */
+  async close(graceMs = 5000): Promise<void> {
+    const closing = [this.data, this.admin].map((server) => {
+      const closed = new Promise((resolve) => server.close(resolve));
+      server.closeIdleConnections();
+      const force = setTimeout(() => server.closeAllConnections(), graceMs);
+      return closed.finally(() => clearTimeout(force));
+    });
+    await Promise.all(closing);
     this.agent.destroy();
   }
 
