@@ -22,6 +22,7 @@ describe('parseConfig', () => {
     [[...required, '--version', '..'], 'is not a single folder name'],
     [['--model-repository', '/models', '--model', 'a/b'], '--model (WEIR_MODEL): "a/b" is not a single folder name'],
     [[...required, '--max-feedback-value', 'Infinity'], '--max-feedback-value (WEIR_MAX_FEEDBACK_VALUE): "Infinity" is not a positive number'],
+    [[...required, '--max-feedback-value', '1e200'], '--max-feedback-value (WEIR_MAX_FEEDBACK_VALUE): 1e+200 is above 1e100'],
   ])('%j is refused: %s', (argv, message) => {
     expect(() => parseConfig(argv, {})).toThrow(message);
   });

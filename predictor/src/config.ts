@@ -142,6 +142,8 @@ Example:
   if (result.port > 65535) throw new RangeError(`--port (WEIR_PORT): ${result.port} is not a port; expected 0..65535`);
   if (result.maxBatchRows < 1) throw new RangeError('--max-batch-rows (WEIR_MAX_BATCH_ROWS): must be at least 1');
   if (result.intraOpThreads < 1) throw new RangeError('--intra-op-threads (WEIR_INTRA_OP_THREADS): must be at least 1');
+  // Squares of values are summed: at 1e100 each, it takes 1e108 of them to overflow a double.
+  if (result.maxFeedbackValue > 1e100) throw new RangeError(`--max-feedback-value (WEIR_MAX_FEEDBACK_VALUE): ${result.maxFeedbackValue} is above 1e100; sums of squares of such values would overflow`);
   return result;
 }
 

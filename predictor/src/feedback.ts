@@ -3,10 +3,11 @@
 // the counters the controller compares: correct/incorrect, the Brier loss's
 // sufficient statistics, and business value.
 //
-// A request is all-or-nothing: every item is decoded, bounded and checked
-// against its prediction (row counts) before any counter moves, so a bad item
-// changes nothing and a retry of the fixed request works. Values are bounded
-// (--max-feedback-value), so no sum or sum of squares can reach ±Infinity.
+// A request is all-or-nothing: every item is decoded, bounded and joined with
+// its prediction (known, not expired, row counts) before any counter moves or
+// any prediction is used up, so a bad item changes nothing and the corrected
+// request works. Values are bounded (--max-feedback-value, at most 1e100), so
+// no sum or sum of squares can reach ±Infinity.
 import { RequestError, shown } from './errors.js';
 
 export interface StoredPrediction {

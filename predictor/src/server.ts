@@ -9,7 +9,7 @@ import { Batcher } from './batcher.js';
 import { PredictionCache, cacheKey } from './cache.js';
 import { RequestError } from './errors.js';
 import { bearerMatches, ClientAbortedError, decodeSegment, isOriginForm, readBody, refuseTunnels } from './http.js';
-import { PredictionStore, REJECTION_STATUS, decodeFeedback } from './feedback.js';
+import { PredictionStore, REJECTION_STATUS, decodeFeedback, type ScoredRow } from './feedback.js';
 import type { Logger } from './log.js';
 import { PredictorMetrics } from './metrics.js';
 import type { LoadedModel, OutputTensor } from './model.js';
@@ -148,6 +148,11 @@ export class PredictorServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = performance.now();
+    // A client that disconnects before its answer is written is an abort, whatever the answer would have been.
+    let gone = false;
+    res.once('close', () => {
+      if (!res.writableFinished) gone = true;
+    });
     const url = (req.url ?? '/').split('?')[0]!;
     let endpoint = url.includes('/infer') ? 'infer' : url.includes('/feedback') ? 'feedback' : 'other';
     let version = this.repository.serving?.version ?? 'none';
@@ -171,6 +176,10 @@ export class PredictorServer {
         this.log.error('request failed', { url: url.slice(0, 200), err });
         reply = { status: 500, body: { error: `internal error: ${(err as Error).message}` } };
       }
+    }
+    if (gone) {
+      this.metrics.aborted(version, endpoint);
+      return;
     }
     this.send(req, res, reply);
     if (endpoint !== 'metrics' && endpoint !== 'health') this.metrics.request(version, endpoint, reply.status, (performance.now() - started) / 1000);
@@ -335,35 +344,28 @@ export class PredictorServer {
       throw err;
     }
     const now = Date.now();
-    // Every item is checked against its prediction before any counter moves: a row-count
-    // mismatch is the client's mistake and changes nothing. An unknown or expired id is a
-    // matter of timing, not of the request: that item is rejected, the others count.
-    const checks = items.map((item) => this.store.check(item, now));
-    const mismatch = checks.findIndex((c) => c?.rejection === 'mismatch');
-    if (mismatch >= 0) {
-      this.metrics.rejected(servingVersion, 'mismatch');
-      throw new RequestError(422, `${items.length > 1 ? `[${mismatch}]: ` : ''}${checks[mismatch]!.message}; nothing in this request was counted`);
+    // All or nothing: every item is joined with its prediction before any counter moves or any
+    // prediction is used up. One item that cannot be scored (unknown, expired, rows that do not
+    // match) rejects the request whole; the client drops or fixes the listed items and sends again.
+    const rejected = items.flatMap((item, index) => {
+      const problem = this.store.check(item, now);
+      return problem ? [{ index, id: item.id, reason: problem.rejection, error: problem.message }] : [];
+    });
+    if (rejected.length > 0) {
+      for (const r of rejected) this.metrics.rejected(servingVersion, r.reason);
+      const first = rejected[0]!;
+      const error = `${items.length > 1 ? `[${first.index}]: ` : ''}${first.error}${rejected.length > 1 ? ` (and ${rejected.length - 1} more)` : ''}; nothing in this request was counted`;
+      return { status: REJECTION_STATUS[first.reason], body: { accepted: 0, rejected, error } };
     }
-    let accepted = 0;
-    const rejected: { index: number; id: string; reason: string; error: string }[] = [];
-    items.forEach((item, index) => {
-      const scored = this.store.score(item, now);
-      if ('rejection' in scored) {
-        this.metrics.rejected(servingVersion, scored.rejection);
-        rejected.push({ index, id: item.id, reason: scored.rejection, error: scored.message });
-        return;
-      }
+    for (const item of items) {
+      const scored = this.store.score(item, now) as ScoredRow[];
       if (hint !== undefined && scored[0] && scored[0].version !== hint) {
         // Labels are still counted for the version that predicted; the URL was only a hint.
         this.log.debug('feedback URL names another version than the prediction', { url: hint, predictedBy: scored[0].version });
       }
       for (const row of scored) this.metrics.labelled(row.version, row.correct, row.brier, row.value);
-      accepted++;
-    });
-    const status = rejected.length === 0 ? 200 : REJECTION_STATUS[rejected[0]!.reason as keyof typeof REJECTION_STATUS];
-    const body: Record<string, unknown> = { accepted, rejected };
-    if (rejected.length > 0) body.error = rejected.length === 1 ? rejected[0]!.error : `${rejected.length} of ${items.length} feedback items were rejected; first: ${rejected[0]!.error}`;
-    return { status, body };
+    }
+    return { status: 200, body: { accepted: items.length, rejected: [] } };
   }
 
   private async metricsReply(): Promise<Reply> {

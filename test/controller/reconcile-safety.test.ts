@@ -4,14 +4,18 @@
 // traffic is never given before status records it. Faults are injected into
 // the real store's writes. The rollout has no gates at all, so deciding again
 // instead of completing a rollback would advance it at once: any lapse shows.
-import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { createLogger } from '../../predictor/src/log.js';
 import { reconcile, type ControllerParts } from '../../controller/src/controller/reconcile.js';
-import type { AppliedStep } from '../../controller/src/engine/types.js';
+import { routeOwners } from '../../controller/src/controller/ownership.js';
+import { UnwrittenDecisions } from '../../controller/src/controller/unwritten.js';
+import { startPrometheus, type PrometheusProcess } from '../../controller/src/local/prometheus-process.js';
 import { Gateway } from '../../controller/src/local/gateway/server.js';
 import { parseRouteTable, weightsOf } from '../../controller/src/local/gateway/routes.js';
 import { FileRolloutStore } from '../../controller/src/providers/file/store.js';
@@ -43,9 +47,50 @@ function faulty(inner: RolloutStore, failing: () => Error | undefined): RolloutS
   return wrapped;
 }
 
-function parts(rolloutStore: RolloutStore, memory = new Map<string, AppliedStep>()): ControllerParts {
-  // Prometheus is unreachable: every query is nodata, and this rollout needs none.
-  return { store: rolloutStore, router, metrics: new PrometheusMetrics({ url: 'http://127.0.0.1:9' }), log, namespace: 'local', unrecorded: memory };
+function parts(rolloutStore: RolloutStore, memory = new UnwrittenDecisions(), prometheusUrl = 'http://127.0.0.1:9'): ControllerParts {
+  // By default Prometheus is unreachable: every query is nodata, and the gate-less rollout needs none.
+  return { store: rolloutStore, router, metrics: new PrometheusMetrics({ url: prometheusUrl }), log, namespace: 'local', unwritten: memory };
+}
+
+/** A gauge the test sets, scraped by a real Prometheus: the guardrail's metric. */
+let exporter: http.Server;
+let guardrailValue = 0;
+let prometheus: PrometheusProcess;
+beforeAll(async () => {
+  exporter = http.createServer((_req, res) => res.end(`# TYPE test_guardrail_value gauge\ntest_guardrail_value ${guardrailValue}\n`));
+  await new Promise<void>((resolve) => exporter.listen(0, '127.0.0.1', () => resolve()));
+  prometheus = await startPrometheus({ targets: [{ job: 'test', targets: [`127.0.0.1:${(exporter.address() as AddressInfo).port}`] }], scrapeInterval: '200ms' });
+}, 60_000);
+afterAll(async () => {
+  await prometheus?.stop();
+  await new Promise((resolve) => exporter.close(resolve));
+});
+
+/** Sets the gauge and waits until Prometheus answers with it. */
+async function setGuardrail(value: number): Promise<void> {
+  guardrailValue = value;
+  const answers = async () => {
+    const body = (await (await fetch(`${prometheus.url}/api/v1/query?query=max(test_guardrail_value)`)).json()) as { data: { result: { value: [number, string] }[] } };
+    return Number(body.data.result[0]?.value[1]) === value;
+  };
+  const deadline = Date.now() + 10_000;
+  while (!(await answers())) {
+    if (Date.now() > deadline) throw new Error(`Prometheus never answered ${value}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** A second rollout file, on a route of its own or a shared one, with a guardrail on the test gauge. */
+async function guarded(name: string, failureLimit: number): Promise<void> {
+  await writeFile(
+    path.join(dir, `${name}.yaml`),
+    stringify({
+      apiVersion: 'weir.dev/v1alpha1',
+      kind: 'ModelRollout',
+      metadata: { name },
+      spec: { model: 'price-direction', virtualService: { name: 'predictor', route: 'primary' }, stable: { version: 'v1' }, canary: { version: 'v2' }, strategy: { steps: [10, 25, 50, 100], minStageDuration: '0s', minSamplesPerStage: 0 }, analysis: { interval: '1s', guardrails: [{ name: 'gauge', query: 'max(test_guardrail_value)', max: 1, failureLimit }] } },
+    }),
+  );
 }
 
 const canary = () => weightsOf(gateway.routes, 'primary').v2;
@@ -135,7 +180,7 @@ describe('reconcile ordering', () => {
   test('both writes fail: the rollback is kept in memory and lands on the route as soon as the route can be written', async () => {
     await at50(parts(store));
     const adminUrl = (router as unknown as { adminUrl: string }).adminUrl;
-    const memory = new Map<string, AppliedStep>();
+    const memory = new UnwrittenDecisions();
     const p = parts(faulty(store, () => readOnly()), memory);
     // The router cannot reach the gateway either.
     p.router = new GatewayRouter('http://127.0.0.1:9', TOKEN);
@@ -149,7 +194,7 @@ describe('reconcile ordering', () => {
     };
     const failed = await reconcile(p, 'price-direction');
     expect(failed).toMatchObject({ decision: { action: 'rollback' }, routeFailure: expect.stringContaining('503'), statusFailure: expect.stringContaining('EACCES') });
-    expect(memory.get('price-direction')).toMatchObject({ action: 'rollback', by: 'dave' });
+    expect(memory.has('price-direction')).toBe(true);
     expect(canary()).toBe(50);
     // The route heals; status does not. The remembered rollback lands, not a fresh decision.
     p.router = router;
@@ -189,5 +234,84 @@ describe('reconcile ordering', () => {
     const fixed = await reconcile(parts(store), 'price-direction');
     expect(fixed).toMatchObject({ decision: { action: 'hold', canaryWeight: 0 }, routed: true });
     expect(canary()).toBe(0);
+  });
+
+  test('a guardrail rollback whose metric recovers before anything could be written still lands (remembered, not decided again)', async () => {
+    await rm(path.join(dir, 'price-direction.yaml'));
+    await guarded('guarded', 1);
+    await setGuardrail(0);
+    let statusBroken = false;
+    let routeBroken = false;
+    const s = faulty(store, () => (statusBroken ? readOnly() : undefined));
+    const p = parts(s, new UnwrittenDecisions(), prometheus.url);
+    const realRouter = router;
+    p.router = { getRoutes: (r) => realRouter.getRoutes(r), setRoutes: (...args) => (routeBroken ? Promise.reject(new Error('gateway PUT: HTTP 503')) : realRouter.setRoutes(...args)) };
+    for (const weight of [10, 25, 50]) expect((await reconcile(p, 'guarded')).decision).toMatchObject({ action: 'advance', canaryWeight: weight });
+    // The guardrail fails while neither the route nor status can be written.
+    statusBroken = true;
+    routeBroken = true;
+    await setGuardrail(5);
+    expect(await reconcile(p, 'guarded')).toMatchObject({ decision: { action: 'rollback' }, routeFailure: expect.any(String), statusFailure: expect.any(String) });
+    expect(canary()).toBe(50);
+    // The metric recovers; the route can be written again, status cannot. Deciding again would advance to 100%.
+    await setGuardrail(0);
+    routeBroken = false;
+    const landed = await reconcile(p, 'guarded');
+    expect(landed).toMatchObject({ decision: { action: 'rollback', canaryWeight: 0 }, routed: true });
+    expect(canary()).toBe(0);
+    // Someone puts the weights back by hand, dropping the route's record: memory still holds the rollback.
+    await fetch(`${(realRouter as unknown as { adminUrl: string }).adminUrl}/routes/primary/weights`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ weights: { v1: 50, v2: 50 } }) });
+    expect((await reconcile(p, 'guarded')).decision).toMatchObject({ action: 'rollback', canaryWeight: 0 });
+    expect(canary()).toBe(0);
+    statusBroken = false;
+    await reconcile(p, 'guarded');
+    expect((await store.get('guarded')).rollout.status).toMatchObject({ phase: 'RolledBack', canaryWeight: 0 });
+  });
+
+  test('with status unwritable, consecutive guardrail failures still count: failureLimit 2 trips on the second failed check', async () => {
+    await rm(path.join(dir, 'price-direction.yaml'));
+    await guarded('guarded', 2);
+    await setGuardrail(0);
+    let broken = false;
+    const p = parts(faulty(store, () => (broken ? readOnly() : undefined)), new UnwrittenDecisions(), prometheus.url);
+    for (const weight of [10, 25, 50]) expect((await reconcile(p, 'guarded')).decision).toMatchObject({ action: 'advance', canaryWeight: weight });
+    broken = true;
+    await setGuardrail(5);
+    expect((await reconcile(p, 'guarded')).decision).toMatchObject({ action: 'hold', statusPatch: { guardrailFailures: { gauge: 1 } } });
+    expect(canary()).toBe(50);
+    expect((await reconcile(p, 'guarded')).decision).toMatchObject({ action: 'rollback', canaryWeight: 0 });
+    expect(canary()).toBe(0);
+  });
+
+  test('a new canary in the spec of a finished rollout starts a new attempt; nothing else moves its traffic to another version', async () => {
+    const p = parts(store);
+    await at50(p);
+    await store.addCommand('price-direction', { type: 'promote', full: true, by: 'erin', at: 't' });
+    await reconcile(p, 'price-direction');
+    expect(weightsOf(gateway.routes, 'primary')).toEqual({ v1: 0, v2: 100 });
+    // The next release: stable v2, canary v3 (a GitOps sync of the same object).
+    const file = path.join(dir, 'price-direction.yaml');
+    await writeFile(file, (await readFile(file, 'utf8')).replace('stable:\n    version: v1\n  canary:\n    version: v2', 'stable:\n    version: v2\n  canary:\n    version: v3'));
+    gateway.setRoutes(parseRouteTable({ http: [{ name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v2' }, weight: 100 }, { destination: { host: 'predictor', subset: 'v3' }, weight: 0 }] }] }));
+    const next = await reconcile(p, 'price-direction');
+    expect(next.decision).toMatchObject({ action: 'advance', canaryWeight: 10, statusPatch: { attempt: 2, stage: 0, phase: 'Progressing', versions: { stable: { version: 'v2' }, canary: { version: 'v3' } } } });
+    expect(weightsOf(gateway.routes, 'primary')).toEqual({ v2: 90, v3: 10 });
+  });
+
+  test('two rollouts on one route: the live one owns it; the finished one neither writes it nor fights', async () => {
+    await at50(parts(store));
+    await store.addCommand('price-direction', { type: 'abort', by: 'carol', at: 't' });
+    await reconcile(parts(store), 'price-direction');
+    await guarded('guarded', 1);
+    await setGuardrail(0);
+    const p = parts(store, new UnwrittenDecisions(), prometheus.url);
+    const { rollouts } = await store.list();
+    const owners = routeOwners(rollouts, 'local');
+    expect(Object.fromEntries(owners)).toEqual({ 'price-direction': 'guarded' });
+    expect((await reconcile(p, 'guarded')).decision).toMatchObject({ action: 'advance', canaryWeight: 10 });
+    // The rolled-back one is level-triggered, but not on a route another owns: it leaves the 10% alone.
+    const finished = await reconcile(p, 'price-direction', { routeOwner: 'guarded' });
+    expect(finished).toMatchObject({ decision: { action: 'hold', canaryWeight: 0 }, routed: false });
+    expect(canary()).toBe(10);
   });
 });

@@ -20,6 +20,9 @@ let secret: http.Server;
 const reachedSecret: { url: string | undefined; authorization: string | undefined }[] = [];
 /** The backend of v1: answers 200 with the path it saw. */
 let backend: http.Server;
+/** The backend of v3: answers after 1 s, and notes whether the gateway hung up on it first. */
+let slow: http.Server;
+const slowSeen = { requests: 0, cancelled: 0 };
 /** The backend of v2: a raw socket server answering garbage status lines. */
 let garbage: net.Server;
 let garbageAnswer = 'HTTP/1.1 099 Weird\r\ncontent-length: 2\r\n\r\nok';
@@ -41,16 +44,26 @@ beforeAll(async () => {
     req.resume();
     req.on('end', () => res.end(JSON.stringify({ path: req.url, version: 'v1' })));
   });
+  slow = http.createServer((req, res) => {
+    slowSeen.requests++;
+    const timer = setTimeout(() => res.end('{"late":true}'), 1000);
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        slowSeen.cancelled++;
+        clearTimeout(timer);
+      }
+    });
+  });
   garbage = net.createServer((socket) => {
     socket.once('data', () => socket.end(garbageAnswer));
     socket.on('error', () => undefined);
   });
-  const [secretPort, backendPort, garbagePort] = [await listen(secret), await listen(backend), await listen(garbage)];
+  const [secretPort, backendPort, garbagePort, slowPort] = [await listen(secret), await listen(backend), await listen(garbage), await listen(slow)];
   void secretPort;
   gateway = new Gateway(
     {
-      table: parseRouteTable({ http: [{ name: 'garbage', match: [{ headers: { 'x-garbage': { exact: '1' } } }], route: [{ destination: { host: 'predictor', subset: 'v2' } }] }, { name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v1' }, weight: 100 }, { destination: { host: 'predictor', subset: 'v2' }, weight: 0 }] }] }),
-      backends: { v1: [`http://127.0.0.1:${backendPort}`], v2: [`http://127.0.0.1:${garbagePort}`] },
+      table: parseRouteTable({ http: [{ name: 'garbage', match: [{ headers: { 'x-garbage': { exact: '1' } } }], route: [{ destination: { host: 'predictor', subset: 'v2' } }] }, { name: 'slow', match: [{ headers: { 'x-slow': { exact: '1' } } }], route: [{ destination: { host: 'predictor', subset: 'v3' } }] }, { name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v1' }, weight: 100 }, { destination: { host: 'predictor', subset: 'v2' }, weight: 0 }] }] }),
+      backends: { v1: [`http://127.0.0.1:${backendPort}`], v2: [`http://127.0.0.1:${garbagePort}`], v3: [`http://127.0.0.1:${slowPort}`] },
       service: 'predictor',
       token: TOKEN,
     },
@@ -60,7 +73,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await gateway.close();
-  for (const s of [secret, backend, garbage]) await new Promise((resolve) => s.close(resolve));
+  for (const s of [secret, backend, garbage, slow]) await new Promise((resolve) => s.close(resolve));
 });
 
 describe('gateway data port: only origin-form targets, only configured backends (bug 2)', () => {
@@ -93,7 +106,7 @@ describe('gateway robustness (bug 3)', () => {
 
   test('admin input is validated completely: prototype keys, unknown destinations, non-integer and out-of-range weights, bad regexes', async () => {
     const cases: [unknown, RegExp][] = [
-      [{ weights: { constructor: 100 } }, /weights\.constructor: not a destination this gateway knows; known: v1, v2/],
+      [{ weights: { constructor: 100 } }, /weights\.constructor: not a destination this gateway knows; known: v1, v2, v3/],
       [JSON.parse('{"weights": {"__proto__": 100}}'), /weights\.__proto__: not a destination/],
       [{ weights: { toString: 50, v1: 50 } }, /weights\.toString: not a destination/],
       [{ weights: { v1: 150, v2: -50 } }, /weights\.v1: 150 is not a whole percentage from 0 to 100/],
@@ -149,5 +162,19 @@ describe('gateway robustness (bug 3)', () => {
     expect(sumOf(metrics, 'weir_gateway_client_aborts_total')).toBeGreaterThanOrEqual(20);
     expect(await modelTraffic()).toBe(before);
     expect((await rawRequest(port, { target: '/x', body: '{}' })).status).toBe(200);
+  });
+
+  test('a client that hangs up while the upstream works is an abort, not the upstream\'s status, and the upstream request is cancelled', async () => {
+    const before = await modelTraffic();
+    const aborts = async () => sumOf(parseMetricsText((await admin('/metrics')).text), 'weir_gateway_client_aborts_total');
+    const abortsBefore = await aborts();
+    // Earlier tests replaced the table: route to the slow backend again.
+    gateway.setRoutes(parseRouteTable({ http: [{ name: 'slow', match: [{ headers: { 'x-slow': { exact: '1' } } }], route: [{ destination: { host: 'predictor', subset: 'v3' } }] }, { name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v1' } }] }] }));
+    const body = '{}';
+    await rawSocket(port, `POST /x HTTP/1.1\r\nhost: a\r\nx-slow: 1\r\ncontent-length: ${body.length}\r\n\r\n${body}`, { timeoutMs: 200 });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(slowSeen).toEqual({ requests: 1, cancelled: 1 });
+    expect(await aborts()).toBe(abortsBefore + 1);
+    expect(await modelTraffic()).toBe(before);
   });
 });

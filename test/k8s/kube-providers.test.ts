@@ -94,8 +94,15 @@ describe('IstioRouter step record (issue 11, bug 6)', () => {
     const rolledBack = { ...step('a1-s2-rolledback', 'rollback'), by: 'carol', consumed: ['abort-1'] };
     await router.setRoutes(mine, 0, 0, rolledBack);
     await router.setRoutes(theirs, 25, 0, step('a1-s1-progressing', 'advance'));
-    expect(await router.getRoutes(mine)).toEqual({ stable: 100, canary: 0, mirrorPercent: 0, step: rolledBack });
+    expect(await router.getRoutes(mine)).toEqual({ stable: 100, canary: 0, mirrorPercent: 0, step: { ...rolledBack, rollout: 'team/mine' } });
     expect((await router.getRoutes(theirs)).step).toMatchObject({ stepId: 'a1-s1-progressing' });
+    // A compare-and-swap on the record: a replica that read the route before another writer
+    // recorded a new step (a rollback by the new leader) gets a conflict, and overwrites nothing.
+    const stale = new IstioRouter(kc);
+    await stale.getRoutes(mine);
+    await router.setRoutes(mine, 0, 0, { ...step('a1-s2-rolledback', 'rollback'), summary: 'the new leader rolled back' });
+    await expect(stale.setRoutes(mine, 50, 0, step('a1-s2-progressing', 'advance'))).rejects.toBeInstanceOf(ConflictError);
+    expect(await router.getRoutes(mine)).toMatchObject({ canary: 0, step: { summary: 'the new leader rolled back' } });
     // Someone writes garbage into the annotation: no record, and no crash.
     await kube.kubectl(['annotate', '--overwrite', 'virtualservice', 'predictor', '-n', 'team', 'weir.dev/applied-steps={"mine":{"attempt":"x"},"theirs":7'], 'admin');
     expect(await router.getRoutes(mine)).toEqual({ stable: 100, canary: 0, mirrorPercent: 0 });

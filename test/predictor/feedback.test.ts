@@ -51,7 +51,7 @@ describe('feedback', () => {
     expect(await metric(server, 'weir_predictor_business_value_losses_sum_total')).toBe(1);
   });
 
-  test('unknown and expired ids get 4xx and are counted; valid items in the same list still count', async () => {
+  test('unknown and expired ids get 4xx and are counted; a list with one of them counts nothing, and the rest can be sent again', async () => {
     const server = await start({ args: ['--feedback-ttl', '300ms'] });
     await infer(server, [marketRows(1)[0]!.features], { extra: { id: 'soon-expired' } });
     const unknown = await request(feedbackUrl(server), { body: { id: 'never-made', label: 1 } });
@@ -64,7 +64,9 @@ describe('feedback', () => {
     await infer(server, [marketRows(1)[0]!.features], { extra: { id: 'fresh' } });
     const mixed = await request(feedbackUrl(server), { body: [{ id: 'fresh', label: 1 }, { id: 'ghost', label: 0 }] });
     expect(mixed.status).toBe(404);
-    expect(mixed.body).toMatchObject({ accepted: 1, rejected: [{ index: 1, id: 'ghost', reason: 'unknown' }] });
+    expect(mixed.body).toMatchObject({ accepted: 0, rejected: [{ index: 1, id: 'ghost', reason: 'unknown' }], error: expect.stringContaining('nothing in this request was counted') });
+    // Nothing was used up: without the unknown id, the same label counts.
+    expect(await request(feedbackUrl(server), { body: [{ id: 'fresh', label: 1 }] })).toMatchObject({ status: 200, body: { accepted: 1 } });
     const invalid = await request(feedbackUrl(server), { body: { id: 'fresh', label: 'up' } });
     expect(invalid.status).toBe(400);
     expect(await metric(server, 'weir_predictor_feedback_rejected_total', { reason: 'unknown' })).toBe(2);

@@ -38,17 +38,19 @@ describe('feedback is bounded and all-or-nothing (bug 7)', () => {
     expect(text).not.toMatch(/^[^#].* ([+-]?Inf|NaN)$/m);
   });
 
-  test('a list with one row-count mismatch counts nothing (422); unknown ids are rejected one by one', async () => {
+  test('a list with one row-count mismatch, or one unknown id, counts nothing', async () => {
     const server = await start();
     for (const id of ['x', 'y']) expect((await infer(server, [rows[0]!], { extra: { id } })).status).toBe(200);
     const mismatch = await request(feedbackUrl(server.url), { body: [{ id: 'x', label: 1 }, { id: 'y', label: [1, 0] }] });
-    expect(mismatch).toMatchObject({ status: 422, body: { error: expect.stringContaining('[1]: id "y": label has 2 entries, but the prediction had 1 rows; nothing in this request was counted') } });
+    expect(mismatch).toMatchObject({ status: 422, body: { accepted: 0, error: expect.stringContaining('[1]: id "y": label has 2 entries, but the prediction had 1 rows; nothing in this request was counted') } });
     expect(await metric(server, 'weir_predictor_feedback_total')).toBe(0);
     const duplicate = await request(feedbackUrl(server.url), { body: [{ id: 'x', label: 1 }, { id: 'x', label: 0 }] });
     expect(duplicate).toMatchObject({ status: 400, body: { error: expect.stringContaining('appears twice') } });
     const partial = await request(feedbackUrl(server.url), { body: [{ id: 'x', label: 1 }, { id: 'never', label: 1 }] });
-    expect(partial).toMatchObject({ status: 404, body: { accepted: 1, rejected: [{ index: 1, id: 'never', reason: 'unknown' }] } });
-    expect(await metric(server, 'weir_predictor_feedback_total')).toBe(1);
+    expect(partial).toMatchObject({ status: 404, body: { accepted: 0, rejected: [{ index: 1, id: 'never', reason: 'unknown' }] } });
+    expect(await metric(server, 'weir_predictor_feedback_total')).toBe(0);
+    expect(await request(feedbackUrl(server.url), { body: [{ id: 'x', label: 1 }, { id: 'y', label: 0 }] })).toMatchObject({ status: 200, body: { accepted: 2 } });
+    expect(await metric(server, 'weir_predictor_feedback_total')).toBe(2);
   });
 });
 

@@ -167,4 +167,25 @@ describe('Alertmanager webhook → abort', () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  test('one rollout whose abort cannot be recorded does not keep the others from being aborted; Alertmanager is told to retry', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'weir-webhook-'));
+    const spec = (canary: string) => ({ model: 'price-direction', virtualService: { name: 'predictor', route: 'primary' }, stable: { version: 'v1' }, canary: { version: canary }, notifications: { abortOnAlert: ['ModelAccuracyDegraded'] } });
+    for (const name of ['a-first', 'b-second']) await writeFile(path.join(dir, `${name}.yaml`), stringify({ apiVersion: 'weir.dev/v1alpha1', kind: 'ModelRollout', metadata: { name }, spec: spec('v3') }));
+    const real = new FileRolloutStore(dir);
+    // The first rollout's store refuses writes (as a forbidden namespace or a full disk would).
+    const store = { list: () => real.list(), get: (k: string) => real.get(k), writeStatus: real.writeStatus.bind(real), addCommand: (k: string, c: Parameters<FileRolloutStore['addCommand']>[1]) => (k === 'a-first' ? Promise.reject(new Error('EACCES: permission denied')) : real.addCommand(k, c)) };
+    const unused = () => Promise.reject(new Error('not used by the webhook'));
+    const loop = new ControllerLoop({ store, router: { setRoutes: unused, getRoutes: unused }, metrics: { query: unused }, log: createLogger('controller', 'error'), namespace: 'local' }, { webhookToken: 'webhook-token-0123456789' });
+    const port = await loop.listen(0);
+    try {
+      const reply = await fetch(`http://127.0.0.1:${port}/alertmanager/webhook`, { method: 'POST', headers: { authorization: 'Bearer webhook-token-0123456789' }, body: JSON.stringify({ alerts: [{ status: 'firing', labels: { alertname: 'ModelAccuracyDegraded', version: 'v3' } }] }) });
+      expect(reply.status).toBe(503);
+      expect(await reply.json()).toMatchObject({ aborted: ['b-second'], failed: [{ rollout: 'a-first', error: expect.stringContaining('EACCES') }] });
+      expect((await real.get('b-second')).commands.map((c) => c.type)).toEqual(['abort']);
+    } finally {
+      await loop.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

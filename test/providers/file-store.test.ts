@@ -119,13 +119,21 @@ describe('FileRolloutStore', () => {
     await writeFile(path.join(dir, 'bad-spec.yaml'), good.replace('name: price-direction', 'name: bad-spec').replace(/steps: \[[^\]]*\]/, 'steps: [50, 10]'));
     await writeFile(path.join(dir, 'empty.yaml'), '');
     await writeFile(path.join(dir, 'Not_A_Name.yaml'), good);
+    await writeFile(path.join(dir, 'null-command.yaml'), `${good.replace('name: price-direction', 'name: null-command')}\ncommands: [null]\n`);
+    await writeFile(path.join(dir, 'string-commands.yaml'), `${good.replace('name: price-direction', 'name: string-commands')}\ncommands: oops\n`);
+    await writeFile(path.join(dir, 'bad-command.yaml'), `${good.replace('name: price-direction', 'name: bad-command')}\ncommands: [{id: x, type: launch, by: a, at: t}]\n`);
+    await writeFile(path.join(dir, 'bad-revision.yaml'), `${good.replace('name: price-direction', 'name: bad-revision')}\nrevision: -3\n`);
     const store = new FileRolloutStore(dir);
     const listing = await store.list();
     expect(listing.rollouts.map((r) => r.key)).toEqual(['price-direction']);
     expect(Object.fromEntries(listing.invalid.map((i) => [i.key, i.reason]))).toEqual({
       'Not_A_Name': expect.stringContaining('is not a DNS label'),
       'aaa-broken': expect.stringContaining('not YAML'),
+      'bad-command': expect.stringContaining('commands[0].type: "launch"'),
+      'bad-revision': expect.stringContaining('revision: -3 is not a whole number >= 0'),
       'bad-spec': expect.stringContaining('spec.strategy.steps'),
+      'null-command': expect.stringContaining('commands[0]: null'),
+      'string-commands': expect.stringContaining('commands: "oops"'),
       empty: expect.stringContaining('not a ModelRollout document'),
     });
     await expect(store.get('aaa-broken')).rejects.toBeInstanceOf(InvalidRolloutError);

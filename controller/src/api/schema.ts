@@ -206,11 +206,15 @@ const reason = z.object({
   samples: z.object({ stable: z.number(), canary: z.number() }).optional(),
 });
 
-const command = z.object({
-  id: z.string(),
+/** Who did something: a Kubernetes user, user@host, or alertmanager:ALERT. Bounded, since it travels into route records and alerts. */
+const actor = z.string().min(1).max(256, 'is longer than 256 characters');
+const timestamp = z.string().max(64, 'is longer than 64 characters');
+
+export const commandSchema = z.object({
+  id: z.string().min(1).max(128, 'is longer than 128 characters'),
   type: z.enum(['approve', 'abort', 'pause', 'resume', 'promote', 'retry']),
-  by: z.string().describe('who gave the command: the Kubernetes user, or user@host in local mode'),
-  at: z.string().describe('when it was given (RFC 3339)'),
+  by: actor.describe('who gave the command: the Kubernetes user, or user@host in local mode'),
+  at: timestamp.describe('when it was given (RFC 3339)'),
   full: z.boolean().optional().describe('promote only: straight to 100% and done'),
 });
 
@@ -232,7 +236,11 @@ export const statusSchema = z.object({
   stageStartedAt: z.string().optional(),
   pausedFrom: z.enum(phases).optional(),
   lastStepId: z.string().optional(),
-  approvals: z.array(z.object({ stage: z.number().int(), by: z.string(), at: z.string() })).default([]),
+  approvals: z.array(z.object({ stage: z.number().int(), by: actor, at: timestamp })).default([]),
+  versions: z
+    .object({ stable: versionRef, canary: versionRef })
+    .optional()
+    .describe('the versions this attempt routes between, recorded when it starts: a spec naming another canary starts a new attempt, and nothing else can move a finished rollout\'s traffic to another version'),
   consumedCommands: z.array(z.string()).default([]),
   guardrailFailures: z.record(z.string(), z.number().int()).default({}),
   sequential: z.record(z.string(), z.record(z.string(), z.unknown())).default({}).describe('per-metric sequential test state for the current stage'),
@@ -241,9 +249,9 @@ export const statusSchema = z.object({
     .array(z.object({ stepId: z.string(), action: z.string(), stage: z.number().int(), canaryWeight: z.number().int(), at: z.string(), by: z.string().optional(), summary: z.string(), analysis: z.array(reason).optional().describe('the reasons of the decision this step was taken on') }))
     .default([]),
   message: z.string().optional(),
-  commands: z.array(command).default([]).describe('commands people gave (weir approve, abort, ...) that the controller has not consumed yet (Kubernetes mode)'),
+  commands: z.array(commandSchema).max(1000).default([]).describe('commands people gave (weir approve, abort, ...) that the controller has not consumed yet (Kubernetes mode)'),
   refusedCommands: z
-    .array(z.object({ type: z.string(), by: z.string(), at: z.string(), reason: z.string() }))
+    .array(z.object({ type: z.string().max(32), by: actor, at: timestamp, reason: z.string().max(1024) }))
     .default([])
     .describe('the latest commands that were refused (such as approve on a rolled-back rollout): who tried what, when, and why (bounded)'),
   conditions: z.array(condition).default([]).describe('TrafficRouted: whether the VirtualService route, its destinations and subsets exist and carry the weights'),

@@ -13,7 +13,9 @@ import { bearerMatches, ClientAbortedError, isOriginForm, pathOf, readBody, refu
 import { isFinished, phases, type ModelRollout } from '../api/schema.js';
 import type { Decision } from '../engine/types.js';
 import { CommandRefusedError, type InvalidRollout } from '../providers/types.js';
-import { reconcile, type ControllerParts, type ReconcileResult } from './reconcile.js';
+import { routeOwners } from './ownership.js';
+import { NotLeaderError, reconcile, type ControllerParts, type ReconcileResult } from './reconcile.js';
+import { UnwrittenDecisions } from './unwritten.js';
 
 export interface LoopOptions {
   /** Bearer token Alertmanager's webhook must send to POST /alertmanager/webhook; unset: the endpoint is off. */
@@ -76,7 +78,8 @@ export class ControllerLoop {
     private readonly options: LoopOptions = {},
   ) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'weir_controller_' });
-    this.parts.unrecorded ??= new Map();
+    this.parts.unwritten ??= new UnwrittenDecisions();
+    this.parts.isLeader ??= () => this.options.isLeader?.() ?? true;
   }
 
   /** Counts one round of Prometheus queries (wired to PrometheusMetrics' onQueries). */
@@ -142,6 +145,7 @@ export class ControllerLoop {
       return;
     }
     const now = Date.now();
+    const owners = routeOwners(listing.rollouts, this.parts.namespace);
     for (const { key, rollout, commands } of listing.rollouts) {
       // Due once per analysis interval, finished rollouts included (their routes are held
       // where status says); a new command is applied at once, unless the rollout is backing off.
@@ -149,16 +153,21 @@ export class ControllerLoop {
       if (due > now && (commands.length === 0 || this.failures.has(key))) continue;
       if (!(this.options.isLeader?.() ?? true)) return;
       const interval = parseDuration(rollout.spec.analysis.interval);
+      const labels = { rollout: key, rollout_namespace: rollout.metadata.namespace ?? '', model: rollout.spec.model };
+      const owner = owners.get(key);
       let result: ReconcileResult | undefined;
       try {
-        result = await reconcile(this.parts, key);
+        result = await reconcile(this.parts, key, owner ? { routeOwner: owner } : {});
       } catch (err) {
+        if (err instanceof NotLeaderError) return;
+        // The route could not even be read: nobody can say it carries what status calls for.
+        this.routeSynced.set(labels, 0);
         this.parts.log.error('reconcile failed; retrying with backoff', { rollout: key, err: err instanceof Error ? err.message : String(err) });
       }
-      const labels = { rollout: key, rollout_namespace: rollout.metadata.namespace ?? '', model: rollout.spec.model };
       if (result?.routeFailure) this.routeWriteFailures.inc({ rollout: key });
       if (result?.statusFailure) this.statusWriteFailures.inc({ rollout: key });
-      const failed = !result || result.routeFailure !== undefined || result.statusFailure !== undefined;
+      // Unroutable and waiting rollouts back off too: their pending commands must not make them spin every tick.
+      const failed = !result || result.unroutable !== undefined || result.routeFailure !== undefined || result.statusFailure !== undefined;
       this.reconciles.inc({ rollout: key, result: !result ? 'error' : result.unroutable ? 'unroutable' : failed ? 'failed' : 'ok' });
       if (failed) {
         const count = (this.failures.get(key) ?? 0) + 1;
@@ -170,8 +179,8 @@ export class ControllerLoop {
         this.due.set(key, now + interval);
       }
       if (result?.decision) {
-        this.routeSynced.set(labels, result.routeFailure ? 0 : 1);
-        this.export(key, rollout, result.decision, result.routeFailure === undefined);
+        if (!owner) this.routeSynced.set(labels, result.routeFailure ? 0 : 1);
+        this.export(key, rollout, result.decision, !owner && result.routeFailure === undefined);
       }
     }
   }
@@ -238,6 +247,7 @@ export class ControllerLoop {
       return reply(res, 400, { error: `${['body', ...issue.path.map(String)].join('.')}: ${issue.message}; expected an Alertmanager webhook payload {"alerts": [{"status", "labels"}]}` });
     }
     const aborted: string[] = [];
+    const failed: { rollout: string; error: string }[] = [];
     const { rollouts } = await this.parts.store.list();
     for (const alert of parsed.data.alerts) {
       const labels = new Map(Object.entries(alert.labels));
@@ -252,16 +262,20 @@ export class ControllerLoop {
         if (namespace && rollout.metadata.namespace && namespace !== rollout.metadata.namespace) continue;
         // Finished, or an abort already waits: Alertmanager repeats firing alerts, and each must not become a command.
         if (isFinished(rollout.status!.phase) || aborted.includes(key) || commands.some((c) => c.type === 'abort')) continue;
+        // One rollout's failure (its store refuses, it was deleted) must not keep the others from being aborted.
         try {
-          await this.parts.store.addCommand(key, { type: 'abort', by: `alertmanager:${alertname}`, at: new Date().toISOString() });
+          await this.parts.store.addCommand(key, { type: 'abort', by: `alertmanager:${alertname}`.slice(0, 256), at: new Date().toISOString() });
+          aborted.push(key);
+          this.parts.log.warn('abort requested by an alert', { rollout: key, alert: alertname, version: spec.canary.version });
         } catch (err) {
           if (err instanceof CommandRefusedError) continue; // it finished meanwhile; the refusal is recorded
-          throw err;
+          failed.push({ rollout: key, error: err instanceof Error ? err.message : String(err) });
+          this.parts.log.error('cannot record an abort requested by an alert', { rollout: key, alert: alertname, err: err instanceof Error ? err.message : String(err) });
         }
-        aborted.push(key);
-        this.parts.log.warn('abort requested by an alert', { rollout: key, alert: alertname, version: spec.canary.version });
       }
     }
+    // Alertmanager retries a webhook that failed: a 503 after every other abort was recorded makes it try the failed ones again.
+    if (failed.length > 0) return reply(res, 503, { aborted, failed, error: `${failed.length} abort(s) could not be recorded; Alertmanager will retry` }, { 'retry-after': '5' });
     reply(res, 200, { aborted });
   }
 

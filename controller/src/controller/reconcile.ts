@@ -14,8 +14,10 @@
 //      engine completes the rollback as decided, with its original time,
 //      author and reasons. It never decides again from newer metrics, which
 //      could otherwise send traffic back to a canary weir rolled back;
-//    - both writes fail: the decision is kept in memory (`unrecorded`) and
-//      applied again next round, with backoff, until one of them lands.
+//    - status cannot be written: the rollback, and the stage's analysis state,
+//      are kept in this controller's memory (UnwrittenDecisions) until status
+//      records them, so a route edit that drops the record, or newer metrics,
+//      cannot undo it, and consecutive guardrail failures keep counting.
 // 2. A decision that gives the canary more traffic (start, advance, promote,
 //    retry) is written to status FIRST and routed only once status is durable.
 //    A crash or failed route write in between leaves status ahead of the
@@ -28,6 +30,10 @@
 //    100% whatever anyone edits.
 // 4. Status is written only when it changed, and a conflict (a command
 //    arrived, another writer) means read again and decide again at once.
+// 5. Only one rollout writes a route: when several name the same
+//    VirtualService route, the loop picks its owner (ownership.ts), and the
+//    others neither write it nor progress. Leadership is checked again right
+//    before each write, so a replica that lost the Lease mid-round stops.
 import type { Logger } from '../../../predictor/src/log.js';
 import { parseDuration } from '../../../predictor/src/duration.js';
 import { isFinished, type RolloutStatus } from '../api/schema.js';
@@ -35,9 +41,10 @@ import { observe, planQueries, type Observations } from '../analysis/observation
 import { windowText } from '../analysis/template.js';
 import { decide } from '../engine/decide.js';
 import { lowersExposure } from '../engine/route.js';
-import type { AppliedStep, Decision } from '../engine/types.js';
+import type { Decision } from '../engine/types.js';
 import { ConflictError, RouteConfigError, type EventRecorder, type MetricsProvider, type Notifier, type RolloutStore, type RouteState, type TrafficRouter } from '../providers/types.js';
 import { setCondition } from './conditions.js';
+import { UnwrittenDecisions } from './unwritten.js';
 
 export interface ControllerParts {
   store: RolloutStore;
@@ -49,8 +56,20 @@ export interface ControllerParts {
   /** The {{namespace}} of queries for a rollout without one (local mode). */
   namespace: string;
   now?: () => number;
-  /** Rollbacks decided whose route and status writes both failed, by rollout key: applied again next round. */
-  unrecorded?: Map<string, AppliedStep>;
+  /** Decisions status could not record yet (see unwritten.ts); one per controller. */
+  unwritten?: UnwrittenDecisions;
+  /** Whether this replica may still write (leader election); checked right before each write. */
+  isLeader?: () => boolean;
+}
+
+export interface ReconcileOptions {
+  /** Another rollout owns this one's route (ownership.ts): do not write it, and do not progress. */
+  routeOwner?: string;
+}
+
+/** This replica lost the Lease mid-round: nothing more is written. */
+export class NotLeaderError extends Error {
+  override name = 'NotLeaderError';
 }
 
 export interface ReconcileResult {
@@ -80,38 +99,55 @@ const NO_OBSERVATIONS: Observations = { samples: { stable: undefined, canary: un
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-/** Reconciles one rollout; a status conflict is read and decided again at once. */
-export async function reconcile(parts: ControllerParts, key: string): Promise<ReconcileResult> {
+/**
+ * Reconciles one rollout: reads it and its route, decides, and writes the route
+ * and status in the order the header explains. A status conflict is read and
+ * decided again at once (up to 3 times). Resolves with what happened, failures
+ * included; rejects only when the rollout or its route cannot be read.
+ */
+export async function reconcile(parts: ControllerParts, key: string, options: ReconcileOptions = {}): Promise<ReconcileResult> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await reconcileOnce(parts, key);
+      return await reconcileOnce(parts, key, options);
     } catch (err) {
       if (!(err instanceof ConflictError) || attempt >= CONFLICT_RETRIES) throw err;
     }
   }
 }
 
-async function reconcileOnce(parts: ControllerParts, key: string): Promise<ReconcileResult> {
+async function reconcileOnce(parts: ControllerParts, key: string, options: ReconcileOptions): Promise<ReconcileResult> {
   const now = (parts.now ?? Date.now)();
+  const unwritten = (parts.unwritten ??= new UnwrittenDecisions());
   const stored = await parts.store.get(key);
   const { rollout } = stored;
-  const status = rollout.status!;
+  const unroutable = async (err: RouteConfigError): Promise<ReconcileResult> => {
+    const current = rollout.status!;
+    const conditions = setCondition(current.conditions, { type: 'TrafficRouted', status: 'False', reason: err.reason, message: err.message }, now);
+    if (conditions !== current.conditions) {
+      assertLeader(parts);
+      await parts.store.writeStatus(key, { ...current, conditions }, stored.revision);
+      parts.log.warn('cannot route traffic; waiting', { rollout: key, reason: err.reason, message: err.message });
+      await parts.events?.record(rollout, 'Warning', err.reason, err.message);
+    }
+    return { unroutable: err, routed: false };
+  };
+  const finished = isFinished(rollout.status!.phase);
+  // Another rollout owns the route: a live one waits; a finished one only takes commands.
+  if (options.routeOwner && !finished) {
+    return unroutable(new RouteConfigError('RouteInUse', `route "${rollout.spec.virtualService.route}" of VirtualService ${rollout.spec.virtualService.name} is in use by rollout ${options.routeOwner}; this one waits until that one finishes or is deleted`));
+  }
   let routes: RouteState;
   try {
     routes = await parts.router.getRoutes(rollout);
   } catch (err) {
     if (!(err instanceof RouteConfigError)) throw err;
-    const conditions = setCondition(status.conditions, { type: 'TrafficRouted', status: 'False', reason: err.reason, message: err.message }, now);
-    if (conditions !== status.conditions) {
-      await parts.store.writeStatus(key, { ...status, conditions }, stored.revision);
-      parts.log.warn('cannot route traffic; waiting', { rollout: key, reason: err.reason, message: err.message });
-      await parts.events?.record(rollout, 'Warning', err.reason, err.message);
-    }
-    return { unroutable: err, routed: false };
+    return unroutable(err);
   }
+  // What this controller decided but could not record yet counts, ahead of the route's own record.
+  const remembered = unwritten.apply(key, rollout.status!);
+  const status = remembered.status;
 
   // A finished rollout needs no metrics: only its route and any command (a retry, or one to refuse).
-  const finished = isFinished(status.phase);
   const stageMs = status.stageStartedAt ? now - Date.parse(status.stageStartedAt) : 0;
   let observations = NO_OBSERVATIONS;
   let metricsUnavailable = false;
@@ -126,7 +162,7 @@ async function reconcileOnce(parts: ControllerParts, key: string): Promise<Recon
     const seen = (observations.samples.stable ?? 0) + (observations.samples.canary ?? 0);
     trafficRate = stageMs > 0 && seen > 0 ? seen / (stageMs / 1000) : undefined;
   }
-  const applied = routes.step ?? parts.unrecorded?.get(key);
+  const applied = remembered.rollback ?? routes.step;
   const decision = decide({ spec: rollout.spec, status, observations, commands: stored.commands, now, ...(trafficRate ? { trafficRate } : {}), ...(applied ? { applied } : {}) });
   decision.statusPatch.conditions = setCondition(decision.statusPatch.conditions, { type: 'TrafficRouted', status: 'True', reason: 'Routed', message: `route "${rollout.spec.virtualService.route}" of VirtualService ${rollout.spec.virtualService.name} carries the weights` }, now);
 
@@ -134,28 +170,34 @@ async function reconcileOnce(parts: ControllerParts, key: string): Promise<Recon
   const current = { canaryWeight: routes.canary, mirrorPercent: routes.mirrorPercent };
   const weightsDiffer = routes.canary !== target.canaryWeight || routes.stable !== 100 - target.canaryWeight || routes.mirrorPercent !== target.mirrorPercent;
   const stepChanged = decision.action !== 'hold' && decision.stepId !== status.lastStepId;
-  const needsRoute = weightsDiffer || (stepChanged && routes.step?.stepId !== decision.stepId);
-  const statusChanged = !sameStatus(decision.statusPatch, status);
+  // A rollout whose route another owns never writes it.
+  const needsRoute = !options.routeOwner && (weightsDiffer || (stepChanged && routes.step?.stepId !== decision.stepId));
+  const statusChanged = !sameStatus(decision.statusPatch, rollout.status!);
 
   let routeFailure: string | undefined;
   let statusFailure: string | undefined;
   let routed = false;
   const route = async () => {
     try {
+      assertLeader(parts);
       await parts.router.setRoutes(rollout, target.canaryWeight, target.mirrorPercent, decision.applied);
       routed = true;
       parts.log.info('weights applied', { rollout: key, stepId: decision.stepId, action: decision.action, canaryWeight: target.canaryWeight, mirrorPercent: target.mirrorPercent });
     } catch (err) {
+      if (err instanceof NotLeaderError || err instanceof ConflictError) throw err;
       routeFailure = message(err);
       parts.log.error('route write failed; retrying with backoff', { rollout: key, stepId: decision.stepId, canaryWeight: target.canaryWeight, err: routeFailure });
     }
   };
   const record = async (): Promise<void> => {
     try {
+      assertLeader(parts);
       await parts.store.writeStatus(key, decision.statusPatch, stored.revision);
+      unwritten.forget(key);
     } catch (err) {
-      if (err instanceof ConflictError) throw err;
+      if (err instanceof ConflictError || err instanceof NotLeaderError) throw err;
       statusFailure = message(err);
+      unwritten.remember(key, decision.statusPatch, decision.applied, rollout.status!);
       parts.log.error('status write failed', { rollout: key, stepId: decision.stepId, err: statusFailure });
     }
   };
@@ -164,8 +206,6 @@ async function reconcileOnce(parts: ControllerParts, key: string): Promise<Recon
     // Rule 1: traffic off the canary first; the route carries the record.
     await route();
     if (statusChanged) await record();
-    if (decision.action === 'rollback' && routeFailure && statusFailure) parts.unrecorded?.set(key, decision.applied);
-    else parts.unrecorded?.delete(key);
   } else {
     // Rule 2: more traffic only once status says so.
     if (statusChanged) await record();
@@ -177,7 +217,8 @@ async function reconcileOnce(parts: ControllerParts, key: string): Promise<Recon
     parts.log.info('decision', { rollout: key, action: decision.action, summary });
     await parts.events?.record(rollout, decision.action === 'rollback' ? 'Warning' : 'Normal', EVENT_REASONS[decision.action], summary);
   }
-  for (const refused of decision.reasons.filter((r) => r.kind === 'command' && r.verdict === 'refused')) {
+  // A refusal is reported once, when status has recorded it (until then the command is read again each round).
+  for (const refused of statusChanged && !statusFailure ? decision.reasons.filter((r) => r.kind === 'command' && r.verdict === 'refused') : []) {
     parts.log.warn('command refused', { rollout: key, message: refused.message });
     await parts.events?.record(rollout, 'Warning', 'CommandRefused', refused.message);
   }
@@ -186,6 +227,10 @@ async function reconcileOnce(parts: ControllerParts, key: string): Promise<Recon
     ?.notify({ rollout, action: decision.action, summary, status: decision.statusPatch, stepChanged, metricsUnavailable, ...(routeFailure ? { routeWriteFailure: routeFailure } : {}), ...(statusFailure ? { statusWriteFailure: statusFailure } : {}) })
     .catch((err: unknown) => parts.log.warn('notification failed', { rollout: key, err: message(err) }));
   return { decision, routed, ...(routeFailure ? { routeFailure } : {}), ...(statusFailure ? { statusFailure } : {}) };
+}
+
+function assertLeader(parts: ControllerParts): void {
+  if (parts.isLeader && !parts.isLeader()) throw new NotLeaderError('this replica no longer holds the Lease; another one acts');
 }
 
 /** Whether writing `next` would change what is stored (key order aside). */

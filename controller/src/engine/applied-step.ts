@@ -10,6 +10,8 @@ const CONSUMED_LIMIT = 50;
 
 const appliedStepSchema = z.object({
   attempt: z.number().int().min(1),
+  startedAt: z.string().max(64).optional(),
+  rollout: z.string().max(300).optional(),
   stepId: z.string().max(200),
   action: z.enum(['advance', 'hold', 'rollback', 'await-approval', 'promote', 'pause']),
   at: z.string().max(64),
@@ -18,12 +20,13 @@ const appliedStepSchema = z.object({
   consumed: z.array(z.string().max(200)).max(CONSUMED_LIMIT),
 });
 
-/** The record trimmed to the bounds routers store. */
+/** The record trimmed to the bounds routers store (so no author or summary can make the route write fail). */
 export function boundedStep(step: AppliedStep): AppliedStep {
   return {
     ...step,
+    ...(step.by !== undefined ? { by: step.by.slice(0, 512) } : {}),
     summary: step.summary.length > SUMMARY_LIMIT ? `${step.summary.slice(0, SUMMARY_LIMIT)}…` : step.summary,
-    consumed: step.consumed.slice(-CONSUMED_LIMIT),
+    consumed: step.consumed.slice(-CONSUMED_LIMIT).map((id) => id.slice(0, 200)),
   };
 }
 
@@ -31,6 +34,6 @@ export function boundedStep(step: AppliedStep): AppliedStep {
 export function parseAppliedStep(value: unknown): AppliedStep | undefined {
   const parsed = appliedStepSchema.safeParse(value);
   if (!parsed.success) return undefined;
-  const { by, ...rest } = parsed.data;
-  return { ...rest, ...(by !== undefined ? { by } : {}) };
+  const { by, startedAt, rollout, ...rest } = parsed.data;
+  return { ...rest, ...(startedAt !== undefined ? { startedAt } : {}), ...(rollout !== undefined ? { rollout } : {}), ...(by !== undefined ? { by } : {}) };
 }

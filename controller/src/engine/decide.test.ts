@@ -315,4 +315,34 @@ describe('finished rollouts (issue 11, bug 1)', () => {
     const fresh = decide({ spec, status: retried.statusPatch, observations: obs(), commands: [], now: T0 + 32 * MIN, applied: decided.applied });
     expect(fresh.statusPatch).toMatchObject({ attempt: 2, phase: 'Progressing', canaryWeight: 10 });
   });
+
+  test('a new canary in the spec starts a new attempt; a changed stable alone does not give a rolled-back canary traffic', () => {
+    const promoted = step(spec, started(spec).statusPatch, obs(), T0 + MIN, [{ id: 'f', type: 'promote', by: 'dan', at: 't', full: true }]).statusPatch;
+    expect(promoted.versions).toEqual({ stable: { version: 'v1' }, canary: { version: 'v2' } });
+    const next = specWith({ ...spec, stable: { version: 'v2' }, canary: { version: 'v3' }, strategy: spec.strategy });
+    const d = step(next, promoted, obs(), T0 + 2 * MIN);
+    expect(d).toMatchObject({ action: 'advance', stage: 0, canaryWeight: 10, stepId: 'a2-s0-progressing' });
+    expect(d.statusPatch).toMatchObject({ attempt: 2, phase: 'Progressing', versions: { stable: { version: 'v2' }, canary: { version: 'v3' } } });
+    expect(d.reasons[0]).toMatchObject({ kind: 'rollout', verdict: 'restarted', message: expect.stringContaining('v1 → v2 is now v2 → v3') });
+
+    const rolledBack = rolledBackAt50();
+    const newStable = specWith({ ...spec, stable: { version: 'v1b' }, strategy: spec.strategy });
+    const held = step(newStable, rolledBack, obs(), T0 + 30 * MIN);
+    expect(held).toMatchObject({ action: 'hold', canaryWeight: 0 });
+    expect(held.statusPatch).toMatchObject({ phase: 'RolledBack', attempt: 1, versions: { stable: { version: 'v1b' }, canary: { version: 'v2' } } });
+    // A status written before versions were recorded adopts the spec's, without a restart.
+    const { versions: _dropped, ...older } = rolledBack;
+    expect(step(spec, older as RolloutStatus, obs(), T0 + 31 * MIN)).toMatchObject({ action: 'hold', canaryWeight: 0 });
+  });
+
+  test('a recorded rollback from another attempt, or from a deleted rollout of the same name, is not an instruction', () => {
+    let status = started(spec).statusPatch;
+    status = step(spec, status, obs(), T0 + 6 * MIN).statusPatch;
+    const decided = step(spec, status, obs(), T0 + 7 * MIN, [{ id: 'ab', type: 'abort', by: 'carol', at: 't' }]);
+    // The same name, created again: a fresh status, attempt 1, started later.
+    const recreated = step(spec, emptyStatus(), obs(), T0 + 8 * MIN);
+    const later = decide({ spec, status: recreated.statusPatch, observations: obs(), commands: [], now: T0 + 9 * MIN, applied: decided.applied });
+    expect(later.action).not.toBe('rollback');
+    expect(decide({ spec, status: emptyStatus(), observations: obs(), commands: [], now: T0, applied: decided.applied }).action).toBe('advance');
+  });
 });

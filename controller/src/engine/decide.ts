@@ -51,7 +51,8 @@ export function decide(input: EngineInput): Decision {
       status.analysis = reasons;
       status.message = summary;
     }
-    const applied: AppliedStep = changed ? { attempt: status.attempt, stepId, action, at, ...(by ? { by } : {}), summary, consumed } : (input.applied?.stepId === stepId ? input.applied : { attempt: status.attempt, stepId, action, at, summary, consumed: [] });
+    const attemptOf = { attempt: status.attempt, ...(status.startedAt ? { startedAt: status.startedAt } : {}) };
+    const applied: AppliedStep = changed ? { ...attemptOf, stepId, action, at, ...(by ? { by } : {}), summary, consumed } : input.applied?.stepId === stepId ? input.applied : { ...attemptOf, stepId, action, at, summary, consumed: [] };
     return { action, stage: status.stage, canaryWeight: status.canaryWeight, mirrorPercent: status.mirrorPercent, stepId, reasons, statusPatch: status, applied };
   };
   const enterStage = (index: number) => {
@@ -75,12 +76,27 @@ export function decide(input: EngineInput): Decision {
   // completed as it was decided, not decided again: observations may have changed
   // since, and traffic must not go back to a canary weir rolled back.
   const applied = input.applied;
-  if (applied?.action === 'rollback' && applied.attempt === status.attempt && !isFinished(status.phase)) {
+  if (applied?.action === 'rollback' && applied.attempt === status.attempt && applied.startedAt === status.startedAt && status.startedAt !== undefined && !isFinished(status.phase)) {
     status.consumedCommands = [...status.consumedCommands, ...applied.consumed.filter((id) => !status.consumedCommands.includes(id))].slice(-200);
     consumed.push(...applied.consumed);
     reasons.push({ kind: 'rollout', verdict: 'recovered', message: `completing rollback ${applied.stepId} decided at ${applied.at}: the route carries it, status did not record it` });
     return rollback(applied.summary, applied.by, applied.at);
   }
+
+  // The versions this attempt routes between. A spec that names another canary is a new
+  // release: the attempt ends and a new one starts at stage 0, as a changed pod template
+  // starts a new rollout in Argo Rollouts. Nothing else can move a finished rollout's
+  // traffic to another version (a changed stable alone is recorded, not a restart, so a
+  // rolled-back canary never gets traffic back that way).
+  const versions = { stable: spec.stable, canary: spec.canary };
+  if (status.versions && !sameVersion(status.versions.canary, spec.canary)) {
+    const before = `${status.versions.stable.version} → ${status.versions.canary.version}`;
+    status = { ...status, attempt: status.attempt + 1, startedAt: iso(now), approvals: [], pausedFrom: undefined, versions };
+    enterStage(0);
+    reasons.push({ kind: 'rollout', verdict: 'restarted', message: `spec.canary changed (${before} is now ${spec.stable.version} → ${spec.canary.version}): attempt ${status.attempt} starts at stage 0` });
+    return finish('advance', `new canary ${spec.canary.version}: attempt ${status.attempt} starts at stage 0 (${describeStage(stages[0]!)})`);
+  }
+  status.versions = versions;
 
   // Commands, oldest first, each once. One the rollout cannot take is refused and recorded.
   for (const command of input.commands) {
@@ -204,6 +220,11 @@ export function decide(input: EngineInput): Decision {
   const approval = status.approvals.find((a) => a.stage === next.index);
   enterStage(next.index);
   return finish('advance', `advanced to ${describeStage(next)}${approval ? ` (approved by ${approval.by})` : ''}`, approval?.by);
+}
+
+/** Whether two version references route to the same destination. */
+function sameVersion(a: ModelRolloutSpec['canary'], b: ModelRolloutSpec['canary']): boolean {
+  return a.version === b.version && (a.subset ?? a.version) === (b.subset ?? b.version) && (a.host ?? '') === (b.host ?? '');
 }
 
 function describeStage(stage: Stage): string {

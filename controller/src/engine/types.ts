@@ -16,6 +16,10 @@ export type CommandType = Command['type'];
  */
 export interface AppliedStep {
   attempt: number;
+  /** When the attempt started: with `attempt`, it tells this attempt from one of a deleted rollout of the same name. */
+  startedAt?: string;
+  /** Which rollout wrote it (namespace/name), set by the router: a route may have carried another rollout before. */
+  rollout?: string;
   stepId: string;
   action: Action;
   /** When the step was decided (RFC 3339). */

@@ -160,7 +160,19 @@ export class Gateway {
     const destination = pickDestination(route, this.random());
     if (route.mirror && this.random() * 100 < (route.mirrorPercentage?.value ?? 100)) void this.mirror(route.mirror, req, path, body);
     const version = destination.subset ?? destination.host;
-    const result = await this.forward(route, destination, req, path, body);
+    // A client that goes away while the upstream works is an abort (Envoy's downstream disconnect), not
+    // the upstream's status; and the upstream request is cancelled rather than left to run.
+    const gone = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) gone.abort();
+    };
+    res.once('close', onClose);
+    const result = await this.forward(route, destination, req, path, body, gone.signal);
+    if (gone.signal.aborted) {
+      this.telemetry.aborted();
+      return;
+    }
+    res.off('close', onClose);
     const ms = performance.now() - started;
     this.telemetry.record(version, result.status, ms, false);
     res.writeHead(result.status, { ...passable(result.headers), 'content-length': result.body.length });
@@ -168,7 +180,7 @@ export class Gateway {
   }
 
   /** Sends to the destination with the route's timeout and retries; never throws. */
-  private async forward(route: HttpRoute, destination: Destination, req: http.IncomingMessage, path: string, body: Buffer): Promise<Attempt> {
+  private async forward(route: HttpRoute, destination: Destination, req: http.IncomingMessage, path: string, body: Buffer, signal?: AbortSignal): Promise<Attempt> {
     const subset = destination.subset ?? destination.host;
     const attempts = 1 + (route.retries?.attempts ?? 0);
     const retryOn = route.retries?.retryOn ?? 'connect-failure,refused-stream,reset,5xx';
@@ -177,7 +189,7 @@ export class Gateway {
     const deadline = Date.now() + overall;
     let last: Attempt = { status: 503, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ error: `no backend for ${subset}` })) };
     const tried = new Set<URL>();
-    for (let attempt = 1; attempt <= attempts; attempt++) {
+    for (let attempt = 1; attempt <= attempts && !signal?.aborted; attempt++) {
       const url = this.backendFor(subset, tried);
       if (!url) return last;
       tried.add(url);
@@ -185,7 +197,7 @@ export class Gateway {
       if (budget <= 0) return gatewayError(504, `upstream ${subset} timed out after ${overall} ms`);
       this.inFlight.set(url.href, (this.inFlight.get(url.href) ?? 0) + 1);
       try {
-        last = await send(this.agent, url, req.method ?? 'GET', path, req.headers, body, budget, this.options.maxResponseBytes ?? 32 * 1024 * 1024);
+        last = await send(this.agent, url, req.method ?? 'GET', path, req.headers, body, budget, this.options.maxResponseBytes ?? 32 * 1024 * 1024, signal);
         if (!(last.status >= 500 && retryOn.includes('5xx'))) return last;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? '';
@@ -312,7 +324,7 @@ function gatewayError(status: number, message: string): Attempt {
  * request target (never a URL resolved from that path). A status outside
  * 200–599 or an answer above `maxBytes` rejects with EBADUPSTREAM_WEIR.
  */
-function send(agent: http.Agent, base: URL, method: string, path: string, headers: http.IncomingHttpHeaders, body: Buffer, timeoutMs: number, maxBytes: number): Promise<Attempt> {
+function send(agent: http.Agent, base: URL, method: string, path: string, headers: http.IncomingHttpHeaders, body: Buffer, timeoutMs: number, maxBytes: number, signal?: AbortSignal): Promise<Attempt> {
   return new Promise((resolve, reject) => {
     const forwarded = { ...passable(headers), 'content-length': body.length };
     const bad = (message: string) => Object.assign(new Error(message), { code: 'EBADUPSTREAM_WEIR' });
@@ -342,10 +354,13 @@ function send(agent: http.Agent, base: URL, method: string, path: string, header
       return;
     }
     const timer = setTimeout(() => upstream.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT_WEIR' })), timeoutMs);
+    const cancel = () => upstream.destroy(Object.assign(new Error('the client went away'), { code: 'ECLIENTGONE_WEIR' }));
+    signal?.addEventListener('abort', cancel, { once: true });
     upstream.on('error', (err) => {
       clearTimeout(timer);
       reject(err);
     });
+    upstream.on('close', () => signal?.removeEventListener('abort', cancel));
     upstream.end(body);
   });
 }

@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
-import { statusSchema, type RolloutStatus } from '../../api/schema.js';
+import { z } from 'zod';
+import { commandSchema, statusSchema, type RolloutStatus } from '../../api/schema.js';
 import { formatIssues, validateModelRollout } from '../../api/validate.js';
 import { commandRefusal, REFUSALS_KEPT } from '../../engine/commands.js';
 import type { Command } from '../../engine/types.js';
@@ -19,6 +20,7 @@ import { withLock } from './lock.js';
 export { ConflictError } from '../types.js';
 
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const storedCommands = z.array(commandSchema).max(1000);
 
 interface FileDocument {
   apiVersion: string;
@@ -74,9 +76,12 @@ export class FileRolloutStore implements RolloutStore {
     const status = parseStoredStatus(doc.status);
     if ('error' in status) throw new InvalidRolloutError(name, `${file}: ${status.error}`);
     rollout.status = status.status;
+    // Commands and the revision are checked too: one malformed entry must not reach the engine or break every write.
+    const commands = storedCommands.safeParse(doc.commands ?? [], { reportInput: true });
+    if (!commands.success) throw new InvalidRolloutError(name, `${file}: ${formatIssues(commands.error.issues, doc.commands, 'commands').join('; ')}`);
+    if (doc.revision !== undefined && !(Number.isSafeInteger(doc.revision) && doc.revision >= 0)) throw new InvalidRolloutError(name, `${file}: revision: ${JSON.stringify(doc.revision)} is not a whole number >= 0`);
     const consumed = new Set(rollout.status.consumedCommands);
-    const commands = Array.isArray(doc.commands) ? doc.commands : [];
-    return { key: name, rollout, commands: commands.filter((c) => !consumed.has(c.id)), revision: String(doc.revision ?? 0) };
+    return { key: name, rollout, commands: commands.data.filter((c) => !consumed.has(c.id)), revision: String(doc.revision ?? 0) };
   }
 
   /** Writes atomically: a crash leaves either the old file or the new one, never a mix. */

@@ -32,19 +32,27 @@ export class GatewayRouter implements TrafficRouter {
   async setRoutes(rollout: ModelRollout, canaryWeight: number, mirrorPercent: number, step: AppliedStep): Promise<void> {
     const { spec } = rollout;
     const weights = { [spec.stable.subset ?? spec.stable.version]: 100 - canaryWeight, [spec.canary.subset ?? spec.canary.version]: canaryWeight };
-    await this.call(rollout, { method: 'PUT', body: JSON.stringify({ weights, mirror: { subset: spec.canary.subset ?? spec.canary.version, percent: mirrorPercent }, step: boundedStep(step) }) });
+    await this.call(rollout, { method: 'PUT', body: JSON.stringify({ weights, mirror: { subset: spec.canary.subset ?? spec.canary.version, percent: mirrorPercent }, step: boundedStep({ ...step, rollout: identity(rollout) }) }) });
   }
 
   async getRoutes(rollout: ModelRollout): Promise<RouteState> {
     const { spec } = rollout;
     const reply = await this.call(rollout);
     const canary = spec.canary.subset ?? spec.canary.version;
-    const step = parseAppliedStep(reply.step);
+    // The route may have been another rollout's before: only this rollout's own record counts.
+    const recorded = parseAppliedStep(reply.step);
+    const step = recorded?.rollout === identity(rollout) ? recorded : undefined;
+    const weightOf = (name: string) => (Object.hasOwn(reply.weights ?? {}, name) ? Number(reply.weights[name]) : 0);
     return {
-      stable: reply.weights[spec.stable.subset ?? spec.stable.version] ?? 0,
-      canary: reply.weights[canary] ?? 0,
+      stable: weightOf(spec.stable.subset ?? spec.stable.version),
+      canary: weightOf(canary),
       mirrorPercent: reply.mirror?.subset === canary ? reply.mirror.percent : 0,
       ...(step ? { step } : {}),
     };
   }
+}
+
+/** How a rollout is named in step records: namespace/name. */
+function identity(rollout: ModelRollout): string {
+  return `${rollout.metadata.namespace ?? 'local'}/${rollout.metadata.name}`;
 }

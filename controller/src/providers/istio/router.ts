@@ -8,7 +8,7 @@ import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } fr
 import type { ModelRollout } from '../../api/schema.js';
 import type { AppliedStep } from '../../engine/types.js';
 import { isConflict, isNotFound, kubeCall } from '../kube/client.js';
-import { RouteConfigError, type RouteState, type TrafficRouter } from '../types.js';
+import { ConflictError, RouteConfigError, type RouteState, type TrafficRouter } from '../types.js';
 import { APPLIED_STEPS_ANNOTATION, appliedStepOf, ownedRoute, rewriteRoutes, sameHost, subsetsNeeded, weightsOfRoute, withAppliedStep, type IstioHttpRoute } from './routes.js';
 
 const GROUP = 'networking.istio.io';
@@ -85,7 +85,7 @@ export class IstioRouter implements TrafficRouter {
     await this.checkSubsets(rollout, route);
     this.checked.set(this.key(rollout), vs);
     const step = appliedStepOf(vs.metadata.annotations, rollout.metadata.name);
-    return { ...weightsOfRoute(route, rollout.spec), ...(step ? { step } : {}) };
+    return { ...weightsOfRoute(route, rollout.spec), ...(step && (step.rollout === undefined || step.rollout === this.key(rollout)) ? { step } : {}) };
   }
 
   async setRoutes(rollout: ModelRollout, canaryWeight: number, mirrorPercent: number, step: AppliedStep): Promise<void> {
@@ -94,6 +94,11 @@ export class IstioRouter implements TrafficRouter {
     // since, the patch gets 409 and the next attempt reads it fresh.
     let vs = this.checked.get(this.key(rollout));
     this.checked.delete(this.key(rollout));
+    // The step record this decision was made against. If another writer (a new leader, after this
+    // replica lost the Lease mid-round) recorded another step since, reapplying would overwrite its
+    // decision, perhaps a rollback: that is a conflict for the caller to read again and decide again.
+    const known = vs !== undefined;
+    const seen = vs ? appliedStepOf(vs.metadata.annotations, rollout.metadata.name)?.stepId : undefined;
     for (let attempt = 1; ; attempt++) {
       const fresh = !vs;
       vs ??= await this.read(rollout);
@@ -102,7 +107,7 @@ export class IstioRouter implements TrafficRouter {
       try {
         // A merge patch of spec.http, and of weir's step record beside it, that carries the
         // resourceVersion read: the API server applies it only if nobody wrote in between (409 otherwise).
-        const annotations = { [APPLIED_STEPS_ANNOTATION]: withAppliedStep(vs.metadata.annotations, rollout.metadata.name, step) };
+        const annotations = { [APPLIED_STEPS_ANNOTATION]: withAppliedStep(vs.metadata.annotations, rollout.metadata.name, { ...step, rollout: this.key(rollout) }) };
         const body = { metadata: { resourceVersion: vs.metadata.resourceVersion, annotations }, spec: { http } };
         await this.api.patchNamespacedCustomObject({ ...ref, body, ...(this.options.fieldManager ? { fieldManager: this.options.fieldManager } : {}) }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
         this.counts.writes++;
@@ -111,7 +116,9 @@ export class IstioRouter implements TrafficRouter {
       } catch (err) {
         if (isConflict(err) && attempt < CONFLICT_RETRIES) {
           this.counts.conflicts++;
-          vs = undefined;
+          vs = await this.read(rollout);
+          const now = appliedStepOf(vs.metadata.annotations, rollout.metadata.name)?.stepId;
+          if (known && now !== seen) throw new ConflictError(`VirtualService ${ref.namespace}/${ref.name} now carries step ${now ?? '(none)'} for ${rollout.metadata.name}, not ${seen}: another writer decided since; read again`);
           continue;
         }
         return kubeCall(`patch virtualservice ${ref.namespace}/${ref.name}`, () => Promise.reject(err));
