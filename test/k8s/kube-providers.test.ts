@@ -98,10 +98,11 @@ describe('IstioRouter step record (issue 11, bug 6)', () => {
     expect((await router.getRoutes(theirs)).step).toMatchObject({ stepId: 'a1-s1-progressing' });
     // A compare-and-swap on the record: a replica that read the route before another writer
     // recorded a new step (a rollback by the new leader) gets a conflict, and overwrites nothing.
+    await router.setRoutes(mine, 50, 0, step('a1-s2-progressing', 'advance'));
     const stale = new IstioRouter(kc);
     await stale.getRoutes(mine);
     await router.setRoutes(mine, 0, 0, { ...step('a1-s2-rolledback', 'rollback'), summary: 'the new leader rolled back' });
-    await expect(stale.setRoutes(mine, 50, 0, step('a1-s2-progressing', 'advance'))).rejects.toBeInstanceOf(ConflictError);
+    await expect(stale.setRoutes(mine, 100, 0, step('a1-s3-progressing', 'advance'))).rejects.toBeInstanceOf(ConflictError);
     expect(await router.getRoutes(mine)).toMatchObject({ canary: 0, step: { summary: 'the new leader rolled back' } });
     // Someone writes garbage into the annotation: no record, and no crash.
     await kube.kubectl(['annotate', '--overwrite', 'virtualservice', 'predictor', '-n', 'team', 'weir.dev/applied-steps={"mine":{"attempt":"x"},"theirs":7'], 'admin');
