@@ -13,7 +13,9 @@ module.exports = function launch(entry) {
   if (major < 22) {
     const tool = path.join(root, '.tools', 'node_modules', 'node', 'bin', 'node');
     if (!fs.existsSync(tool)) {
-      process.stderr.write(`weir needs Node >= 22 (this is ${process.version}); run 'make build' to install Node 24 into .tools/\n`);
+      process.stderr.write(
+        `weir needs Node >= 22 (this is ${process.version}); run 'make build' to install Node 24 into .tools/\n`,
+      );
       process.exit(1);
     }
     const run = spawnSync(tool, [process.argv[1], ...process.argv.slice(2)], { stdio: 'inherit' });

@@ -12,7 +12,19 @@ function controlledRunner() {
     run(values: InputArray, rows: number) {
       batches.push(rows);
       return new Promise<{ outputs: OutputTensor[]; seconds: number }>((resolve) => {
-        finishers.push(() => resolve({ outputs: [{ name: 'out', datatype: 'FP32', perRow: 2, data: Float32Array.from(values as Float32Array, (v) => v * 2) }], seconds: 0.001 }));
+        finishers.push(() =>
+          resolve({
+            outputs: [
+              {
+                name: 'out',
+                datatype: 'FP32',
+                perRow: 2,
+                data: Float32Array.from(values as Float32Array, (v) => v * 2),
+              },
+            ],
+            seconds: 0.001,
+          }),
+        );
       });
     },
   };
@@ -36,14 +48,23 @@ describe('Batcher', () => {
     expect(batches).toEqual([1, 3]);
     finish();
     const outputs = await Promise.all([first, second, third]);
-    expect(outputs.map((o) => Array.from(o[0]!.data as Float32Array))).toEqual([[2, 4], [6, 8], [10, 12, 14, 16]]);
+    expect(outputs.map((o) => Array.from(o[0]!.data as Float32Array))).toEqual([
+      [2, 4],
+      [6, 8],
+      [10, 12, 14, 16],
+    ]);
     await batcher.idle();
   });
 
   test('never puts more than maxBatchRows rows in one run, but runs an oversized request alone', async () => {
     const { runner, batches, finish } = controlledRunner();
     const batcher = new Batcher(runner, { maxBatchRows: 3, maxDelayMs: 0, maxQueue: 10 });
-    const all = [batcher.submit(row(0, 0), 1), batcher.submit(row(0, 0, 0, 0), 2), batcher.submit(row(0, 0, 0, 0), 2), batcher.submit(new Float32Array(10), 5)];
+    const all = [
+      batcher.submit(row(0, 0), 1),
+      batcher.submit(row(0, 0, 0, 0), 2),
+      batcher.submit(row(0, 0, 0, 0), 2),
+      batcher.submit(new Float32Array(10), 5),
+    ];
     for (let i = 0; i < 4; i++) {
       finish();
       await flush();
@@ -81,7 +102,10 @@ describe('Batcher', () => {
       async run(values: InputArray) {
         calls++;
         if (calls === 1) throw new Error('boom');
-        return { outputs: [{ name: 'out', datatype: 'FP32', perRow: 1, data: values as Float32Array }], seconds: 0.001 };
+        return {
+          outputs: [{ name: 'out', datatype: 'FP32', perRow: 1, data: values as Float32Array }],
+          seconds: 0.001,
+        };
       },
     };
     const batcher = new Batcher(runner, { maxBatchRows: 8, maxDelayMs: 0, maxQueue: 10 });

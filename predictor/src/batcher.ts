@@ -44,7 +44,13 @@ export class Batcher {
 
   submit(values: InputArray, rows: number): Promise<OutputTensor[]> {
     if (this.queue.length >= this.options.maxQueue) {
-      return Promise.reject(new RequestError(503, `overloaded: ${this.queue.length} requests are already queued (limit ${this.options.maxQueue}); retry shortly`, { 'retry-after': '1' }));
+      return Promise.reject(
+        new RequestError(
+          503,
+          `overloaded: ${this.queue.length} requests are already queued (limit ${this.options.maxQueue}); retry shortly`,
+          { 'retry-after': '1' },
+        ),
+      );
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ values, rows, resolve, reject });
@@ -87,7 +93,13 @@ export class Batcher {
 
   private async execute(batch: Pending[], rows: number): Promise<void> {
     try {
-      const values = batch.length === 1 ? batch[0]!.values : concat(batch.map((p) => p.values), rows * (batch[0]!.values.length / batch[0]!.rows));
+      const values =
+        batch.length === 1
+          ? batch[0]!.values
+          : concat(
+              batch.map((p) => p.values),
+              rows * (batch[0]!.values.length / batch[0]!.rows),
+            );
       const { outputs, seconds } = await this.runner.run(values, rows);
       this.options.onBatch?.(rows, seconds);
       let offset = 0;

@@ -17,7 +17,8 @@ const INLINE_KEY_BYTES = 512;
 /** `load` identifies one loaded model (LoadedModel.loadId), not merely its version name. */
 export function cacheKey(load: string, values: InputArray): string {
   const bytes = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
-  const digest = bytes.length <= INLINE_KEY_BYTES ? bytes.toString('base64') : createHash('sha256').update(bytes).digest('base64');
+  const digest =
+    bytes.length <= INLINE_KEY_BYTES ? bytes.toString('base64') : createHash('sha256').update(bytes).digest('base64');
   return `${load}\u0000${values.constructor.name}\u0000${values.length}\u0000${digest}`;
 }
 
@@ -25,7 +26,10 @@ export class PredictionCache {
   private readonly entries: LRUCache<string, OutputTensor[]> | undefined;
 
   constructor(options: CacheOptions) {
-    this.entries = options.maxEntries > 0 ? new LRUCache({ max: options.maxEntries, ttl: options.ttlMs > 0 ? options.ttlMs : undefined }) : undefined;
+    this.entries =
+      options.maxEntries > 0
+        ? new LRUCache({ max: options.maxEntries, ttl: options.ttlMs > 0 ? options.ttlMs : undefined })
+        : undefined;
   }
 
   get enabled(): boolean {
@@ -47,6 +51,9 @@ export class PredictionCache {
 
   set(key: string, outputs: OutputTensor[]): void {
     // Copy the slices: they may be views into a whole batch's output buffer.
-    this.entries?.set(key, outputs.map((o) => ({ ...o, data: Array.from(o.data as ArrayLike<number>) })));
+    this.entries?.set(
+      key,
+      outputs.map((o) => ({ ...o, data: Array.from(o.data as ArrayLike<number>) })),
+    );
   }
 }

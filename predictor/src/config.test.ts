@@ -6,8 +6,21 @@ const required = ['--model-repository', '/models', '--model', 'm'];
 
 describe('parseConfig', () => {
   test('defaults, flags and environment variables (flags win)', () => {
-    const config = parseConfig([...required, '--port', '9000'], { WEIR_PORT: '7000', WEIR_CACHE_TTL: '2m', WEIR_MODEL_VERSION: 'v3' });
-    expect(config).toMatchObject({ modelRepository: '/models', model: 'm', version: 'v3', port: 9000, cacheTtlMs: 120_000, maxBatchRows: 64, batchDelayMs: 0, logLevel: 'info' });
+    const config = parseConfig([...required, '--port', '9000'], {
+      WEIR_PORT: '7000',
+      WEIR_CACHE_TTL: '2m',
+      WEIR_MODEL_VERSION: 'v3',
+    });
+    expect(config).toMatchObject({
+      modelRepository: '/models',
+      model: 'm',
+      version: 'v3',
+      port: 9000,
+      cacheTtlMs: 120_000,
+      maxBatchRows: 64,
+      batchDelayMs: 0,
+      logLevel: 'info',
+    });
     expect(parseConfig([], { WEIR_MODEL_REPOSITORY: '/r', WEIR_MODEL: 'x' }).modelRepository).toBe('/r');
   });
 
@@ -18,11 +31,20 @@ describe('parseConfig', () => {
     [[...required, '--cache-ttl', '10 minutes'], '--cache-ttl (WEIR_CACHE_TTL): "10 minutes" is not a duration'],
     [[...required, '--log-level', 'loud'], '--log-level (WEIR_LOG_LEVEL): "loud" is not a log level'],
     [[...required, '--max-batch-rows', '0'], '--max-batch-rows (WEIR_MAX_BATCH_ROWS): must be at least 1'],
-    [[...required, '--version', '../../outside'], '--version (WEIR_MODEL_VERSION): "../../outside" is not a single folder name'],
+    [
+      [...required, '--version', '../../outside'],
+      '--version (WEIR_MODEL_VERSION): "../../outside" is not a single folder name',
+    ],
     [[...required, '--version', '..'], 'is not a single folder name'],
     [['--model-repository', '/models', '--model', 'a/b'], '--model (WEIR_MODEL): "a/b" is not a single folder name'],
-    [[...required, '--max-feedback-value', 'Infinity'], '--max-feedback-value (WEIR_MAX_FEEDBACK_VALUE): "Infinity" is not a positive number'],
-    [[...required, '--max-feedback-value', '1e200'], '--max-feedback-value (WEIR_MAX_FEEDBACK_VALUE): 1e+200 is above 1e100'],
+    [
+      [...required, '--max-feedback-value', 'Infinity'],
+      '--max-feedback-value (WEIR_MAX_FEEDBACK_VALUE): "Infinity" is not a positive number',
+    ],
+    [
+      [...required, '--max-feedback-value', '1e200'],
+      '--max-feedback-value (WEIR_MAX_FEEDBACK_VALUE): 1e+200 is above 1e100',
+    ],
   ])('%j is refused: %s', (argv, message) => {
     expect(() => parseConfig(argv, {})).toThrow(message);
   });
@@ -45,16 +67,51 @@ describe('parseDuration', () => {
   ])('%s is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
 
   test.each(['', '5', 'm5', '5 m', '-1s', '1d'])('%j is refused with the field name', (text) => {
-    expect(() => parseDuration(text, 'strategy.minStageDuration')).toThrow(`strategy.minStageDuration: "${text}" is not a duration`);
+    expect(() => parseDuration(text, 'strategy.minStageDuration')).toThrow(
+      `strategy.minStageDuration: "${text}" is not a duration`,
+    );
   });
 });
 
 describe('every flag reaches the config', () => {
   test('duration and numeric flags are read from the command line', () => {
     const config = parseConfig(
-      [...required, '--batch-delay', '3ms', '--cache-ttl', '5s', '--feedback-ttl', '2m', '--poll-interval', '250ms', '--drain-timeout', '9s', '--max-queue', '7', '--intra-op-threads', '2', '--version', 'v2', '--admin-token', 't', '--max-feedback-value', '1e6'],
+      [
+        ...required,
+        '--batch-delay',
+        '3ms',
+        '--cache-ttl',
+        '5s',
+        '--feedback-ttl',
+        '2m',
+        '--poll-interval',
+        '250ms',
+        '--drain-timeout',
+        '9s',
+        '--max-queue',
+        '7',
+        '--intra-op-threads',
+        '2',
+        '--version',
+        'v2',
+        '--admin-token',
+        't',
+        '--max-feedback-value',
+        '1e6',
+      ],
       {},
     );
-    expect(config).toMatchObject({ batchDelayMs: 3, cacheTtlMs: 5000, feedbackTtlMs: 120_000, pollIntervalMs: 250, drainTimeoutMs: 9000, maxQueue: 7, intraOpThreads: 2, version: 'v2', adminToken: 't', maxFeedbackValue: 1e6 });
+    expect(config).toMatchObject({
+      batchDelayMs: 3,
+      cacheTtlMs: 5000,
+      feedbackTtlMs: 120_000,
+      pollIntervalMs: 250,
+      drainTimeoutMs: 9000,
+      maxQueue: 7,
+      intraOpThreads: 2,
+      version: 'v2',
+      adminToken: 't',
+      maxFeedbackValue: 1e6,
+    });
   });
 });

@@ -40,21 +40,125 @@ interface Spec {
 }
 
 const SPECS: Spec[] = [
-  { key: 'modelRepository', flag: '--model-repository <dir>', env: 'WEIR_MODEL_REPOSITORY', kind: 'string', required: true, help: 'folder holding <model>/<version>/model.onnx (+ metadata.json)' },
-  { key: 'model', flag: '--model <name>', env: 'WEIR_MODEL', kind: 'segment', required: true, help: 'model name to serve (a folder name in the repository)' },
-  { key: 'version', flag: '--version <v>', env: 'WEIR_MODEL_VERSION', kind: 'segment', help: 'serve exactly this version (default: the latest version in the repository, hot-swapped as new ones appear)' },
-  { key: 'host', flag: '--host <addr>', env: 'WEIR_HOST', kind: 'string', default: '0.0.0.0', help: 'address to listen on' },
-  { key: 'port', flag: '--port <n>', env: 'WEIR_PORT', kind: 'int', default: '8080', help: 'port to listen on (0 picks a free one)' },
-  { key: 'maxBodyBytes', flag: '--max-body-bytes <n>', env: 'WEIR_MAX_BODY_BYTES', kind: 'int', default: String(4 * 1024 * 1024), help: 'largest request body; larger ones get 413' },
-  { key: 'maxBatchRows', flag: '--max-batch-rows <n>', env: 'WEIR_MAX_BATCH_ROWS', kind: 'int', default: '64', help: 'most rows in one dynamic batch' },
-  { key: 'batchDelayMs', flag: '--batch-delay <duration>', env: 'WEIR_BATCH_DELAY', kind: 'duration', default: '0ms', help: 'how long an idle model waits for more requests to batch (0ms: run at once, batch only while busy)' },
-  { key: 'maxQueue', flag: '--max-queue <n>', env: 'WEIR_MAX_QUEUE', kind: 'int', default: '512', help: 'requests that may wait for a batch; more get 503' },
-  { key: 'cacheMaxEntries', flag: '--cache-max-entries <n>', env: 'WEIR_CACHE_MAX_ENTRIES', kind: 'int', default: '10000', help: 'prediction cache size (0 disables it); "Cache-Control: no-cache" bypasses it per request' },
-  { key: 'cacheTtlMs', flag: '--cache-ttl <duration>', env: 'WEIR_CACHE_TTL', kind: 'duration', default: '60s', help: 'how long a cached prediction stays valid' },
-  { key: 'feedbackMaxEntries', flag: '--feedback-max-entries <n>', env: 'WEIR_FEEDBACK_MAX_ENTRIES', kind: 'int', default: '200000', help: 'recent predictions remembered for ground-truth feedback' },
-  { key: 'feedbackTtlMs', flag: '--feedback-ttl <duration>', env: 'WEIR_FEEDBACK_TTL', kind: 'duration', default: '1h', help: 'how long feedback for a prediction is accepted' },
-  { key: 'maxFeedbackValue', flag: '--max-feedback-value <n>', env: 'WEIR_MAX_FEEDBACK_VALUE', kind: 'number', default: '1e9', help: 'largest |value| or |return| a feedback item may carry; larger ones are refused with 400, so counters stay finite' },
-  { key: 'intraOpThreads', flag: '--intra-op-threads <n>', env: 'WEIR_INTRA_OP_THREADS', kind: 'int', default: '1', help: 'ONNX Runtime threads per run' },
+  {
+    key: 'modelRepository',
+    flag: '--model-repository <dir>',
+    env: 'WEIR_MODEL_REPOSITORY',
+    kind: 'string',
+    required: true,
+    help: 'folder holding <model>/<version>/model.onnx (+ metadata.json)',
+  },
+  {
+    key: 'model',
+    flag: '--model <name>',
+    env: 'WEIR_MODEL',
+    kind: 'segment',
+    required: true,
+    help: 'model name to serve (a folder name in the repository)',
+  },
+  {
+    key: 'version',
+    flag: '--version <v>',
+    env: 'WEIR_MODEL_VERSION',
+    kind: 'segment',
+    help: 'serve exactly this version (default: the latest version in the repository, hot-swapped as new ones appear)',
+  },
+  {
+    key: 'host',
+    flag: '--host <addr>',
+    env: 'WEIR_HOST',
+    kind: 'string',
+    default: '0.0.0.0',
+    help: 'address to listen on',
+  },
+  {
+    key: 'port',
+    flag: '--port <n>',
+    env: 'WEIR_PORT',
+    kind: 'int',
+    default: '8080',
+    help: 'port to listen on (0 picks a free one)',
+  },
+  {
+    key: 'maxBodyBytes',
+    flag: '--max-body-bytes <n>',
+    env: 'WEIR_MAX_BODY_BYTES',
+    kind: 'int',
+    default: String(4 * 1024 * 1024),
+    help: 'largest request body; larger ones get 413',
+  },
+  {
+    key: 'maxBatchRows',
+    flag: '--max-batch-rows <n>',
+    env: 'WEIR_MAX_BATCH_ROWS',
+    kind: 'int',
+    default: '64',
+    help: 'most rows in one dynamic batch',
+  },
+  {
+    key: 'batchDelayMs',
+    flag: '--batch-delay <duration>',
+    env: 'WEIR_BATCH_DELAY',
+    kind: 'duration',
+    default: '0ms',
+    help: 'how long an idle model waits for more requests to batch (0ms: run at once, batch only while busy)',
+  },
+  {
+    key: 'maxQueue',
+    flag: '--max-queue <n>',
+    env: 'WEIR_MAX_QUEUE',
+    kind: 'int',
+    default: '512',
+    help: 'requests that may wait for a batch; more get 503',
+  },
+  {
+    key: 'cacheMaxEntries',
+    flag: '--cache-max-entries <n>',
+    env: 'WEIR_CACHE_MAX_ENTRIES',
+    kind: 'int',
+    default: '10000',
+    help: 'prediction cache size (0 disables it); "Cache-Control: no-cache" bypasses it per request',
+  },
+  {
+    key: 'cacheTtlMs',
+    flag: '--cache-ttl <duration>',
+    env: 'WEIR_CACHE_TTL',
+    kind: 'duration',
+    default: '60s',
+    help: 'how long a cached prediction stays valid',
+  },
+  {
+    key: 'feedbackMaxEntries',
+    flag: '--feedback-max-entries <n>',
+    env: 'WEIR_FEEDBACK_MAX_ENTRIES',
+    kind: 'int',
+    default: '200000',
+    help: 'recent predictions remembered for ground-truth feedback',
+  },
+  {
+    key: 'feedbackTtlMs',
+    flag: '--feedback-ttl <duration>',
+    env: 'WEIR_FEEDBACK_TTL',
+    kind: 'duration',
+    default: '1h',
+    help: 'how long feedback for a prediction is accepted',
+  },
+  {
+    key: 'maxFeedbackValue',
+    flag: '--max-feedback-value <n>',
+    env: 'WEIR_MAX_FEEDBACK_VALUE',
+    kind: 'number',
+    default: '1e9',
+    help: 'largest |value| or |return| a feedback item may carry; larger ones are refused with 400, so counters stay finite',
+  },
+  {
+    key: 'intraOpThreads',
+    flag: '--intra-op-threads <n>',
+    env: 'WEIR_INTRA_OP_THREADS',
+    kind: 'int',
+    default: '1',
+    help: 'ONNX Runtime threads per run',
+  },
   {
     key: 'inlineMaxRunMs',
     flag: '--inline-max-run <duration>',
@@ -63,10 +167,38 @@ const SPECS: Spec[] = [
     default: '2ms',
     help: 'a model whose full warm-up batch runs (median) within this runs on the HTTP thread (no thread hop); slower ones run in a worker thread so they never block it (0ms: always a worker)',
   },
-  { key: 'pollIntervalMs', flag: '--poll-interval <duration>', env: 'WEIR_POLL_INTERVAL', kind: 'duration', default: '2s', help: 'how often the repository is rescanned (file events also trigger a scan)' },
-  { key: 'drainTimeoutMs', flag: '--drain-timeout <duration>', env: 'WEIR_DRAIN_TIMEOUT', kind: 'duration', default: '25s', help: 'on SIGTERM, the longest wait for in-flight requests' },
-  { key: 'adminToken', flag: '--admin-token <token>', env: 'WEIR_PREDICTOR_ADMIN_TOKEN', kind: 'string', secret: true, help: 'bearer token that enables POST /v2/repository/... (load, unload, index); prefer the env var' },
-  { key: 'logLevel', flag: '--log-level <level>', env: 'WEIR_LOG_LEVEL', kind: 'level', default: 'info', help: 'debug, info, warn or error' },
+  {
+    key: 'pollIntervalMs',
+    flag: '--poll-interval <duration>',
+    env: 'WEIR_POLL_INTERVAL',
+    kind: 'duration',
+    default: '2s',
+    help: 'how often the repository is rescanned (file events also trigger a scan)',
+  },
+  {
+    key: 'drainTimeoutMs',
+    flag: '--drain-timeout <duration>',
+    env: 'WEIR_DRAIN_TIMEOUT',
+    kind: 'duration',
+    default: '25s',
+    help: 'on SIGTERM, the longest wait for in-flight requests',
+  },
+  {
+    key: 'adminToken',
+    flag: '--admin-token <token>',
+    env: 'WEIR_PREDICTOR_ADMIN_TOKEN',
+    kind: 'string',
+    secret: true,
+    help: 'bearer token that enables POST /v2/repository/... (load, unload, index); prefer the env var',
+  },
+  {
+    key: 'logLevel',
+    flag: '--log-level <level>',
+    env: 'WEIR_LOG_LEVEL',
+    kind: 'level',
+    default: 'info',
+    help: 'debug, info, warn or error',
+  },
 ];
 
 function convert(spec: Spec, raw: string): PredictorConfig[keyof PredictorConfig] {
@@ -74,22 +206,28 @@ function convert(spec: Spec, raw: string): PredictorConfig[keyof PredictorConfig
   switch (spec.kind) {
     case 'int': {
       const n = Number(raw);
-      if (!Number.isInteger(n) || n < 0) throw new RangeError(`${name} (${spec.env}): "${raw}" is not a whole number >= 0`);
+      if (!Number.isInteger(n) || n < 0)
+        throw new RangeError(`${name} (${spec.env}): "${raw}" is not a whole number >= 0`);
       return n;
     }
     case 'number': {
       const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n) || n <= 0) throw new RangeError(`${name} (${spec.env}): "${raw}" is not a positive number`);
+      if (raw.trim() === '' || !Number.isFinite(n) || n <= 0)
+        throw new RangeError(`${name} (${spec.env}): "${raw}" is not a positive number`);
       return n;
     }
     case 'segment':
       // One folder of the repository: no separators, no "." or "..", so nothing outside it can be named.
-      if (!/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(raw)) throw new RangeError(`${name} (${spec.env}): "${raw}" is not a single folder name; expected letters, digits, ".", "_" and "-", not starting with "." (such as v2)`);
+      if (!/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(raw))
+        throw new RangeError(
+          `${name} (${spec.env}): "${raw}" is not a single folder name; expected letters, digits, ".", "_" and "-", not starting with "." (such as v2)`,
+        );
       return raw;
     case 'duration':
       return parseDuration(raw, `${name} (${spec.env})`);
     case 'level':
-      if (!isLogLevel(raw)) throw new RangeError(`${name} (${spec.env}): "${raw}" is not a log level; expected debug, info, warn or error`);
+      if (!isLogLevel(raw))
+        throw new RangeError(`${name} (${spec.env}): "${raw}" is not a log level; expected debug, info, warn or error`);
       return raw;
     default:
       return raw;
@@ -99,7 +237,9 @@ function convert(spec: Spec, raw: string): PredictorConfig[keyof PredictorConfig
 /** Parses argv and the environment (flags win). Throws RangeError naming the flag on bad values. */
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): PredictorConfig {
   const program = new Command('weir-predictor')
-    .description('Serve one ONNX model version over the Open Inference Protocol v2, with dynamic batching, a prediction cache, hot reload, ground-truth feedback and Prometheus metrics.')
+    .description(
+      'Serve one ONNX model version over the Open Inference Protocol v2, with dynamic batching, a prediction cache, hot reload, ground-truth feedback and Prometheus metrics.',
+    )
     .helpOption('-h, --help', 'show this help')
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) })
@@ -143,7 +283,10 @@ Example:
   if (result.maxBatchRows < 1) throw new RangeError('--max-batch-rows (WEIR_MAX_BATCH_ROWS): must be at least 1');
   if (result.intraOpThreads < 1) throw new RangeError('--intra-op-threads (WEIR_INTRA_OP_THREADS): must be at least 1');
   // Squares of values are summed: at 1e100 each, it takes 1e108 of them to overflow a double.
-  if (result.maxFeedbackValue > 1e100) throw new RangeError(`--max-feedback-value (WEIR_MAX_FEEDBACK_VALUE): ${result.maxFeedbackValue} is above 1e100; sums of squares of such values would overflow`);
+  if (result.maxFeedbackValue > 1e100)
+    throw new RangeError(
+      `--max-feedback-value (WEIR_MAX_FEEDBACK_VALUE): ${result.maxFeedbackValue} is above 1e100; sums of squares of such values would overflow`,
+    );
   return result;
 }
 

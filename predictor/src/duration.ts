@@ -8,7 +8,9 @@ const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
 export function parseDuration(text: string, field = 'duration'): number {
   const trimmed = text.trim();
   if (!DURATION.test(trimmed)) {
-    throw new RangeError(`${field}: "${text}" is not a duration; expected a number with a unit, such as 500ms, 30s, 5m, 2h or 1h30m`);
+    throw new RangeError(
+      `${field}: "${text}" is not a duration; expected a number with a unit, such as 500ms, 30s, 5m, 2h or 1h30m`,
+    );
   }
   let total = 0;
   for (const match of trimmed.matchAll(PART)) total += Number(match[1]) * UNIT_MS[match[2]!]!;

@@ -66,12 +66,27 @@ export class PredictionStore {
    */
   check(item: FeedbackItem, now: number): { rejection: Rejection; message: string } | undefined {
     const stored = this.entries.get(item.id);
-    if (!stored) return { rejection: 'unknown', message: `id ${JSON.stringify(item.id)}: no prediction with this id is remembered (never made, evicted, or already labelled)` };
-    if (stored.expiresAt <= now) return { rejection: 'expired', message: `id ${JSON.stringify(item.id)}: the prediction expired; feedback must arrive within ${this.ttlMs} ms` };
+    if (!stored)
+      return {
+        rejection: 'unknown',
+        message: `id ${JSON.stringify(item.id)}: no prediction with this id is remembered (never made, evicted, or already labelled)`,
+      };
+    if (stored.expiresAt <= now)
+      return {
+        rejection: 'expired',
+        message: `id ${JSON.stringify(item.id)}: the prediction expired; feedback must arrive within ${this.ttlMs} ms`,
+      };
     const rows = stored.labels.length;
-    for (const [field, list] of [['label', item.labels], ['value', item.values], ['return', item.returns]] as const) {
+    for (const [field, list] of [
+      ['label', item.labels],
+      ['value', item.values],
+      ['return', item.returns],
+    ] as const) {
       if (list && list.length !== rows) {
-        return { rejection: 'mismatch', message: `id ${JSON.stringify(item.id)}: ${field} has ${list.length} entries, but the prediction had ${rows} rows` };
+        return {
+          rejection: 'mismatch',
+          message: `id ${JSON.stringify(item.id)}: ${field} has ${list.length} entries, but the prediction had ${rows} rows`,
+        };
       }
     }
     return undefined;
@@ -91,7 +106,12 @@ export class PredictionStore {
       const p = stored.probabilities?.[i];
       const realized = item.returns?.[i];
       const value = item.values?.[i] ?? (realized === undefined ? undefined : predicted === 1 ? realized : -realized);
-      return { version: stored.version, correct: predicted === truth, brier: p === undefined ? undefined : (p - truth) ** 2, value };
+      return {
+        version: stored.version,
+        correct: predicted === truth,
+        brier: p === undefined ? undefined : (p - truth) ** 2,
+        value,
+      };
     });
   }
 
@@ -122,27 +142,49 @@ export interface FeedbackLimits {
 }
 
 /** Decodes a feedback body: one {"id", "label", "value"?, "return"?} or a list of them. Throws a 400 naming the first bad field. */
-export function decodeFeedback(body: unknown, classes: readonly number[], limits: FeedbackLimits = { maxAbsValue: 1e9, maxItems: 10_000 }): FeedbackItem[] {
+export function decodeFeedback(
+  body: unknown,
+  classes: readonly number[],
+  limits: FeedbackLimits = { maxAbsValue: 1e9, maxItems: 10_000 },
+): FeedbackItem[] {
   const list = Array.isArray(body) ? body : [body];
   if (list.length === 0) throw new RequestError(400, 'feedback: the list is empty; expected {"id", "label"} objects');
-  if (list.length > limits.maxItems) throw new RequestError(400, `feedback: ${list.length} items; at most ${limits.maxItems} per request`);
+  if (list.length > limits.maxItems)
+    throw new RequestError(400, `feedback: ${list.length} items; at most ${limits.maxItems} per request`);
   const bounded = (n: number) => Number.isFinite(n) && Math.abs(n) <= limits.maxAbsValue;
   const within = `a finite number from −${limits.maxAbsValue} to ${limits.maxAbsValue} (--max-feedback-value)`;
   const seen = new Set<string>();
   return list.map((entry, index) => {
     const field = Array.isArray(body) ? `[${index}]` : '';
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
-      throw new RequestError(400, `feedback${field}: expected an object {"id": string, "label": ${classes.join(' | ')}}`);
+      throw new RequestError(
+        400,
+        `feedback${field}: expected an object {"id": string, "label": ${classes.join(' | ')}}`,
+      );
     }
     const record = entry as Record<string, unknown>;
     const prefix = field ? `${field}.` : '';
-    if (typeof record.id !== 'string' || record.id === '' || record.id.length > 256) throw new RequestError(400, `${prefix}id: expected the id (1 to 256 characters) of an earlier prediction, got ${shown(record.id)}`);
-    if (seen.has(record.id)) throw new RequestError(400, `${prefix}id: ${JSON.stringify(record.id)} appears twice in this request; each prediction is labelled once`);
+    if (typeof record.id !== 'string' || record.id === '' || record.id.length > 256)
+      throw new RequestError(
+        400,
+        `${prefix}id: expected the id (1 to 256 characters) of an earlier prediction, got ${shown(record.id)}`,
+      );
+    if (seen.has(record.id))
+      throw new RequestError(
+        400,
+        `${prefix}id: ${JSON.stringify(record.id)} appears twice in this request; each prediction is labelled once`,
+      );
     seen.add(record.id);
-    if (record.label === undefined) throw new RequestError(400, `${prefix}label: missing; expected ${classes.join(' or ')} (or a list, one per row)`);
+    if (record.label === undefined)
+      throw new RequestError(400, `${prefix}label: missing; expected ${classes.join(' or ')} (or a list, one per row)`);
     return {
       id: record.id,
-      labels: numbers(record.label, `${prefix}label`, (n) => classes.includes(n), `a class label (${classes.join(' or ')})`)!,
+      labels: numbers(
+        record.label,
+        `${prefix}label`,
+        (n) => classes.includes(n),
+        `a class label (${classes.join(' or ')})`,
+      )!,
       values: numbers(record.value, `${prefix}value`, bounded, within),
       returns: numbers(record.return, `${prefix}return`, bounded, within),
     };

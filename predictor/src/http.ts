@@ -20,7 +20,9 @@ export class ClientAbortedError extends Error {
 export function readBody(req: http.IncomingMessage, limit: number, flag = '--max-body-bytes'): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
-    return Promise.reject(new RequestError(413, `request body: ${declared} bytes is larger than the limit of ${limit} bytes (${flag})`));
+    return Promise.reject(
+      new RequestError(413, `request body: ${declared} bytes is larger than the limit of ${limit} bytes (${flag})`),
+    );
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -37,7 +39,13 @@ export function readBody(req: http.IncomingMessage, limit: number, flag = '--max
     };
     req.on('data', onData);
     req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', (err) => reject(req.destroyed || (err as NodeJS.ErrnoException).code === 'ECONNRESET' ? new ClientAbortedError(err.message) : err));
+    req.once('error', (err) =>
+      reject(
+        req.destroyed || (err as NodeJS.ErrnoException).code === 'ECONNRESET'
+          ? new ClientAbortedError(err.message)
+          : err,
+      ),
+    );
     req.once('close', () => {
       if (!req.complete) reject(new ClientAbortedError('the client closed the connection before the body ended'));
     });
@@ -74,14 +82,28 @@ export function decodeSegment(segment: string, field: string): string {
  * /\host) are not.
  */
 export function isOriginForm(target: string): boolean {
-  return target.startsWith('/') && !target.startsWith('//') && !target.startsWith('/\\') && !/[\s\\]/.test(target.split('?')[0]!);
+  return (
+    target.startsWith('/') &&
+    !target.startsWith('//') &&
+    !target.startsWith('/\\') &&
+    !/[\s\\]/.test(target.split('?')[0]!)
+  );
 }
 
 /** Answers with a JSON body (nothing, when the answer already started or the client is gone). */
-export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(text)),
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -91,7 +113,10 @@ export function refuseTunnels(server: http.Server): http.Server {
     const body = '{"error":"CONNECT is not allowed: this server answers origin-form requests such as GET /metrics"}';
     socket.on('error', () => undefined);
     // Destroyed once written, not merely half-closed: a client that never closes its side must not hold the socket.
-    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
+    socket.end(
+      `HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+      () => socket.destroy(),
+    );
   });
   return server;
 }

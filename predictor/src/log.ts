@@ -17,12 +17,24 @@ export function isLogLevel(value: string): value is LogLevel {
   return value in RANK;
 }
 
-export function createLogger(component: string, level: LogLevel = 'info', write: (line: string) => void = (line) => process.stdout.write(line)): Logger {
-  const emit = (at: LogLevel, force = false) => (msg: string, fields: Record<string, unknown> = {}) => {
-    if (!force && RANK[at] < RANK[level]) return;
-    const record: Record<string, unknown> = { ts: new Date().toISOString(), level: at, component, msg, ...fields };
-    if (fields.err instanceof Error) record.err = fields.err.message;
-    write(`${JSON.stringify(record)}\n`);
+export function createLogger(
+  component: string,
+  level: LogLevel = 'info',
+  write: (line: string) => void = (line) => process.stdout.write(line),
+): Logger {
+  const emit =
+    (at: LogLevel, force = false) =>
+    (msg: string, fields: Record<string, unknown> = {}) => {
+      if (!force && RANK[at] < RANK[level]) return;
+      const record: Record<string, unknown> = { ts: new Date().toISOString(), level: at, component, msg, ...fields };
+      if (fields.err instanceof Error) record.err = fields.err.message;
+      write(`${JSON.stringify(record)}\n`);
+    };
+  return {
+    debug: emit('debug'),
+    info: emit('info'),
+    warn: emit('warn'),
+    error: emit('error'),
+    always: emit('info', true),
   };
-  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error'), always: emit('info', true) };
 }

@@ -34,7 +34,11 @@ export class PredictorMetrics {
   private readonly vanished;
 
   /** Read at scrape time: queued requests per version, and cache entries. */
-  private readonly sources: { queueDepths: () => Map<string, number>; cacheEntries: () => number; servingVersion: () => string } = {
+  private readonly sources: {
+    queueDepths: () => Map<string, number>;
+    cacheEntries: () => number;
+    servingVersion: () => string;
+  } = {
     queueDepths: () => new Map(),
     cacheEntries: () => 0,
     servingVersion: () => 'none',
@@ -44,10 +48,33 @@ export class PredictorMetrics {
     const sources = this.sources;
     const registers = [this.registry];
     const labelNames = ['model', 'version'] as const;
-    this.requests = new client.Counter({ name: `${PREFIX}requests_total`, help: 'HTTP requests by endpoint and status code', labelNames: [...labelNames, 'endpoint', 'code'], registers });
-    this.requestDuration = new client.Histogram({ name: `${PREFIX}request_duration_seconds`, help: 'HTTP request duration, from first byte read to response written', labelNames: [...labelNames, 'endpoint'], buckets: DURATION_BUCKETS, registers });
-    this.inferenceDuration = new client.Histogram({ name: `${PREFIX}inference_duration_seconds`, help: 'ONNX Runtime run duration per batch', labelNames, buckets: DURATION_BUCKETS, registers });
-    this.batchRows = new client.Histogram({ name: `${PREFIX}batch_size`, help: 'Rows per ONNX Runtime run', labelNames, buckets: BATCH_BUCKETS, registers });
+    this.requests = new client.Counter({
+      name: `${PREFIX}requests_total`,
+      help: 'HTTP requests by endpoint and status code',
+      labelNames: [...labelNames, 'endpoint', 'code'],
+      registers,
+    });
+    this.requestDuration = new client.Histogram({
+      name: `${PREFIX}request_duration_seconds`,
+      help: 'HTTP request duration, from first byte read to response written',
+      labelNames: [...labelNames, 'endpoint'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.inferenceDuration = new client.Histogram({
+      name: `${PREFIX}inference_duration_seconds`,
+      help: 'ONNX Runtime run duration per batch',
+      labelNames,
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.batchRows = new client.Histogram({
+      name: `${PREFIX}batch_size`,
+      help: 'Rows per ONNX Runtime run',
+      labelNames,
+      buckets: BATCH_BUCKETS,
+      registers,
+    });
     this.queueDepth = new client.Gauge({
       name: `${PREFIX}queue_depth`,
       help: 'Requests waiting for a batch',
@@ -58,8 +85,18 @@ export class PredictorMetrics {
         for (const [version, depth] of sources.queueDepths()) this.set({ model, version }, depth);
       },
     });
-    this.cacheHits = new client.Counter({ name: `${PREFIX}cache_hits_total`, help: 'Infer requests answered from the prediction cache', labelNames, registers });
-    this.cacheMisses = new client.Counter({ name: `${PREFIX}cache_misses_total`, help: 'Infer requests not found in the prediction cache', labelNames, registers });
+    this.cacheHits = new client.Counter({
+      name: `${PREFIX}cache_hits_total`,
+      help: 'Infer requests answered from the prediction cache',
+      labelNames,
+      registers,
+    });
+    this.cacheMisses = new client.Counter({
+      name: `${PREFIX}cache_misses_total`,
+      help: 'Infer requests not found in the prediction cache',
+      labelNames,
+      registers,
+    });
     this.cacheEntries = new client.Gauge({
       name: `${PREFIX}cache_entries`,
       help: 'Entries in the prediction cache (all versions)',
@@ -69,22 +106,87 @@ export class PredictorMetrics {
         this.set({ model, version: sources.servingVersion() }, sources.cacheEntries());
       },
     });
-    this.modelLoads = new client.Counter({ name: `${PREFIX}model_loads_total`, help: 'Model load attempts by result (success, failure)', labelNames: [...labelNames, 'result'], registers });
-    this.modelReady = new client.Gauge({ name: `${PREFIX}model_ready`, help: '1 while this version is loaded and serving', labelNames, registers });
-    this.predictions = new client.Counter({ name: `${PREFIX}predictions_total`, help: 'Predicted rows by predicted class', labelNames: [...labelNames, 'class'], registers });
-    this.feedbackLabels = new client.Counter({ name: `${PREFIX}feedback_total`, help: 'Labelled predictions by outcome (correct, incorrect)', labelNames: [...labelNames, 'outcome'], registers });
-    this.feedbackRejected = new client.Counter({ name: `${PREFIX}feedback_rejected_total`, help: 'Feedback items rejected, by reason (unknown, expired, invalid, mismatch)', labelNames: [...labelNames, 'reason'], registers });
-    this.brierSum = new client.Counter({ name: `${PREFIX}brier_loss_sum_total`, help: 'Sum of per-prediction Brier loss (p - y)^2 over labelled predictions', labelNames, registers });
-    this.brierSquares = new client.Counter({ name: `${PREFIX}brier_loss_squares_sum_total`, help: 'Sum of squared per-prediction Brier loss, for variance', labelNames, registers });
-    this.valueSamples = new client.Counter({ name: `${PREFIX}business_value_samples_total`, help: 'Labelled predictions that carried a business value', labelNames, registers });
+    this.modelLoads = new client.Counter({
+      name: `${PREFIX}model_loads_total`,
+      help: 'Model load attempts by result (success, failure)',
+      labelNames: [...labelNames, 'result'],
+      registers,
+    });
+    this.modelReady = new client.Gauge({
+      name: `${PREFIX}model_ready`,
+      help: '1 while this version is loaded and serving',
+      labelNames,
+      registers,
+    });
+    this.predictions = new client.Counter({
+      name: `${PREFIX}predictions_total`,
+      help: 'Predicted rows by predicted class',
+      labelNames: [...labelNames, 'class'],
+      registers,
+    });
+    this.feedbackLabels = new client.Counter({
+      name: `${PREFIX}feedback_total`,
+      help: 'Labelled predictions by outcome (correct, incorrect)',
+      labelNames: [...labelNames, 'outcome'],
+      registers,
+    });
+    this.feedbackRejected = new client.Counter({
+      name: `${PREFIX}feedback_rejected_total`,
+      help: 'Feedback items rejected, by reason (unknown, expired, invalid, mismatch)',
+      labelNames: [...labelNames, 'reason'],
+      registers,
+    });
+    this.brierSum = new client.Counter({
+      name: `${PREFIX}brier_loss_sum_total`,
+      help: 'Sum of per-prediction Brier loss (p - y)^2 over labelled predictions',
+      labelNames,
+      registers,
+    });
+    this.brierSquares = new client.Counter({
+      name: `${PREFIX}brier_loss_squares_sum_total`,
+      help: 'Sum of squared per-prediction Brier loss, for variance',
+      labelNames,
+      registers,
+    });
+    this.valueSamples = new client.Counter({
+      name: `${PREFIX}business_value_samples_total`,
+      help: 'Labelled predictions that carried a business value',
+      labelNames,
+      registers,
+    });
     // Business value can be negative, and Prometheus reads any decrease of a
     // counter as a reset, so the signed sum is kept as two monotonic counters:
     // net value over a window = increase(gains) - increase(losses).
-    this.valueGains = new client.Counter({ name: `${PREFIX}business_value_gains_sum_total`, help: 'Sum of positive business value (return captured by acting on the prediction)', labelNames, registers });
-    this.valueLosses = new client.Counter({ name: `${PREFIX}business_value_losses_sum_total`, help: 'Sum of the magnitudes of negative business value', labelNames, registers });
-    this.valueSquares = new client.Counter({ name: `${PREFIX}business_value_squares_sum_total`, help: 'Sum of squared business value, for variance', labelNames, registers });
-    this.aborts = new client.Counter({ name: `${PREFIX}client_aborts_total`, help: 'Requests the client abandoned before its body arrived (not errors, not in requests_total)', labelNames: [...labelNames, 'endpoint'], registers });
-    this.vanished = new client.Counter({ name: `${PREFIX}model_vanished_total`, help: 'Times the serving version\'s files disappeared from the repository (it keeps answering from memory; readiness turns false)', labelNames, registers });
+    this.valueGains = new client.Counter({
+      name: `${PREFIX}business_value_gains_sum_total`,
+      help: 'Sum of positive business value (return captured by acting on the prediction)',
+      labelNames,
+      registers,
+    });
+    this.valueLosses = new client.Counter({
+      name: `${PREFIX}business_value_losses_sum_total`,
+      help: 'Sum of the magnitudes of negative business value',
+      labelNames,
+      registers,
+    });
+    this.valueSquares = new client.Counter({
+      name: `${PREFIX}business_value_squares_sum_total`,
+      help: 'Sum of squared business value, for variance',
+      labelNames,
+      registers,
+    });
+    this.aborts = new client.Counter({
+      name: `${PREFIX}client_aborts_total`,
+      help: 'Requests the client abandoned before its body arrived (not errors, not in requests_total)',
+      labelNames: [...labelNames, 'endpoint'],
+      registers,
+    });
+    this.vanished = new client.Counter({
+      name: `${PREFIX}model_vanished_total`,
+      help: "Times the serving version's files disappeared from the repository (it keeps answering from memory; readiness turns false)",
+      labelNames,
+      registers,
+    });
     client.collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
   }
 
@@ -124,7 +226,8 @@ export class PredictorMetrics {
     let ones = 0;
     for (let i = 0; i < labels.length; i++) if (labels[i] === 1) ones++;
     if (ones > 0) this.predictions.inc({ model: this.model, version, class: '1' }, ones);
-    if (labels.length - ones > 0) this.predictions.inc({ model: this.model, version, class: '0' }, labels.length - ones);
+    if (labels.length - ones > 0)
+      this.predictions.inc({ model: this.model, version, class: '0' }, labels.length - ones);
   }
 
   labelled(version: string, correct: boolean, brier: number | undefined, value: number | undefined): void {

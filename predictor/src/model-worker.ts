@@ -3,9 +3,19 @@
 // model that takes milliseconds runs here and the HTTP thread stays free.
 import { parentPort } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
-import { createSession, runSession, signatureOf, type OutputTensor, type RunRequest, type SessionSignature } from './session.js';
+import {
+  createSession,
+  runSession,
+  signatureOf,
+  type OutputTensor,
+  type RunRequest,
+  type SessionSignature,
+} from './session.js';
 
-export type WorkerRequest = { type: 'load'; bytes: Uint8Array; intraOpThreads: number } | ({ type: 'run'; id: number } & RunRequest) | { type: 'release' };
+export type WorkerRequest =
+  | { type: 'load'; bytes: Uint8Array; intraOpThreads: number }
+  | ({ type: 'run'; id: number } & RunRequest)
+  | { type: 'release' };
 
 export type WorkerReply =
   | ({ type: 'loaded' } & SessionSignature)
@@ -17,7 +27,11 @@ const port = parentPort!;
 
 port.on('message', (message: WorkerRequest) => {
   void handle(message).catch((err: unknown) => {
-    port.postMessage({ type: 'error', id: 'id' in message ? message.id : undefined, message: (err as Error).message } satisfies WorkerReply);
+    port.postMessage({
+      type: 'error',
+      id: 'id' in message ? message.id : undefined,
+      message: (err as Error).message,
+    } satisfies WorkerReply);
   });
 });
 

@@ -53,7 +53,10 @@ class InlineExecutor implements Executor {
 
 class WorkerExecutor implements Executor {
   readonly placement = 'worker';
-  private readonly pending = new Map<number, { resolve: (result: { outputs: OutputTensor[]; seconds: number }) => void; reject: (err: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (result: { outputs: OutputTensor[]; seconds: number }) => void; reject: (err: Error) => void }
+  >();
   private nextId = 0;
   private failure: Error | undefined;
 
@@ -74,11 +77,19 @@ class WorkerExecutor implements Executor {
     worker.on('exit', (code) => fail(new Error(`inference worker exited (code ${code})`)));
   }
 
-  static async start(bytes: Uint8Array, intraOpThreads: number, modelPath: string): Promise<{ executor: WorkerExecutor; signature: SessionSignature }> {
+  static async start(
+    bytes: Uint8Array,
+    intraOpThreads: number,
+    modelPath: string,
+  ): Promise<{ executor: WorkerExecutor; signature: SessionSignature }> {
     const worker = new Worker(new URL('./model-worker.js', import.meta.url));
     try {
       const signature = await new Promise<SessionSignature>((resolve, reject) => {
-        worker.once('message', (reply: WorkerReply) => (reply.type === 'loaded' ? resolve(reply) : reject(new Error(`${modelPath}: ${reply.type === 'error' ? reply.message : 'unexpected reply'}`))));
+        worker.once('message', (reply: WorkerReply) =>
+          reply.type === 'loaded'
+            ? resolve(reply)
+            : reject(new Error(`${modelPath}: ${reply.type === 'error' ? reply.message : 'unexpected reply'}`)),
+        );
         worker.once('error', reject);
         worker.postMessage({ type: 'load', bytes, intraOpThreads } satisfies WorkerRequest);
       });
@@ -134,7 +145,13 @@ export class LoadedModel {
   }
 
   /** Loads `<dir>/model.onnx` (and metadata.json when present), checks its signature, warms it up and places it. */
-  static async load(name: string, version: string, dir: string, options: SessionOptions, warmupRows: number): Promise<LoadedModel> {
+  static async load(
+    name: string,
+    version: string,
+    dir: string,
+    options: SessionOptions,
+    warmupRows: number,
+  ): Promise<LoadedModel> {
     const modelPath = path.join(dir, MODEL_FILE);
     const fingerprint = await versionFingerprint(dir);
     const metadata = await readMetadata(dir);
@@ -144,8 +161,17 @@ export class LoadedModel {
     try {
       model = new LoadedModel(name, version, metadata, describeInput(signature, modelPath), fingerprint, executor, 0);
       const typical = await model.warmUp(warmupRows);
-      if (typical > options.inlineMaxRunMs) return new LoadedModel(name, version, metadata, model.input, fingerprint, executor, typical);
-      const inline = new LoadedModel(name, version, metadata, model.input, fingerprint, new InlineExecutor(await createSession(bytes, options.intraOpThreads)), typical);
+      if (typical > options.inlineMaxRunMs)
+        return new LoadedModel(name, version, metadata, model.input, fingerprint, executor, typical);
+      const inline = new LoadedModel(
+        name,
+        version,
+        metadata,
+        model.input,
+        fingerprint,
+        new InlineExecutor(await createSession(bytes, options.intraOpThreads)),
+        typical,
+      );
       await executor.release();
       await inline.warmUp(warmupRows);
       return inline;
@@ -170,7 +196,10 @@ export class LoadedModel {
     const batch = Math.max(1, rows);
     const times: number[] = [];
     for (const count of [1, 1, batch, batch, batch, batch, batch]) {
-      const { outputs, seconds } = await this.run(allocateZeros(this.input.elementType, count * this.input.width), count);
+      const { outputs, seconds } = await this.run(
+        allocateZeros(this.input.elementType, count * this.input.width),
+        count,
+      );
       if (outputs.length === 0) throw new Error('model produced no outputs');
       if (count === batch) times.push(seconds * 1000);
     }
@@ -191,12 +220,18 @@ function allocateZeros(type: ModelElementType, length: number): InputArray {
 
 function describeInput(session: SessionSignature, modelPath: string): InputSpec {
   if (session.inputNames.length !== 1) {
-    throw new Error(`${modelPath}: model has ${session.inputNames.length} inputs (${session.inputNames.join(', ')}); weir-predictor serves models with exactly one [N, F] input`);
+    throw new Error(
+      `${modelPath}: model has ${session.inputNames.length} inputs (${session.inputNames.join(', ')}); weir-predictor serves models with exactly one [N, F] input`,
+    );
   }
   const meta = session.inputs[0];
-  if (!meta || !meta.isTensor || !meta.shape) throw new Error(`${modelPath}: input ${session.inputNames[0]} is not a tensor`);
+  if (!meta || !meta.isTensor || !meta.shape)
+    throw new Error(`${modelPath}: input ${session.inputNames[0]} is not a tensor`);
   const type = meta.type as ModelElementType;
-  if (!SUPPORTED_INPUT_TYPES.includes(type)) throw new Error(`${modelPath}: input type ${meta.type} is not supported; expected one of ${SUPPORTED_INPUT_TYPES.join(', ')}`);
+  if (!SUPPORTED_INPUT_TYPES.includes(type))
+    throw new Error(
+      `${modelPath}: input type ${meta.type} is not supported; expected one of ${SUPPORTED_INPUT_TYPES.join(', ')}`,
+    );
   const width = meta.shape[1];
   if (meta.shape.length !== 2 || typeof width !== 'number' || width < 1) {
     throw new Error(`${modelPath}: input shape [${meta.shape.join(', ')}] is not [N, F] with a fixed F`);
@@ -213,7 +248,8 @@ async function readMetadata(dir: string): Promise<ModelMetadata> {
     throw err;
   }
   const parsed: unknown = JSON.parse(text);
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${path.join(dir, METADATA_FILE)}: expected a JSON object`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error(`${path.join(dir, METADATA_FILE)}: expected a JSON object`);
   return parsed as ModelMetadata;
 }
 

@@ -149,11 +149,17 @@ export class ModelRepository {
     if (!present && this.missing !== serving.version) {
       this.missing = serving.version;
       this.events.onVanished?.(serving.version, true);
-      this.log.warn('the serving version vanished from the repository; it keeps answering from memory, readiness is false, and no older version is loaded on its own', { model: this.options.model, version: serving.version, dir: path.join(this.modelDir, serving.version) });
+      this.log.warn(
+        'the serving version vanished from the repository; it keeps answering from memory, readiness is false, and no older version is loaded on its own',
+        { model: this.options.model, version: serving.version, dir: path.join(this.modelDir, serving.version) },
+      );
     } else if (present && this.missing === serving.version) {
       this.missing = undefined;
       this.events.onVanished?.(serving.version, false);
-      this.log.info('the serving version is back in the repository; ready again', { model: this.options.model, version: serving.version });
+      this.log.info('the serving version is back in the repository; ready again', {
+        model: this.options.model,
+        version: serving.version,
+      });
     }
     return present;
   }
@@ -164,9 +170,20 @@ export class ModelRepository {
     const present = this.checkServingFiles();
     const version = await this.target();
     // Never fall back on its own: only a newer version, or an explicit load, replaces a vanished one.
-    if (!force && !present && this.current && (version === undefined || compareVersions(version, this.current.version) <= 0)) return this.current;
+    if (
+      !force &&
+      !present &&
+      this.current &&
+      (version === undefined || compareVersions(version, this.current.version) <= 0)
+    )
+      return this.current;
     if (!version) {
-      if (force || !this.current) this.log.warn('no version to load', { model: this.options.model, dir: this.modelDir, pinned: this.options.pinnedVersion });
+      if (force || !this.current)
+        this.log.warn('no version to load', {
+          model: this.options.model,
+          dir: this.modelDir,
+          pinned: this.options.pinnedVersion,
+        });
       return this.current;
     }
     const dir = path.join(this.modelDir, version);
@@ -179,7 +196,13 @@ export class ModelRepository {
     }
     const started = performance.now();
     try {
-      const next = await LoadedModel.load(this.options.model, version, dir, this.options.session, this.options.warmupRows);
+      const next = await LoadedModel.load(
+        this.options.model,
+        version,
+        dir,
+        this.options.session,
+        this.options.warmupRows,
+      );
       this.failed.delete(version);
       const previous = this.current;
       this.current = next;
@@ -201,7 +224,12 @@ export class ModelRepository {
     } catch (err) {
       this.failed.set(version, fingerprint);
       this.events.onLoadResult(version, false);
-      this.log.error('model load failed; the previous version keeps serving', { model: this.options.model, version, serving: this.current?.version ?? null, err });
+      this.log.error('model load failed; the previous version keeps serving', {
+        model: this.options.model,
+        version,
+        serving: this.current?.version ?? null,
+        err,
+      });
       if (force) throw err;
       return this.current;
     }

@@ -72,7 +72,12 @@ export class PredictorServer {
       cacheEntries: () => this.cache.size,
       servingVersion: () => this.repository.serving?.version ?? 'none',
     });
-    this.server = refuseTunnels(http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => void this.handle(req, res)));
+    this.server = refuseTunnels(
+      http.createServer(
+        { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
+        (req, res) => void this.handle(req, res),
+      ),
+    );
   }
 
   get ready(): boolean {
@@ -84,7 +89,8 @@ export class PredictorServer {
     if (this.draining) return 'shutting down';
     if (!this.repository.serving) return `model "${this.config.model}" is not loaded`;
     const vanished = this.repository.vanished;
-    if (vanished) return `version ${vanished} vanished from the repository; it keeps answering from memory, but this predictor is not ready until the files return or a load (POST /v2/repository/models/${this.config.model}/load) picks another version`;
+    if (vanished)
+      return `version ${vanished} vanished from the repository; it keeps answering from memory, but this predictor is not ready until the files return or a load (POST /v2/repository/models/${this.config.model}/load) picks another version`;
     return undefined;
   }
 
@@ -95,7 +101,13 @@ export class PredictorServer {
       this.server.listen(this.config.port, this.config.host, () => resolve());
     });
     const port = (this.server.address() as AddressInfo).port;
-    this.log.always('listening', { host: this.config.host, port, model: this.config.model, version: this.repository.serving?.version ?? null, ready: this.ready });
+    this.log.always('listening', {
+      host: this.config.host,
+      port,
+      model: this.config.model,
+      version: this.repository.serving?.version ?? null,
+      ready: this.ready,
+    });
     if (!this.config.adminToken) this.log.info('repository load/unload API disabled: no admin token configured');
     return port;
   }
@@ -107,7 +119,9 @@ export class PredictorServer {
     this.log.info('draining: readiness is false, no new connections', { timeoutMs: this.config.drainTimeoutMs });
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
-    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), this.config.drainTimeoutMs).unref());
+    const timeout = new Promise<'timeout'>((resolve) =>
+      setTimeout(() => resolve('timeout'), this.config.drainTimeoutMs).unref(),
+    );
     const outcome = await Promise.race([closed.then(() => 'drained' as const), timeout]);
     if (outcome === 'timeout') {
       this.log.warn('drain timed out; closing remaining connections');
@@ -158,7 +172,11 @@ export class PredictorServer {
     let version = this.repository.serving?.version ?? 'none';
     let reply: Reply;
     try {
-      if (!isOriginForm(req.url ?? '/')) throw new RequestError(400, `request target ${JSON.stringify((req.url ?? '').slice(0, 200))}: expected a path such as /v2/models/${this.config.model}/infer`);
+      if (!isOriginForm(req.url ?? '/'))
+        throw new RequestError(
+          400,
+          `request target ${JSON.stringify((req.url ?? '').slice(0, 200))}: expected a path such as /v2/models/${this.config.model}/infer`,
+        );
       const routed = await this.route(req, url);
       endpoint = routed.endpoint;
       version = routed.version ?? version;
@@ -182,7 +200,8 @@ export class PredictorServer {
       return;
     }
     this.send(req, res, reply);
-    if (endpoint !== 'metrics' && endpoint !== 'health') this.metrics.request(version, endpoint, reply.status, (performance.now() - started) / 1000);
+    if (endpoint !== 'metrics' && endpoint !== 'health')
+      this.metrics.request(version, endpoint, reply.status, (performance.now() - started) / 1000);
   }
 
   private send(req: http.IncomingMessage, res: http.ServerResponse, reply: Reply): void {
@@ -199,17 +218,29 @@ export class PredictorServer {
     res.end(text);
   }
 
-  private async route(req: http.IncomingMessage, url: string): Promise<{ endpoint: string; version?: string; reply: Reply }> {
+  private async route(
+    req: http.IncomingMessage,
+    url: string,
+  ): Promise<{ endpoint: string; version?: string; reply: Reply }> {
     const method = req.method ?? 'GET';
     let match: RegExpExecArray | null;
     if (url === '/metrics') return { endpoint: 'metrics', reply: await this.metricsReply() };
     if (url === '/v2/health/live') return { endpoint: 'health', reply: { status: 200, body: { live: true } } };
     if (url === '/v2/health/ready') {
       const reason = this.notReadyReason;
-      return { endpoint: 'health', reply: { status: reason ? 503 : 200, body: { ready: !reason, ...(reason ? { reason } : {}) } } };
+      return {
+        endpoint: 'health',
+        reply: { status: reason ? 503 : 200, body: { ready: !reason, ...(reason ? { reason } : {}) } },
+      };
     }
     if (url === '/v2') {
-      return { endpoint: 'metadata', reply: { status: 200, body: { name: SERVER_NAME, version: SERVER_VERSION, extensions: ['model_repository', 'feedback'] } } };
+      return {
+        endpoint: 'metadata',
+        reply: {
+          status: 200,
+          body: { name: SERVER_NAME, version: SERVER_VERSION, extensions: ['model_repository', 'feedback'] },
+        },
+      };
     }
     if ((match = ROUTES.infer.exec(url))) {
       expectMethod(method, 'POST', url);
@@ -226,7 +257,13 @@ export class PredictorServer {
       this.checkModelName(match[1]!);
       const serving = this.repository.serving;
       const ready = this.ready && (!match[2] || serving?.version === decodeSegment(match[2], 'version'));
-      return { endpoint: 'health', reply: { status: ready ? 200 : 503, body: { name: this.config.model, version: match[2] ?? serving?.version, ready } } };
+      return {
+        endpoint: 'health',
+        reply: {
+          status: ready ? 200 : 503,
+          body: { name: this.config.model, version: match[2] ?? serving?.version, ready },
+        },
+      };
     }
     if ((match = ROUTES.repository.exec(url))) {
       expectMethod(method, 'POST', url);
@@ -237,10 +274,16 @@ export class PredictorServer {
         const model = await this.repository.load().catch((err: Error) => {
           throw new RequestError(400, `failed to load "${this.config.model}": ${err.message}`);
         });
-        return { endpoint: 'repository', reply: { status: 200, body: { name: model.name, version: model.version, state: 'READY' } } };
+        return {
+          endpoint: 'repository',
+          reply: { status: 200, body: { name: model.name, version: model.version, state: 'READY' } },
+        };
       }
       await this.repository.unload();
-      return { endpoint: 'repository', reply: { status: 200, body: { name: this.config.model, state: 'UNAVAILABLE' } } };
+      return {
+        endpoint: 'repository',
+        reply: { status: 200, body: { name: this.config.model, state: 'UNAVAILABLE' } },
+      };
     }
     if (url === '/v2/repository/index') {
       expectMethod(method, 'POST', url);
@@ -249,7 +292,14 @@ export class PredictorServer {
       const versions = await this.repository.versions();
       return {
         endpoint: 'repository',
-        reply: { status: 200, body: versions.map((v) => ({ name: this.config.model, version: v, state: serving?.version === v ? 'READY' : 'UNAVAILABLE' })) },
+        reply: {
+          status: 200,
+          body: versions.map((v) => ({
+            name: this.config.model,
+            version: v,
+            state: serving?.version === v ? 'READY' : 'UNAVAILABLE',
+          })),
+        },
       };
     }
     if ((match = ROUTES.metadata.exec(url))) {
@@ -262,19 +312,32 @@ export class PredictorServer {
 
   private checkModelName(name: string): void {
     const decoded = decodeSegment(name, 'model name');
-    if (decoded !== this.config.model) throw new RequestError(404, `model ${JSON.stringify(decoded.slice(0, 100))} not found; this predictor serves "${this.config.model}"`);
+    if (decoded !== this.config.model)
+      throw new RequestError(
+        404,
+        `model ${JSON.stringify(decoded.slice(0, 100))} not found; this predictor serves "${this.config.model}"`,
+      );
   }
 
   /** The serving model, if it matches the name (and version) in the URL. */
   private modelFor(name: string, version: string | undefined, needReady = true): LoadedModel {
     this.checkModelName(name);
     const serving = this.repository.serving;
-    if (!serving) throw new RequestError(503, `model "${this.config.model}" is not loaded yet (or was unloaded); check /v2/health/ready`, { 'retry-after': '1' });
+    if (!serving)
+      throw new RequestError(
+        503,
+        `model "${this.config.model}" is not loaded yet (or was unloaded); check /v2/health/ready`,
+        { 'retry-after': '1' },
+      );
     const wanted = version === undefined ? undefined : decodeSegment(version, 'version');
     if (wanted !== undefined && wanted !== serving.version) {
-      throw new RequestError(404, `version ${JSON.stringify(wanted.slice(0, 100))} of "${this.config.model}" is not served here; serving: ${serving.version}`);
+      throw new RequestError(
+        404,
+        `version ${JSON.stringify(wanted.slice(0, 100))} of "${this.config.model}" is not served here; serving: ${serving.version}`,
+      );
     }
-    if (needReady && this.draining) throw new RequestError(503, 'shutting down; retry against another replica', { 'retry-after': '1' });
+    if (needReady && this.draining)
+      throw new RequestError(503, 'shutting down; retry against another replica', { 'retry-after': '1' });
     return serving;
   }
 
@@ -282,21 +345,28 @@ export class PredictorServer {
     const { input } = model;
     const datatype = { float32: 'FP32', float64: 'FP64', int32: 'INT32', int64: 'INT64' }[input.elementType];
     type OutputInfo = { name: string; datatype?: string; shape?: number[] };
-    const outputs: OutputInfo[] = (model.metadata.outputs as OutputInfo[] | undefined) ?? input.outputNames.map((name) => ({ name }));
+    const outputs: OutputInfo[] =
+      (model.metadata.outputs as OutputInfo[] | undefined) ?? input.outputNames.map((name) => ({ name }));
     return {
       name: model.name,
       versions: [model.version],
       platform: 'onnxruntime_onnx',
       inputs: [{ name: input.name, datatype, shape: [-1, input.width] }],
       outputs: outputs.map(({ name, datatype: dt, shape }) => ({ name, datatype: dt, shape })),
-      parameters: { features: model.metadata.features, holdout_accuracy: model.metadata.holdoutAccuracy, description: model.metadata.description },
+      parameters: {
+        features: model.metadata.features,
+        holdout_accuracy: model.metadata.holdoutAccuracy,
+        description: model.metadata.description,
+      },
     };
   }
 
   private async infer(req: http.IncomingMessage, model: LoadedModel): Promise<Reply> {
     const body = parseJson((await readBody(req, this.config.maxBodyBytes)).toString('utf8'));
     // Each element takes at least two bytes of JSON ("0,"), so no honest request carries more than this.
-    const request = decodeInferRequest(body, model.input, { maxElements: Math.max(model.input.width, Math.floor(this.config.maxBodyBytes / 2)) });
+    const request = decodeInferRequest(body, model.input, {
+      maxElements: Math.max(model.input.width, Math.floor(this.config.maxBodyBytes / 2)),
+    });
     const bypass = /no-cache|no-store/i.test(String(req.headers['cache-control'] ?? ''));
     let outputs: OutputTensor[] | undefined;
     // Keyed by the load, not the version name: a reload of the same version never answers from the old model's entries.
@@ -307,17 +377,24 @@ export class PredictorServer {
     }
     if (!outputs) {
       const batcher = this.batchers.get(model);
-      if (!batcher) throw new RequestError(503, `version ${model.version} is being replaced; retry`, { 'retry-after': '1' });
+      if (!batcher)
+        throw new RequestError(503, `version ${model.version} is being replaced; retry`, { 'retry-after': '1' });
       outputs = await batcher.submit(request.values, request.rows);
       if (key !== undefined) this.cache.set(key, outputs);
     }
     const id = request.id ?? randomUUID();
     // Each output becomes plain numbers once; the response and the feedback store share them.
-    const plain = new Map(outputs.map((o) => [o.name, { tensor: o, data: Array.from(o.data as ArrayLike<number | bigint>, Number) }]));
+    const plain = new Map(
+      outputs.map((o) => [o.name, { tensor: o, data: Array.from(o.data as ArrayLike<number | bigint>, Number) }]),
+    );
     const labels = plain.get('label');
     if (labels) {
       this.metrics.predicted(model.version, labels.data);
-      this.store.remember(id, { version: model.version, labels: labels.data, probabilities: plain.get('probability')?.data }, Date.now());
+      this.store.remember(
+        id,
+        { version: model.version, labels: labels.data, probabilities: plain.get('probability')?.data },
+        Date.now(),
+      );
     }
     return {
       status: 200,
@@ -327,7 +404,12 @@ export class PredictorServer {
         id,
         outputs: request.outputs.map((name) => {
           const { tensor, data } = plain.get(name)!;
-          return { name, datatype: tensor.datatype, shape: tensor.perRow === 1 ? [request.rows] : [request.rows, tensor.perRow], data };
+          return {
+            name,
+            datatype: tensor.datatype,
+            shape: tensor.perRow === 1 ? [request.rows] : [request.rows, tensor.perRow],
+            data,
+          };
         }),
       },
     };
@@ -338,7 +420,10 @@ export class PredictorServer {
     const hint = version === undefined ? undefined : decodeSegment(version, 'version');
     let items;
     try {
-      items = decodeFeedback(parseJson((await readBody(req, this.config.maxBodyBytes)).toString('utf8')), [0, 1], { maxAbsValue: this.config.maxFeedbackValue, maxItems: 10_000 });
+      items = decodeFeedback(parseJson((await readBody(req, this.config.maxBodyBytes)).toString('utf8')), [0, 1], {
+        maxAbsValue: this.config.maxFeedbackValue,
+        maxItems: 10_000,
+      });
     } catch (err) {
       if (err instanceof RequestError && err.status === 400) this.metrics.rejected(servingVersion, 'invalid');
       throw err;
@@ -361,7 +446,10 @@ export class PredictorServer {
       const scored = this.store.score(item, now) as ScoredRow[];
       if (hint !== undefined && scored[0] && scored[0].version !== hint) {
         // Labels are still counted for the version that predicted; the URL was only a hint.
-        this.log.debug('feedback URL names another version than the prediction', { url: hint, predictedBy: scored[0].version });
+        this.log.debug('feedback URL names another version than the prediction', {
+          url: hint,
+          predictedBy: scored[0].version,
+        });
       }
       for (const row of scored) this.metrics.labelled(row.version, row.correct, row.brier, row.value);
     }
@@ -375,15 +463,22 @@ export class PredictorServer {
 
   private authorizeAdmin(req: http.IncomingMessage): void {
     const token = this.config.adminToken;
-    if (!token) throw new RequestError(403, 'the repository API is disabled; start weir-predictor with --admin-token (or WEIR_PREDICTOR_ADMIN_TOKEN) to enable it');
+    if (!token)
+      throw new RequestError(
+        403,
+        'the repository API is disabled; start weir-predictor with --admin-token (or WEIR_PREDICTOR_ADMIN_TOKEN) to enable it',
+      );
     if (!bearerMatches(req.headers.authorization, token)) {
-      throw new RequestError(401, 'the repository API needs "Authorization: Bearer <admin token>"', { 'www-authenticate': 'Bearer' });
+      throw new RequestError(401, 'the repository API needs "Authorization: Bearer <admin token>"', {
+        'www-authenticate': 'Bearer',
+      });
     }
   }
 }
 
 function expectMethod(method: string, expected: string, url: string): void {
-  if (method !== expected) throw new RequestError(405, `${method} is not allowed on ${url}; use ${expected}`, { allow: expected });
+  if (method !== expected)
+    throw new RequestError(405, `${method} is not allowed on ${url}; use ${expected}`, { allow: expected });
 }
 
 function parseJson(text: string): unknown {

@@ -22,7 +22,9 @@ export interface MlpOptions {
 }
 
 function forward(model: MlpModel, row: number[]): { hidden: number[]; p: number } {
-  const hidden = model.w1.map((weights, h) => Math.tanh(weights.reduce((sum, w, j) => sum + w * row[j]!, model.b1[h]!)));
+  const hidden = model.w1.map((weights, h) =>
+    Math.tanh(weights.reduce((sum, w, j) => sum + w * row[j]!, model.b1[h]!)),
+  );
   const logit = hidden.reduce((sum, value, h) => sum + value * model.w2[h]!, model.b2);
   return { hidden, p: sigmoid(logit) };
 }

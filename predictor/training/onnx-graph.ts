@@ -22,14 +22,19 @@ export class GraphBuilder {
   /** A float32 initializer. Values are stored little-endian as raw bytes, exactly as given. */
   floats(name: string, dims: number[], values: ArrayLike<number>): string {
     const data = Float32Array.from(values as ArrayLike<number>);
-    if (data.length !== dims.reduce((a, b) => a * b, 1)) throw new Error(`initializer ${name}: ${data.length} values for dims ${dims}`);
-    this.initializers.push(onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: new Uint8Array(data.buffer) }));
+    if (data.length !== dims.reduce((a, b) => a * b, 1))
+      throw new Error(`initializer ${name}: ${data.length} values for dims ${dims}`);
+    this.initializers.push(
+      onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: new Uint8Array(data.buffer) }),
+    );
     return name;
   }
 
   int64s(name: string, values: number[]): string {
     const data = BigInt64Array.from(values.map(BigInt));
-    this.initializers.push(onnx.TensorProto.create({ name, dims: [values.length], dataType: INT64, rawData: new Uint8Array(data.buffer) }));
+    this.initializers.push(
+      onnx.TensorProto.create({ name, dims: [values.length], dataType: INT64, rawData: new Uint8Array(data.buffer) }),
+    );
     return name;
   }
 
@@ -37,8 +42,10 @@ export class GraphBuilder {
   op(opType: string, inputs: string[], attributes: Attribute[] = [], output?: string): string {
     const out = output ?? `${opType.toLowerCase()}_${this.counter++}`;
     const attribute = attributes.map((a) => {
-      if (a.t) return onnx.AttributeProto.create({ name: a.name, type: onnx.AttributeProto.AttributeType.TENSOR, t: a.t });
-      if (a.f !== undefined) return onnx.AttributeProto.create({ name: a.name, type: onnx.AttributeProto.AttributeType.FLOAT, f: a.f });
+      if (a.t)
+        return onnx.AttributeProto.create({ name: a.name, type: onnx.AttributeProto.AttributeType.TENSOR, t: a.t });
+      if (a.f !== undefined)
+        return onnx.AttributeProto.create({ name: a.name, type: onnx.AttributeProto.AttributeType.FLOAT, f: a.f });
       return onnx.AttributeProto.create({ name: a.name, type: onnx.AttributeProto.AttributeType.INT, i: a.i ?? 0 });
     });
     this.nodes.push(onnx.NodeProto.create({ opType, input: inputs, output: [out], name: out, attribute }));
@@ -50,7 +57,12 @@ export class GraphBuilder {
     return onnx.TensorProto.create({ dims: [1], dataType: FLOAT, floatData: [value] });
   }
 
-  encode(spec: { input: string; width: number; outputs: { name: string; type: 'float' | 'int64' }[]; doc: string }): Uint8Array {
+  encode(spec: {
+    input: string;
+    width: number;
+    outputs: { name: string; type: 'float' | 'int64' }[];
+    doc: string;
+  }): Uint8Array {
     const valueInfo = (name: string, elemType: number, shape: (number | string)[]) =>
       onnx.ValueInfoProto.create({
         name,

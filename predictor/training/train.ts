@@ -44,7 +44,11 @@ function probabilityAndLabel(graph: GraphBuilder, logit: string): void {
 function logisticGraph(name: string, scaler: { mean: number[]; std: number[] }, model: LinearModel): GraphBuilder {
   const graph = new GraphBuilder(name);
   const x = standardizedInput(graph, scaler);
-  const logit = graph.op('Gemm', [x, graph.floats('w', [FEATURE_COUNT, 1], model.weights), graph.floats('b', [1], [model.bias])]);
+  const logit = graph.op('Gemm', [
+    x,
+    graph.floats('w', [FEATURE_COUNT, 1], model.weights),
+    graph.floats('b', [1], [model.bias]),
+  ]);
   probabilityAndLabel(graph, logit);
   return graph;
 }
@@ -53,8 +57,14 @@ function mlpLogit(graph: GraphBuilder, scaler: { mean: number[]; std: number[] }
   const x = standardizedInput(graph, scaler);
   const hiddenUnits = model.w1.length;
   const w1 = graph.floats('w1', [hiddenUnits, FEATURE_COUNT], model.w1.flat());
-  const hidden = graph.op('Tanh', [graph.op('Gemm', [x, w1, graph.floats('b1', [hiddenUnits], model.b1)], [{ name: 'transB', i: 1 }])]);
-  return graph.op('Gemm', [hidden, graph.floats('w2', [hiddenUnits, 1], model.w2), graph.floats('b2', [1], [model.b2])]);
+  const hidden = graph.op('Tanh', [
+    graph.op('Gemm', [x, w1, graph.floats('b1', [hiddenUnits], model.b1)], [{ name: 'transB', i: 1 }]),
+  ]);
+  return graph.op('Gemm', [
+    hidden,
+    graph.floats('w2', [hiddenUnits, 1], model.w2),
+    graph.floats('b2', [1], [model.b2]),
+  ]);
 }
 
 function mlpGraph(name: string, scaler: { mean: number[]; std: number[] }, model: MlpModel): GraphBuilder {
@@ -73,11 +83,16 @@ function slowMlpGraph(name: string, scaler: { mean: number[]; std: number[] }, m
   const logit = mlpLogit(graph, scaler, model);
   const seed = graph.op('Tanh', [graph.op('ReduceMean', ['features'], [{ name: 'keepdims', i: 0 }])]);
   let h = graph.op('Expand', [seed, graph.int64s('slow_shape', [SLOW_SIZE, SLOW_SIZE])]);
-  const weights = graph.op('ConstantOfShape', [graph.int64s('slow_weight_shape', [SLOW_SIZE, SLOW_SIZE])], [
-    { name: 'value', t: GraphBuilder.scalarTensor(1 / SLOW_SIZE) },
-  ]);
+  const weights = graph.op(
+    'ConstantOfShape',
+    [graph.int64s('slow_weight_shape', [SLOW_SIZE, SLOW_SIZE])],
+    [{ name: 'value', t: GraphBuilder.scalarTensor(1 / SLOW_SIZE) }],
+  );
   for (let i = 0; i < SLOW_CHAIN; i++) h = graph.op('Tanh', [graph.op('MatMul', [h, weights])]);
-  const nothing = graph.op('Mul', [graph.op('ReduceMean', [h], [{ name: 'keepdims', i: 0 }]), graph.floats('zero', [], [0])]);
+  const nothing = graph.op('Mul', [
+    graph.op('ReduceMean', [h], [{ name: 'keepdims', i: 0 }]),
+    graph.floats('zero', [], [0]),
+  ]);
   probabilityAndLabel(graph, graph.op('Add', [logit, nothing]));
   return graph;
 }
@@ -96,14 +111,21 @@ async function holdoutAccuracy(file: Uint8Array, x: number[][], y: number[]): Pr
   }
 }
 
-export async function trainAll(outDir: string, seed = TRAINING_SEED, log: (line: string) => void = console.log): Promise<Record<string, number>> {
+export async function trainAll(
+  outDir: string,
+  seed = TRAINING_SEED,
+  log: (line: string) => void = console.log,
+): Promise<Record<string, number>> {
   log(`generating synthetic market: seed=${seed}, ${MARKET_LENGTH} bars`);
   const rows = labelledRows(generateMarket({ seed, length: MARKET_LENGTH }));
   const split = Math.floor(rows.length * (1 - HOLDOUT_SHARE));
   const train = rows.slice(0, split);
   const holdout = rows.slice(split);
   const scaler = fitStandardizer(train.map((r) => r.features));
-  const xTrain = standardize(train.map((r) => r.features), scaler);
+  const xTrain = standardize(
+    train.map((r) => r.features),
+    scaler,
+  );
   const yTrain = train.map((r) => r.label);
 
   log(`training v1 (logistic regression) on ${train.length} rows`);
@@ -113,11 +135,25 @@ export async function trainAll(outDir: string, seed = TRAINING_SEED, log: (line:
   // v3 reproduces a classic pipeline bug: the label was aligned to the current
   // bar instead of the next one, so the model learns "same as last return".
   log('training v3 (logistic regression with a label-alignment bug)');
-  const v3 = trainLogistic(xTrain, train.map((r) => (r.features[0]! > 0 ? 1 : 0)), { ridge: 0.05 });
+  const v3 = trainLogistic(
+    xTrain,
+    train.map((r) => (r.features[0]! > 0 ? 1 : 0)),
+    { ridge: 0.05 },
+  );
 
   const versions: VersionSpec[] = [
-    { version: 'v1', algorithm: 'logistic-regression', description: 'baseline logistic regression', graph: logisticGraph('v1', scaler, v1) },
-    { version: 'v2', algorithm: 'mlp', description: 'enhanced: MLP with 16 tanh hidden units', graph: mlpGraph('v2', scaler, v2) },
+    {
+      version: 'v1',
+      algorithm: 'logistic-regression',
+      description: 'baseline logistic regression',
+      graph: logisticGraph('v1', scaler, v1),
+    },
+    {
+      version: 'v2',
+      algorithm: 'mlp',
+      description: 'enhanced: MLP with 16 tanh hidden units',
+      graph: mlpGraph('v2', scaler, v2),
+    },
     {
       version: 'v3',
       algorithm: 'logistic-regression',
@@ -137,8 +173,17 @@ export async function trainAll(outDir: string, seed = TRAINING_SEED, log: (line:
       { name: 'probability', type: 'float' as const },
       { name: 'label', type: 'int64' as const },
     ];
-    const file = spec.graph.encode({ input: 'features', width: FEATURE_COUNT, outputs, doc: `${MODEL_NAME} ${spec.version}: ${spec.description}` });
-    const accuracy = await holdoutAccuracy(file, holdout.map((r) => r.features), holdout.map((r) => r.label));
+    const file = spec.graph.encode({
+      input: 'features',
+      width: FEATURE_COUNT,
+      outputs,
+      doc: `${MODEL_NAME} ${spec.version}: ${spec.description}`,
+    });
+    const accuracy = await holdoutAccuracy(
+      file,
+      holdout.map((r) => r.features),
+      holdout.map((r) => r.label),
+    );
     accuracies[spec.version] = accuracy;
     const metadata = {
       model: MODEL_NAME,
@@ -147,7 +192,12 @@ export async function trainAll(outDir: string, seed = TRAINING_SEED, log: (line:
       description: spec.description,
       inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, FEATURE_COUNT] }],
       outputs: [
-        { name: 'probability', datatype: 'FP32', shape: [-1], description: 'probability that the next period closes up' },
+        {
+          name: 'probability',
+          datatype: 'FP32',
+          shape: [-1],
+          description: 'probability that the next period closes up',
+        },
         { name: 'label', datatype: 'INT64', shape: [-1], description: '1 = up, 0 = down' },
       ],
       features: [...FEATURE_NAMES],

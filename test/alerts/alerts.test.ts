@@ -13,7 +13,21 @@ import { prometheusRuleYaml } from '../../controller/src/observability/prometheu
 
 const run = promisify(execFile);
 const root = packageRoot();
-const ALERTS = ['ModelAccuracyDegraded', 'PredictionLatencyHigh', 'PredictorErrorRateHigh', 'PredictorNotReady', 'ModelLoadFailed', 'CanaryRolledBack', 'RolloutStuck', 'RolloutAwaitingApproval', 'RouteWriteFailing', 'StatusWriteFailing', 'RolloutInvalid', 'WeirControllerDown', 'PrometheusQueriesFailing'];
+const ALERTS = [
+  'ModelAccuracyDegraded',
+  'PredictionLatencyHigh',
+  'PredictorErrorRateHigh',
+  'PredictorNotReady',
+  'ModelLoadFailed',
+  'CanaryRolledBack',
+  'RolloutStuck',
+  'RolloutAwaitingApproval',
+  'RouteWriteFailing',
+  'StatusWriteFailing',
+  'RolloutInvalid',
+  'WeirControllerDown',
+  'PrometheusQueriesFailing',
+];
 
 interface Rule {
   alert: string;
@@ -22,7 +36,9 @@ interface Rule {
 }
 
 async function rules(): Promise<Rule[]> {
-  const doc = parse(await readFile(path.join(root, 'alerts', 'weir.rules.yml'), 'utf8')) as { groups: { rules: Rule[] }[] };
+  const doc = parse(await readFile(path.join(root, 'alerts', 'weir.rules.yml'), 'utf8')) as {
+    groups: { rules: Rule[] }[];
+  };
   return doc.groups.flatMap((g) => g.rules);
 }
 
@@ -46,11 +62,17 @@ describe('alerts/', () => {
     const file = path.join(root, 'alerts', 'tests', 'weir.rules.test.yml');
     const { stdout } = await run('promtool', ['test', 'rules', file]);
     expect(stdout).toContain('SUCCESS');
-    const doc = parse(await readFile(file, 'utf8')) as { tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[] };
+    const doc = parse(await readFile(file, 'utf8')) as {
+      tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[];
+    };
     const cases = doc.tests.flatMap((t) => t.alert_rule_test);
     for (const alert of ALERTS) {
       const mine = cases.filter((c) => c.alertname === alert);
-      expect({ alert, firing: mine.some((c) => c.exp_alerts.length > 0), quiet: mine.some((c) => c.exp_alerts.length === 0) }).toEqual({ alert, firing: true, quiet: true });
+      expect({
+        alert,
+        firing: mine.some((c) => c.exp_alerts.length > 0),
+        quiet: mine.some((c) => c.exp_alerts.length === 0),
+      }).toEqual({ alert, firing: true, quiet: true });
     }
   });
 
@@ -61,6 +83,8 @@ describe('alerts/', () => {
   });
 
   test('manifests/monitoring/prometheusrule.yaml is current (make alerts)', async () => {
-    expect(await readFile(path.join(root, 'manifests', 'monitoring', 'prometheusrule.yaml'), 'utf8')).toBe(await prometheusRuleYaml(path.join(root, 'alerts')));
+    expect(await readFile(path.join(root, 'manifests', 'monitoring', 'prometheusrule.yaml'), 'utf8')).toBe(
+      await prometheusRuleYaml(path.join(root, 'alerts')),
+    );
   });
 });

@@ -21,9 +21,21 @@ const CONNECTIONS = [1, 16, 64];
 const MODEL = 'price-direction';
 const progress = (text: string) => process.stderr.write(`[bench] ${text}\n`);
 
-const rows = labelledRows(generateMarket({ seed: 99, length: 300 })).slice(-256).map((r) => r.features);
-const bodies = rows.map((row) => JSON.stringify({ inputs: [{ name: 'features', shape: [1, 9], datatype: 'FP32', data: row }] }));
-const fixedReply = JSON.stringify({ model_name: MODEL, model_version: 'v1', id: '00000000-0000-0000-0000-000000000000', outputs: [{ name: 'probability', datatype: 'FP32', shape: [1], data: [0.5] }, { name: 'label', datatype: 'INT64', shape: [1], data: [1] }] });
+const rows = labelledRows(generateMarket({ seed: 99, length: 300 }))
+  .slice(-256)
+  .map((r) => r.features);
+const bodies = rows.map((row) =>
+  JSON.stringify({ inputs: [{ name: 'features', shape: [1, 9], datatype: 'FP32', data: row }] }),
+);
+const fixedReply = JSON.stringify({
+  model_name: MODEL,
+  model_version: 'v1',
+  id: '00000000-0000-0000-0000-000000000000',
+  outputs: [
+    { name: 'probability', datatype: 'FP32', shape: [1], data: [0.5] },
+    { name: 'label', datatype: 'INT64', shape: [1], data: [1] },
+  ],
+});
 
 interface Phase {
   connections: number;
@@ -69,11 +81,34 @@ async function load(url: string, connections: number): Promise<Phase> {
     try {
       const script = path.join(dir, 'bodies.lua');
       await writeFile(script, wrkScript());
-      const { stdout } = await promisify(execFile)('wrk', ['-t1', `-c${connections}`, `-d${SECONDS}s`, '--timeout', '5s', '-s', script, url]);
+      const { stdout } = await promisify(execFile)('wrk', [
+        '-t1',
+        `-c${connections}`,
+        `-d${SECONDS}s`,
+        '--timeout',
+        '5s',
+        '-s',
+        script,
+        url,
+      ]);
       const line = stdout.split('\n').find((l) => l.startsWith('{"requests"'));
       if (!line) throw new Error(`wrk printed no summary:\n${stdout}`);
-      const r = JSON.parse(line) as { requests: number; durationUs: number; p50Us: number; p99Us: number; errors: number; non2xx: number };
-      return { connections, requestsPerSecond: Math.round(r.requests / (r.durationUs / 1e6)), p50Ms: r.p50Us / 1000, p99Ms: r.p99Us / 1000, errors: r.errors, non2xx: r.non2xx };
+      const r = JSON.parse(line) as {
+        requests: number;
+        durationUs: number;
+        p50Us: number;
+        p99Us: number;
+        errors: number;
+        non2xx: number;
+      };
+      return {
+        connections,
+        requestsPerSecond: Math.round(r.requests / (r.durationUs / 1e6)),
+        p50Ms: r.p50Us / 1000,
+        p99Ms: r.p99Us / 1000,
+        errors: r.errors,
+        non2xx: r.non2xx,
+      };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -83,9 +118,20 @@ async function load(url: string, connections: number): Promise<Phase> {
     connections,
     duration: SECONDS,
     // Distinct inputs and no-cache: every request runs the model.
-    requests: bodies.map((body) => ({ method: 'POST', body, headers: { 'content-type': 'application/json', 'cache-control': 'no-cache' } })),
+    requests: bodies.map((body) => ({
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', 'cache-control': 'no-cache' },
+    })),
   });
-  return { connections, requestsPerSecond: Math.round(result.requests.average), p50Ms: result.latency.p50, p99Ms: result.latency.p99, errors: result.errors + result.timeouts, non2xx: result.non2xx };
+  return {
+    connections,
+    requestsPerSecond: Math.round(result.requests.average),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
 }
 
 /** The bare-HTTP floor, in its own process like the predictor: reads the body, answers a fixed JSON reply. */
@@ -100,7 +146,9 @@ async function startBareServer(): Promise<{ url: string; stop: () => void }> {
     });
     server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve) => child.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))));
+  const port = await new Promise<number>((resolve) =>
+    child.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
+  );
   return { url: `http://127.0.0.1:${port}/v2/models/${MODEL}/infer`, stop: () => child.kill() };
 }
 
@@ -109,8 +157,14 @@ function percentile(sorted: number[], q: number): number {
 }
 
 /** In-process ONNX Runtime on the same single-row inputs, one call at a time. */
-async function inProcess(version: string, calls: number): Promise<{ callsPerSecond: number; p50Ms: number; p99Ms: number; meanMs: number }> {
-  const session = await ort.InferenceSession.create(path.join(packageRoot(), 'predictor/models', MODEL, version, 'model.onnx'), { intraOpNumThreads: 1 });
+async function inProcess(
+  version: string,
+  calls: number,
+): Promise<{ callsPerSecond: number; p50Ms: number; p99Ms: number; meanMs: number }> {
+  const session = await ort.InferenceSession.create(
+    path.join(packageRoot(), 'predictor/models', MODEL, version, 'model.onnx'),
+    { intraOpNumThreads: 1 },
+  );
   const tensors = rows.map((row) => new ort.Tensor('float32', Float32Array.from(row), [1, 9]));
   for (let i = 0; i < Math.min(50, calls); i++) await session.run({ features: tensors[i % tensors.length]! });
   const latencies: number[] = [];
@@ -124,7 +178,12 @@ async function inProcess(version: string, calls: number): Promise<{ callsPerSeco
   await session.release();
   latencies.sort((a, b) => a - b);
   const round = (n: number) => Math.round(n * 1000) / 1000;
-  return { callsPerSecond: Math.round(calls / elapsed), p50Ms: round(percentile(latencies, 0.5)), p99Ms: round(percentile(latencies, 0.99)), meanMs: round(latencies.reduce((a, b) => a + b, 0) / calls) };
+  return {
+    callsPerSecond: Math.round(calls / elapsed),
+    p50Ms: round(percentile(latencies, 0.5)),
+    p99Ms: round(percentile(latencies, 0.99)),
+    meanMs: round(latencies.reduce((a, b) => a + b, 0) / calls),
+  };
 }
 
 async function main(): Promise<void> {
@@ -139,7 +198,12 @@ async function main(): Promise<void> {
   } finally {
     bare.stop();
   }
-  const predictor = await startPredictor({ modelRepository: path.join(packageRoot(), 'predictor/models'), model: MODEL, version: 'v1', args: ['--log-level', 'warn'] });
+  const predictor = await startPredictor({
+    modelRepository: path.join(packageRoot(), 'predictor/models'),
+    model: MODEL,
+    version: 'v1',
+    args: ['--log-level', 'warn'],
+  });
   const predictorResults: Phase[] = [];
   try {
     for (const c of CONNECTIONS) {
@@ -173,8 +237,16 @@ async function main(): Promise<void> {
     v4ExtraMsPerCall: Math.round((ortV4.meanMs - ortV2.meanMs) * 10) / 10,
     targets: {
       p99At64ConnectionsMs: { measured: at64.p99Ms, target: '<= 10', met: at64.p99Ms <= 10 },
-      throughputVsBareHttpAt64: { measured: ratio(at64.requestsPerSecond, bare64.requestsPerSecond), target: '>= 0.5', met: at64.requestsPerSecond >= 0.5 * bare64.requestsPerSecond },
-      v4ExtraLatencyMs: { measured: Math.round((ortV4.meanMs - ortV2.meanMs) * 10) / 10, target: '>= 20', met: ortV4.meanMs - ortV2.meanMs >= 20 },
+      throughputVsBareHttpAt64: {
+        measured: ratio(at64.requestsPerSecond, bare64.requestsPerSecond),
+        target: '>= 0.5',
+        met: at64.requestsPerSecond >= 0.5 * bare64.requestsPerSecond,
+      },
+      v4ExtraLatencyMs: {
+        measured: Math.round((ortV4.meanMs - ortV2.meanMs) * 10) / 10,
+        target: '>= 20',
+        met: ortV4.meanMs - ortV2.meanMs >= 20,
+      },
     },
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -23,7 +23,8 @@ async function json(...args: string[]): Promise<Record<string, any>> {
   expect(code).toBe(0);
   return JSON.parse(stdout.trim().split('\n').at(-1)!);
 }
-const near = (actual: number, expected: number, rel: number) => expect(Math.abs(actual - expected)).toBeLessThanOrEqual(Math.abs(expected) * rel);
+const near = (actual: number, expected: number, rel: number) =>
+  expect(Math.abs(actual - expected)).toBeLessThanOrEqual(Math.abs(expected) * rel);
 
 describe('weir compare / sample-size', () => {
   test('proportion: stable 230/1000, canary 270/1000', async () => {
@@ -46,13 +47,24 @@ describe('weir compare / sample-size', () => {
   });
 
   test('histogram: buckets 0.005,0.01,0.025,+Inf; stable 40,90,140,150; canary 30,70,120,150', async () => {
-    const r = await json('compare', 'histogram', '--buckets', '0.005,0.01,0.025,+Inf', '--stable', '40,90,140,150', '--canary', '30,70,120,150');
+    const r = await json(
+      'compare',
+      'histogram',
+      '--buckets',
+      '0.005,0.01,0.025,+Inf',
+      '--stable',
+      '40,90,140,150',
+      '--canary',
+      '30,70,120,150',
+    );
     expect(r).toMatchObject({ test: 'mann-whitney-u', u: 13300, verdict: 'worse' });
     near(r.pValue, 0.004470837608692086, 5e-3);
   });
 
   test('sample sizes: proportion 0.10 + 0.02 → 3841; mean sd 2, mde 0.5 → 252', async () => {
-    expect(await json('sample-size', 'proportion', '--baseline', '0.1', '--mde', '0.02')).toMatchObject({ perArm: 3841 });
+    expect(await json('sample-size', 'proportion', '--baseline', '0.1', '--mde', '0.02')).toMatchObject({
+      perArm: 3841,
+    });
     expect(await json('sample-size', 'mean', '--sd', '2', '--mde', '0.5')).toMatchObject({ perArm: 252 });
   });
 
@@ -61,8 +73,19 @@ describe('weir compare / sample-size', () => {
     expect(human.stdout).toContain('z 2.06559, p 0.0388671: better');
     const bad = await run('compare', 'mean', '--stable', '150,2.3', '--canary', '140,2.55,1.1');
     expect(bad.code).not.toBe(0);
-    expect(bad.stderr.split('\n')[0]).toBe("error: option '--stable <N,MEAN,SD>' argument '150,2.3' is invalid. expected N,MEAN,SD with a whole N >= 2 and SD >= 0, such as 200,0.15,0.03");
-    const unsorted = await run('compare', 'histogram', '--buckets', '0.1,0.05,+Inf', '--stable', '1,2,3', '--canary', '1,2,3');
+    expect(bad.stderr.split('\n')[0]).toBe(
+      "error: option '--stable <N,MEAN,SD>' argument '150,2.3' is invalid. expected N,MEAN,SD with a whole N >= 2 and SD >= 0, such as 200,0.15,0.03",
+    );
+    const unsorted = await run(
+      'compare',
+      'histogram',
+      '--buckets',
+      '0.1,0.05,+Inf',
+      '--stable',
+      '1,2,3',
+      '--canary',
+      '1,2,3',
+    );
     expect(unsorted.stderr.trim()).toBe('error: buckets[1]: 0.05 does not rise above 0.1; bucket bounds must rise');
     expect(unsorted.stderr).not.toContain('    at ');
   });

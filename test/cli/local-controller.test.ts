@@ -29,11 +29,39 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'weir-local-'));
   await writeFile(path.join(dir, 'price-direction.yaml'), demoRolloutYaml('v2'));
   gateway = new Gateway(
-    { table: parseRouteTable({ http: [{ name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v1' }, weight: 100 }, { destination: { host: 'predictor', subset: 'v2' }, weight: 0 }] }] }), backends: {}, service: 'predictor', token: TOKEN },
+    {
+      table: parseRouteTable({
+        http: [
+          {
+            name: 'primary',
+            route: [
+              { destination: { host: 'predictor', subset: 'v1' }, weight: 100 },
+              { destination: { host: 'predictor', subset: 'v2' }, weight: 0 },
+            ],
+          },
+        ],
+      }),
+      backends: {},
+      service: 'predictor',
+      token: TOKEN,
+    },
     createLogger('gateway', 'error'),
   );
   const ports = await gateway.listen(0, 0);
-  controller = spawn(process.execPath, [weir, 'controller', '--local', dir, '--prometheus', 'http://127.0.0.1:9', '--gateway', `http://127.0.0.1:${ports.adminPort}`], { env: { ...process.env, WEIR_GATEWAY_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
+  controller = spawn(
+    process.execPath,
+    [
+      weir,
+      'controller',
+      '--local',
+      dir,
+      '--prometheus',
+      'http://127.0.0.1:9',
+      '--gateway',
+      `http://127.0.0.1:${ports.adminPort}`,
+    ],
+    { env: { ...process.env, WEIR_GATEWAY_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   controller.stdout!.on('data', (c: Buffer) => (logs += c.toString()));
   controller.stderr!.on('data', (c: Buffer) => (logs += c.toString()));
   await waitFor(() => /"msg":"listening","port":(\d+)/.test(logs), 15_000, 'the controller to listen');
@@ -48,7 +76,11 @@ afterAll(async () => {
 describe('weir controller --local', () => {
   test('starts the rollout at 10%, holds on nodata, obeys weir abort, and shuts down cleanly', async () => {
     const store = new FileRolloutStore(dir);
-    await waitFor(async () => (await store.get('price-direction')).rollout.status!.phase === 'Progressing', 15_000, 'the rollout to start');
+    await waitFor(
+      async () => (await store.get('price-direction')).rollout.status!.phase === 'Progressing',
+      15_000,
+      'the rollout to start',
+    );
     await waitFor(() => weightsOf(gateway.routes, 'primary').v2 === 10, 10_000, 'the gateway at 10%');
     // Prometheus is unreachable: every metric is nodata, so it holds at 10%.
     await new Promise((resolve) => setTimeout(resolve, 5000));
@@ -56,13 +88,26 @@ describe('weir controller --local', () => {
     expect(held.canaryWeight).toBe(10);
     expect(held.analysis.filter((r) => r.verdict === 'nodata').length).toBeGreaterThan(0);
     expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()).toEqual({ ok: true });
-    expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toMatch(/weir_controller_reconciles_total\{rollout="price-direction",result="ok"\} [1-9]/);
+    expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toMatch(
+      /weir_controller_reconciles_total\{rollout="price-direction",result="ok"\} [1-9]/,
+    );
 
-    expect(await cli('get', 'rollouts', '--local', dir)).toMatch(/price-direction\s+price-direction\s+v1\s+v2\s+Progressing\s+10%/);
-    expect(await cli('abort', 'price-direction', '--local', dir, '--as', 'carol@example.com')).toContain('abort recorded for price-direction (Progressing, canary 10%) by carol@example.com');
-    await waitFor(async () => (await store.get('price-direction')).rollout.status!.phase === 'RolledBack', 15_000, 'the rollback');
+    expect(await cli('get', 'rollouts', '--local', dir)).toMatch(
+      /price-direction\s+price-direction\s+v1\s+v2\s+Progressing\s+10%/,
+    );
+    expect(await cli('abort', 'price-direction', '--local', dir, '--as', 'carol@example.com')).toContain(
+      'abort recorded for price-direction (Progressing, canary 10%) by carol@example.com',
+    );
+    await waitFor(
+      async () => (await store.get('price-direction')).rollout.status!.phase === 'RolledBack',
+      15_000,
+      'the rollback',
+    );
     await waitFor(() => weightsOf(gateway.routes, 'primary').v2 === 0, 10_000, 'the gateway at 0%');
-    const history = JSON.parse(await cli('history', 'price-direction', '--local', dir, '--json')) as { action: string; by?: string }[];
+    const history = JSON.parse(await cli('history', 'price-direction', '--local', dir, '--json')) as {
+      action: string;
+      by?: string;
+    }[];
     expect(history.at(-1)).toMatchObject({ action: 'rollback', by: 'carol@example.com' });
     expect(await cli('status', 'price-direction', '--local', dir)).toContain('price-direction: RolledBack');
 

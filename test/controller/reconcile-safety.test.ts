@@ -48,9 +48,20 @@ function faulty(inner: RolloutStore, failing: () => Error | undefined): RolloutS
   return wrapped;
 }
 
-function parts(rolloutStore: RolloutStore, memory = new UnwrittenDecisions(), prometheusUrl = 'http://127.0.0.1:9'): ControllerParts {
+function parts(
+  rolloutStore: RolloutStore,
+  memory = new UnwrittenDecisions(),
+  prometheusUrl = 'http://127.0.0.1:9',
+): ControllerParts {
   // By default Prometheus is unreachable: every query is nodata, and the gate-less rollout needs none.
-  return { store: rolloutStore, router, metrics: new PrometheusMetrics({ url: prometheusUrl }), log, namespace: 'local', unwritten: memory };
+  return {
+    store: rolloutStore,
+    router,
+    metrics: new PrometheusMetrics({ url: prometheusUrl }),
+    log,
+    namespace: 'local',
+    unwritten: memory,
+  };
 }
 
 /** A gauge the test sets, scraped by a real Prometheus: the guardrail's metric. */
@@ -58,9 +69,14 @@ let exporter: http.Server;
 let guardrailValue = 0;
 let prometheus: PrometheusProcess;
 beforeAll(async () => {
-  exporter = http.createServer((_req, res) => res.end(`# TYPE test_guardrail_value gauge\ntest_guardrail_value ${guardrailValue}\n`));
+  exporter = http.createServer((_req, res) =>
+    res.end(`# TYPE test_guardrail_value gauge\ntest_guardrail_value ${guardrailValue}\n`),
+  );
   await new Promise<void>((resolve) => exporter.listen(0, '127.0.0.1', () => resolve()));
-  prometheus = await startPrometheus({ targets: [{ job: 'test', targets: [`127.0.0.1:${(exporter.address() as AddressInfo).port}`] }], scrapeInterval: '200ms' });
+  prometheus = await startPrometheus({
+    targets: [{ job: 'test', targets: [`127.0.0.1:${(exporter.address() as AddressInfo).port}`] }],
+    scrapeInterval: '200ms',
+  });
 }, 60_000);
 afterAll(async () => {
   await prometheus?.stop();
@@ -71,7 +87,9 @@ afterAll(async () => {
 async function setGuardrail(value: number): Promise<void> {
   guardrailValue = value;
   const answers = async () => {
-    const body = (await (await fetch(`${prometheus.url}/api/v1/query?query=max(test_guardrail_value)`)).json()) as { data: { result: { value: [number, string] }[] } };
+    const body = (await (await fetch(`${prometheus.url}/api/v1/query?query=max(test_guardrail_value)`)).json()) as {
+      data: { result: { value: [number, string] }[] };
+    };
     return Number(body.data.result[0]?.value[1]) === value;
   };
   const deadline = Date.now() + 10_000;
@@ -89,13 +107,24 @@ async function guarded(name: string, failureLimit: number): Promise<void> {
       apiVersion: 'weir.dev/v1alpha1',
       kind: 'ModelRollout',
       metadata: { name },
-      spec: { model: 'price-direction', virtualService: { name: 'predictor', route: 'primary' }, stable: { version: 'v1' }, canary: { version: 'v2' }, strategy: { steps: [10, 25, 50, 100], minStageDuration: '0s', minSamplesPerStage: 0 }, analysis: { interval: '1s', guardrails: [{ name: 'gauge', query: 'max(test_guardrail_value)', max: 1, failureLimit }] } },
+      spec: {
+        model: 'price-direction',
+        virtualService: { name: 'predictor', route: 'primary' },
+        stable: { version: 'v1' },
+        canary: { version: 'v2' },
+        strategy: { steps: [10, 25, 50, 100], minStageDuration: '0s', minSamplesPerStage: 0 },
+        analysis: {
+          interval: '1s',
+          guardrails: [{ name: 'gauge', query: 'max(test_guardrail_value)', max: 1, failureLimit }],
+        },
+      },
     }),
   );
 }
 
 const canary = () => weightsOf(gateway.routes, 'primary').v2;
-const readOnly = () => Object.assign(new Error("EACCES: permission denied, open 'price-direction.yaml.tmp'"), { code: 'EACCES' });
+const readOnly = () =>
+  Object.assign(new Error("EACCES: permission denied, open 'price-direction.yaml.tmp'"), { code: 'EACCES' });
 
 async function at50(p: ControllerParts): Promise<void> {
   for (const weight of [10, 25, 50]) {
@@ -113,10 +142,35 @@ beforeEach(async () => {
       apiVersion: 'weir.dev/v1alpha1',
       kind: 'ModelRollout',
       metadata: { name: 'price-direction' },
-      spec: { model: 'price-direction', virtualService: { name: 'predictor', route: 'primary' }, stable: { version: 'v1' }, canary: { version: 'v2' }, strategy: { steps: [10, 25, 50, 100], minStageDuration: '0s', minSamplesPerStage: 0 }, analysis: { interval: '1s' } },
+      spec: {
+        model: 'price-direction',
+        virtualService: { name: 'predictor', route: 'primary' },
+        stable: { version: 'v1' },
+        canary: { version: 'v2' },
+        strategy: { steps: [10, 25, 50, 100], minStageDuration: '0s', minSamplesPerStage: 0 },
+        analysis: { interval: '1s' },
+      },
     }),
   );
-  gateway = new Gateway({ table: parseRouteTable({ http: [{ name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v1' }, weight: 100 }, { destination: { host: 'predictor', subset: 'v2' }, weight: 0 }] }] }), backends: {}, service: 'predictor', token: TOKEN }, log);
+  gateway = new Gateway(
+    {
+      table: parseRouteTable({
+        http: [
+          {
+            name: 'primary',
+            route: [
+              { destination: { host: 'predictor', subset: 'v1' }, weight: 100 },
+              { destination: { host: 'predictor', subset: 'v2' }, weight: 0 },
+            ],
+          },
+        ],
+      }),
+      backends: {},
+      service: 'predictor',
+      token: TOKEN,
+    },
+    log,
+  );
   const ports = await gateway.listen(0, 0);
   router = new GatewayRouter(`http://127.0.0.1:${ports.adminPort}`, TOKEN);
   store = new FileRolloutStore(dir);
@@ -133,9 +187,17 @@ describe('reconcile ordering', () => {
     const p = parts(s);
     await at50(p);
     broken = true;
-    await store.addCommand('price-direction', { type: 'abort', by: 'carol@example.com', at: '2026-11-23T10:00:00.000Z' });
+    await store.addCommand('price-direction', {
+      type: 'abort',
+      by: 'carol@example.com',
+      at: '2026-11-23T10:00:00.000Z',
+    });
     const first = await reconcile(p, 'price-direction');
-    expect(first).toMatchObject({ decision: { action: 'rollback', canaryWeight: 0 }, routed: true, statusFailure: expect.stringContaining('EACCES') });
+    expect(first).toMatchObject({
+      decision: { action: 'rollback', canaryWeight: 0 },
+      routed: true,
+      statusFailure: expect.stringContaining('EACCES'),
+    });
     expect(canary()).toBe(0);
     // Rounds go on while the store stays read-only: the canary stays at 0%, whatever is decided.
     for (let i = 0; i < 5; i++) {
@@ -149,7 +211,12 @@ describe('reconcile ordering', () => {
     const { rollout, commands } = await store.get('price-direction');
     expect(commands).toEqual([]);
     expect(rollout.status).toMatchObject({ phase: 'RolledBack', canaryWeight: 0, refusedCommands: [] });
-    expect(rollout.status!.history.at(-1)).toMatchObject({ action: 'rollback', by: 'carol@example.com', stepId: 'a1-s2-rolledback', at: first.decision!.applied.at });
+    expect(rollout.status!.history.at(-1)).toMatchObject({
+      action: 'rollback',
+      by: 'carol@example.com',
+      stepId: 'a1-s2-rolledback',
+      at: first.decision!.applied.at,
+    });
     expect(rollout.status!.history.filter((h) => h.action === 'rollback')).toHaveLength(1);
     // Finished and recorded: later rounds write nothing.
     const writes = s.writes;
@@ -161,10 +228,17 @@ describe('reconcile ordering', () => {
   test('a controller that dies between the route write and the status write: the next one completes the rollback from the route', async () => {
     let die = false;
     await at50(parts(store));
-    await store.addCommand('price-direction', { type: 'abort', by: 'carol@example.com', at: '2026-11-23T10:00:00.000Z' });
+    await store.addCommand('price-direction', {
+      type: 'abort',
+      by: 'carol@example.com',
+      at: '2026-11-23T10:00:00.000Z',
+    });
     // The first controller writes the route, then "dies" at the status write: nothing of it survives but the route.
     die = true;
-    const dying = await reconcile(parts(faulty(store, () => (die ? new Error('killed') : undefined))), 'price-direction');
+    const dying = await reconcile(
+      parts(faulty(store, () => (die ? new Error('killed') : undefined))),
+      'price-direction',
+    );
     expect(dying.decision!.action).toBe('rollback');
     expect(canary()).toBe(0);
     // A new controller, with no memory, and nothing in the metrics that would roll back: it completes the rollback.
@@ -182,7 +256,10 @@ describe('reconcile ordering', () => {
     await at50(parts(store));
     const adminUrl = (router as unknown as { adminUrl: string }).adminUrl;
     const memory = new UnwrittenDecisions();
-    const p = parts(faulty(store, () => readOnly()), memory);
+    const p = parts(
+      faulty(store, () => readOnly()),
+      memory,
+    );
     // The router cannot reach the gateway either.
     p.router = new GatewayRouter('http://127.0.0.1:9', TOKEN);
     const brokenRead = await reconcile(p, 'price-direction').catch((err: unknown) => err);
@@ -194,7 +271,11 @@ describe('reconcile ordering', () => {
       setRoutes: () => Promise.reject(new Error('gateway PUT: HTTP 503')),
     };
     const failed = await reconcile(p, 'price-direction');
-    expect(failed).toMatchObject({ decision: { action: 'rollback' }, routeFailure: expect.stringContaining('503'), statusFailure: expect.stringContaining('EACCES') });
+    expect(failed).toMatchObject({
+      decision: { action: 'rollback' },
+      routeFailure: expect.stringContaining('503'),
+      statusFailure: expect.stringContaining('EACCES'),
+    });
     expect(memory.has('price-direction')).toBe(true);
     expect(canary()).toBe(50);
     // The route heals; status does not. The remembered rollback lands, not a fresh decision.
@@ -218,7 +299,11 @@ describe('reconcile ordering', () => {
     await reconcile(p, 'price-direction'); // 10%
     broken = true;
     const held = await reconcile(p, 'price-direction');
-    expect(held).toMatchObject({ decision: { action: 'advance', canaryWeight: 25 }, routed: false, statusFailure: expect.stringContaining('EACCES') });
+    expect(held).toMatchObject({
+      decision: { action: 'advance', canaryWeight: 25 },
+      routed: false,
+      statusFailure: expect.stringContaining('EACCES'),
+    });
     expect(canary()).toBe(10);
     broken = false;
     expect((await reconcile(p, 'price-direction')).routed).toBe(true);
@@ -230,7 +315,11 @@ describe('reconcile ordering', () => {
     await store.addCommand('price-direction', { type: 'abort', by: 'carol', at: 't' });
     await reconcile(parts(store), 'price-direction');
     expect(canary()).toBe(0);
-    await fetch(`${(router as unknown as { adminUrl: string }).adminUrl}/routes/primary/weights`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ weights: { v1: 50, v2: 50 } }) });
+    await fetch(`${(router as unknown as { adminUrl: string }).adminUrl}/routes/primary/weights`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ weights: { v1: 50, v2: 50 } }),
+    });
     expect(canary()).toBe(50);
     const fixed = await reconcile(parts(store), 'price-direction');
     expect(fixed).toMatchObject({ decision: { action: 'hold', canaryWeight: 0 }, routed: true });
@@ -246,13 +335,22 @@ describe('reconcile ordering', () => {
     const s = faulty(store, () => (statusBroken ? readOnly() : undefined));
     const p = parts(s, new UnwrittenDecisions(), prometheus.url);
     const realRouter = router;
-    p.router = { getRoutes: (r) => realRouter.getRoutes(r), setRoutes: (...args) => (routeBroken ? Promise.reject(new Error('gateway PUT: HTTP 503')) : realRouter.setRoutes(...args)) };
-    for (const weight of [10, 25, 50]) expect((await reconcile(p, 'guarded')).decision).toMatchObject({ action: 'advance', canaryWeight: weight });
+    p.router = {
+      getRoutes: (r) => realRouter.getRoutes(r),
+      setRoutes: (...args) =>
+        routeBroken ? Promise.reject(new Error('gateway PUT: HTTP 503')) : realRouter.setRoutes(...args),
+    };
+    for (const weight of [10, 25, 50])
+      expect((await reconcile(p, 'guarded')).decision).toMatchObject({ action: 'advance', canaryWeight: weight });
     // The guardrail fails while neither the route nor status can be written.
     statusBroken = true;
     routeBroken = true;
     await setGuardrail(5);
-    expect(await reconcile(p, 'guarded')).toMatchObject({ decision: { action: 'rollback' }, routeFailure: expect.any(String), statusFailure: expect.any(String) });
+    expect(await reconcile(p, 'guarded')).toMatchObject({
+      decision: { action: 'rollback' },
+      routeFailure: expect.any(String),
+      statusFailure: expect.any(String),
+    });
     expect(canary()).toBe(50);
     // The metric recovers; the route can be written again, status cannot. Deciding again would advance to 100%.
     await setGuardrail(0);
@@ -261,7 +359,11 @@ describe('reconcile ordering', () => {
     expect(landed).toMatchObject({ decision: { action: 'rollback', canaryWeight: 0 }, routed: true });
     expect(canary()).toBe(0);
     // Someone puts the weights back by hand, dropping the route's record: memory still holds the rollback.
-    await fetch(`${(realRouter as unknown as { adminUrl: string }).adminUrl}/routes/primary/weights`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ weights: { v1: 50, v2: 50 } }) });
+    await fetch(`${(realRouter as unknown as { adminUrl: string }).adminUrl}/routes/primary/weights`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ weights: { v1: 50, v2: 50 } }),
+    });
     expect((await reconcile(p, 'guarded')).decision).toMatchObject({ action: 'rollback', canaryWeight: 0 });
     expect(canary()).toBe(0);
     statusBroken = false;
@@ -274,11 +376,19 @@ describe('reconcile ordering', () => {
     await guarded('guarded', 2);
     await setGuardrail(0);
     let broken = false;
-    const p = parts(faulty(store, () => (broken ? readOnly() : undefined)), new UnwrittenDecisions(), prometheus.url);
-    for (const weight of [10, 25, 50]) expect((await reconcile(p, 'guarded')).decision).toMatchObject({ action: 'advance', canaryWeight: weight });
+    const p = parts(
+      faulty(store, () => (broken ? readOnly() : undefined)),
+      new UnwrittenDecisions(),
+      prometheus.url,
+    );
+    for (const weight of [10, 25, 50])
+      expect((await reconcile(p, 'guarded')).decision).toMatchObject({ action: 'advance', canaryWeight: weight });
     broken = true;
     await setGuardrail(5);
-    expect((await reconcile(p, 'guarded')).decision).toMatchObject({ action: 'hold', statusPatch: { guardrailFailures: { gauge: 1 } } });
+    expect((await reconcile(p, 'guarded')).decision).toMatchObject({
+      action: 'hold',
+      statusPatch: { guardrailFailures: { gauge: 1 } },
+    });
     expect(canary()).toBe(50);
     expect((await reconcile(p, 'guarded')).decision).toMatchObject({ action: 'rollback', canaryWeight: 0 });
     expect(canary()).toBe(0);
@@ -292,10 +402,37 @@ describe('reconcile ordering', () => {
     expect(weightsOf(gateway.routes, 'primary')).toEqual({ v1: 0, v2: 100 });
     // The next release: stable v2, canary v3 (a GitOps sync of the same object).
     const file = path.join(dir, 'price-direction.yaml');
-    await writeFile(file, (await readFile(file, 'utf8')).replace('stable:\n    version: v1\n  canary:\n    version: v2', 'stable:\n    version: v2\n  canary:\n    version: v3'));
-    gateway.setRoutes(parseRouteTable({ http: [{ name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v2' }, weight: 100 }, { destination: { host: 'predictor', subset: 'v3' }, weight: 0 }] }] }));
+    await writeFile(
+      file,
+      (await readFile(file, 'utf8')).replace(
+        'stable:\n    version: v1\n  canary:\n    version: v2',
+        'stable:\n    version: v2\n  canary:\n    version: v3',
+      ),
+    );
+    gateway.setRoutes(
+      parseRouteTable({
+        http: [
+          {
+            name: 'primary',
+            route: [
+              { destination: { host: 'predictor', subset: 'v2' }, weight: 100 },
+              { destination: { host: 'predictor', subset: 'v3' }, weight: 0 },
+            ],
+          },
+        ],
+      }),
+    );
     const next = await reconcile(p, 'price-direction');
-    expect(next.decision).toMatchObject({ action: 'advance', canaryWeight: 10, statusPatch: { attempt: 2, stage: 0, phase: 'Progressing', versions: { stable: { version: 'v2' }, canary: { version: 'v3' } } } });
+    expect(next.decision).toMatchObject({
+      action: 'advance',
+      canaryWeight: 10,
+      statusPatch: {
+        attempt: 2,
+        stage: 0,
+        phase: 'Progressing',
+        versions: { stable: { version: 'v2' }, canary: { version: 'v3' } },
+      },
+    });
     expect(weightsOf(gateway.routes, 'primary')).toEqual({ v2: 90, v3: 10 });
   });
 

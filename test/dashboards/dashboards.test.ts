@@ -21,7 +21,21 @@ async function promtoolParses(exprs: { where: string; expr: string }[]): Promise
   const dir = await mkdtemp(path.join(os.tmpdir(), 'weir-dashboards-'));
   try {
     const file = path.join(dir, 'queries.rules.yml');
-    await writeFile(file, stringify({ groups: [{ name: 'dashboard-queries', rules: exprs.map((e, i) => ({ record: `weir:dashboard_query_${i}`, expr: e.expr, labels: { where: e.where.replace(/"/g, "'") } })) }] }));
+    await writeFile(
+      file,
+      stringify({
+        groups: [
+          {
+            name: 'dashboard-queries',
+            rules: exprs.map((e, i) => ({
+              record: `weir:dashboard_query_${i}`,
+              expr: e.expr,
+              labels: { where: e.where.replace(/"/g, "'") },
+            })),
+          },
+        ],
+      }),
+    );
     try {
       const { stdout, stderr } = await run('promtool', ['check', 'rules', file]);
       return { ok: true, output: stdout + stderr };
@@ -54,19 +68,46 @@ describe('dashboards/', () => {
   });
 
   test('the panels the design lists are there', () => {
-    const titles = (build: () => { panels: unknown[] }) => (build().panels as { title: string }[]).map((p) => p.title).join('\n');
+    const titles = (build: () => { panels: unknown[] }) =>
+      (build().panels as { title: string }[]).map((p) => p.title).join('\n');
     const rollouts = titles(DASHBOARDS['rollouts.json']);
-    for (const title of [/configured vs actual traffic share/, /Requests by version and code/, /Latency p50, p95, p99/, /Error rate/, /Accuracy with 95% band/, /Business value/, /Stage timeline/, /Analysis verdicts/]) expect(rollouts).toMatch(title);
+    for (const title of [
+      /configured vs actual traffic share/,
+      /Requests by version and code/,
+      /Latency p50, p95, p99/,
+      /Error rate/,
+      /Accuracy with 95% band/,
+      /Business value/,
+      /Stage timeline/,
+      /Analysis verdicts/,
+    ])
+      expect(rollouts).toMatch(title);
     const predictors = titles(DASHBOARDS['predictors.json']);
-    for (const title of [/Batch size/, /cache hit ratio/, /Queue depth/, /Model loads/, /Latency p50, p95, p99/, /Accuracy with 95% band/]) expect(predictors).toMatch(title);
+    for (const title of [
+      /Batch size/,
+      /cache hit ratio/,
+      /Queue depth/,
+      /Model loads/,
+      /Latency p50, p95, p99/,
+      /Accuracy with 95% band/,
+    ])
+      expect(predictors).toMatch(title);
     // The stage timeline also marks every panel: an annotation at each stage's start, from the controller's metric.
-    expect(DASHBOARDS['rollouts.json']().annotations.list).toContainEqual(expect.objectContaining({ expr: expect.stringContaining('weir_rollout_stage_started_timestamp_seconds'), useValueForTime: true }));
+    expect(DASHBOARDS['rollouts.json']().annotations.list).toContainEqual(
+      expect.objectContaining({
+        expr: expect.stringContaining('weir_rollout_stage_started_timestamp_seconds'),
+        useValueForTime: true,
+      }),
+    );
   });
 
   test('every panel, annotation and variable query is valid PromQL (promtool), and a broken one is caught', async () => {
     const exprs = Object.values(DASHBOARDS).flatMap((build) => {
       const board = build();
-      return [...dashboardQueries(board), ...variableSelectors(board)].map((q) => ({ where: q.where, expr: substituteVariables(q.expr, ALL) }));
+      return [...dashboardQueries(board), ...variableSelectors(board)].map((q) => ({
+        where: q.where,
+        expr: substituteVariables(q.expr, ALL),
+      }));
     });
     expect(exprs.length).toBeGreaterThan(25);
     for (const e of exprs) expect(e.expr).not.toMatch(/\$/);

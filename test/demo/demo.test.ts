@@ -24,31 +24,71 @@ afterAll(async () => {
 });
 
 async function demo(scenario: string, ...extra: string[]): Promise<Record<string, any>> {
-  const { stdout } = await promisify(execFile)(process.execPath, [path.join(packageRoot(), 'bin', 'weir.js'), 'demo', '--scenario', scenario, '--json', '--report', path.join(dir, `${scenario}.html`), ...extra], { timeout: 330_000 });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      path.join(packageRoot(), 'bin', 'weir.js'),
+      'demo',
+      '--scenario',
+      scenario,
+      '--json',
+      '--report',
+      path.join(dir, `${scenario}.html`),
+      ...extra,
+    ],
+    { timeout: 330_000 },
+  );
   return JSON.parse(stdout.trim().split('\n').at(-1)!);
 }
 
 /** Every dashboard query over the run, as Grafana would ask it for this rollout; what came back per query. */
-async function dashboardData(prometheusUrl: string, startedAt: number): Promise<{ where: string; series: number; values: number }[]> {
+async function dashboardData(
+  prometheusUrl: string,
+  startedAt: number,
+): Promise<{ where: string; series: number; values: number }[]> {
   const values = { namespace: '.*', model: 'price-direction', rollout: 'price-direction', version: '.*' };
   const intervals = { rate: '4s', interval: '2s' }; // Grafana's $__rate_interval is 4 scrape intervals (1 s here)
   const results: { where: string; series: number; values: number }[] = [];
   const get = async (api: string, params: Record<string, string>) => {
-    const body = (await (await fetch(`${prometheusUrl}/api/v1/${api}?${new URLSearchParams(params)}`)).json()) as { status: string; error?: string; data: { result: { metric: Record<string, string>; values?: [number, string][]; value?: [number, string] }[] } };
+    const body = (await (await fetch(`${prometheusUrl}/api/v1/${api}?${new URLSearchParams(params)}`)).json()) as {
+      status: string;
+      error?: string;
+      data: { result: { metric: Record<string, string>; values?: [number, string][]; value?: [number, string] }[] };
+    };
     if (body.status !== 'success') throw new Error(`${params.query}: ${body.error}`);
     return body.data.result;
   };
   for (const [file, build] of Object.entries(DASHBOARDS)) {
     const board = build();
     for (const q of dashboardQueries(board)) {
-      const series = await get('query_range', { query: substituteVariables(q.expr, values, intervals), start: String(startedAt / 1000), end: String(Date.now() / 1000), step: '2' });
-      results.push({ where: `${file} ${q.where}`, series: series.length, values: series.flatMap((s) => s.values ?? []).filter(([, v]) => Number.isFinite(Number(v))).length });
+      const series = await get('query_range', {
+        query: substituteVariables(q.expr, values, intervals),
+        start: String(startedAt / 1000),
+        end: String(Date.now() / 1000),
+        step: '2',
+      });
+      results.push({
+        where: `${file} ${q.where}`,
+        series: series.length,
+        values: series.flatMap((s) => s.values ?? []).filter(([, v]) => Number.isFinite(Number(v))).length,
+      });
     }
     // Grafana asks for label_values(selector, label) over the dashboard's time range: the label values API.
     for (const v of variableSelectors(board)) {
-      const params = new URLSearchParams({ 'match[]': substituteVariables(v.expr, values, intervals), start: String(startedAt / 1000), end: String(Date.now() / 1000) });
-      const body = (await (await fetch(`${prometheusUrl}/api/v1/label/${v.label}/values?${params}`)).json()) as { status: string; data: string[] };
-      results.push({ where: `${file} ${v.where}`, series: body.status === 'success' ? body.data.length : 0, values: body.status === 'success' ? body.data.length : 0 });
+      const params = new URLSearchParams({
+        'match[]': substituteVariables(v.expr, values, intervals),
+        start: String(startedAt / 1000),
+        end: String(Date.now() / 1000),
+      });
+      const body = (await (await fetch(`${prometheusUrl}/api/v1/label/${v.label}/values?${params}`)).json()) as {
+        status: string;
+        data: string[];
+      };
+      results.push({
+        where: `${file} ${v.where}`,
+        series: body.status === 'success' ? body.data.length : 0,
+        values: body.status === 'success' ? body.data.length : 0,
+      });
     }
   }
   return results;
@@ -73,7 +113,13 @@ describe('weir demo', () => {
     expect(markdown).toContain('weir-demo (automatic approval)');
     expect(markdown).toMatch(/\| accuracy \| \d+ \| -?[\d.]+ \| \[/);
     expect(markdown).toContain('![Canary weight over time');
-    expect(r).toMatchObject({ scenario: 'good', phase: 'Promoted', weightsApplied: [10, 25, 50, 100], failedRequests: 0, rollbackReason: null });
+    expect(r).toMatchObject({
+      scenario: 'good',
+      phase: 'Promoted',
+      weightsApplied: [10, 25, 50, 100],
+      failedRequests: 0,
+      rollbackReason: null,
+    });
     expect(r.durationSeconds).toBeLessThan(300);
     const [v1, v2] = r.table as [(typeof r.table)[number], (typeof r.table)[number]];
     expect(v2.accuracy).toBeGreaterThan(v1.accuracy);
@@ -101,7 +147,13 @@ describe('weir demo', () => {
     const charts = new Map(page.charts.map((c) => [c.id, c]));
     // Marks each chart draws at the least: the timeline a line and two steps; the effect chart one decision
     // (its interval and its dot: a rollback can come at the first judged stage); the others three or more points.
-    const least: Record<string, number> = { timeline: 3, 'effect-accuracy': 2, 'series-accuracy': 3, 'series-business value': 3, 'correlation-accuracy': 3 };
+    const least: Record<string, number> = {
+      timeline: 3,
+      'effect-accuracy': 2,
+      'series-accuracy': 3,
+      'series-business value': 3,
+      'correlation-accuracy': 3,
+    };
     for (const [id, marks] of Object.entries(least)) {
       expect(charts.get(id)).toMatchObject({ width: 640 });
       expect(charts.get(id)!.height).toBeGreaterThan(100);

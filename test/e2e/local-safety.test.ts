@@ -52,17 +52,45 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
-const rollout = (name: string, route: string, canary: string, strategy: Record<string, unknown>, guardrails: unknown[] = []) => ({
+const rollout = (
+  name: string,
+  route: string,
+  canary: string,
+  strategy: Record<string, unknown>,
+  guardrails: unknown[] = [],
+) => ({
   apiVersion: 'weir.dev/v1alpha1',
   kind: 'ModelRollout',
   metadata: { name },
-  spec: { model: MODEL, virtualService: { name: 'predictor', route }, stable: { version: 'v1' }, canary: { version: canary }, strategy: { minSamplesPerStage: 0, maxDuration: '10m', ...strategy }, analysis: { interval: '1s', guardrails }, notifications: { abortOnAlert: ['ModelAccuracyDegraded'] } },
+  spec: {
+    model: MODEL,
+    virtualService: { name: 'predictor', route },
+    stable: { version: 'v1' },
+    canary: { version: canary },
+    strategy: { minSamplesPerStage: 0, maxDuration: '10m', ...strategy },
+    analysis: { interval: '1s', guardrails },
+    notifications: { abortOnAlert: ['ModelAccuracyDegraded'] },
+  },
 });
 
-const controllerArgs = () => ['--local', dir, '--prometheus', prometheus.url, '--gateway', `http://127.0.0.1:${ports.adminPort}`, '--port', String(controllerPort)];
-const launch = () => startController(controllerArgs(), { env: { WEIR_GATEWAY_TOKEN: TOKEN, WEIR_WEBHOOK_TOKEN: WEBHOOK }, withoutDacOverride: true });
+const controllerArgs = () => [
+  '--local',
+  dir,
+  '--prometheus',
+  prometheus.url,
+  '--gateway',
+  `http://127.0.0.1:${ports.adminPort}`,
+  '--port',
+  String(controllerPort),
+];
+const launch = () =>
+  startController(controllerArgs(), {
+    env: { WEIR_GATEWAY_TOKEN: TOKEN, WEIR_WEBHOOK_TOKEN: WEBHOOK },
+    withoutDacOverride: true,
+  });
 const canaryOf = (route: string, version: string) => weightsOf(gateway.routes, route)[version] ?? 0;
-const controllerMetric = async (name: string, where: Record<string, string> = {}) => sumOf(parseMetricsText(await (await fetch(`http://127.0.0.1:${controllerPort}/metrics`)).text()), name, where);
+const controllerMetric = async (name: string, where: Record<string, string> = {}) =>
+  sumOf(parseMetricsText(await (await fetch(`http://127.0.0.1:${controllerPort}/metrics`)).text()), name, where);
 
 /** Watches a route's canary weight every 10 ms and sends predictions through the gateway, until stopped. */
 function watch(route: string, version: string, header: Record<string, string> = {}) {
@@ -76,7 +104,11 @@ function watch(route: string, version: string, header: Record<string, string> = 
   })();
   const traffic = (async () => {
     while (running) {
-      const response = await fetch(`http://127.0.0.1:${ports.port}/v2/models/${MODEL}/infer`, { method: 'POST', headers: { 'cache-control': 'no-cache', ...header }, body: JSON.stringify(inferBody([row])) });
+      const response = await fetch(`http://127.0.0.1:${ports.port}/v2/models/${MODEL}/infer`, {
+        method: 'POST',
+        headers: { 'cache-control': 'no-cache', ...header },
+        body: JSON.stringify(inferBody([row])),
+      });
       const served = ((await response.json()) as { model_version?: string }).model_version ?? `HTTP ${response.status}`;
       seen.served[served] = (seen.served[served] ?? 0) + 1;
     }
@@ -94,19 +126,76 @@ function watch(route: string, version: string, header: Record<string, string> = 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'weir-local-safety-'));
   // `bad`: rolled back by a guardrail the moment Prometheus sees it at 50% (its own exported weight).
-  await writeFile(path.join(dir, 'bad.yaml'), stringify(rollout('bad', 'primary', 'v3', { steps: [10, 25, 50, 100], minStageDuration: '3s' }, [{ name: 'weight-below-40', query: 'max(weir_rollout_canary_weight{rollout="bad"})', max: 40, failureLimit: 1 }])));
+  await writeFile(
+    path.join(dir, 'bad.yaml'),
+    stringify(
+      rollout('bad', 'primary', 'v3', { steps: [10, 25, 50, 100], minStageDuration: '3s' }, [
+        { name: 'weight-below-40', query: 'max(weir_rollout_canary_weight{rollout="bad"})', max: 40, failureLimit: 1 },
+      ]),
+    ),
+  );
   // `held`: waits at 50% for an approval that never comes.
-  await writeFile(path.join(dir, 'held.yaml'), stringify(rollout('held', 'second', 'v2', { steps: [10, 50, 100], minStageDuration: '1s', approvals: [100] })));
+  await writeFile(
+    path.join(dir, 'held.yaml'),
+    stringify(rollout('held', 'second', 'v2', { steps: [10, 50, 100], minStageDuration: '1s', approvals: [100] })),
+  );
   // Bug 4: a file that is not YAML, and a rollout whose status someone broke.
   await writeFile(path.join(dir, 'broken.yaml'), 'apiVersion: weir.dev/v1alpha1\nkind: ModelRollout\nspec: [oops\n');
-  await writeFile(path.join(dir, 'bogus.yaml'), stringify({ ...rollout('bogus', 'third', 'v2', { steps: [10, 100] }), status: { phase: 'Bogus', stage: 1, canaryWeight: 0, history: [{ stepId: 'a1-s1-rolledback', action: 'rollback', stage: 1, canaryWeight: 0, at: '2026-11-22T00:00:00Z', summary: 'rolled back earlier' }] } }));
-  for (const version of ['v1', 'v2', 'v3']) predictors.push(await startPredictor({ modelRepository: MODELS_DIR, model: MODEL, version, args: ['--cache-max-entries', '0', '--log-level', 'warn'] }));
+  await writeFile(
+    path.join(dir, 'bogus.yaml'),
+    stringify({
+      ...rollout('bogus', 'third', 'v2', { steps: [10, 100] }),
+      status: {
+        phase: 'Bogus',
+        stage: 1,
+        canaryWeight: 0,
+        history: [
+          {
+            stepId: 'a1-s1-rolledback',
+            action: 'rollback',
+            stage: 1,
+            canaryWeight: 0,
+            at: '2026-11-22T00:00:00Z',
+            summary: 'rolled back earlier',
+          },
+        ],
+      },
+    }),
+  );
+  for (const version of ['v1', 'v2', 'v3'])
+    predictors.push(
+      await startPredictor({
+        modelRepository: MODELS_DIR,
+        model: MODEL,
+        version,
+        args: ['--cache-max-entries', '0', '--log-level', 'warn'],
+      }),
+    );
   const [v1, v2, v3] = predictors.map((p) => p.url);
-  const route = (name: string, canary: string, match?: string) => ({ name, ...(match ? { match: [{ headers: { 'x-rollout': { exact: match } } }] } : {}), route: [{ destination: { host: 'predictor', subset: 'v1' }, weight: 100 }, { destination: { host: 'predictor', subset: canary }, weight: 0 }] });
-  gateway = new Gateway({ table: parseRouteTable({ http: [route('second', 'v2', 'second'), route('third', 'v2', 'third'), route('primary', 'v3')] }), backends: { v1: [v1!], v2: [v2!], v3: [v3!] }, service: 'predictor', token: TOKEN }, createLogger('gateway', 'error'));
+  const route = (name: string, canary: string, match?: string) => ({
+    name,
+    ...(match ? { match: [{ headers: { 'x-rollout': { exact: match } } }] } : {}),
+    route: [
+      { destination: { host: 'predictor', subset: 'v1' }, weight: 100 },
+      { destination: { host: 'predictor', subset: canary }, weight: 0 },
+    ],
+  });
+  gateway = new Gateway(
+    {
+      table: parseRouteTable({
+        http: [route('second', 'v2', 'second'), route('third', 'v2', 'third'), route('primary', 'v3')],
+      }),
+      backends: { v1: [v1!], v2: [v2!], v3: [v3!] },
+      service: 'predictor',
+      token: TOKEN,
+    },
+    createLogger('gateway', 'error'),
+  );
   ports = await gateway.listen(0, 0);
   controllerPort = await freePort();
-  prometheus = await startPrometheus({ targets: [{ job: 'weir-controller', targets: [`127.0.0.1:${controllerPort}`] }] });
+  prometheus = await startPrometheus({
+    targets: [{ job: 'weir-controller', targets: [`127.0.0.1:${controllerPort}`] }],
+  });
   controller = await launch();
 }, 90_000);
 
@@ -122,11 +211,24 @@ afterAll(async () => {
 
 describe('local mode: a rollback sticks, bad files block nothing, a read-only store still rolls back', () => {
   test('bug 4: the invalid files are reported and left alone while the others run', async () => {
-    await waitFor(async () => (await store().get('held')).rollout.status!.phase === 'AwaitingApproval', 30_000, 'held to wait at 50%');
+    await waitFor(
+      async () => (await store().get('held')).rollout.status!.phase === 'AwaitingApproval',
+      30_000,
+      'held to wait at 50%',
+    );
     expect(canaryOf('second', 'v2')).toBe(50);
-    await waitFor(async () => (await store().get('bad')).rollout.status!.phase === 'RolledBack', 45_000, 'bad to roll back');
+    await waitFor(
+      async () => (await store().get('bad')).rollout.status!.phase === 'RolledBack',
+      45_000,
+      'bad to roll back',
+    );
     const bad = (await store().get('bad')).rollout.status!;
-    expect(bad.history.map((h) => [h.action, h.canaryWeight])).toEqual([['advance', 10], ['advance', 25], ['advance', 50], ['rollback', 0]]);
+    expect(bad.history.map((h) => [h.action, h.canaryWeight])).toEqual([
+      ['advance', 10],
+      ['advance', 25],
+      ['advance', 50],
+      ['rollback', 0],
+    ]);
     expect(bad.message).toContain('guardrail weight-below-40 failed');
     expect(canaryOf('primary', 'v3')).toBe(0);
 
@@ -142,9 +244,16 @@ describe('local mode: a rollback sticks, bad files block nothing, a read-only st
     expect(await controllerMetric('weir_controller_invalid_rollouts', { rollout: 'broken' })).toBe(1);
     expect(await controllerMetric('weir_controller_invalid_rollouts', { rollout: 'bogus' })).toBe(1);
     // Reported once each, not every round.
-    expect(controller.records('rollout is invalid; skipping it until it is fixed (the others carry on)').map((r) => r.rollout).sort()).toEqual(['bogus', 'broken']);
+    expect(
+      controller
+        .records('rollout is invalid; skipping it until it is fixed (the others carry on)')
+        .map((r) => r.rollout)
+        .sort(),
+    ).toEqual(['bogus', 'broken']);
     // The malformed status is left exactly as it was: not reset to a fresh rollout at stage 0.
-    expect((parse(await readFile(path.join(dir, 'bogus.yaml'), 'utf8')) as { status: { phase: string } }).status.phase).toBe('Bogus');
+    expect(
+      (parse(await readFile(path.join(dir, 'bogus.yaml'), 'utf8')) as { status: { phase: string } }).status.phase,
+    ).toBe('Bogus');
     expect(canaryOf('third', 'v2')).toBe(0);
   }, 90_000);
 
@@ -153,7 +262,11 @@ describe('local mode: a rollback sticks, bad files block nothing, a read-only st
     const watching = watch('primary', 'v3');
     for (const args of [['approve'], ['pause'], ['resume'], ['promote'], ['promote', '--full'], ['abort']]) {
       const result = await cli(args[0]!, 'bad', ...args.slice(1), '--as', 'mallory@example.com');
-      expect([args.join(' '), result.code, result.stderr]).toEqual([args.join(' '), 4, expect.stringContaining('bad: refused: the rollout is RolledBack')]);
+      expect([args.join(' '), result.code, result.stderr]).toEqual([
+        args.join(' '),
+        4,
+        expect.stringContaining('bad: refused: the rollout is RolledBack'),
+      ]);
     }
     // Commands queued before the rollback (as a racing CLI would leave them): the controller refuses them.
     const file = path.join(dir, 'bad.yaml');
@@ -165,19 +278,35 @@ describe('local mode: a rollback sticks, bad files block nothing, a read-only st
     doc.revision += 1;
     await writeFile(file, stringify(doc));
     // Alertmanager fires twice, 49 ms apart.
-    const webhook = () => fetch(`http://127.0.0.1:${controllerPort}/alertmanager/webhook`, { method: 'POST', headers: { authorization: `Bearer ${WEBHOOK}` }, body: JSON.stringify({ alerts: [{ status: 'firing', labels: { alertname: 'ModelAccuracyDegraded', version: 'v3' } }] }) });
+    const webhook = () =>
+      fetch(`http://127.0.0.1:${controllerPort}/alertmanager/webhook`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${WEBHOOK}` },
+        body: JSON.stringify({
+          alerts: [{ status: 'firing', labels: { alertname: 'ModelAccuracyDegraded', version: 'v3' } }],
+        }),
+      });
     const first = await webhook();
     await new Promise((resolve) => setTimeout(resolve, 49));
     const second = await webhook();
     expect([await first.json(), await second.json()]).toEqual([{ aborted: [] }, { aborted: [] }]);
-    await waitFor(async () => (await store().get('bad')).commands.length === 0, 10_000, 'the queued commands to be consumed');
+    await waitFor(
+      async () => (await store().get('bad')).commands.length === 0,
+      10_000,
+      'the queued commands to be consumed',
+    );
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const seen = await watching.stop();
     expect(seen.maxWeight).toBe(0);
     expect(seen.served.v3 ?? 0).toBe(0);
     expect(seen.served.v1).toBeGreaterThan(20);
     const after = (await store().get('bad')).rollout.status!;
-    expect(after).toMatchObject({ phase: 'RolledBack', canaryWeight: 0, lastStepId: before.lastStepId, history: before.history });
+    expect(after).toMatchObject({
+      phase: 'RolledBack',
+      canaryWeight: 0,
+      lastStepId: before.lastStepId,
+      history: before.history,
+    });
     expect(after.refusedCommands.map((r) => `${r.type} by ${r.by}`)).toEqual([
       'approve by mallory@example.com',
       'pause by mallory@example.com',
@@ -191,7 +320,11 @@ describe('local mode: a rollback sticks, bad files block nothing, a read-only st
     expect((await cli('status', 'bad')).stdout).toContain('refused: promote by queued@example.com');
 
     // Someone sets the gateway to 50/50 by hand: the next rounds put it back.
-    const put = await fetch(`http://127.0.0.1:${ports.adminPort}/routes/primary/weights`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ weights: { v1: 50, v3: 50 } }) });
+    const put = await fetch(`http://127.0.0.1:${ports.adminPort}/routes/primary/weights`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ weights: { v1: 50, v3: 50 } }),
+    });
     expect(put.status).toBe(200);
     await waitFor(() => canaryOf('primary', 'v3') === 0, 5000, 'the route back at 0%');
 
@@ -213,14 +346,30 @@ describe('local mode: a rollback sticks, bad files block nothing, a read-only st
       await chmod(dir, 0o555);
       for (const f of files) await chmod(path.join(dir, f), 0o444);
       // The CLI runs as the test's user, which may still write; the controller may not.
-      const abort = await promisify(execFile)(process.execPath, [weir, 'abort', 'held', '--local', dir, '--as', 'carol@example.com']);
+      const abort = await promisify(execFile)(process.execPath, [
+        weir,
+        'abort',
+        'held',
+        '--local',
+        dir,
+        '--as',
+        'carol@example.com',
+      ]);
       expect(abort.stdout).toContain('abort recorded for held');
       const abortedFile = await readFile(path.join(dir, 'held.yaml'), 'utf8');
       await waitFor(() => canaryOf('second', 'v2') === 0, 5000, 'the canary at 0% although status cannot be written');
       const watching = watch('second', 'v2', { 'x-rollout': 'second' });
-      await waitFor(() => controller.records('status write failed').some((r) => r.rollout === 'held'), 5000, 'a failed status write');
-      expect(String(controller.records('status write failed').find((r) => r.rollout === 'held')!.err)).toMatch(/EACCES|permission denied/i);
-      expect(await controllerMetric('weir_controller_status_write_failures_total', { rollout: 'held' })).toBeGreaterThan(0);
+      await waitFor(
+        () => controller.records('status write failed').some((r) => r.rollout === 'held'),
+        5000,
+        'a failed status write',
+      );
+      expect(String(controller.records('status write failed').find((r) => r.rollout === 'held')!.err)).toMatch(
+        /EACCES|permission denied/i,
+      );
+      expect(
+        await controllerMetric('weir_controller_status_write_failures_total', { rollout: 'held' }),
+      ).toBeGreaterThan(0);
       expect(await controllerMetric('weir_rollout_route_synced', { rollout: 'held' })).toBe(1);
       // Killed while status still cannot be written: the next controller keeps the canary at 0% from the route's record.
       await controller.stop('SIGKILL');
@@ -237,11 +386,21 @@ describe('local mode: a rollback sticks, bad files block nothing, a read-only st
       await chmod(dir, 0o755);
       for (const f of files) await chmod(path.join(dir, f), 0o644);
     }
-    await waitFor(async () => (await store().get('held')).rollout.status!.phase === 'RolledBack', 10_000, 'status to catch up');
+    await waitFor(
+      async () => (await store().get('held')).rollout.status!.phase === 'RolledBack',
+      10_000,
+      'status to catch up',
+    );
     const { rollout, commands } = await store().get('held');
     expect(commands).toEqual([]);
     expect(rollout.status!.refusedCommands).toEqual([]);
-    expect(rollout.status!.history.filter((h) => h.action === 'rollback')).toEqual([expect.objectContaining({ by: 'carol@example.com', canaryWeight: 0, summary: 'aborted (abort by carol@example.com)' })]);
+    expect(rollout.status!.history.filter((h) => h.action === 'rollback')).toEqual([
+      expect.objectContaining({
+        by: 'carol@example.com',
+        canaryWeight: 0,
+        summary: 'aborted (abort by carol@example.com)',
+      }),
+    ]);
     expect(canaryOf('second', 'v2')).toBe(0);
   }, 90_000);
 });

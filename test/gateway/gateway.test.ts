@@ -25,7 +25,14 @@ const table = (w1: number, w2: number, extra: object[] = []) =>
     hosts: ['predictor'],
     http: [
       ...extra,
-      { name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v1' }, weight: w1 }, { destination: { host: 'predictor', subset: 'v2' }, weight: w2 }], retries: { attempts: 2, retryOn: 'connect-failure,5xx' } },
+      {
+        name: 'primary',
+        route: [
+          { destination: { host: 'predictor', subset: 'v1' }, weight: w1 },
+          { destination: { host: 'predictor', subset: 'v2' }, weight: w2 },
+        ],
+        retries: { attempts: 2, retryOn: 'connect-failure,5xx' },
+      },
     ],
   });
 
@@ -34,14 +41,21 @@ async function metrics(): Promise<ReturnType<typeof parseMetricsText>> {
 }
 
 /** Sends n requests, `concurrency` at a time; returns the served versions and statuses. */
-async function burst(n: number, headers: Record<string, string> = {}, concurrency = 16): Promise<{ versions: string[]; statuses: number[] }> {
+async function burst(
+  n: number,
+  headers: Record<string, string> = {},
+  concurrency = 16,
+): Promise<{ versions: string[]; statuses: number[] }> {
   const versions: string[] = [];
   const statuses: number[] = [];
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next++ < n) {
-        const reply = await request(`${url}/v2/models/${MODEL}/infer`, { body, headers: { 'cache-control': 'no-cache', ...headers } });
+        const reply = await request(`${url}/v2/models/${MODEL}/infer`, {
+          body,
+          headers: { 'cache-control': 'no-cache', ...headers },
+        });
         statuses.push(reply.status);
         versions.push(reply.body.model_version);
       }
@@ -52,7 +66,10 @@ async function burst(n: number, headers: Record<string, string> = {}, concurrenc
 
 beforeAll(async () => {
   [v1, v2] = await Promise.all([predictor({ version: 'v1' }), predictor({ version: 'v2' })]);
-  gateway = new Gateway({ table: table(100, 0), backends: { v1: [v1.url], v2: [v2.url] }, service: 'predictor', token: TOKEN }, quiet);
+  gateway = new Gateway(
+    { table: table(100, 0), backends: { v1: [v1.url], v2: [v2.url] }, service: 'predictor', token: TOKEN },
+    quiet,
+  );
   const ports = await gateway.listen(0, 0);
   url = `http://127.0.0.1:${ports.port}`;
   admin = `http://127.0.0.1:${ports.adminPort}`;
@@ -75,15 +92,25 @@ describe('gateway', () => {
     expect(chiSquareSf(chi(0.5), 1)).toBeLessThan(1e-6);
     // Istio-standard telemetry agrees with what the clients saw.
     const m = await metrics();
-    expect(sumOf(m, 'istio_requests_total', { destination_version: 'v2', response_code: '200', request_mirrored: 'false' })).toBeGreaterThanOrEqual(n2);
+    expect(
+      sumOf(m, 'istio_requests_total', { destination_version: 'v2', response_code: '200', request_mirrored: 'false' }),
+    ).toBeGreaterThanOrEqual(n2);
     expect(sumOf(m, 'weir_gateway_route_weight', { route: 'primary', destination_version: 'v2' })).toBe(30);
   });
 
   test('header and cookie match routes send a cohort to one version', async () => {
     gateway.setRoutes(
       table(100, 0, [
-        { name: 'beta-header', match: [{ headers: { 'x-cohort': { exact: 'beta' } } }], route: [{ destination: { host: 'predictor', subset: 'v2' } }] },
-        { name: 'beta-cookie', match: [{ headers: { cookie: { regex: '(.*; )?cohort=beta(;.*)?' } } }], route: [{ destination: { host: 'predictor', subset: 'v2' } }] },
+        {
+          name: 'beta-header',
+          match: [{ headers: { 'x-cohort': { exact: 'beta' } } }],
+          route: [{ destination: { host: 'predictor', subset: 'v2' } }],
+        },
+        {
+          name: 'beta-cookie',
+          match: [{ headers: { cookie: { regex: '(.*; )?cohort=beta(;.*)?' } } }],
+          route: [{ destination: { host: 'predictor', subset: 'v2' } }],
+        },
       ]),
     );
     expect(new Set((await burst(40, { 'x-cohort': 'beta' })).versions)).toEqual(new Set(['v2']));
@@ -93,11 +120,32 @@ describe('gateway', () => {
   });
 
   test('mirroring copies traffic to the shadow version, discards its answers, and labels it mirrored', async () => {
-    const before = sumOf(await metrics(), 'istio_requests_total', { destination_version: 'v2', request_mirrored: 'true' });
-    gateway.setRoutes(parseRouteTable({ http: [{ name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v1' } }], mirror: { host: 'predictor', subset: 'v2' }, mirrorPercentage: { value: 100 } }] }));
+    const before = sumOf(await metrics(), 'istio_requests_total', {
+      destination_version: 'v2',
+      request_mirrored: 'true',
+    });
+    gateway.setRoutes(
+      parseRouteTable({
+        http: [
+          {
+            name: 'primary',
+            route: [{ destination: { host: 'predictor', subset: 'v1' } }],
+            mirror: { host: 'predictor', subset: 'v2' },
+            mirrorPercentage: { value: 100 },
+          },
+        ],
+      }),
+    );
     const { versions } = await burst(100);
     expect(new Set(versions)).toEqual(new Set(['v1']));
-    await waitFor(async () => sumOf(await metrics(), 'istio_requests_total', { destination_version: 'v2', request_mirrored: 'true' }) - before === 100, 10_000, '100 mirrored requests');
+    await waitFor(
+      async () =>
+        sumOf(await metrics(), 'istio_requests_total', { destination_version: 'v2', request_mirrored: 'true' }) -
+          before ===
+        100,
+      10_000,
+      '100 mirrored requests',
+    );
   });
 
   test('weight changes under constant load drop no request', async () => {
@@ -106,13 +154,20 @@ describe('gateway', () => {
     let running = true;
     const workers = Array.from({ length: 8 }, async () => {
       while (running) {
-        const reply = await request(`${url}/v2/models/${MODEL}/infer`, { body, headers: { 'cache-control': 'no-cache' } });
+        const reply = await request(`${url}/v2/models/${MODEL}/infer`, {
+          body,
+          headers: { 'cache-control': 'no-cache' },
+        });
         statuses.push(reply.status);
       }
     });
     for (let i = 0; i < 40; i++) {
       const w = [0, 10, 25, 50, 100][i % 5]!;
-      const reply = await request(`${admin}/routes/primary/weights`, { method: 'PUT', body: { weights: { v1: 100 - w, v2: w } }, headers: { authorization: `Bearer ${TOKEN}` } });
+      const reply = await request(`${admin}/routes/primary/weights`, {
+        method: 'PUT',
+        body: { weights: { v1: 100 - w, v2: w } },
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
       expect(reply.status).toBe(200);
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
@@ -125,9 +180,21 @@ describe('gateway', () => {
   test('the admin API refuses requests without the right token, and bad weights name the problem', async () => {
     const weights = `${admin}/routes/primary/weights`;
     expect((await request(weights, { method: 'PUT', body: { weights: { v1: 0, v2: 100 } } })).status).toBe(401);
-    expect((await request(weights, { method: 'PUT', body: { weights: { v1: 0, v2: 100 } }, headers: { authorization: 'Bearer not-the-token-at-all!!' } })).status).toBe(401);
+    expect(
+      (
+        await request(weights, {
+          method: 'PUT',
+          body: { weights: { v1: 0, v2: 100 } },
+          headers: { authorization: 'Bearer not-the-token-at-all!!' },
+        })
+      ).status,
+    ).toBe(401);
     expect((await request(`${admin}/routes`)).status).toBe(401);
-    const bad = await request(weights, { method: 'PUT', body: { weights: { v1: 50, v2: 60 } }, headers: { authorization: `Bearer ${TOKEN}` } });
+    const bad = await request(weights, {
+      method: 'PUT',
+      body: { weights: { v1: 50, v2: 60 } },
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     expect(bad).toMatchObject({ status: 400, body: { error: 'weights: add up to 110; they must add up to 100' } });
     const table = await request(`${admin}/routes`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(table.status).toBe(200);
@@ -137,10 +204,20 @@ describe('gateway', () => {
   });
 
   test('a dead backend of a version is retried on the live one', async () => {
-    const retrying = new Gateway({ table: table(100, 0), backends: { v1: ['http://127.0.0.1:9', v1.url], v2: [v2.url] }, service: 'predictor', token: TOKEN }, quiet);
+    const retrying = new Gateway(
+      {
+        table: table(100, 0),
+        backends: { v1: ['http://127.0.0.1:9', v1.url], v2: [v2.url] },
+        service: 'predictor',
+        token: TOKEN,
+      },
+      quiet,
+    );
     const ports = await retrying.listen(0, 0);
     try {
-      const replies = await Promise.all(Array.from({ length: 30 }, () => request(`http://127.0.0.1:${ports.port}/v2/models/${MODEL}/infer`, { body })));
+      const replies = await Promise.all(
+        Array.from({ length: 30 }, () => request(`http://127.0.0.1:${ports.port}/v2/models/${MODEL}/infer`, { body })),
+      );
       expect(replies.map((r) => r.status)).toEqual(replies.map(() => 200));
     } finally {
       await retrying.close();

@@ -27,23 +27,65 @@ const vs = (w1: number, w2: number) => ({
   spec: {
     hosts: ['predictor'],
     http: [
-      { name: 'beta', match: [{ headers: { 'x-cohort': { exact: 'beta' } } }], route: [{ destination: { host: 'predictor', subset: 'v2' } }] },
-      { name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v1' }, weight: w1 }, { destination: { host: 'predictor', subset: 'v2' }, weight: w2 }] },
+      {
+        name: 'beta',
+        match: [{ headers: { 'x-cohort': { exact: 'beta' } } }],
+        route: [{ destination: { host: 'predictor', subset: 'v2' } }],
+      },
+      {
+        name: 'primary',
+        route: [
+          { destination: { host: 'predictor', subset: 'v1' }, weight: w1 },
+          { destination: { host: 'predictor', subset: 'v2' }, weight: w2 },
+        ],
+      },
     ],
   },
 });
 const patchWeights = (w1: number, w2: number) =>
-  kube.kubectl(['patch', 'virtualservice', 'predictor', '-n', 'models', '--type', 'json', '-p', JSON.stringify([{ op: 'replace', path: '/spec/http/1/route/0/weight', value: w1 }, { op: 'replace', path: '/spec/http/1/route/1/weight', value: w2 }])]);
+  kube.kubectl([
+    'patch',
+    'virtualservice',
+    'predictor',
+    '-n',
+    'models',
+    '--type',
+    'json',
+    '-p',
+    JSON.stringify([
+      { op: 'replace', path: '/spec/http/1/route/0/weight', value: w1 },
+      { op: 'replace', path: '/spec/http/1/route/1/weight', value: w2 },
+    ]),
+  ]);
 
 beforeAll(async () => {
   [kube, v1, v2] = await Promise.all([startKube(), predictor({ version: 'v1' }), predictor({ version: 'v2' })]);
   await kube.kubectl(['apply', '-f', path.join(packageRoot(), 'test/k8s/istio-crds.yaml')]);
-  await kube.kubectl(['wait', '--for', 'condition=established', '--timeout=30s', 'crd/virtualservices.networking.istio.io']);
+  await kube.kubectl([
+    'wait',
+    '--for',
+    'condition=established',
+    '--timeout=30s',
+    'crd/virtualservices.networking.istio.io',
+  ]);
   await kube.kubectl(['create', 'namespace', 'models']);
   await kube.kubectl(['apply', '-f', '-'], 'admin', stringify(vs(100, 0)));
-  gateway = new Gateway({ table: parseRouteTable(vs(50, 50).spec), backends: { v1: [v1.url], v2: [v2.url] }, service: 'predictor', token: 'watch-test-token-0123456789' }, createLogger('gateway', 'error'));
+  gateway = new Gateway(
+    {
+      table: parseRouteTable(vs(50, 50).spec),
+      backends: { v1: [v1.url], v2: [v2.url] },
+      service: 'predictor',
+      token: 'watch-test-token-0123456789',
+    },
+    createLogger('gateway', 'error'),
+  );
   url = `http://127.0.0.1:${(await gateway.listen(0, 0)).port}`;
-  watcher = new VirtualServiceWatcher(gateway, loadKubeConfig({ kubeconfig: await kube.kubeconfig() }), { namespace: 'models', name: 'predictor' }, createLogger('gateway', 'error'));
+  watcher = new VirtualServiceWatcher(
+    gateway,
+    loadKubeConfig({ kubeconfig: await kube.kubeconfig() }),
+    { namespace: 'models', name: 'predictor' },
+    createLogger('gateway', 'error'),
+  );
   await watcher.start();
 }, 120_000);
 afterAll(async () => {
@@ -58,7 +100,12 @@ describe('gateway watching a VirtualService', () => {
     await patchWeights(0, 100);
     await waitFor(() => weightsOf(gateway.routes, 'primary').v2 === 100, 10_000, 'the patch to arrive');
     const body = inferBody([marketRows(1)[0]!.features]);
-    const versions = await Promise.all(Array.from({ length: 20 }, async () => (await request(`${url}/v2/models/${MODEL}/infer`, { body })).body.model_version));
+    const versions = await Promise.all(
+      Array.from(
+        { length: 20 },
+        async () => (await request(`${url}/v2/models/${MODEL}/infer`, { body })).body.model_version,
+      ),
+    );
     expect(new Set(versions)).toEqual(new Set(['v2']));
     // The header route of the same VirtualService came along untouched.
     expect(gateway.routes.http[0]!.name).toBe('beta');
@@ -66,11 +113,19 @@ describe('gateway watching a VirtualService', () => {
 
   test('a VirtualService write reaches the gateway quickly (20 writes; p50 and p99 printed)', async () => {
     const api = loadKubeConfig({ kubeconfig: await kube.kubeconfig() }).makeApiClient(CustomObjectsApi);
-    const ref = { group: 'networking.istio.io', version: 'v1beta1', namespace: 'models', plural: 'virtualservices', name: 'predictor' };
+    const ref = {
+      group: 'networking.istio.io',
+      version: 'v1beta1',
+      namespace: 'models',
+      plural: 'virtualservices',
+      name: 'predictor',
+    };
     const delays: number[] = [];
     for (let i = 0; i < 20; i++) {
       const w = i % 2 === 0 ? 25 : 75;
-      const current = (await api.getNamespacedCustomObject(ref)) as { spec: { http: { route: { weight?: number }[] }[] } };
+      const current = (await api.getNamespacedCustomObject(ref)) as {
+        spec: { http: { route: { weight?: number }[] }[] };
+      };
       current.spec.http[1]!.route[0]!.weight = 100 - w;
       current.spec.http[1]!.route[1]!.weight = w;
       const sent = performance.now();
@@ -82,7 +137,9 @@ describe('gateway watching a VirtualService', () => {
       delays.push(performance.now() - sent);
     }
     delays.sort((a, b) => a - b);
-    process.stdout.write(`VirtualService write sent → gateway applied: p50 ${delays[9]!.toFixed(1)} ms, p99 ${delays[19]!.toFixed(1)} ms\n`);
+    process.stdout.write(
+      `VirtualService write sent → gateway applied: p50 ${delays[9]!.toFixed(1)} ms, p99 ${delays[19]!.toFixed(1)} ms\n`,
+    );
     expect(delays[19]!).toBeLessThan(2000);
   });
 

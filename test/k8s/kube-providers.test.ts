@@ -13,7 +13,12 @@ import { packageRoot } from '../../controller/src/local/predictor-process.js';
 import { IstioRouter } from '../../controller/src/providers/istio/router.js';
 import { LeaderElector } from '../../controller/src/providers/kube/lease.js';
 import { KubeRolloutStore } from '../../controller/src/providers/kube/store.js';
-import { CommandRefusedError, ConflictError, InvalidRolloutError, RouteConfigError } from '../../controller/src/providers/types.js';
+import {
+  CommandRefusedError,
+  ConflictError,
+  InvalidRolloutError,
+  RouteConfigError,
+} from '../../controller/src/providers/types.js';
 import type { AppliedStep } from '../../controller/src/engine/types.js';
 import { waitFor } from '../support/predictor.js';
 import { startKube, type KubeEnv } from '../support/kube-env.js';
@@ -25,20 +30,74 @@ let kc: KubeConfig;
 let api: CustomObjectsApi;
 
 const rollout = (name: string, extra: Record<string, unknown> = {}): ModelRollout =>
-  validateModelRollout({ apiVersion: 'weir.dev/v1alpha1', kind: 'ModelRollout', metadata: { name, namespace: 'team' }, spec: { model: 'm', virtualService: { name: 'predictor', route: 'primary' }, stable: { version: 'v1' }, canary: { version: 'v2' }, ...extra } }).rollout!;
+  validateModelRollout({
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'ModelRollout',
+    metadata: { name, namespace: 'team' },
+    spec: {
+      model: 'm',
+      virtualService: { name: 'predictor', route: 'primary' },
+      stable: { version: 'v1' },
+      canary: { version: 'v2' },
+      ...extra,
+    },
+  }).rollout!;
 
-const step = (stepId: string, action: AppliedStep['action']): AppliedStep => ({ attempt: 1, stepId, action, at: '2026-11-23T00:00:00.000Z', summary: `${action} for the test`, consumed: [] });
+const step = (stepId: string, action: AppliedStep['action']): AppliedStep => ({
+  attempt: 1,
+  stepId,
+  action,
+  at: '2026-11-23T00:00:00.000Z',
+  summary: `${action} for the test`,
+  consumed: [],
+});
 
-const virtualService = (http: unknown[]) => ({ apiVersion: 'networking.istio.io/v1beta1', kind: 'VirtualService', metadata: { name: 'predictor', namespace: 'team' }, spec: { hosts: ['predictor'], http } });
-const primary = { name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v1' }, weight: 100 }, { destination: { host: 'predictor', subset: 'v2' }, weight: 0 }] };
-const readVs = async () => (await api.getNamespacedCustomObject({ ...VS, name: 'predictor' })) as { spec: { http: { name: string; route: { weight?: number }[] }[] } };
+const virtualService = (http: unknown[]) => ({
+  apiVersion: 'networking.istio.io/v1beta1',
+  kind: 'VirtualService',
+  metadata: { name: 'predictor', namespace: 'team' },
+  spec: { hosts: ['predictor'], http },
+});
+const primary = {
+  name: 'primary',
+  route: [
+    { destination: { host: 'predictor', subset: 'v1' }, weight: 100 },
+    { destination: { host: 'predictor', subset: 'v2' }, weight: 0 },
+  ],
+};
+const readVs = async () =>
+  (await api.getNamespacedCustomObject({ ...VS, name: 'predictor' })) as {
+    spec: { http: { name: string; route: { weight?: number }[] }[] };
+  };
 
 beforeAll(async () => {
   kube = await startKube();
-  await kube.kubectl(['apply', '-f', path.join(packageRoot(), 'test/k8s/istio-crds.yaml'), '-f', path.join(packageRoot(), 'manifests/crds/modelrollouts.weir.dev.yaml')]);
-  await kube.kubectl(['wait', '--for', 'condition=established', '--timeout=30s', 'crd/virtualservices.networking.istio.io', 'crd/modelrollouts.weir.dev']);
+  await kube.kubectl([
+    'apply',
+    '-f',
+    path.join(packageRoot(), 'test/k8s/istio-crds.yaml'),
+    '-f',
+    path.join(packageRoot(), 'manifests/crds/modelrollouts.weir.dev.yaml'),
+  ]);
+  await kube.kubectl([
+    'wait',
+    '--for',
+    'condition=established',
+    '--timeout=30s',
+    'crd/virtualservices.networking.istio.io',
+    'crd/modelrollouts.weir.dev',
+  ]);
   await kube.kubectl(['create', 'namespace', 'team']);
-  await kube.kubectl(['apply', '-f', '-'], 'admin', stringify({ apiVersion: 'networking.istio.io/v1beta1', kind: 'DestinationRule', metadata: { name: 'predictor', namespace: 'team' }, spec: { host: 'predictor.team.svc.cluster.local', subsets: [{ name: 'v1' }, { name: 'v2' }] } }));
+  await kube.kubectl(
+    ['apply', '-f', '-'],
+    'admin',
+    stringify({
+      apiVersion: 'networking.istio.io/v1beta1',
+      kind: 'DestinationRule',
+      metadata: { name: 'predictor', namespace: 'team' },
+      spec: { host: 'predictor.team.svc.cluster.local', subsets: [{ name: 'v1' }, { name: 'v2' }] },
+    }),
+  );
   kc = loadKubeConfig({ kubeconfig: await kube.kubeconfig() });
   api = kc.makeApiClient(CustomObjectsApi);
 }, 120_000);
@@ -49,9 +108,17 @@ afterAll(async () => {
 describe('IstioRouter', () => {
   test('a missing VirtualService, route or subset is a RouteConfigError with a reason', async () => {
     const router = new IstioRouter(kc);
-    const reasonOf = (p: Promise<unknown>) => p.then(() => 'no error', (err: unknown) => (err instanceof RouteConfigError ? err.reason : `not a RouteConfigError: ${String(err)}`));
+    const reasonOf = (p: Promise<unknown>) =>
+      p.then(
+        () => 'no error',
+        (err: unknown) => (err instanceof RouteConfigError ? err.reason : `not a RouteConfigError: ${String(err)}`),
+      );
     expect(await reasonOf(router.getRoutes(rollout('r')))).toBe('VirtualServiceNotFound');
-    await kube.kubectl(['apply', '-f', '-'], 'admin', stringify(virtualService([{ name: 'other', route: [{ destination: { host: 'predictor', subset: 'v1' } }] }])));
+    await kube.kubectl(
+      ['apply', '-f', '-'],
+      'admin',
+      stringify(virtualService([{ name: 'other', route: [{ destination: { host: 'predictor', subset: 'v1' } }] }])),
+    );
     expect(await reasonOf(router.getRoutes(rollout('r')))).toBe('RouteNotFound');
     await kube.kubectl(['apply', '-f', '-'], 'admin', stringify(virtualService([primary])));
     expect(await reasonOf(router.getRoutes(rollout('r', { canary: { version: 'v9' } })))).toBe('SubsetNotFound');
@@ -63,7 +130,23 @@ describe('IstioRouter', () => {
     const router = new IstioRouter(kc);
     const r = rollout('r');
     await router.getRoutes(r); // reads the VirtualService that setRoutes will patch
-    await kube.kubectl(['patch', 'virtualservice', 'predictor', '-n', 'team', '--type', 'json', '-p', JSON.stringify([{ op: 'add', path: '/spec/http/0', value: { name: 'beta', route: [{ destination: { host: 'predictor', subset: 'v2' } }] } }])]);
+    await kube.kubectl([
+      'patch',
+      'virtualservice',
+      'predictor',
+      '-n',
+      'team',
+      '--type',
+      'json',
+      '-p',
+      JSON.stringify([
+        {
+          op: 'add',
+          path: '/spec/http/0',
+          value: { name: 'beta', route: [{ destination: { host: 'predictor', subset: 'v2' } }] },
+        },
+      ]),
+    ]);
     await router.setRoutes(r, 25, 0, step('a1-s1-progressing', 'advance'));
     expect(router.counts).toEqual({ writes: 1, conflicts: 1 });
     const vs = await readVs();
@@ -74,10 +157,19 @@ describe('IstioRouter', () => {
   test('mirror and header route for a strategy that asks for them', async () => {
     await kube.kubectl(['apply', '-f', '-'], 'admin', stringify(virtualService([primary])));
     const router = new IstioRouter(kc);
-    const r = rollout('r', { strategy: { mirror: { percent: 50, duration: '1m' }, headerRoute: { headers: { 'x-cohort': { exact: 'canary' } } } } });
+    const r = rollout('r', {
+      strategy: {
+        mirror: { percent: 50, duration: '1m' },
+        headerRoute: { headers: { 'x-cohort': { exact: 'canary' } } },
+      },
+    });
     await router.setRoutes(r, 0, 50, step('a1-s0-mirroring', 'advance'));
     let vs = (await readVs()) as unknown as { spec: { http: Record<string, unknown>[] } };
-    expect(vs.spec.http[0]).toMatchObject({ name: 'primary', mirror: { host: 'predictor', subset: 'v2' }, mirrorPercentage: { value: 50 } });
+    expect(vs.spec.http[0]).toMatchObject({
+      name: 'primary',
+      mirror: { host: 'predictor', subset: 'v2' },
+      mirrorPercentage: { value: 50 },
+    });
     await router.setRoutes(r, 10, 0, step('a1-s1-progressing', 'advance'));
     vs = (await readVs()) as unknown as { spec: { http: Record<string, unknown>[] } };
     expect(vs.spec.http.map((h) => h.name)).toEqual(['primary-weir-canary', 'primary']);
@@ -87,25 +179,66 @@ describe('IstioRouter', () => {
 
 describe('IstioRouter step record (issue 11, bug 6)', () => {
   test('the route keeps the step it carries beside its weights, per rollout, and ignores a record it did not write', async () => {
-    await kube.kubectl(['apply', '-f', '-'], 'admin', stringify(virtualService([primary, { name: 'other', route: [{ destination: { host: 'predictor', subset: 'v1' }, weight: 100 }, { destination: { host: 'predictor', subset: 'v2' }, weight: 0 }] }])));
+    await kube.kubectl(
+      ['apply', '-f', '-'],
+      'admin',
+      stringify(
+        virtualService([
+          primary,
+          {
+            name: 'other',
+            route: [
+              { destination: { host: 'predictor', subset: 'v1' }, weight: 100 },
+              { destination: { host: 'predictor', subset: 'v2' }, weight: 0 },
+            ],
+          },
+        ]),
+      ),
+    );
     const router = new IstioRouter(kc);
     const mine = rollout('mine');
-    const theirs = validateModelRollout({ apiVersion: 'weir.dev/v1alpha1', kind: 'ModelRollout', metadata: { name: 'theirs', namespace: 'team' }, spec: { ...rollout('x').spec, virtualService: { name: 'predictor', route: 'other' } } }).rollout!;
+    const theirs = validateModelRollout({
+      apiVersion: 'weir.dev/v1alpha1',
+      kind: 'ModelRollout',
+      metadata: { name: 'theirs', namespace: 'team' },
+      spec: { ...rollout('x').spec, virtualService: { name: 'predictor', route: 'other' } },
+    }).rollout!;
     const rolledBack = { ...step('a1-s2-rolledback', 'rollback'), by: 'carol', consumed: ['abort-1'] };
     await router.setRoutes(mine, 0, 0, rolledBack);
     await router.setRoutes(theirs, 25, 0, step('a1-s1-progressing', 'advance'));
-    expect(await router.getRoutes(mine)).toEqual({ stable: 100, canary: 0, mirrorPercent: 0, step: { ...rolledBack, rollout: 'team/mine' } });
+    expect(await router.getRoutes(mine)).toEqual({
+      stable: 100,
+      canary: 0,
+      mirrorPercent: 0,
+      step: { ...rolledBack, rollout: 'team/mine' },
+    });
     expect((await router.getRoutes(theirs)).step).toMatchObject({ stepId: 'a1-s1-progressing' });
     // A compare-and-swap on the record: a replica that read the route before another writer
     // recorded a new step (a rollback by the new leader) gets a conflict, and overwrites nothing.
     await router.setRoutes(mine, 50, 0, step('a1-s2-progressing', 'advance'));
     const stale = new IstioRouter(kc);
     await stale.getRoutes(mine);
-    await router.setRoutes(mine, 0, 0, { ...step('a1-s2-rolledback', 'rollback'), summary: 'the new leader rolled back' });
-    await expect(stale.setRoutes(mine, 100, 0, step('a1-s3-progressing', 'advance'))).rejects.toBeInstanceOf(ConflictError);
+    await router.setRoutes(mine, 0, 0, {
+      ...step('a1-s2-rolledback', 'rollback'),
+      summary: 'the new leader rolled back',
+    });
+    await expect(stale.setRoutes(mine, 100, 0, step('a1-s3-progressing', 'advance'))).rejects.toBeInstanceOf(
+      ConflictError,
+    );
     expect(await router.getRoutes(mine)).toMatchObject({ canary: 0, step: { summary: 'the new leader rolled back' } });
     // Someone writes garbage into the annotation: no record, and no crash.
-    await kube.kubectl(['annotate', '--overwrite', 'virtualservice', 'predictor', '-n', 'team', 'weir.dev/applied-steps={"mine":{"attempt":"x"},"theirs":7'], 'admin');
+    await kube.kubectl(
+      [
+        'annotate',
+        '--overwrite',
+        'virtualservice',
+        'predictor',
+        '-n',
+        'team',
+        'weir.dev/applied-steps={"mine":{"attempt":"x"},"theirs":7',
+      ],
+      'admin',
+    );
     expect(await router.getRoutes(mine)).toEqual({ stable: 100, canary: 0, mirrorPercent: 0 });
   });
 });
@@ -113,37 +246,82 @@ describe('IstioRouter step record (issue 11, bug 6)', () => {
 describe('KubeRolloutStore', () => {
   test('an invalid spec is listed apart with its reason and never blocks the others; a finished rollout refuses commands and records who tried', async () => {
     const good = rollout('good');
-    await kube.kubectl(['apply', '-f', '-'], 'admin', stringify({ apiVersion: 'weir.dev/v1alpha1', kind: 'ModelRollout', metadata: { name: 'good', namespace: 'team' }, spec: good.spec }));
+    await kube.kubectl(
+      ['apply', '-f', '-'],
+      'admin',
+      stringify({
+        apiVersion: 'weir.dev/v1alpha1',
+        kind: 'ModelRollout',
+        metadata: { name: 'good', namespace: 'team' },
+        spec: good.spec,
+      }),
+    );
     // The CRD schema admits it; weir's validation does not (an approval that is not a step).
-    await kube.kubectl(['apply', '-f', '-'], 'admin', stringify({ apiVersion: 'weir.dev/v1alpha1', kind: 'ModelRollout', metadata: { name: 'bad', namespace: 'team' }, spec: { ...good.spec, strategy: { ...good.spec.strategy, approvals: [33] } } }));
+    await kube.kubectl(
+      ['apply', '-f', '-'],
+      'admin',
+      stringify({
+        apiVersion: 'weir.dev/v1alpha1',
+        kind: 'ModelRollout',
+        metadata: { name: 'bad', namespace: 'team' },
+        spec: { ...good.spec, strategy: { ...good.spec.strategy, approvals: [33] } },
+      }),
+    );
     const store = new KubeRolloutStore(kc, { namespaces: ['team'], log });
     await store.start();
     try {
       const listing = await store.list();
       expect(listing.rollouts.map((r) => r.key)).toContain('team/good');
-      expect(listing.invalid).toEqual([expect.objectContaining({ key: 'team/bad', reason: expect.stringContaining('spec.strategy.approvals[0]: 33 is not one of the steps'), metadata: expect.objectContaining({ name: 'bad', namespace: 'team', uid: expect.any(String) }) })]);
+      expect(listing.invalid).toEqual([
+        expect.objectContaining({
+          key: 'team/bad',
+          reason: expect.stringContaining('spec.strategy.approvals[0]: 33 is not one of the steps'),
+          metadata: expect.objectContaining({ name: 'bad', namespace: 'team', uid: expect.any(String) }),
+        }),
+      ]);
       expect((await store.listFromServer()).invalid.map((i) => i.key)).toEqual(['team/bad']);
       await expect(store.get('team/bad')).rejects.toBeInstanceOf(InvalidRolloutError);
       // Roll the good one back, as the controller would record it.
       const read = await store.get('team/good');
-      await store.writeStatus('team/good', { ...read.rollout.status!, phase: 'RolledBack', stage: 2, canaryWeight: 0 }, read.revision);
+      await store.writeStatus(
+        'team/good',
+        { ...read.rollout.status!, phase: 'RolledBack', stage: 2, canaryWeight: 0 },
+        read.revision,
+      );
       const refused = store.addCommand('team/good', { type: 'approve', by: 'mallory', at: '2026-11-23T01:00:00Z' });
       await expect(refused).rejects.toBeInstanceOf(CommandRefusedError);
       const after = await store.get('team/good');
       expect(after.commands).toEqual([]);
-      expect(after.rollout.status!.refusedCommands).toEqual([{ type: 'approve', by: 'mallory', at: '2026-11-23T01:00:00Z', reason: expect.stringContaining('the rollout is RolledBack') }]);
+      expect(after.rollout.status!.refusedCommands).toEqual([
+        {
+          type: 'approve',
+          by: 'mallory',
+          at: '2026-11-23T01:00:00Z',
+          reason: expect.stringContaining('the rollout is RolledBack'),
+        },
+      ]);
       expect(after.rollout.status!.phase).toBe('RolledBack');
       // A retry is the one command it takes.
-      await expect(store.addCommand('team/good', { type: 'retry', by: 'carol', at: '2026-11-23T01:01:00Z' })).resolves.toMatchObject({ type: 'retry' });
+      await expect(
+        store.addCommand('team/good', { type: 'retry', by: 'carol', at: '2026-11-23T01:01:00Z' }),
+      ).resolves.toMatchObject({ type: 'retry' });
     } finally {
       store.stop();
       await kube.kubectl(['delete', 'modelrollout', 'good', 'bad', '-n', 'team'], 'admin');
     }
   });
 
-
   test('status writes need the current resourceVersion; commands survive concurrent writers', async () => {
-    await kube.kubectl(['apply', '-f', '-'], 'admin', stringify({ apiVersion: 'weir.dev/v1alpha1', kind: 'ModelRollout', metadata: { name: 'store', namespace: 'team' }, spec: rollout('store').spec }));
+    await kube.kubectl(
+      ['apply', '-f', '-'],
+      'admin',
+      stringify({
+        apiVersion: 'weir.dev/v1alpha1',
+        kind: 'ModelRollout',
+        metadata: { name: 'store', namespace: 'team' },
+        spec: rollout('store').spec,
+      }),
+    );
     let changes = 0;
     const store = new KubeRolloutStore(kc, { namespaces: ['team'], log, onChange: () => changes++ });
     await store.start();
@@ -152,7 +330,10 @@ describe('KubeRolloutStore', () => {
       const first = await store.get('team/store');
       expect(first.rollout.status!.phase).toBe('Pending');
       // Two people give commands at once: both are kept.
-      await Promise.all([store.addCommand('team/store', { type: 'pause', by: 'alice', at: '2026-11-23T00:00:00Z' }), store.addCommand('team/store', { type: 'abort', by: 'bob', at: '2026-11-23T00:00:01Z' })]);
+      await Promise.all([
+        store.addCommand('team/store', { type: 'pause', by: 'alice', at: '2026-11-23T00:00:00Z' }),
+        store.addCommand('team/store', { type: 'abort', by: 'bob', at: '2026-11-23T00:00:01Z' }),
+      ]);
       const withCommands = await store.get('team/store');
       expect(withCommands.commands.map((c) => c.by).sort()).toEqual(['alice', 'bob']);
       // A write from the stale revision is refused with 409.
@@ -162,7 +343,11 @@ describe('KubeRolloutStore', () => {
       await expect(stale).rejects.toThrow(/ModelRollout team\/store changed since resourceVersion \d+; read it again/);
       // Consuming one command removes it and keeps the other.
       const pause = withCommands.commands.find((c) => c.type === 'pause')!;
-      await store.writeStatus('team/store', { ...withCommands.rollout.status!, consumedCommands: [pause.id] }, withCommands.revision);
+      await store.writeStatus(
+        'team/store',
+        { ...withCommands.rollout.status!, consumedCommands: [pause.id] },
+        withCommands.revision,
+      );
       expect((await store.get('team/store')).commands.map((c) => c.type)).toEqual(['abort']);
       // The watch cache saw the writes.
       await waitFor(async () => (await store.list()).rollouts[0]!.commands.length === 1, 5000, 'the cache to catch up');
@@ -176,7 +361,8 @@ describe('KubeRolloutStore', () => {
 describe('LeaderElector', () => {
   test('one of two candidates leads; when it stops it hands the Lease over at once', async () => {
     await kube.kubectl(['create', 'namespace', 'weir-system']).catch(() => undefined);
-    const make = (identity: string) => new LeaderElector(kc, { namespace: 'weir-system', name: 'unit', identity, leaseDurationMs: 3000, log });
+    const make = (identity: string) =>
+      new LeaderElector(kc, { namespace: 'weir-system', name: 'unit', identity, leaseDurationMs: 3000, log });
     const [a, b] = [make('a'), make('b')];
     a.start();
     await waitFor(() => a.isLeader, 5000, 'a to lead');
@@ -189,6 +375,16 @@ describe('LeaderElector', () => {
     // Released, not expired: b does not wait out the 3 s lease.
     expect(performance.now() - released).toBeLessThan(2000);
     await b.stop();
-    expect(() => new LeaderElector(kc, { namespace: 'x', name: 'y', identity: 'z', leaseDurationMs: 1000, renewDeadlineMs: 2000, log })).toThrow('leader election: need retry period');
+    expect(
+      () =>
+        new LeaderElector(kc, {
+          namespace: 'x',
+          name: 'y',
+          identity: 'z',
+          leaseDurationMs: 1000,
+          renewDeadlineMs: 2000,
+          log,
+        }),
+    ).toThrow('leader election: need retry period');
   });
 });

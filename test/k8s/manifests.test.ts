@@ -21,7 +21,9 @@ interface Doc {
 }
 
 async function render(): Promise<Doc[]> {
-  const { stdout } = await run('kubectl', ['kustomize', path.join(packageRoot(), 'manifests')], { maxBuffer: 16 << 20 });
+  const { stdout } = await run('kubectl', ['kustomize', path.join(packageRoot(), 'manifests')], {
+    maxBuffer: 16 << 20,
+  });
   return parseAllDocuments(stdout).map((d) => d.toJS() as Doc);
 }
 
@@ -34,7 +36,9 @@ const find = (docs: Doc[], kind: string, name: string) => {
 describe('manifests/', () => {
   test('renders every object of the install', async () => {
     const docs = await render();
-    const names = docs.map((d) => `${d.kind}/${d.metadata.namespace ? `${d.metadata.namespace}/` : ''}${d.metadata.name}`).sort();
+    const names = docs
+      .map((d) => `${d.kind}/${d.metadata.namespace ? `${d.metadata.namespace}/` : ''}${d.metadata.name}`)
+      .sort();
     expect(names).toEqual(
       [
         'CustomResourceDefinition/modelrollouts.weir.dev',
@@ -74,12 +78,18 @@ describe('manifests/', () => {
     expect(cluster.rules).toEqual([
       { apiGroups: ['weir.dev'], resources: ['modelrollouts'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: ['weir.dev'], resources: ['modelrollouts/status'], verbs: ['update'] },
-      { apiGroups: ['networking.istio.io'], resources: ['virtualservices', 'destinationrules'], verbs: ['get', 'list', 'watch', 'patch'] },
+      {
+        apiGroups: ['networking.istio.io'],
+        resources: ['virtualservices', 'destinationrules'],
+        verbs: ['get', 'list', 'watch', 'patch'],
+      },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
     ]);
     const leases = find(docs, 'Role', 'weir-controller-leader-election');
     expect(leases.metadata.namespace).toBe('weir-system');
-    expect(leases.rules).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
+    expect(leases.rules).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+    ]);
     for (const role of docs.filter((d) => d.kind === 'ClusterRole' || d.kind === 'Role')) {
       const text = JSON.stringify(role.rules);
       expect(text).not.toContain('*');
@@ -89,7 +99,9 @@ describe('manifests/', () => {
       { apiGroups: ['weir.dev'], resources: ['modelrollouts'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: ['weir.dev'], resources: ['modelrollouts/status'], verbs: ['get', 'update'] },
     ]);
-    expect(find(docs, 'ClusterRoleBinding', 'weir-controller').subjects).toEqual([{ kind: 'ServiceAccount', name: 'weir-controller', namespace: 'weir-system' }]);
+    expect(find(docs, 'ClusterRoleBinding', 'weir-controller').subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'weir-controller', namespace: 'weir-system' },
+    ]);
   });
 
   test('pods: two leader-elected controllers and per-version predictors, non-root, read-only, probed', async () => {
@@ -100,22 +112,40 @@ describe('manifests/', () => {
     expect(pod.serviceAccountName).toBe('weir-controller');
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });
     const c = pod.containers[0];
-    expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(c.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
     expect([c.livenessProbe.httpGet.path, c.readinessProbe.httpGet.path]).toEqual(['/healthz', '/readyz']);
     expect(c.resources.limits).toBeDefined();
-    expect(c.args).toEqual(expect.arrayContaining(['controller', expect.stringMatching(/^--prometheus=/), expect.stringMatching(/^--alertmanager=/)]));
+    expect(c.args).toEqual(
+      expect.arrayContaining([
+        'controller',
+        expect.stringMatching(/^--prometheus=/),
+        expect.stringMatching(/^--alertmanager=/),
+      ]),
+    );
     expect(c.env.map((e: { name: string }) => e.name)).toEqual(['POD_NAME', 'POD_NAMESPACE']);
     for (const version of ['v1', 'v2']) {
       const deployment = find(docs, 'Deployment', `predictor-${version}`);
       expect(deployment.spec.template.metadata.labels).toMatchObject({ app: 'predictor', version });
       const p = deployment.spec.template.spec.containers[0];
       expect(p.args).toContain(`--version=${version}`);
-      expect([p.readinessProbe.httpGet.path, p.livenessProbe.httpGet.path]).toEqual(['/v2/health/ready', '/v2/health/live']);
+      expect([p.readinessProbe.httpGet.path, p.livenessProbe.httpGet.path]).toEqual([
+        '/v2/health/ready',
+        '/v2/health/live',
+      ]);
       expect(p.lifecycle.preStop.exec.command).toEqual(['sleep', '5']);
       expect(p.securityContext.readOnlyRootFilesystem).toBe(true);
       expect(deployment.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
-      expect(find(docs, 'PodDisruptionBudget', `predictor-${version}`).spec.selector.matchLabels).toEqual({ app: 'predictor', version });
-      expect(find(docs, 'HorizontalPodAutoscaler', `predictor-${version}`).spec.scaleTargetRef.name).toBe(`predictor-${version}`);
+      expect(find(docs, 'PodDisruptionBudget', `predictor-${version}`).spec.selector.matchLabels).toEqual({
+        app: 'predictor',
+        version,
+      });
+      expect(find(docs, 'HorizontalPodAutoscaler', `predictor-${version}`).spec.scaleTargetRef.name).toBe(
+        `predictor-${version}`,
+      );
     }
   });
 
@@ -126,25 +156,40 @@ describe('manifests/', () => {
     expect(errors).toEqual([]);
     const vs = find(docs, 'VirtualService', rollout!.spec.virtualService.name);
     const route = vs.spec.http.find((r: { name?: string }) => r.name === rollout!.spec.virtualService.route);
-    expect(route.route.map((d: { destination: { subset: string } }) => d.destination.subset)).toEqual([rollout!.spec.stable.version, rollout!.spec.canary.version]);
+    expect(route.route.map((d: { destination: { subset: string } }) => d.destination.subset)).toEqual([
+      rollout!.spec.stable.version,
+      rollout!.spec.canary.version,
+    ]);
     const dr = find(docs, 'DestinationRule', 'predictor');
     expect(dr.spec.subsets.map((s: { name: string }) => s.name)).toEqual(['v1', 'v2']);
-    expect(dr.spec.trafficPolicy).toEqual(expect.objectContaining({ connectionPool: expect.any(Object), outlierDetection: expect.any(Object) }));
+    expect(dr.spec.trafficPolicy).toEqual(
+      expect.objectContaining({ connectionPool: expect.any(Object), outlierDetection: expect.any(Object) }),
+    );
     expect(route.route[0].destination.host).toBe(dr.spec.host);
   });
 
   test('the plain scrape_configs pass promtool check config', async () => {
     const docs = await render();
-    const scrape = parse(find(docs, 'ConfigMap', 'weir-prometheus-scrape-config').data['scrape-configs.yaml']) as { job_name: string }[];
+    const scrape = parse(find(docs, 'ConfigMap', 'weir-prometheus-scrape-config').data['scrape-configs.yaml']) as {
+      job_name: string;
+    }[];
     expect(scrape.map((j) => j.job_name)).toEqual(['weir-predictors', 'weir-controller']);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'weir-promtool-'));
     try {
       // Debian's Prometheus is built without Kubernetes service discovery, so promtool
       // rejects kubernetes_sd_configs; with a static target in its place it still
       // checks everything else (relabel actions, regexes, label names, job names).
-      const checkable = scrape.map(({ kubernetes_sd_configs: _sd, ...job }: { job_name: string; kubernetes_sd_configs?: unknown }) => ({ ...job, static_configs: [{ targets: ['127.0.0.1:1'] }] }));
+      const checkable = scrape.map(
+        ({ kubernetes_sd_configs: _sd, ...job }: { job_name: string; kubernetes_sd_configs?: unknown }) => ({
+          ...job,
+          static_configs: [{ targets: ['127.0.0.1:1'] }],
+        }),
+      );
       expect(scrape.every((j) => 'kubernetes_sd_configs' in j)).toBe(true);
-      await writeFile(path.join(dir, 'prometheus.yml'), stringify({ global: { scrape_interval: '15s' }, scrape_configs: checkable }));
+      await writeFile(
+        path.join(dir, 'prometheus.yml'),
+        stringify({ global: { scrape_interval: '15s' }, scrape_configs: checkable }),
+      );
       const { stdout } = await run('promtool', ['check', 'config', path.join(dir, 'prometheus.yml')]);
       expect(stdout).toContain('SUCCESS');
     } finally {

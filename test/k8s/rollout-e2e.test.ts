@@ -43,7 +43,10 @@ const predictors: Record<string, PredictorProcess> = {};
 const informers: { stop(): void }[] = [];
 
 /** Every change of the owned route's canary weight, and of each rollout's step, as the API server's watch shows them. */
-const seen = { weights: [] as { at: number; weights: Record<string, number> }[], steps: [] as { at: number; rollout: string; stepId: string; canaryWeight: number; phase: string }[] };
+const seen = {
+  weights: [] as { at: number; weights: Record<string, number> }[],
+  steps: [] as { at: number; rollout: string; stepId: string; canaryWeight: number; phase: string }[],
+};
 
 interface Controller {
   id: string;
@@ -55,7 +58,26 @@ const controllers: Controller[] = [];
 
 async function startController(id: string): Promise<Controller> {
   const config = await kube.kubeconfig(SA);
-  const child = spawn(process.execPath, [weir, 'controller', '--kubeconfig', config, '--prometheus', prometheus.url, '--lease-namespace', 'weir-system', '--lease-duration', `${LEASE_MS / 1000}s`, '--identity', id, '--resync', '30s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      weir,
+      'controller',
+      '--kubeconfig',
+      config,
+      '--prometheus',
+      prometheus.url,
+      '--lease-namespace',
+      'weir-system',
+      '--lease-duration',
+      `${LEASE_MS / 1000}s`,
+      '--identity',
+      id,
+      '--resync',
+      '30s',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const controller: Controller = { id, child, logs: '', port: 0 };
   child.stdout!.on('data', (c: Buffer) => (controller.logs += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (controller.logs += c.toString()));
@@ -74,16 +96,27 @@ async function metric(c: Controller, name: string): Promise<number> {
 }
 
 async function leaseHolder(): Promise<string> {
-  const lease = await admin.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'weir-controller', namespace: 'weir-system' }).catch(() => undefined);
+  const lease = await admin
+    .makeApiClient(CoordinationV1Api)
+    .readNamespacedLease({ name: 'weir-controller', namespace: 'weir-system' })
+    .catch(() => undefined);
   return lease?.spec?.holderIdentity ?? '';
 }
 
 async function rolloutStatus(name: string): Promise<RolloutStatus> {
-  return ((await api.getNamespacedCustomObject({ ...MR_REF, name })) as { status?: RolloutStatus }).status ?? ({} as RolloutStatus);
+  return (
+    ((await api.getNamespacedCustomObject({ ...MR_REF, name })) as { status?: RolloutStatus }).status ??
+    ({} as RolloutStatus)
+  );
 }
 
 /** Waits for a rollout's status to satisfy `check`; on timeout the error carries its phase, message and every controller's last log lines. */
-async function rolloutReaches(name: string, check: (s: RolloutStatus) => boolean, timeoutMs: number, what: string): Promise<void> {
+async function rolloutReaches(
+  name: string,
+  check: (s: RolloutStatus) => boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   try {
     await waitFor(async () => check(await rolloutStatus(name)), timeoutMs, what);
   } catch (err) {
@@ -94,10 +127,15 @@ async function rolloutReaches(name: string, check: (s: RolloutStatus) => boolean
 }
 
 const cli = (user: string, ...args: string[]) =>
-  kube.kubeconfig(user).then((config) => promisify(execFile)(process.execPath, [weir, ...args, '--kubeconfig', config, '-n', 'models']));
+  kube
+    .kubeconfig(user)
+    .then((config) => promisify(execFile)(process.execPath, [weir, ...args, '--kubeconfig', config, '-n', 'models']));
 
 function rolloutYaml(name: string, stable: string, canary: string): string {
-  const doc = parse(demoRolloutYaml(canary)) as { metadata: Record<string, string>; spec: { stable: { version: string }; strategy: Record<string, unknown> } };
+  const doc = parse(demoRolloutYaml(canary)) as {
+    metadata: Record<string, string>;
+    spec: { stable: { version: string }; strategy: Record<string, unknown> };
+  };
   doc.metadata = { name, namespace: 'models' };
   doc.spec.stable = { version: stable };
   doc.spec.strategy.maxDuration = '6m';
@@ -111,26 +149,75 @@ const kill9 = async (c: Controller) => {
 
 beforeAll(async () => {
   kube = await startKube([
-    { name: SA, token: `sa-${Math.random().toString(36).slice(2)}`, groups: ['system:serviceaccounts', 'system:serviceaccounts:weir-system'] },
+    {
+      name: SA,
+      token: `sa-${Math.random().toString(36).slice(2)}`,
+      groups: ['system:serviceaccounts', 'system:serviceaccounts:weir-system'],
+    },
     { name: 'alice', token: `alice-${Math.random().toString(36).slice(2)}` },
     { name: 'bob', token: `bob-${Math.random().toString(36).slice(2)}` },
   ]);
-  await kube.kubectl(['apply', '-f', path.join(packageRoot(), 'test/k8s/istio-crds.yaml'), '-f', manifest('crds/modelrollouts.weir.dev.yaml')]);
-  await kube.kubectl(['wait', '--for', 'condition=established', '--timeout=30s', 'crd/virtualservices.networking.istio.io', 'crd/destinationrules.networking.istio.io', 'crd/modelrollouts.weir.dev']);
+  await kube.kubectl([
+    'apply',
+    '-f',
+    path.join(packageRoot(), 'test/k8s/istio-crds.yaml'),
+    '-f',
+    manifest('crds/modelrollouts.weir.dev.yaml'),
+  ]);
+  await kube.kubectl([
+    'wait',
+    '--for',
+    'condition=established',
+    '--timeout=30s',
+    'crd/virtualservices.networking.istio.io',
+    'crd/destinationrules.networking.istio.io',
+    'crd/modelrollouts.weir.dev',
+  ]);
   // The install's own namespaces, RBAC and Istio routing, as a cluster admin would apply them.
-  for (const file of ['namespaces.yaml', 'rbac/controller.yaml', 'rbac/approver.yaml', 'istio/destinationrule.yaml', 'istio/virtualservice.yaml']) await kube.kubectl(['apply', '-f', manifest(file)]);
-  await kube.kubectl(['create', 'rolebinding', 'release-managers', '--clusterrole=weir-approver', '--user=alice', '-n', 'models']);
+  for (const file of [
+    'namespaces.yaml',
+    'rbac/controller.yaml',
+    'rbac/approver.yaml',
+    'istio/destinationrule.yaml',
+    'istio/virtualservice.yaml',
+  ])
+    await kube.kubectl(['apply', '-f', manifest(file)]);
+  await kube.kubectl([
+    'create',
+    'rolebinding',
+    'release-managers',
+    '--clusterrole=weir-approver',
+    '--user=alice',
+    '-n',
+    'models',
+  ]);
   await kube.kubectl(['create', 'rolebinding', 'viewers', '--clusterrole=weir-viewer', '--user=bob', '-n', 'models']);
 
   admin = loadKubeConfig({ kubeconfig: await kube.kubeconfig() });
   api = admin.makeApiClient(CustomObjectsApi);
-  for (const version of ['v1', 'v2', 'v4']) predictors[version] = await startPredictor({ modelRepository: MODELS_DIR, model: MODEL, version, args: ['--cache-max-entries', '0', '--log-level', 'warn'] });
+  for (const version of ['v1', 'v2', 'v4'])
+    predictors[version] = await startPredictor({
+      modelRepository: MODELS_DIR,
+      model: MODEL,
+      version,
+      args: ['--cache-max-entries', '0', '--log-level', 'warn'],
+    });
   gateway = new Gateway(
-    { table: parseRouteTable({ http: [{ route: [{ destination: { host: 'predictor', subset: 'v1' } }] }] }), backends: Object.fromEntries(Object.entries(predictors).map(([v, p]) => [v, [p.url]])), service: 'predictor', token: 'e2e-gateway-token-0123456789' },
+    {
+      table: parseRouteTable({ http: [{ route: [{ destination: { host: 'predictor', subset: 'v1' } }] }] }),
+      backends: Object.fromEntries(Object.entries(predictors).map(([v, p]) => [v, [p.url]])),
+      service: 'predictor',
+      token: 'e2e-gateway-token-0123456789',
+    },
     createLogger('gateway', 'error'),
   );
   const ports = await gateway.listen(0, 0);
-  watcher = new VirtualServiceWatcher(gateway, admin, { namespace: 'models', name: 'predictor' }, createLogger('gateway', 'error'));
+  watcher = new VirtualServiceWatcher(
+    gateway,
+    admin,
+    { namespace: 'models', name: 'predictor' },
+    createLogger('gateway', 'error'),
+  );
   await watcher.start();
   prometheus = await startPrometheus({
     targets: [
@@ -140,14 +227,21 @@ beforeAll(async () => {
   });
   // The test's own view of the API server: every weight and every step, with when it became visible.
   const log = createLogger('test', 'error');
-  const vsInformer = new Informer<{ metadata: { name: string }; spec: { http: { name?: string; route: { destination: { subset?: string }; weight?: number }[] }[] } }>({
+  const vsInformer = new Informer<{
+    metadata: { name: string };
+    spec: { http: { name?: string; route: { destination: { subset?: string }; weight?: number }[] }[] };
+  }>({
     kubeconfig: admin,
     path: '/apis/networking.istio.io/v1beta1/namespaces/models/virtualservices',
     list: async () => (await api.listNamespacedCustomObject(VS_LIST)) as never,
     log,
     onEvent: (_phase, vs) => {
       const primary = vs.spec.http.find((r) => r.name === 'primary');
-      if (primary) seen.weights.push({ at: performance.now(), weights: Object.fromEntries(primary.route.map((d) => [d.destination.subset ?? '', d.weight ?? 0])) });
+      if (primary)
+        seen.weights.push({
+          at: performance.now(),
+          weights: Object.fromEntries(primary.route.map((d) => [d.destination.subset ?? '', d.weight ?? 0])),
+        });
     },
   });
   const mrInformer = new Informer<{ metadata: { name: string }; status?: RolloutStatus }>({
@@ -158,12 +252,26 @@ beforeAll(async () => {
     onEvent: (_phase, mr) => {
       const s = mr.status;
       const last = seen.steps.findLast((x) => x.rollout === mr.metadata.name);
-      if (s?.lastStepId && last?.stepId !== s.lastStepId) seen.steps.push({ at: performance.now(), rollout: mr.metadata.name, stepId: s.lastStepId, canaryWeight: s.canaryWeight, phase: s.phase });
+      if (s?.lastStepId && last?.stepId !== s.lastStepId)
+        seen.steps.push({
+          at: performance.now(),
+          rollout: mr.metadata.name,
+          stepId: s.lastStepId,
+          canaryWeight: s.canaryWeight,
+          phase: s.phase,
+        });
     },
   });
   await Promise.all([vsInformer.start(), mrInformer.start()]);
   informers.push(vsInformer, mrInformer);
-  load = new LoadGenerator({ gatewayUrl: `http://127.0.0.1:${ports.port}`, predictorUrls: Object.fromEntries(Object.entries(predictors).map(([v, p]) => [v, p.url])), model: MODEL, ratePerSecond: 100, feedbackDelayMs: 1000, seed: 7 });
+  load = new LoadGenerator({
+    gatewayUrl: `http://127.0.0.1:${ports.port}`,
+    predictorUrls: Object.fromEntries(Object.entries(predictors).map(([v, p]) => [v, p.url])),
+    model: MODEL,
+    ratePerSecond: 100,
+    feedbackDelayMs: 1000,
+    seed: 7,
+  });
   load.start();
 }, 180_000);
 
@@ -179,7 +287,8 @@ afterAll(async () => {
 
 describe('Kubernetes mode, end to end', () => {
   test('the controller token from manifests/ may do its job and nothing else', async () => {
-    const can = async (...args: string[]) => (await kube.kubectl(['auth', 'can-i', ...args, '--as', SA]).catch((err: Error) => err.message)).trim();
+    const can = async (...args: string[]) =>
+      (await kube.kubectl(['auth', 'can-i', ...args, '--as', SA]).catch((err: Error) => err.message)).trim();
     // What it needs.
     expect(await can('watch', 'modelrollouts.weir.dev', '-A')).toBe('yes');
     expect(await can('update', 'modelrollouts.weir.dev', '--subresource=status', '-n', 'models')).toBe('yes');
@@ -196,14 +305,23 @@ describe('Kubernetes mode, end to end', () => {
     expect(await can('update', 'leases.coordination.k8s.io', '-n', 'kube-system')).toMatch(/^no/);
     expect(await can('create', 'pods', '-n', 'models')).toMatch(/^no/);
     // And with its own token, for real.
-    await expect(kube.kubectl(['get', 'secrets', '-n', 'weir-system'], SA)).rejects.toThrow(/forbidden: User "system:serviceaccount:weir-system:weir-controller" cannot list resource "secrets"/);
+    await expect(kube.kubectl(['get', 'secrets', '-n', 'weir-system'], SA)).rejects.toThrow(
+      /forbidden: User "system:serviceaccount:weir-system:weir-controller" cannot list resource "secrets"/,
+    );
   });
 
   test('a good canary goes 10 → 25 → 50 → 100: leader failover, kill -9 resume, an approval by weir-approver, another route left alone', async () => {
     const [c1, c2] = await Promise.all([startController('c1'), startController('c2')]);
     await waitFor(async () => ['c1', 'c2'].includes(await leaseHolder()), 20_000, 'a leader');
     await kube.kubectl(['apply', '-f', '-'], 'admin', rolloutYaml('price-direction', 'v1', 'v2'));
-    await waitFor(() => gateway.routes.http.some((r) => r.name === 'primary' && r.route.some((d) => d.destination.subset === 'v2' && d.weight === 10)), 30_000, 'the gateway at 10%');
+    await waitFor(
+      () =>
+        gateway.routes.http.some(
+          (r) => r.name === 'primary' && r.route.some((d) => d.destination.subset === 'v2' && d.weight === 10),
+        ),
+      30_000,
+      'the gateway at 10%',
+    );
 
     // Only the leader writes.
     const leader = (await leaseHolder()) === 'c1' ? c1! : c2!;
@@ -215,7 +333,27 @@ describe('Kubernetes mode, end to end', () => {
     expect(await metric(standby, 'weir_controller_reconciles_total')).toBe(0);
 
     // A person adds a route of their own to the same VirtualService mid-rollout.
-    await kube.kubectl(['patch', 'virtualservice', 'predictor', '-n', 'models', '--type', 'json', '-p', JSON.stringify([{ op: 'add', path: '/spec/http/0', value: { name: 'beta', match: [{ headers: { 'x-cohort': { exact: 'beta' } } }], route: [{ destination: { host: 'predictor.models.svc.cluster.local', subset: 'v1' } }] } }])]);
+    await kube.kubectl([
+      'patch',
+      'virtualservice',
+      'predictor',
+      '-n',
+      'models',
+      '--type',
+      'json',
+      '-p',
+      JSON.stringify([
+        {
+          op: 'add',
+          path: '/spec/http/0',
+          value: {
+            name: 'beta',
+            match: [{ headers: { 'x-cohort': { exact: 'beta' } } }],
+            route: [{ destination: { host: 'predictor.models.svc.cluster.local', subset: 'v1' } }],
+          },
+        },
+      ]),
+    ]);
 
     // kill -9 the leader in the middle of stage 25%: the standby takes over within the lease duration.
     await rolloutReaches('price-direction', (s) => s.canaryWeight === 25, 120_000, 'stage 25%');
@@ -224,7 +362,9 @@ describe('Kubernetes mode, end to end', () => {
     await kill9(leader);
     await waitFor(async () => (await leaseHolder()) === standby.id, LEASE_MS * 3, 'the standby to take the lease');
     const takeoverMs = performance.now() - killedAt;
-    process.stdout.write(`leader failover: standby took the lease ${Math.round(takeoverMs)} ms after kill -9 (lease ${LEASE_MS} ms)\n`);
+    process.stdout.write(
+      `leader failover: standby took the lease ${Math.round(takeoverMs)} ms after kill -9 (lease ${LEASE_MS} ms)\n`,
+    );
     // The standby may see the last renewal up to one retry period late (client-go's rule).
     expect(takeoverMs).toBeLessThan(LEASE_MS + LEASE_MS / 7.5 + 500);
     const restarted = await startController(`${leader.id}-restarted`);
@@ -233,17 +373,25 @@ describe('Kubernetes mode, end to end', () => {
     await rolloutReaches('price-direction', (s) => s.canaryWeight === 50, 120_000, 'stage 50%');
     await new Promise((resolve) => setTimeout(resolve, 2000));
     await kill9(standby);
-    await waitFor(async () => (await leaseHolder()) === restarted.id, LEASE_MS * 3, 'the restarted replica to take the lease');
+    await waitFor(
+      async () => (await leaseHolder()) === restarted.id,
+      LEASE_MS * 3,
+      'the restarted replica to take the lease',
+    );
 
     // The gate before 100%: bob may look (weir-viewer) but not approve, and gets one clear line; alice (weir-approver) approves.
     await rolloutReaches('price-direction', (s) => s.phase === 'AwaitingApproval', 180_000, 'the approval gate');
-    expect((await cli('bob', 'status', 'price-direction')).stdout).toMatch(/^price-direction \(namespace models\): AwaitingApproval/);
+    expect((await cli('bob', 'status', 'price-direction')).stdout).toMatch(
+      /^price-direction \(namespace models\): AwaitingApproval/,
+    );
     const refused = await cli('bob', 'approve', 'price-direction').then(
       () => undefined,
       (err: { stderr: string; code: number }) => err,
     );
     expect(refused?.code).toBe(3);
-    expect(refused?.stderr).toMatch(/^error: .*forbidden: User "bob" cannot update resource "modelrollouts\/status" in API group "weir.dev" in the namespace "models"\n$/);
+    expect(refused?.stderr).toMatch(
+      /^error: .*forbidden: User "bob" cannot update resource "modelrollouts\/status" in API group "weir.dev" in the namespace "models"\n$/,
+    );
     const approved = await cli('alice', 'approve', 'price-direction');
     expect(approved.stdout).toMatch(/^approve recorded for price-direction \(AwaitingApproval, canary 50%\) by alice/);
     await rolloutReaches('price-direction', (s) => s.phase === 'Promoted', 60_000, 'the promotion');
@@ -260,41 +408,100 @@ describe('Kubernetes mode, end to end', () => {
     expect(new Set(status.history.map((h) => h.stepId)).size).toBe(status.history.length);
     expect(status.history.find((h) => h.stage === 3 && h.action === 'advance')?.by).toBe('alice');
     // The person's route is still there, first, untouched.
-    const vs = (await api.getNamespacedCustomObject(VS_REF)) as { spec: { http: { name?: string; route: { destination: { subset?: string }; weight?: number }[] }[] } };
+    const vs = (await api.getNamespacedCustomObject(VS_REF)) as {
+      spec: { http: { name?: string; route: { destination: { subset?: string }; weight?: number }[] }[] };
+    };
     expect(vs.spec.http.map((r) => r.name)).toEqual(['beta', 'primary']);
-    expect(vs.spec.http[0]!.route).toEqual([{ destination: { host: 'predictor.models.svc.cluster.local', subset: 'v1' } }]);
+    expect(vs.spec.http[0]!.route).toEqual([
+      { destination: { host: 'predictor.models.svc.cluster.local', subset: 'v1' } },
+    ]);
     // The CLI against the cluster, as alice.
-    expect((await cli('alice', 'get', 'rollouts')).stdout).toMatch(/price-direction\s+price-direction\s+v1\s+v2\s+Promoted\s+100%/);
+    expect((await cli('alice', 'get', 'rollouts')).stdout).toMatch(
+      /price-direction\s+price-direction\s+v1\s+v2\s+Promoted\s+100%/,
+    );
     expect((await cli('alice', 'history', 'price-direction')).stdout).toContain('alice');
-    const events = JSON.parse(await kube.kubectl(['get', 'events', '-n', 'models', '-o', 'json'])) as { items: { reason: string; involvedObject: { name: string } }[] };
-    expect(events.items.filter((e) => e.involvedObject.name === 'price-direction').map((e) => e.reason)).toEqual(expect.arrayContaining(['StageAdvanced', 'AwaitingApproval', 'Promoted']));
+    const events = JSON.parse(await kube.kubectl(['get', 'events', '-n', 'models', '-o', 'json'])) as {
+      items: { reason: string; involvedObject: { name: string } }[];
+    };
+    expect(events.items.filter((e) => e.involvedObject.name === 'price-direction').map((e) => e.reason)).toEqual(
+      expect.arrayContaining(['StageAdvanced', 'AwaitingApproval', 'Promoted']),
+    );
   }, 480_000);
 
   test('a degraded canary: a missing subset is a condition and an Event; then it is rolled back to 100/0 with reasons', async () => {
     // v2 is now stable; v4 is v2 plus ~40 ms per call, and the DestinationRule has no v4 subset yet.
     await kube.kubectl(['apply', '-f', '-'], 'admin', rolloutYaml('slow-canary', 'v2', 'v4'));
-    await rolloutReaches('slow-canary', (s) => s.conditions?.some((c) => c.type === 'TrafficRouted' && c.status === 'False') ?? false, 30_000, 'the TrafficRouted condition');
+    await rolloutReaches(
+      'slow-canary',
+      (s) => s.conditions?.some((c) => c.type === 'TrafficRouted' && c.status === 'False') ?? false,
+      30_000,
+      'the TrafficRouted condition',
+    );
     const condition = (await rolloutStatus('slow-canary')).conditions.find((c) => c.type === 'TrafficRouted')!;
-    expect(condition).toMatchObject({ reason: 'SubsetNotFound', message: expect.stringContaining('has no subset "v4"') });
-    const warnings = JSON.parse(await kube.kubectl(['get', 'events', '-n', 'models', '--field-selector', 'involvedObject.name=slow-canary,type=Warning', '-o', 'json'])) as { items: { reason: string }[] };
+    expect(condition).toMatchObject({
+      reason: 'SubsetNotFound',
+      message: expect.stringContaining('has no subset "v4"'),
+    });
+    const warnings = JSON.parse(
+      await kube.kubectl([
+        'get',
+        'events',
+        '-n',
+        'models',
+        '--field-selector',
+        'involvedObject.name=slow-canary,type=Warning',
+        '-o',
+        'json',
+      ]),
+    ) as { items: { reason: string }[] };
     expect(warnings.items.map((e) => e.reason)).toContain('SubsetNotFound');
 
-    await kube.kubectl(['patch', 'destinationrule', 'predictor', '-n', 'models', '--type', 'json', '-p', JSON.stringify([{ op: 'add', path: '/spec/subsets/-', value: { name: 'v4', labels: { version: 'v4' } } }])]);
+    await kube.kubectl([
+      'patch',
+      'destinationrule',
+      'predictor',
+      '-n',
+      'models',
+      '--type',
+      'json',
+      '-p',
+      JSON.stringify([{ op: 'add', path: '/spec/subsets/-', value: { name: 'v4', labels: { version: 'v4' } } }]),
+    ]);
     await rolloutReaches('slow-canary', (s) => s.phase === 'RolledBack', 150_000, 'the rollback');
     const status = await rolloutStatus('slow-canary');
     expect(status.message).toMatch(/^rolled back: /);
     expect(status.analysis.length).toBeGreaterThan(0);
     expect(status.conditions.find((c) => c.type === 'TrafficRouted')).toMatchObject({ status: 'True' });
-    await waitFor(() => gateway.routes.http.some((r) => r.name === 'primary' && r.route.some((d) => d.destination.subset === 'v2' && d.weight === 100)), 10_000, 'the gateway at v2 100%');
+    await waitFor(
+      () =>
+        gateway.routes.http.some(
+          (r) => r.name === 'primary' && r.route.some((d) => d.destination.subset === 'v2' && d.weight === 100),
+        ),
+      10_000,
+      'the gateway at v2 100%',
+    );
     const last = seen.weights.at(-1)!.weights;
     expect([last.v2, last.v4]).toEqual([100, 0]);
-    const events = JSON.parse(await kube.kubectl(['get', 'events', '-n', 'models', '--field-selector', 'involvedObject.name=slow-canary,reason=RolledBack', '-o', 'json'])) as { items: { type: string; message: string }[] };
+    const events = JSON.parse(
+      await kube.kubectl([
+        'get',
+        'events',
+        '-n',
+        'models',
+        '--field-selector',
+        'involvedObject.name=slow-canary,reason=RolledBack',
+        '-o',
+        'json',
+      ]),
+    ) as { items: { type: string; message: string }[] };
     expect(events.items).toHaveLength(1);
     expect(events.items[0]).toMatchObject({ type: 'Warning', message: status.message });
   }, 240_000);
 
   test('decision → VirtualService visible in the API server: p50 and p99 over retry/abort cycles (printed)', async () => {
-    const store = new KubeRolloutStore(loadKubeConfig({ kubeconfig: await kube.kubeconfig('alice') }), { log: createLogger('test', 'error') });
+    const store = new KubeRolloutStore(loadKubeConfig({ kubeconfig: await kube.kubeconfig('alice') }), {
+      log: createLogger('test', 'error'),
+    });
     const before = seen.steps.length;
     for (let i = 0; i < 15; i++) {
       await store.addCommand('models/slow-canary', { type: 'retry', by: 'alice', at: new Date().toISOString() });
@@ -312,7 +519,9 @@ describe('Kubernetes mode, end to end', () => {
     }
     delays.sort((a, b) => a - b);
     const q = (p: number) => delays[Math.min(delays.length - 1, Math.ceil(p * delays.length) - 1)]!;
-    process.stdout.write(`${JSON.stringify({ decisionToVirtualServiceMs: { samples: delays.length, p50: Math.round(q(0.5) * 10) / 10, p99: Math.round(q(0.99) * 10) / 10, max: Math.round(delays.at(-1)! * 10) / 10 } })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ decisionToVirtualServiceMs: { samples: delays.length, p50: Math.round(q(0.5) * 10) / 10, p99: Math.round(q(0.99) * 10) / 10, max: Math.round(delays.at(-1)! * 10) / 10 } })}\n`,
+    );
     expect(delays.length).toBeGreaterThanOrEqual(25);
   }, 240_000);
 

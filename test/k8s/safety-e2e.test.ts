@@ -39,13 +39,21 @@ const informers: { stop(): void }[] = [];
 /** Every canary weight each route had, as the API server's watch showed it. */
 const canaryWeights: Record<string, number[]> = {};
 
-const status = async (name: string) => ((await api.getNamespacedCustomObject({ ...MR, name })) as { status?: RolloutStatus }).status!;
+const status = async (name: string) =>
+  ((await api.getNamespacedCustomObject({ ...MR, name })) as { status?: RolloutStatus }).status!;
 const canaryNow = (route: string) => canaryWeights[route]?.at(-1) ?? 0;
 
 async function cli(user: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const config = await kube.kubeconfig(user);
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [weir, ...args, '--kubeconfig', config, '-n', 'models']);
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [
+      weir,
+      ...args,
+      '--kubeconfig',
+      config,
+      '-n',
+      'models',
+    ]);
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -55,7 +63,20 @@ async function cli(user: string, ...args: string[]): Promise<{ code: number; std
 
 async function launch(id: string): Promise<ControllerProcess> {
   // No Prometheus: these rollouts have no metric gates, so nothing waits on data.
-  return startController(['--kubeconfig', await kube.kubeconfig(SA), '--prometheus', 'http://127.0.0.1:9', '--lease-namespace', 'weir-system', '--lease-duration', '3s', '--identity', id, '--namespace', 'models']);
+  return startController([
+    '--kubeconfig',
+    await kube.kubeconfig(SA),
+    '--prometheus',
+    'http://127.0.0.1:9',
+    '--lease-namespace',
+    'weir-system',
+    '--lease-duration',
+    '3s',
+    '--identity',
+    id,
+    '--namespace',
+    'models',
+  ]);
 }
 
 const rollout = (name: string, route: string) =>
@@ -63,23 +84,95 @@ const rollout = (name: string, route: string) =>
     apiVersion: 'weir.dev/v1alpha1',
     kind: 'ModelRollout',
     metadata: { name, namespace: 'models' },
-    spec: { model: 'price-direction', virtualService: { name: 'predictor', route }, stable: { version: 'v1' }, canary: { version: 'v2' }, strategy: { steps: [10, 25, 50, 100], minStageDuration: '1s', minSamplesPerStage: 0, approvals: [100], maxDuration: '10m' }, analysis: { interval: '1s' } },
+    spec: {
+      model: 'price-direction',
+      virtualService: { name: 'predictor', route },
+      stable: { version: 'v1' },
+      canary: { version: 'v2' },
+      strategy: {
+        steps: [10, 25, 50, 100],
+        minStageDuration: '1s',
+        minSamplesPerStage: 0,
+        approvals: [100],
+        maxDuration: '10m',
+      },
+      analysis: { interval: '1s' },
+    },
   });
 
 beforeAll(async () => {
   kube = await startKube([
-    { name: SA, token: `sa-${Math.random().toString(36).slice(2)}`, groups: ['system:serviceaccounts', 'system:serviceaccounts:weir-system'] },
+    {
+      name: SA,
+      token: `sa-${Math.random().toString(36).slice(2)}`,
+      groups: ['system:serviceaccounts', 'system:serviceaccounts:weir-system'],
+    },
     { name: 'alice', token: `alice-${Math.random().toString(36).slice(2)}` },
   ]);
-  await kube.kubectl(['apply', '-f', path.join(packageRoot(), 'test/k8s/istio-crds.yaml'), '-f', manifest('crds/modelrollouts.weir.dev.yaml')]);
-  await kube.kubectl(['wait', '--for', 'condition=established', '--timeout=30s', 'crd/virtualservices.networking.istio.io', 'crd/destinationrules.networking.istio.io', 'crd/modelrollouts.weir.dev']);
-  for (const file of ['namespaces.yaml', 'rbac/controller.yaml', 'rbac/approver.yaml', 'istio/destinationrule.yaml', 'istio/virtualservice.yaml']) await kube.kubectl(['apply', '-f', manifest(file)]);
-  await kube.kubectl(['create', 'rolebinding', 'release-managers', '--clusterrole=weir-approver', '--user=alice', '-n', 'models']);
+  await kube.kubectl([
+    'apply',
+    '-f',
+    path.join(packageRoot(), 'test/k8s/istio-crds.yaml'),
+    '-f',
+    manifest('crds/modelrollouts.weir.dev.yaml'),
+  ]);
+  await kube.kubectl([
+    'wait',
+    '--for',
+    'condition=established',
+    '--timeout=30s',
+    'crd/virtualservices.networking.istio.io',
+    'crd/destinationrules.networking.istio.io',
+    'crd/modelrollouts.weir.dev',
+  ]);
+  for (const file of [
+    'namespaces.yaml',
+    'rbac/controller.yaml',
+    'rbac/approver.yaml',
+    'istio/destinationrule.yaml',
+    'istio/virtualservice.yaml',
+  ])
+    await kube.kubectl(['apply', '-f', manifest(file)]);
+  await kube.kubectl([
+    'create',
+    'rolebinding',
+    'release-managers',
+    '--clusterrole=weir-approver',
+    '--user=alice',
+    '-n',
+    'models',
+  ]);
   // A second route for the second rollout.
-  await kube.kubectl(['patch', 'virtualservice', 'predictor', '-n', 'models', '--type', 'json', '-p', JSON.stringify([{ op: 'add', path: '/spec/http/0', value: { name: 'second', match: [{ headers: { 'x-rollout': { exact: 'second' } } }], route: [{ destination: { host: HOST, subset: 'v1' }, weight: 100 }, { destination: { host: HOST, subset: 'v2' }, weight: 0 }] } }])]);
+  await kube.kubectl([
+    'patch',
+    'virtualservice',
+    'predictor',
+    '-n',
+    'models',
+    '--type',
+    'json',
+    '-p',
+    JSON.stringify([
+      {
+        op: 'add',
+        path: '/spec/http/0',
+        value: {
+          name: 'second',
+          match: [{ headers: { 'x-rollout': { exact: 'second' } } }],
+          route: [
+            { destination: { host: HOST, subset: 'v1' }, weight: 100 },
+            { destination: { host: HOST, subset: 'v2' }, weight: 0 },
+          ],
+        },
+      },
+    ]),
+  ]);
   admin = loadKubeConfig({ kubeconfig: await kube.kubeconfig() });
   api = admin.makeApiClient(CustomObjectsApi);
-  const vs = new Informer<{ metadata: { name: string }; spec: { http: { name?: string; route: { destination: { subset?: string }; weight?: number }[] }[] } }>({
+  const vs = new Informer<{
+    metadata: { name: string };
+    spec: { http: { name?: string; route: { destination: { subset?: string }; weight?: number }[] }[] };
+  }>({
     kubeconfig: admin,
     path: '/apis/networking.istio.io/v1beta1/namespaces/models/virtualservices',
     list: async () => (await api.listNamespacedCustomObject(VS_LIST)) as never,
@@ -116,23 +209,78 @@ describe('Kubernetes mode: a rollback sticks, and lands although status cannot b
 
     for (const args of [['approve'], ['pause'], ['resume'], ['promote'], ['promote', '--full'], ['abort']]) {
       const result = await cli('alice', args[0]!, 'sticky', ...args.slice(1));
-      expect([args.join(' '), result.code, result.stderr]).toEqual([args.join(' '), 4, expect.stringContaining('models/sticky: refused: the rollout is RolledBack')]);
+      expect([args.join(' '), result.code, result.stderr]).toEqual([
+        args.join(' '),
+        4,
+        expect.stringContaining('models/sticky: refused: the rollout is RolledBack'),
+      ]);
     }
     // A command that reached status before the rollback landed (queued): the controller refuses it and says so in an Event.
     const current = await status('sticky');
-    await api.replaceNamespacedCustomObjectStatus({ ...MR, name: 'sticky', body: { apiVersion: 'weir.dev/v1alpha1', kind: 'ModelRollout', metadata: { name: 'sticky', namespace: 'models', resourceVersion: ((await api.getNamespacedCustomObject({ ...MR, name: 'sticky' })) as { metadata: { resourceVersion: string } }).metadata.resourceVersion }, status: { ...current, commands: [{ id: 'queued-1', type: 'promote', full: true, by: 'queued-user', at: '2026-11-23T00:00:00Z' }] } } });
-    await waitFor(async () => (await status('sticky')).commands.length === 0, 10_000, 'the queued command to be consumed');
-    const events = (await admin.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: 'models' })).items.filter((e) => e.involvedObject.name === 'sticky' && e.reason === 'CommandRefused');
-    expect(events.map((e) => e.message)).toEqual([expect.stringContaining('promote --full by queued-user at 2026-11-23T00:00:00Z refused: the rollout is RolledBack')]);
+    await api.replaceNamespacedCustomObjectStatus({
+      ...MR,
+      name: 'sticky',
+      body: {
+        apiVersion: 'weir.dev/v1alpha1',
+        kind: 'ModelRollout',
+        metadata: {
+          name: 'sticky',
+          namespace: 'models',
+          resourceVersion: (
+            (await api.getNamespacedCustomObject({ ...MR, name: 'sticky' })) as {
+              metadata: { resourceVersion: string };
+            }
+          ).metadata.resourceVersion,
+        },
+        status: {
+          ...current,
+          commands: [{ id: 'queued-1', type: 'promote', full: true, by: 'queued-user', at: '2026-11-23T00:00:00Z' }],
+        },
+      },
+    });
+    await waitFor(
+      async () => (await status('sticky')).commands.length === 0,
+      10_000,
+      'the queued command to be consumed',
+    );
+    const events = (await admin.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: 'models' })).items.filter(
+      (e) => e.involvedObject.name === 'sticky' && e.reason === 'CommandRefused',
+    );
+    expect(events.map((e) => e.message)).toEqual([
+      expect.stringContaining(
+        'promote --full by queued-user at 2026-11-23T00:00:00Z refused: the rollout is RolledBack',
+      ),
+    ]);
 
     // Someone edits the route back to 50/50: the controller puts it back at 0%.
-    await kube.kubectl(['patch', 'virtualservice', 'predictor', '-n', 'models', '--type', 'json', '-p', JSON.stringify([{ op: 'replace', path: '/spec/http/1/route/0/weight', value: 50 }, { op: 'replace', path: '/spec/http/1/route/1/weight', value: 50 }])]);
+    await kube.kubectl([
+      'patch',
+      'virtualservice',
+      'predictor',
+      '-n',
+      'models',
+      '--type',
+      'json',
+      '-p',
+      JSON.stringify([
+        { op: 'replace', path: '/spec/http/1/route/0/weight', value: 50 },
+        { op: 'replace', path: '/spec/http/1/route/1/weight', value: 50 },
+      ]),
+    ]);
     await waitFor(() => canaryNow('primary') === 50, 5000, 'the edit to be seen');
     await waitFor(() => canaryNow('primary') === 0, 10_000, 'the route back at 0%');
 
     const after = await status('sticky');
     expect(after).toMatchObject({ phase: 'RolledBack', canaryWeight: 0, history });
-    expect(after.refusedCommands.map((r) => `${r.type} by ${r.by}`)).toEqual(['approve by alice', 'pause by alice', 'resume by alice', 'promote by alice', 'promote by alice', 'abort by alice', 'promote by queued-user']);
+    expect(after.refusedCommands.map((r) => `${r.type} by ${r.by}`)).toEqual([
+      'approve by alice',
+      'pause by alice',
+      'resume by alice',
+      'promote by alice',
+      'promote by alice',
+      'abort by alice',
+      'promote by queued-user',
+    ]);
     // Apart from the hand edit and its undoing, the canary weight never moved off 0 after the rollback.
     expect(canaryWeights.primary!.slice(rolledBackAt)).toEqual([50, 0]);
   }, 150_000);
@@ -142,19 +290,61 @@ describe('Kubernetes mode: a rollback sticks, and lands although status cannot b
     await waitFor(async () => (await status('frozen'))?.phase === 'AwaitingApproval', 60_000, 'frozen to wait at 50%');
     expect(canaryNow('second')).toBe(50);
     // Take away the controller's right to update modelrollouts/status (the second rule of its ClusterRole).
-    await kube.kubectl(['patch', 'clusterrole', 'weir-controller', '--type', 'json', '-p', JSON.stringify([{ op: 'test', path: '/rules/1/resources/0', value: 'modelrollouts/status' }, { op: 'remove', path: '/rules/1' }])]);
-    await waitFor(async () => (await kube.kubectl(['auth', 'can-i', 'update', 'modelrollouts.weir.dev', '--subresource=status', '-n', 'models', '--as', SA]).catch((e: Error) => e.message)).trim().startsWith('no'), 10_000, 'the right to be gone');
+    await kube.kubectl([
+      'patch',
+      'clusterrole',
+      'weir-controller',
+      '--type',
+      'json',
+      '-p',
+      JSON.stringify([
+        { op: 'test', path: '/rules/1/resources/0', value: 'modelrollouts/status' },
+        { op: 'remove', path: '/rules/1' },
+      ]),
+    ]);
+    await waitFor(
+      async () =>
+        (
+          await kube
+            .kubectl([
+              'auth',
+              'can-i',
+              'update',
+              'modelrollouts.weir.dev',
+              '--subresource=status',
+              '-n',
+              'models',
+              '--as',
+              SA,
+            ])
+            .catch((e: Error) => e.message)
+        )
+          .trim()
+          .startsWith('no'),
+      10_000,
+      'the right to be gone',
+    );
     try {
       expect((await cli('alice', 'abort', 'frozen')).code).toBe(0);
       await waitFor(() => canaryNow('second') === 0, 10_000, 'the canary at 0% although status cannot be written');
       const from = canaryWeights.second!.length;
-      await waitFor(() => controller.records('status write failed').some((r) => r.rollout === 'models/frozen'), 10_000, 'a refused status write');
-      expect(String(controller.records('status write failed').find((r) => r.rollout === 'models/frozen')!.err)).toMatch(/forbidden/);
+      await waitFor(
+        () => controller.records('status write failed').some((r) => r.rollout === 'models/frozen'),
+        10_000,
+        'a refused status write',
+      );
+      expect(String(controller.records('status write failed').find((r) => r.rollout === 'models/frozen')!.err)).toMatch(
+        /forbidden/,
+      );
       expect((await status('frozen')).phase).toBe('AwaitingApproval');
       // kill -9 while status is still refused; a new controller takes the Lease and keeps the canary at 0%.
       await controller.stop('SIGKILL');
       controller = await launch('c2');
-      await waitFor(() => controller.records('status write failed').some((r) => r.rollout === 'models/frozen'), 20_000, 'the new controller to try and fail to write status');
+      await waitFor(
+        () => controller.records('status write failed').some((r) => r.rollout === 'models/frozen'),
+        20_000,
+        'the new controller to try and fail to write status',
+      );
       await new Promise((resolve) => setTimeout(resolve, 2000));
       expect(canaryWeights.second!.slice(from)).toEqual([]);
       expect(canaryNow('second')).toBe(0);
@@ -166,7 +356,9 @@ describe('Kubernetes mode: a rollback sticks, and lands although status cannot b
     const frozen = await status('frozen');
     expect(frozen.commands).toEqual([]);
     expect(frozen.refusedCommands).toEqual([]);
-    expect(frozen.history.filter((h) => h.action === 'rollback')).toEqual([expect.objectContaining({ by: 'alice', canaryWeight: 0, summary: 'aborted (abort by alice)' })]);
+    expect(frozen.history.filter((h) => h.action === 'rollback')).toEqual([
+      expect.objectContaining({ by: 'alice', canaryWeight: 0, summary: 'aborted (abort by alice)' }),
+    ]);
     expect(canaryNow('second')).toBe(0);
   }, 150_000);
 });

@@ -11,7 +11,9 @@ import { MODEL, MODELS_DIR } from '../support/predictor.js';
 
 const VERSIONS = ['v1', 'v2', 'v3', 'v4'];
 
-async function metadata(version: string): Promise<{ holdoutAccuracy: number; inputWidth: number; features: string[]; trainingSeed: number }> {
+async function metadata(
+  version: string,
+): Promise<{ holdoutAccuracy: number; inputWidth: number; features: string[]; trainingSeed: number }> {
   return JSON.parse(await readFile(path.join(MODELS_DIR, MODEL, version, 'metadata.json'), 'utf8'));
 }
 
@@ -19,12 +21,19 @@ describe('committed models', () => {
   test('retraining with the same seed writes identical files', async () => {
     const out = await mkdtemp(path.join(os.tmpdir(), 'weir-train-'));
     try {
-      await promisify(execFile)(process.execPath, [path.join(packageRoot(), 'dist/predictor/training/train.js'), '--out', out]);
+      await promisify(execFile)(process.execPath, [
+        path.join(packageRoot(), 'dist/predictor/training/train.js'),
+        '--out',
+        out,
+      ]);
       for (const version of VERSIONS) {
         for (const file of ['model.onnx', 'metadata.json']) {
           const fresh = await readFile(path.join(out, MODEL, version, file));
           const committed = await readFile(path.join(MODELS_DIR, MODEL, version, file));
-          expect({ file: `${version}/${file}`, same: fresh.equals(committed) }).toEqual({ file: `${version}/${file}`, same: true });
+          expect({ file: `${version}/${file}`, same: fresh.equals(committed) }).toEqual({
+            file: `${version}/${file}`,
+            same: true,
+          });
         }
       }
     } finally {

@@ -14,21 +14,26 @@ describe('dynamic batching', () => {
     ['v1', 'inline'],
     ['v2', 'inline'],
     ['v4', 'worker'],
-  ])('%s (%s): concurrent requests share runs, and every answer equals an unbatched run', async (version, placement) => {
-    const server = await start({ version, args: ['--batch-delay', '25ms', '--max-batch-rows', '64'] });
-    const rows = marketRows(48).map((r) => r.features);
-    expect(server.logs.find((line) => line.includes('"msg":"model version serving"'))).toContain(`"placement":"${placement}"`);
-    const replies = await Promise.all(rows.map((row) => infer(server, [row], { headers: noCache })));
-    expect(replies.every((r) => r.status === 200)).toBe(true);
-    const runs = await metric(server, 'weir_predictor_batch_size_count', { version });
-    const batchedRows = await metric(server, 'weir_predictor_batch_size_sum', { version });
-    // Warm-up runs are not observed; 48 requests must have shared fewer than 48 runs.
-    expect(batchedRows).toBe(48);
-    expect(runs).toBeLessThan(24);
-    const unbatched = ortReference(path.join(MODELS_DIR, MODEL, version, 'model.onnx'), rows, true);
-    expect(replies.map((r) => r.body.outputs[0].data[0])).toEqual(unbatched.probability);
-    expect(replies.map((r) => r.body.outputs[1].data[0])).toEqual(unbatched.label);
-  });
+  ])(
+    '%s (%s): concurrent requests share runs, and every answer equals an unbatched run',
+    async (version, placement) => {
+      const server = await start({ version, args: ['--batch-delay', '25ms', '--max-batch-rows', '64'] });
+      const rows = marketRows(48).map((r) => r.features);
+      expect(server.logs.find((line) => line.includes('"msg":"model version serving"'))).toContain(
+        `"placement":"${placement}"`,
+      );
+      const replies = await Promise.all(rows.map((row) => infer(server, [row], { headers: noCache })));
+      expect(replies.every((r) => r.status === 200)).toBe(true);
+      const runs = await metric(server, 'weir_predictor_batch_size_count', { version });
+      const batchedRows = await metric(server, 'weir_predictor_batch_size_sum', { version });
+      // Warm-up runs are not observed; 48 requests must have shared fewer than 48 runs.
+      expect(batchedRows).toBe(48);
+      expect(runs).toBeLessThan(24);
+      const unbatched = ortReference(path.join(MODELS_DIR, MODEL, version, 'model.onnx'), rows, true);
+      expect(replies.map((r) => r.body.outputs[0].data[0])).toEqual(unbatched.probability);
+      expect(replies.map((r) => r.body.outputs[1].data[0])).toEqual(unbatched.label);
+    },
+  );
 
   test('a full queue answers 503 with Retry-After, and the server recovers', async () => {
     // v4 spends tens of milliseconds per run, so a burst overflows a queue of 2.

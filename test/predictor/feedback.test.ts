@@ -11,7 +11,11 @@ describe('feedback', () => {
   test('labels move correct/incorrect counts, Brier sufficient statistics and business value', async () => {
     const server = await start();
     const rows = marketRows(6);
-    const reply = await infer(server, rows.map((r) => r.features), { extra: { id: 'batch-1' } });
+    const reply = await infer(
+      server,
+      rows.map((r) => r.features),
+      { extra: { id: 'batch-1' } },
+    );
     const probability: number[] = reply.body.outputs[0].data;
     const predicted: number[] = reply.body.outputs[1].data;
     const labels = rows.map((r) => r.label);
@@ -25,15 +29,32 @@ describe('feedback', () => {
     const v1 = { version: 'v1' };
     expect(await metric(server, 'weir_predictor_feedback_total', { ...v1, outcome: 'correct' })).toBe(correct);
     expect(await metric(server, 'weir_predictor_feedback_total', { ...v1, outcome: 'incorrect' })).toBe(6 - correct);
-    expect(await metric(server, 'weir_predictor_brier_loss_sum_total', v1)).toBeCloseTo(brier.reduce((a, b) => a + b, 0), 9);
-    expect(await metric(server, 'weir_predictor_brier_loss_squares_sum_total', v1)).toBeCloseTo(brier.reduce((a, b) => a + b * b, 0), 9);
+    expect(await metric(server, 'weir_predictor_brier_loss_sum_total', v1)).toBeCloseTo(
+      brier.reduce((a, b) => a + b, 0),
+      9,
+    );
+    expect(await metric(server, 'weir_predictor_brier_loss_squares_sum_total', v1)).toBeCloseTo(
+      brier.reduce((a, b) => a + b * b, 0),
+      9,
+    );
     expect(await metric(server, 'weir_predictor_business_value_samples_total', v1)).toBe(6);
     const gains = await metric(server, 'weir_predictor_business_value_gains_sum_total', v1);
     const losses = await metric(server, 'weir_predictor_business_value_losses_sum_total', v1);
-    expect(gains - losses).toBeCloseTo(values.reduce((a, b) => a + b, 0), 12);
-    expect(gains).toBeCloseTo(values.filter((v) => v > 0).reduce((a, b) => a + b, 0), 12);
-    expect(await metric(server, 'weir_predictor_business_value_squares_sum_total', v1)).toBeCloseTo(values.reduce((a, b) => a + b * b, 0), 12);
-    expect(await metric(server, 'weir_predictor_predictions_total', { ...v1, class: '1' })).toBe(predicted.filter((p) => p === 1).length);
+    expect(gains - losses).toBeCloseTo(
+      values.reduce((a, b) => a + b, 0),
+      12,
+    );
+    expect(gains).toBeCloseTo(
+      values.filter((v) => v > 0).reduce((a, b) => a + b, 0),
+      12,
+    );
+    expect(await metric(server, 'weir_predictor_business_value_squares_sum_total', v1)).toBeCloseTo(
+      values.reduce((a, b) => a + b * b, 0),
+      12,
+    );
+    expect(await metric(server, 'weir_predictor_predictions_total', { ...v1, class: '1' })).toBe(
+      predicted.filter((p) => p === 1).length,
+    );
 
     // The same prediction cannot be labelled twice.
     const again = await request(feedbackUrl(server), { body: { id: 'batch-1', label: labels } });
@@ -45,7 +66,12 @@ describe('feedback', () => {
     const server = await start();
     const a = await infer(server, [marketRows(2)[0]!.features], { extra: { id: 'a' } });
     await infer(server, [marketRows(2)[1]!.features], { extra: { id: 'b' } });
-    const reply = await request(feedbackUrl(server), { body: [{ id: 'a', label: a.body.outputs[1].data[0], value: 2.5 }, { id: 'b', label: 0, value: -1 }] });
+    const reply = await request(feedbackUrl(server), {
+      body: [
+        { id: 'a', label: a.body.outputs[1].data[0], value: 2.5 },
+        { id: 'b', label: 0, value: -1 },
+      ],
+    });
     expect(reply.body).toMatchObject({ accepted: 2 });
     expect(await metric(server, 'weir_predictor_business_value_gains_sum_total')).toBe(2.5);
     expect(await metric(server, 'weir_predictor_business_value_losses_sum_total')).toBe(1);
@@ -62,11 +88,23 @@ describe('feedback', () => {
     expect(expired.status).toBe(410);
     expect(expired.body.error).toContain('the prediction expired');
     await infer(server, [marketRows(1)[0]!.features], { extra: { id: 'fresh' } });
-    const mixed = await request(feedbackUrl(server), { body: [{ id: 'fresh', label: 1 }, { id: 'ghost', label: 0 }] });
+    const mixed = await request(feedbackUrl(server), {
+      body: [
+        { id: 'fresh', label: 1 },
+        { id: 'ghost', label: 0 },
+      ],
+    });
     expect(mixed.status).toBe(404);
-    expect(mixed.body).toMatchObject({ accepted: 0, rejected: [{ index: 1, id: 'ghost', reason: 'unknown' }], error: expect.stringContaining('nothing in this request was counted') });
+    expect(mixed.body).toMatchObject({
+      accepted: 0,
+      rejected: [{ index: 1, id: 'ghost', reason: 'unknown' }],
+      error: expect.stringContaining('nothing in this request was counted'),
+    });
     // Nothing was used up: without the unknown id, the same label counts.
-    expect(await request(feedbackUrl(server), { body: [{ id: 'fresh', label: 1 }] })).toMatchObject({ status: 200, body: { accepted: 1 } });
+    expect(await request(feedbackUrl(server), { body: [{ id: 'fresh', label: 1 }] })).toMatchObject({
+      status: 200,
+      body: { accepted: 1 },
+    });
     const invalid = await request(feedbackUrl(server), { body: { id: 'fresh', label: 'up' } });
     expect(invalid.status).toBe(400);
     expect(await metric(server, 'weir_predictor_feedback_rejected_total', { reason: 'unknown' })).toBe(2);

@@ -5,7 +5,18 @@ import { copyFile, cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import type { PredictorProcess } from '../../controller/src/local/predictor-process.js';
-import { MODEL, MODELS_DIR, infer, inferBody, marketRows, metric, predictorsPerTest, request, scratchRepository, waitFor } from '../support/predictor.js';
+import {
+  MODEL,
+  MODELS_DIR,
+  infer,
+  inferBody,
+  marketRows,
+  metric,
+  predictorsPerTest,
+  request,
+  scratchRepository,
+  waitFor,
+} from '../support/predictor.js';
 
 const start = predictorsPerTest();
 const scratch: string[] = [];
@@ -29,7 +40,10 @@ function constantLoad(server: PredictorProcess, workers = 4) {
   let i = 0;
   const loops = Array.from({ length: workers }, async () => {
     while (running) {
-      const reply = await infer(server, [rows[i++ % rows.length]!], { headers: noCache }).catch(() => ({ status: 0, body: {} as { model_version?: string } }));
+      const reply = await infer(server, [rows[i++ % rows.length]!], { headers: noCache }).catch(() => ({
+        status: 0,
+        body: {} as { model_version?: string },
+      }));
       statuses.push(reply.status);
       if (reply.body.model_version) versions.add(reply.body.model_version);
     }
@@ -66,7 +80,11 @@ describe('hot reload', () => {
 
   test('a changed model file of the serving version is reloaded in place', async () => {
     const root = await repo(['v1']);
-    const server = await start({ modelRepository: root, version: 'v1', args: ['--poll-interval', '200ms', '--cache-max-entries', '0'] });
+    const server = await start({
+      modelRepository: root,
+      version: 'v1',
+      args: ['--poll-interval', '200ms', '--cache-max-entries', '0'],
+    });
     const before = (await infer(server, [rows[0]!])).body.outputs[0].data[0];
     // Retrain v1 as an MLP: same version name, different weights.
     await copyFile(path.join(MODELS_DIR, MODEL, 'v2', 'model.onnx'), path.join(root, MODEL, 'v1', 'model.onnx'));
@@ -75,7 +93,11 @@ describe('hot reload', () => {
       return (await infer(reference, [rows[0]!])).body.outputs[0].data[0];
     })()) as number;
     expect(v2Answer).not.toBe(before);
-    await waitFor(async () => (await infer(server, [rows[0]!])).body.outputs[0].data[0] === v2Answer, 15_000, 'the new v1 weights');
+    await waitFor(
+      async () => (await infer(server, [rows[0]!])).body.outputs[0].data[0] === v2Answer,
+      15_000,
+      'the new v1 weights',
+    );
     expect(await metric(server, 'weir_predictor_model_loads_total', { version: 'v1', result: 'success' })).toBe(2);
   });
 });
@@ -87,21 +109,34 @@ describe('corrupt models never replace a working one', () => {
     const load = constantLoad(server, 2);
     await mkdir(path.join(root, MODEL, 'v9'));
     await writeFile(path.join(root, MODEL, 'v9', 'model.onnx'), 'this is not an onnx model');
-    await waitFor(async () => (await metric(server, 'weir_predictor_model_loads_total', { version: 'v9', result: 'failure' })) >= 1, 15_000, 'the failed load to be counted');
+    await waitFor(
+      async () => (await metric(server, 'weir_predictor_model_loads_total', { version: 'v9', result: 'failure' })) >= 1,
+      15_000,
+      'the failed load to be counted',
+    );
     await new Promise((resolve) => setTimeout(resolve, 600)); // several polls: not retried, still serving
     await load.stop();
     expect(await metric(server, 'weir_predictor_model_loads_total', { version: 'v9', result: 'failure' })).toBe(1);
     expect(load.statuses.filter((s) => s !== 200)).toEqual([]);
     expect([...load.versions]).toEqual(['v1']);
     expect((await request(`${server.url}/v2/health/ready`)).status).toBe(200);
-    expect(server.logs.some((line) => line.includes('model load failed; the previous version keeps serving') && line.includes('"version":"v9"'))).toBe(true);
+    expect(
+      server.logs.some(
+        (line) =>
+          line.includes('model load failed; the previous version keeps serving') && line.includes('"version":"v9"'),
+      ),
+    ).toBe(true);
   });
 
   test('the serving version overwritten with garbage keeps the loaded copy serving', async () => {
     const root = await repo(['v1']);
     const server = await start({ modelRepository: root, version: 'v1', args: ['--poll-interval', '200ms'] });
     await writeFile(path.join(root, MODEL, 'v1', 'model.onnx'), Buffer.from([0x08, 0xff, 0xff, 0x00, 0x13]));
-    await waitFor(async () => (await metric(server, 'weir_predictor_model_loads_total', { version: 'v1', result: 'failure' })) >= 1, 15_000, 'the failed reload');
+    await waitFor(
+      async () => (await metric(server, 'weir_predictor_model_loads_total', { version: 'v1', result: 'failure' })) >= 1,
+      15_000,
+      'the failed reload',
+    );
     expect((await infer(server, [rows[0]!])).status).toBe(200);
   });
 
@@ -123,14 +158,26 @@ describe('repository API (Triton load/unload)', () => {
     const server = await start({ env: { WEIR_PREDICTOR_ADMIN_TOKEN: 'test-admin-token' } });
     const url = `${server.url}/v2/repository/models/${MODEL}`;
     expect((await request(`${url}/unload`, { method: 'POST' })).status).toBe(401);
-    expect((await request(`${url}/unload`, { method: 'POST', headers: { authorization: 'Bearer wrong-token-value' } })).status).toBe(401);
+    expect(
+      (await request(`${url}/unload`, { method: 'POST', headers: { authorization: 'Bearer wrong-token-value' } }))
+        .status,
+    ).toBe(401);
     const auth = { authorization: 'Bearer test-admin-token' };
-    expect((await request(`${url}/unload`, { method: 'POST', headers: auth })).body).toEqual({ name: MODEL, state: 'UNAVAILABLE' });
+    expect((await request(`${url}/unload`, { method: 'POST', headers: auth })).body).toEqual({
+      name: MODEL,
+      state: 'UNAVAILABLE',
+    });
     expect((await request(`${server.url}/v2/health/ready`)).status).toBe(503);
     expect((await infer(server, [rows[0]!])).status).toBe(503);
-    expect((await request(`${url}/load`, { method: 'POST', headers: auth })).body).toEqual({ name: MODEL, version: 'v1', state: 'READY' });
+    expect((await request(`${url}/load`, { method: 'POST', headers: auth })).body).toEqual({
+      name: MODEL,
+      version: 'v1',
+      state: 'READY',
+    });
     expect((await infer(server, [rows[0]!])).status).toBe(200);
-    expect((await request(`${server.url}/v2/repository/index`, { method: 'POST', headers: auth })).body).toContainEqual({ name: MODEL, version: 'v1', state: 'READY' });
+    expect((await request(`${server.url}/v2/repository/index`, { method: 'POST', headers: auth })).body).toContainEqual(
+      { name: MODEL, version: 'v1', state: 'READY' },
+    );
     expect(server.logs.join('\n')).not.toContain('test-admin-token');
   });
 
@@ -148,11 +195,15 @@ describe('SIGTERM', () => {
     const body = JSON.stringify(inferBody([rows[0]!]));
     // An in-flight request: headers and half the body sent, the rest held back.
     const inFlight = new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = http.request(`${server.url}/v2/models/${MODEL}/infer`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        let text = '';
-        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      });
+      const req = http.request(
+        `${server.url}/v2/models/${MODEL}/infer`,
+        { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
       req.on('error', reject);
       req.write(body.slice(0, 20));
       setTimeout(() => {

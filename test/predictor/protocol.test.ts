@@ -20,7 +20,10 @@ describe('server and model metadata', () => {
   test('health, server metadata, model metadata and readiness', async () => {
     expect((await request(`${server.url}/v2/health/live`)).body).toEqual({ live: true });
     expect((await request(`${server.url}/v2/health/ready`)).status).toBe(200);
-    expect((await request(`${server.url}/v2`)).body).toMatchObject({ name: 'weir-predictor', extensions: expect.arrayContaining(['model_repository']) });
+    expect((await request(`${server.url}/v2`)).body).toMatchObject({
+      name: 'weir-predictor',
+      extensions: expect.arrayContaining(['model_repository']),
+    });
     const meta = await request(`${server.url}/v2/models/${MODEL}`);
     expect(meta.body).toMatchObject({
       name: MODEL,
@@ -58,21 +61,29 @@ describe('infer', () => {
   test('flat, nested, [F]-shaped, versioned-path and FP64 requests agree', async () => {
     const single = [rows[0]!];
     const base = (await infer(server, single)).body.outputs;
-    const nested = await request(`${server.url}/v2/models/${MODEL}/infer`, { body: { inputs: [{ name: 'features', shape: [1, 9], datatype: 'FP32', data: [rows[0]] }] } });
-    const oneDim = await request(`${server.url}/v2/models/${MODEL}/infer`, { body: { inputs: [{ name: 'features', shape: [9], datatype: 'FP32', data: rows[0] }] } });
+    const nested = await request(`${server.url}/v2/models/${MODEL}/infer`, {
+      body: { inputs: [{ name: 'features', shape: [1, 9], datatype: 'FP32', data: [rows[0]] }] },
+    });
+    const oneDim = await request(`${server.url}/v2/models/${MODEL}/infer`, {
+      body: { inputs: [{ name: 'features', shape: [9], datatype: 'FP32', data: rows[0] }] },
+    });
     const versioned = await infer(server, single, { path: `/v2/models/${MODEL}/versions/v1/infer` });
-    const fp64 = await request(`${server.url}/v2/models/${MODEL}/infer`, { body: { inputs: [{ name: 'features', shape: [1, 9], datatype: 'FP64', data: rows[0] }] } });
+    const fp64 = await request(`${server.url}/v2/models/${MODEL}/infer`, {
+      body: { inputs: [{ name: 'features', shape: [1, 9], datatype: 'FP64', data: rows[0] }] },
+    });
     for (const reply of [nested, oneDim, versioned, fp64]) {
       expect(reply.status).toBe(200);
       expect(reply.body.outputs).toEqual(base);
     }
   });
 
-  test('INT32 and INT64 inputs are converted to the model\'s FP32', async () => {
+  test("INT32 and INT64 inputs are converted to the model's FP32", async () => {
     const ints = [[0, 0, 0, 0, 0, 0, 1, 0, 0]];
     const asFloat = (await infer(server, ints)).body.outputs;
     for (const datatype of ['INT32', 'INT64']) {
-      const reply = await request(`${server.url}/v2/models/${MODEL}/infer`, { body: { inputs: [{ name: 'features', shape: [1, 9], datatype, data: ints[0] }] } });
+      const reply = await request(`${server.url}/v2/models/${MODEL}/infer`, {
+        body: { inputs: [{ name: 'features', shape: [1, 9], datatype, data: ints[0] }] },
+      });
       expect(reply.status).toBe(200);
       expect(reply.body.outputs).toEqual(asFloat);
     }
@@ -96,19 +107,62 @@ describe('bad requests get a clear error and the server keeps serving', () => {
     ['invalid JSON', { raw: '{"inputs": [' }, 400, 'request body: invalid JSON'],
     ['an empty body', { raw: '' }, 400, 'request body: empty'],
     ['missing inputs', { body: {} }, 400, 'inputs: expected an array'],
-    ['the wrong shape', { body: { inputs: [{ name: 'features', shape: [1, 8], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6, 7, 8] }] } }, 400, 'inputs[0].shape: [1,8] has 8 features per row; the model expects [N, 9]'],
-    ['an unsupported datatype', { body: { inputs: [{ name: 'features', shape: [1, 9], datatype: 'BYTES', data: ['a'] }] } }, 400, 'inputs[0].datatype: BYTES is not supported'],
-    ['a short data list', { body: { inputs: [{ name: 'features', shape: [2, 9], datatype: 'FP32', data: rows[0] }] } }, 400, 'inputs[0].data: has 9 elements, but shape [2,9] needs 18'],
-    ['a non-number', { body: { inputs: [{ name: 'features', shape: [1, 9], datatype: 'FP32', data: [...rows[0]!.slice(0, 8), 'NaN'] }] } }, 400, 'inputs[0].data[8]: "NaN" is not a number'],
-    ['a wrong input name', { body: { inputs: [{ name: 'x', shape: [1, 9], datatype: 'FP32', data: rows[0] }] } }, 400, 'inputs[0].name: unknown input "x"'],
+    [
+      'the wrong shape',
+      { body: { inputs: [{ name: 'features', shape: [1, 8], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6, 7, 8] }] } },
+      400,
+      'inputs[0].shape: [1,8] has 8 features per row; the model expects [N, 9]',
+    ],
+    [
+      'an unsupported datatype',
+      { body: { inputs: [{ name: 'features', shape: [1, 9], datatype: 'BYTES', data: ['a'] }] } },
+      400,
+      'inputs[0].datatype: BYTES is not supported',
+    ],
+    [
+      'a short data list',
+      { body: { inputs: [{ name: 'features', shape: [2, 9], datatype: 'FP32', data: rows[0] }] } },
+      400,
+      'inputs[0].data: has 9 elements, but shape [2,9] needs 18',
+    ],
+    [
+      'a non-number',
+      {
+        body: {
+          inputs: [{ name: 'features', shape: [1, 9], datatype: 'FP32', data: [...rows[0]!.slice(0, 8), 'NaN'] }],
+        },
+      },
+      400,
+      'inputs[0].data[8]: "NaN" is not a number',
+    ],
+    [
+      'a wrong input name',
+      { body: { inputs: [{ name: 'x', shape: [1, 9], datatype: 'FP32', data: rows[0] }] } },
+      400,
+      'inputs[0].name: unknown input "x"',
+    ],
     ['an unknown model', { body: good, path: '/v2/models/nope/infer' }, 404, 'model "nope" not found'],
-    ['an unknown version', { body: good, path: `/v2/models/${MODEL}/versions/v9/infer` }, 404, 'version "v9" of "price-direction" is not served here; serving: v1'],
+    [
+      'an unknown version',
+      { body: good, path: `/v2/models/${MODEL}/versions/v9/infer` },
+      404,
+      'version "v9" of "price-direction" is not served here; serving: v1',
+    ],
     ['an unknown path', { body: good, path: '/v3/anything' }, 404, 'no route for POST /v3/anything'],
     ['the wrong method', { method: 'GET', path: `/v2/models/${MODEL}/infer` }, 405, 'GET is not allowed'],
-    ['a body over the limit', { body: inferBody(Array.from({ length: 100 }, () => rows[0]!)) }, 413, 'larger than the limit of 4096 bytes'],
+    [
+      'a body over the limit',
+      { body: inferBody(Array.from({ length: 100 }, () => rows[0]!)) },
+      413,
+      'larger than the limit of 4096 bytes',
+    ],
   ];
   test.each(cases)('%s', async (_name, call, status, message) => {
-    const reply = await request(`${server.url}${call.path ?? `/v2/models/${MODEL}/infer`}`, { method: call.method, body: call.body, raw: call.raw });
+    const reply = await request(`${server.url}${call.path ?? `/v2/models/${MODEL}/infer`}`, {
+      method: call.method,
+      body: call.body,
+      raw: call.raw,
+    });
     expect(reply.status).toBe(status);
     expect(reply.body.error).toContain(message);
     const after = await infer(server, [rows[0]!]);
@@ -123,7 +177,11 @@ describe('bad requests get a clear error and the server keeps serving', () => {
         controller.close();
       },
     });
-    const response = await fetch(`${server.url}/v2/models/${MODEL}/infer`, { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
+    const response = await fetch(`${server.url}/v2/models/${MODEL}/infer`, {
+      method: 'POST',
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
     expect(response.status).toBe(413);
     expect(((await response.json()) as { error: string }).error).toContain('more than the limit of 4096 bytes');
     expect((await infer(server, [rows[0]!])).status).toBe(200);

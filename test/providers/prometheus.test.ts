@@ -17,10 +17,26 @@ const spec = specSchema.parse({
   strategy: { steps: [50, 100], minStageDuration: '1s', minSamplesPerStage: 10, maxDuration: '1h' },
   analysis: {
     samples: 'sum(weir_predictor_requests_total{model="{{model}}",version="{{version}}",endpoint="infer"})',
-    guardrails: [{ name: 'errors', query: 'sum(weir_predictor_requests_total{version="{{version}}",code!="200"}) or vector(0)', max: 100 }],
+    guardrails: [
+      {
+        name: 'errors',
+        query: 'sum(weir_predictor_requests_total{version="{{version}}",code!="200"}) or vector(0)',
+        max: 100,
+      },
+    ],
     comparisons: [
-      { name: 'accuracy', type: 'proportion', successes: 'sum(weir_predictor_feedback_total{version="{{version}}",outcome="correct"})', trials: 'sum(weir_predictor_feedback_total{version="{{version}}"})' },
-      { name: 'latency', type: 'histogram', better: 'lower', buckets: 'sum by (le) (weir_predictor_request_duration_seconds_bucket{version="{{version}}",endpoint="infer"})' },
+      {
+        name: 'accuracy',
+        type: 'proportion',
+        successes: 'sum(weir_predictor_feedback_total{version="{{version}}",outcome="correct"})',
+        trials: 'sum(weir_predictor_feedback_total{version="{{version}}"})',
+      },
+      {
+        name: 'latency',
+        type: 'histogram',
+        better: 'lower',
+        buckets: 'sum by (le) (weir_predictor_request_duration_seconds_bucket{version="{{version}}",endpoint="infer"})',
+      },
     ],
   },
 });
@@ -31,7 +47,9 @@ let prometheus: PrometheusProcess;
 
 beforeAll(async () => {
   [v1, v2] = await Promise.all([predictor({ version: 'v1' }), predictor({ version: 'v2' })]);
-  prometheus = await startPrometheus({ targets: [{ job: 'predictors', targets: [new URL(v1.url).host, new URL(v2.url).host] }] });
+  prometheus = await startPrometheus({
+    targets: [{ job: 'predictors', targets: [new URL(v1.url).host, new URL(v2.url).host] }],
+  });
   // Traffic and ground truth for both versions.
   for (const server of [v1, v2]) {
     for (const [i, row] of marketRows(30).entries()) {
@@ -51,24 +69,40 @@ describe('PrometheusMetrics', () => {
     expect(await provider.ready()).toBe(true);
     const plan = planQueries(spec, { namespace: 'local', window: '5m' });
     // Each target is scraped on its own schedule: wait until every counter has landed.
-    const settled = ['samples/stable', 'samples/canary', 'comparison/accuracy/trials/stable', 'comparison/accuracy/trials/canary'];
-    await waitFor(async () => {
-      const r = await provider.query(plan);
-      return settled.every((key) => r.get(key) === 30);
-    }, 30_000, 'Prometheus to scrape both predictors\' final counters');
+    const settled = [
+      'samples/stable',
+      'samples/canary',
+      'comparison/accuracy/trials/stable',
+      'comparison/accuracy/trials/canary',
+    ];
+    await waitFor(
+      async () => {
+        const r = await provider.query(plan);
+        return settled.every((key) => r.get(key) === 30);
+      },
+      30_000,
+      "Prometheus to scrape both predictors' final counters",
+    );
     const results = await provider.query(plan);
     expect(provider.lastFailures).toEqual([]);
     expect(results.get('samples/stable')).toBe(30);
     const buckets = results.get('comparison/latency/buckets/canary') as { le: number; value: number }[];
     expect(buckets.at(-1)).toEqual({ le: Infinity, value: 30 });
     const observations = observe(spec, results);
-    expect(observations.comparisons[0]).toMatchObject({ type: 'proportion', stable: { trials: 30 }, canary: { trials: 30 } });
+    expect(observations.comparisons[0]).toMatchObject({
+      type: 'proportion',
+      stable: { trials: 30 },
+      canary: { trials: 30 },
+    });
     expect(observations.comparisons[1]).toMatchObject({ type: 'histogram', stable: expect.any(Array) });
   });
 
   test('a bad query is a failure for that key only, not an exception', async () => {
     const provider = new PrometheusMetrics({ url: prometheus.url, retries: 0 });
-    const results = await provider.query([{ key: 'bad', kind: 'scalar', query: 'sum(' }, { key: 'good', kind: 'scalar', query: 'vector(1)' }]);
+    const results = await provider.query([
+      { key: 'bad', kind: 'scalar', query: 'sum(' },
+      { key: 'good', kind: 'scalar', query: 'vector(1)' },
+    ]);
     expect(results.get('bad')).toBeUndefined();
     expect(results.get('good')).toBe(1);
     expect(provider.lastFailures).toEqual([{ key: 'bad', error: expect.stringContaining('HTTP 400') }]);
@@ -79,10 +113,26 @@ describe('PrometheusMetrics', () => {
     const results = await provider.query(planQueries(spec, { namespace: 'local', window: '5m' }));
     expect([...results.values()].every((v) => v === undefined)).toBe(true);
     expect(provider.lastFailures[0]!.error).toContain('ECONNREFUSED');
-    const start = decide({ spec, status: emptyStatus(), observations: observe(spec, results), commands: [], now: Date.parse('2026-11-22T10:00:00Z') });
-    const later = decide({ spec, status: start.statusPatch, observations: observe(spec, results), commands: [], now: Date.parse('2026-11-22T10:30:00Z') });
+    const start = decide({
+      spec,
+      status: emptyStatus(),
+      observations: observe(spec, results),
+      commands: [],
+      now: Date.parse('2026-11-22T10:00:00Z'),
+    });
+    const later = decide({
+      spec,
+      status: start.statusPatch,
+      observations: observe(spec, results),
+      commands: [],
+      now: Date.parse('2026-11-22T10:30:00Z'),
+    });
     expect(later.action).toBe('hold');
     expect(later.canaryWeight).toBe(50);
-    expect(later.reasons.filter((r) => r.verdict === 'nodata').map((r) => r.metric)).toEqual(['errors', 'accuracy', 'latency']);
+    expect(later.reasons.filter((r) => r.verdict === 'nodata').map((r) => r.metric)).toEqual([
+      'errors',
+      'accuracy',
+      'latency',
+    ]);
   });
 });

@@ -11,17 +11,60 @@ import { reportFormat } from '../../controller/src/report/write.js';
 
 function storedRollout() {
   const rollout = validateText(demoRolloutYaml('v2'))[0]!.rollout!;
-  const accuracy = { kind: 'comparison' as const, metric: 'accuracy', verdict: 'harmful', message: 'accuracy: harmful <b>', effect: -0.08, ci: [-0.12, -0.01], pValue: 0.03, adjustedPValue: 0.035, z: -2.4, boundary: 0.05, samples: { stable: 864, canary: 804 } };
-  const guard = { kind: 'guardrail' as const, metric: 'error-rate', verdict: 'pass', message: 'ok', value: 0, stableValue: 0 };
+  const accuracy = {
+    kind: 'comparison' as const,
+    metric: 'accuracy',
+    verdict: 'harmful',
+    message: 'accuracy: harmful <b>',
+    effect: -0.08,
+    ci: [-0.12, -0.01],
+    pValue: 0.03,
+    adjustedPValue: 0.035,
+    z: -2.4,
+    boundary: 0.05,
+    samples: { stable: 864, canary: 804 },
+  };
+  const guard = {
+    kind: 'guardrail' as const,
+    metric: 'error-rate',
+    verdict: 'pass',
+    message: 'ok',
+    value: 0,
+    stableValue: 0,
+  };
   rollout.status = {
     ...emptyStatus(),
     phase: 'RolledBack',
     startedAt: '2026-11-23T10:00:00.000Z',
     message: 'rolled back: <script>alert(1)</script>',
     history: [
-      { stepId: 'a1-s0-progressing', action: 'advance', stage: 0, canaryWeight: 10, at: '2026-11-23T10:00:00.000Z', summary: 'started at stage 0 (10%)', analysis: [] },
-      { stepId: 'a1-s1-progressing', action: 'advance', stage: 1, canaryWeight: 25, at: '2026-11-23T10:00:20.000Z', summary: 'advanced to 25%', analysis: [guard, { ...accuracy, verdict: 'inconclusive', adjustedPValue: 0.6 }] },
-      { stepId: 'a1-s1-rolledback', action: 'rollback', stage: 1, canaryWeight: 0, at: '2026-11-23T10:00:41.000Z', summary: 'rolled back: accuracy harmful', analysis: [guard, accuracy] },
+      {
+        stepId: 'a1-s0-progressing',
+        action: 'advance',
+        stage: 0,
+        canaryWeight: 10,
+        at: '2026-11-23T10:00:00.000Z',
+        summary: 'started at stage 0 (10%)',
+        analysis: [],
+      },
+      {
+        stepId: 'a1-s1-progressing',
+        action: 'advance',
+        stage: 1,
+        canaryWeight: 25,
+        at: '2026-11-23T10:00:20.000Z',
+        summary: 'advanced to 25%',
+        analysis: [guard, { ...accuracy, verdict: 'inconclusive', adjustedPValue: 0.6 }],
+      },
+      {
+        stepId: 'a1-s1-rolledback',
+        action: 'rollback',
+        stage: 1,
+        canaryWeight: 0,
+        at: '2026-11-23T10:00:41.000Z',
+        summary: 'rolled back: accuracy harmful',
+        analysis: [guard, accuracy],
+      },
     ],
   };
   return rollout;
@@ -30,14 +73,19 @@ function storedRollout() {
 describe('weir report without Prometheus', () => {
   test('Markdown: design, timeline, per-decision verdicts with effect, CI, p and boundary; left-out sections named', async () => {
     const data = await collectReport(storedRollout(), { now: Date.parse('2026-11-23T11:00:00Z') });
-    expect(data.span).toEqual({ start: Date.parse('2026-11-23T10:00:00Z') / 1000, end: Date.parse('2026-11-23T10:00:41Z') / 1000 });
+    expect(data.span).toEqual({
+      start: Date.parse('2026-11-23T10:00:00Z') / 1000,
+      end: Date.parse('2026-11-23T10:00:41Z') / 1000,
+    });
     const md = renderMarkdown(data);
     expect(md).toMatch(/^# Experiment report: price-direction\n/);
     expect(md).toContain('Hypothesis: v2 has higher accuracy than v1, by at least 0.01');
     expect(md).toContain('| 0 | 10% | 10s | 100 | - |');
     expect(md).toContain('| +41 s | rollback | 1 | 0% | - | rolled back: accuracy harmful |');
     expect(md).toContain('### +41 s: rollback to 0%, on the analysis of stage 1 (25%)');
-    expect(md).toContain('| accuracy | comparison | harmful | -0.08 | [-0.12, -0.01] | 0.035 * | p ≤ 0.05 | 864 / 804 | - | - |');
+    expect(md).toContain(
+      '| accuracy | comparison | harmful | -0.08 | [-0.12, -0.01] | 0.035 * | p ≤ 0.05 | 864 / 804 | - | - |',
+    );
     expect(md).toContain('![Canary weight over time');
     expect(md).toContain('No Prometheus was given (--prometheus)');
   });
@@ -53,7 +101,11 @@ describe('weir report without Prometheus', () => {
 
   test('histogram moments from cumulative buckets (midpoints; +Inf at the last bound), format choice', () => {
     // Buckets le 5, 10, +Inf with 2, 5, 6 cumulative: 2 at 2.5, 3 at 7.5, 1 at 10 → mean 6.25, var 9.375/... by hand.
-    const m = histogramMoments([{ le: 5, value: 2 }, { le: 10, value: 5 }, { le: Infinity, value: 6 }])!;
+    const m = histogramMoments([
+      { le: 5, value: 2 },
+      { le: 10, value: 5 },
+      { le: Infinity, value: 6 },
+    ])!;
     const values = [2.5, 2.5, 7.5, 7.5, 7.5, 10];
     const mean = values.reduce((a, b) => a + b, 0) / 6;
     const variance = values.reduce((a, b) => a + (b - mean) ** 2, 0) / 5;
@@ -62,6 +114,8 @@ describe('weir report without Prometheus', () => {
     expect(m.se).toBeCloseTo(Math.sqrt(variance / 6), 12);
     expect(reportFormat({ out: 'r.HTML' })).toBe('html');
     expect(reportFormat({ out: 'r.md' })).toBe('md');
-    expect(() => reportFormat({ format: 'pdf' })).toThrow('--format: "pdf" is not a report format; expected md or html');
+    expect(() => reportFormat({ format: 'pdf' })).toThrow(
+      '--format: "pdf" is not a report format; expected md or html',
+    );
   });
 });

@@ -31,7 +31,15 @@ export async function renderInChromium(file: string): Promise<RenderedPage> {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1100, height: 900 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   try {
     const page = await browser.newPage();
@@ -53,9 +61,22 @@ export async function renderInChromium(file: string): Promise<RenderedPage> {
         const marks = Array.from(svg.querySelectorAll('.data') as ArrayLike<any>).filter((m) => {
           const r = m.getBoundingClientRect();
           const style = svg.ownerDocument.defaultView.getComputedStyle(m);
-          return style.visibility !== 'hidden' && style.display !== 'none' && (r.width > 0 || r.height > 0) && r.left >= box.left - 1 && r.right <= box.right + 1 && r.top >= box.top - 1 && r.bottom <= box.bottom + 1;
+          return (
+            style.visibility !== 'hidden' &&
+            style.display !== 'none' &&
+            (r.width > 0 || r.height > 0) &&
+            r.left >= box.left - 1 &&
+            r.right <= box.right + 1 &&
+            r.top >= box.top - 1 &&
+            r.bottom <= box.bottom + 1
+          );
         });
-        return { id: svg.getAttribute('data-chart') ?? '', width: box.width, height: box.height, visibleMarks: marks.length };
+        return {
+          id: svg.getAttribute('data-chart') ?? '',
+          width: box.width,
+          height: box.height,
+          visibleMarks: marks.length,
+        };
       }),
     );
     return { charts, consoleErrors, screenshot, title: await page.title() };

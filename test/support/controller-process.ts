@@ -18,17 +18,27 @@ export interface ControllerProcess {
 
 const weir = () => path.join(packageRoot(), 'bin', 'weir.js');
 
-export async function startController(args: string[], options: { env?: Record<string, string>; withoutDacOverride?: boolean } = {}): Promise<ControllerProcess> {
+export async function startController(
+  args: string[],
+  options: { env?: Record<string, string>; withoutDacOverride?: boolean } = {},
+): Promise<ControllerProcess> {
   const argv = [weir(), 'controller', ...args];
   const dropDac = options.withoutDacOverride && process.getuid?.() === 0;
   const child = dropDac
-    ? spawn('setpriv', ['--bounding-set', '-dac_override,-dac_read_search', process.execPath, ...argv], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    ? spawn('setpriv', ['--bounding-set', '-dac_override,-dac_read_search', process.execPath, ...argv], {
+        env: { ...process.env, ...options.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
     : spawn(process.execPath, argv, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
   child.stdout!.on('data', (c: Buffer) => (logs += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (logs += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await waitFor(() => /"msg":"listening","port":(\d+)/.test(logs) || child.exitCode !== null, 20_000, 'the controller to listen');
+  await waitFor(
+    () => /"msg":"listening","port":(\d+)/.test(logs) || child.exitCode !== null,
+    20_000,
+    'the controller to listen',
+  );
   if (child.exitCode !== null) throw new Error(`weir controller exited with ${child.exitCode}:\n${logs}`);
   const port = Number(/"msg":"listening","port":(\d+)/.exec(logs)![1]);
   return {

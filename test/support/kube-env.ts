@@ -36,10 +36,14 @@ export async function binaries(): Promise<string> {
 
 function ready(server: string, token: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = https.get(`${server}/readyz`, { rejectUnauthorized: false, headers: { authorization: `Bearer ${token}` }, timeout: 2000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
+    const req = https.get(
+      `${server}/readyz`,
+      { rejectUnauthorized: false, headers: { authorization: `Bearer ${token}` }, timeout: 2000 },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      },
+    );
     req.on('error', () => resolve(false));
     req.on('timeout', () => req.destroy());
   });
@@ -51,10 +55,29 @@ export async function startKube(users: KubeUser[] = []): Promise<KubeEnv> {
   const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   await run('openssl', ['genrsa', '-out', path.join(dir, 'sa.key'), '2048']);
   await run('openssl', ['rsa', '-in', path.join(dir, 'sa.key'), '-pubout', '-out', path.join(dir, 'sa.pub')]);
-  const all: KubeUser[] = [{ name: 'admin', token: `admin-${Math.random().toString(36).slice(2)}`, groups: ['system:masters'] }, ...users];
-  await writeFile(path.join(dir, 'tokens.csv'), all.map((u) => `${u.token},${u.name},${u.name}${u.groups ? `,"${u.groups.join(',')}"` : ''}`).join('\n') + '\n');
+  const all: KubeUser[] = [
+    { name: 'admin', token: `admin-${Math.random().toString(36).slice(2)}`, groups: ['system:masters'] },
+    ...users,
+  ];
+  await writeFile(
+    path.join(dir, 'tokens.csv'),
+    all.map((u) => `${u.token},${u.name},${u.name}${u.groups ? `,"${u.groups.join(',')}"` : ''}`).join('\n') + '\n',
+  );
   const children: ChildProcess[] = [];
-  const etcd = spawn(path.join(bin, 'etcd'), ['--data-dir', path.join(dir, 'etcd'), '--listen-client-urls', `http://127.0.0.1:${etcdPort}`, '--advertise-client-urls', `http://127.0.0.1:${etcdPort}`, '--listen-peer-urls', `http://127.0.0.1:${peerPort}`], { stdio: 'ignore' });
+  const etcd = spawn(
+    path.join(bin, 'etcd'),
+    [
+      '--data-dir',
+      path.join(dir, 'etcd'),
+      '--listen-client-urls',
+      `http://127.0.0.1:${etcdPort}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${etcdPort}`,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${peerPort}`,
+    ],
+    { stdio: 'ignore' },
+  );
   children.push(etcd);
   const apiserver = spawn(
     path.join(bin, 'kube-apiserver'),
@@ -118,7 +141,9 @@ export async function startKube(users: KubeUser[] = []): Promise<KubeEnv> {
       let err = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
       child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-      child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(err.trim() || out.trim() || `kubectl exited with ${code}`))));
+      child.on('exit', (code) =>
+        code === 0 ? resolve(out) : reject(new Error(err.trim() || out.trim() || `kubectl exited with ${code}`)),
+      );
       child.stdin.end(input ?? '');
     });
   };

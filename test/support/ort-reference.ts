@@ -4,9 +4,12 @@
 import { execFileSync } from 'node:child_process';
 import { packageRoot } from '../../controller/src/local/predictor-process.js';
 
-
 /** Runs `rows` as one batch, or (oneByOne) each row as its own run, as an unbatched server would. */
-export function ortReference(file: string, rows: number[][], oneByOne = false): { probability: number[]; label: number[] } {
+export function ortReference(
+  file: string,
+  rows: number[][],
+  oneByOne = false,
+): { probability: number[]; label: number[] } {
   const script = `
     const ort = require('onnxruntime-node');
     const { file, rows, oneByOne } = JSON.parse(require('fs').readFileSync(0, 'utf8'));
@@ -19,6 +22,9 @@ export function ortReference(file: string, rows: number[][], oneByOne = false): 
       }
       process.stdout.write(JSON.stringify(result));
     });`;
-  const output = execFileSync(process.execPath, ['-e', script], { cwd: packageRoot(), input: JSON.stringify({ file, rows, oneByOne }) });
+  const output = execFileSync(process.execPath, ['-e', script], {
+    cwd: packageRoot(),
+    input: JSON.stringify({ file, rows, oneByOne }),
+  });
   return JSON.parse(output.toString()) as { probability: number[]; label: number[] };
 }

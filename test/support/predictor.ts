@@ -5,7 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { generateMarket } from '../../predictor/src/market/market.js';
 import { labelledRows, type LabelledRow } from '../../predictor/src/market/features.js';
-import { packageRoot, startPredictor, type PredictorProcess, type PredictorProcessOptions } from '../../controller/src/local/predictor-process.js';
+import {
+  packageRoot,
+  startPredictor,
+  type PredictorProcess,
+  type PredictorProcessOptions,
+} from '../../controller/src/local/predictor-process.js';
 import { parseMetricsText, sumOf } from '../../controller/src/local/metrics-text.js';
 
 export const MODEL = 'price-direction';
@@ -17,7 +22,12 @@ export function marketRows(count: number, seed = 11): LabelledRow[] {
 }
 
 export function inferBody(features: number[][], extra: Record<string, unknown> = {}) {
-  return { inputs: [{ name: 'features', shape: [features.length, features[0]!.length], datatype: 'FP32', data: features.flat() }], ...extra };
+  return {
+    inputs: [
+      { name: 'features', shape: [features.length, features[0]!.length], datatype: 'FP32', data: features.flat() },
+    ],
+    ...extra,
+  };
 }
 
 export interface Reply<T = any> {
@@ -26,7 +36,10 @@ export interface Reply<T = any> {
   body: T;
 }
 
-export async function request<T = any>(url: string, init: { method?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Reply<T>> {
+export async function request<T = any>(
+  url: string,
+  init: { method?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+): Promise<Reply<T>> {
   const response = await fetch(url, {
     method: init.method ?? (init.body !== undefined || init.raw !== undefined ? 'POST' : 'GET'),
     headers: { 'content-type': 'application/json', ...init.headers },
@@ -42,11 +55,22 @@ export async function request<T = any>(url: string, init: { method?: string; bod
   return { status: response.status, headers: response.headers, body: body as T };
 }
 
-export async function infer(predictor: PredictorProcess, features: number[][], options: { path?: string; headers?: Record<string, string>; extra?: Record<string, unknown> } = {}) {
-  return request(`${predictor.url}${options.path ?? `/v2/models/${MODEL}/infer`}`, { body: inferBody(features, options.extra), headers: options.headers });
+export async function infer(
+  predictor: PredictorProcess,
+  features: number[][],
+  options: { path?: string; headers?: Record<string, string>; extra?: Record<string, unknown> } = {},
+) {
+  return request(`${predictor.url}${options.path ?? `/v2/models/${MODEL}/infer`}`, {
+    body: inferBody(features, options.extra),
+    headers: options.headers,
+  });
 }
 
-export async function metric(predictor: PredictorProcess, name: string, where: Record<string, string> = {}): Promise<number> {
+export async function metric(
+  predictor: PredictorProcess,
+  name: string,
+  where: Record<string, string> = {},
+): Promise<number> {
   const text = await (await fetch(`${predictor.url}/metrics`)).text();
   return sumOf(parseMetricsText(text), name, where);
 }
@@ -54,15 +78,22 @@ export async function metric(predictor: PredictorProcess, name: string, where: R
 /** A private copy of some versions, so a test may change files without touching the committed models. */
 export async function scratchRepository(versions: string[]): Promise<string> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'weir-models-'));
-  for (const version of versions) await cp(path.join(MODELS_DIR, MODEL, version), path.join(root, MODEL, version), { recursive: true });
+  for (const version of versions)
+    await cp(path.join(MODELS_DIR, MODEL, version), path.join(root, MODEL, version), { recursive: true });
   return root;
 }
 
-export function predictor(options: Partial<PredictorProcessOptions> & { args?: string[] } = {}): Promise<PredictorProcess> {
+export function predictor(
+  options: Partial<PredictorProcessOptions> & { args?: string[] } = {},
+): Promise<PredictorProcess> {
   return startPredictor({ modelRepository: MODELS_DIR, model: MODEL, version: 'v1', ...options });
 }
 
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> {
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;

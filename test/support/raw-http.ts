@@ -24,34 +24,50 @@ export interface RawRequest {
 export function rawRequest(port: number, request: RawRequest): Promise<RawReply> {
   return new Promise((resolve, reject) => {
     const body = request.body === undefined ? undefined : Buffer.from(request.body);
-    const req = http.request({ host: '127.0.0.1', port, method: request.method ?? (body ? 'POST' : 'GET'), path: request.target, headers: { ...(body ? { 'content-length': body.length } : {}), ...request.headers }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-      res.on('error', reject);
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: request.method ?? (body ? 'POST' : 'GET'),
+        path: request.target,
+        headers: { ...(body ? { 'content-length': body.length } : {}), ...request.headers },
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        });
+        res.on('error', reject);
+      },
+    );
     // A CONNECT answer arrives as 'connect', not as a response.
     req.on('connect', (res: http.IncomingMessage, socket: net.Socket) => {
       socket.destroy();
       resolve({ status: res.statusCode ?? 0, headers: res.headers, text: '', json: {} });
     });
-    req.setTimeout(request.timeoutMs ?? 10_000, () => req.destroy(new Error(`no answer within ${request.timeoutMs ?? 10_000} ms`)));
+    req.setTimeout(request.timeoutMs ?? 10_000, () =>
+      req.destroy(new Error(`no answer within ${request.timeoutMs ?? 10_000} ms`)),
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
 /** Sends bytes on a fresh socket and resolves with whatever comes back before the server closes it (or the timeout). */
-export function rawSocket(port: number, bytes: string | Buffer, { timeoutMs = 3000, closeAfterWrite = false }: { timeoutMs?: number; closeAfterWrite?: boolean } = {}): Promise<string> {
+export function rawSocket(
+  port: number,
+  bytes: string | Buffer,
+  { timeoutMs = 3000, closeAfterWrite = false }: { timeoutMs?: number; closeAfterWrite?: boolean } = {},
+): Promise<string> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];

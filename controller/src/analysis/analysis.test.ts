@@ -12,8 +12,19 @@ const spec = specSchema.parse({
   analysis: {
     guardrails: [{ name: 'errors', query: 'err{v="{{version}}",ns="{{namespace}}"}', max: 0.05 }],
     comparisons: [
-      { name: 'accuracy', type: 'proportion', successes: 'ok{v="{{version}}"}[{{window}}]', trials: 'all{v="{{version}}"}[{{window}}]' },
-      { name: 'value', type: 'mean', count: 'c{v="{{version}}"}', sum: 's{v="{{version}}"}', sumOfSquares: 'q{v="{{version}}"}' },
+      {
+        name: 'accuracy',
+        type: 'proportion',
+        successes: 'ok{v="{{version}}"}[{{window}}]',
+        trials: 'all{v="{{version}}"}[{{window}}]',
+      },
+      {
+        name: 'value',
+        type: 'mean',
+        count: 'c{v="{{version}}"}',
+        sum: 's{v="{{version}}"}',
+        sumOfSquares: 'q{v="{{version}}"}',
+      },
       { name: 'latency', type: 'histogram', buckets: 'b{v="{{version}}",m="{{model}}"}' },
     ],
   },
@@ -22,8 +33,12 @@ const spec = specSchema.parse({
 describe('templates', () => {
   test('fill every placeholder, and name an unknown one', () => {
     const vars = { version: 'v2', stable: 'v1', canary: 'v2', namespace: 'models', window: '300s', model: 'm' };
-    expect(renderQuery('x{a="{{version}}",b="{{ stable }}",c="{{canary}}"}[{{window}}]', vars)).toBe('x{a="v2",b="v1",c="v2"}[300s]');
-    expect(() => renderQuery('x{{verison}}', vars, 'spec.analysis.guardrails[0].query')).toThrow('spec.analysis.guardrails[0].query: unknown placeholder {{verison}}');
+    expect(renderQuery('x{a="{{version}}",b="{{ stable }}",c="{{canary}}"}[{{window}}]', vars)).toBe(
+      'x{a="v2",b="v1",c="v2"}[300s]',
+    );
+    expect(() => renderQuery('x{{verison}}', vars, 'spec.analysis.guardrails[0].query')).toThrow(
+      'spec.analysis.guardrails[0].query: unknown placeholder {{verison}}',
+    );
     expect(windowText(299_001)).toBe('300s');
     expect(windowText(10, 30)).toBe('30s');
   });
@@ -35,7 +50,10 @@ describe('query plan and observations', () => {
     expect(plan.map((q) => q.key)).toContain('comparison/accuracy/trials/canary');
     expect(plan.find((q) => q.key === 'guardrail/errors/stable')!.query).toBe('err{v="v1",ns="models"}');
     expect(plan.find((q) => q.key === 'comparison/accuracy/successes/canary')!.query).toBe('ok{v="v2"}[120s]');
-    expect(plan.find((q) => q.key === 'comparison/latency/buckets/canary')).toMatchObject({ kind: 'buckets', query: 'b{v="v2",m="price-direction"}' });
+    expect(plan.find((q) => q.key === 'comparison/latency/buckets/canary')).toMatchObject({
+      kind: 'buckets',
+      query: 'b{v="v2",m="price-direction"}',
+    });
     expect(plan).toHaveLength(2 * (1 + 1 + 2 + 3 + 1));
   });
 
@@ -48,16 +66,39 @@ describe('query plan and observations', () => {
       ['comparison/value/count/stable', 4],
       ['comparison/value/sum/stable', 10],
       ['comparison/value/sumOfSquares/stable', 30],
-      ['comparison/latency/buckets/stable', [{ le: Infinity, value: 30 }, { le: 0.01, value: 10.2 }]],
-      ['comparison/latency/buckets/canary', [{ le: 0.01, value: 5 }, { le: Infinity, value: 20 }]],
+      [
+        'comparison/latency/buckets/stable',
+        [
+          { le: Infinity, value: 30 },
+          { le: 0.01, value: 10.2 },
+        ],
+      ],
+      [
+        'comparison/latency/buckets/canary',
+        [
+          { le: 0.01, value: 5 },
+          { le: Infinity, value: 20 },
+        ],
+      ],
       ['guardrail/errors/canary', Number.NaN],
     ]);
     const o = observe(spec, results);
     expect(o.samples).toEqual({ stable: 1000.4, canary: undefined });
     expect(o.guardrails).toEqual([{ name: 'errors', canary: undefined, stable: undefined }]);
-    expect(o.comparisons[0]).toEqual({ name: 'accuracy', type: 'proportion', stable: { successes: 601, trials: 1000 }, canary: undefined });
+    expect(o.comparisons[0]).toEqual({
+      name: 'accuracy',
+      type: 'proportion',
+      stable: { successes: 601, trials: 1000 },
+      canary: undefined,
+    });
     expect(o.comparisons[1]).toMatchObject({ type: 'mean', stable: { n: 4, mean: 2.5 }, canary: undefined });
-    expect(o.comparisons[2]).toEqual({ name: 'latency', type: 'histogram', bounds: [0.01, Infinity], stable: [10, 30], canary: [5, 20] });
+    expect(o.comparisons[2]).toEqual({
+      name: 'latency',
+      type: 'histogram',
+      bounds: [0.01, Infinity],
+      stable: [10, 30],
+      canary: [5, 20],
+    });
   });
 });
 

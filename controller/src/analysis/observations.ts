@@ -41,15 +41,29 @@ export interface PlanContext {
 }
 
 function variables(spec: ModelRolloutSpec, context: PlanContext, arm: Arm): TemplateVariables {
-  return { version: spec[arm].version, stable: spec.stable.version, canary: spec.canary.version, namespace: context.namespace, window: context.window, model: spec.model };
+  return {
+    version: spec[arm].version,
+    stable: spec.stable.version,
+    canary: spec.canary.version,
+    namespace: context.namespace,
+    window: context.window,
+    model: spec.model,
+  };
 }
 
 function comparisonQueries(comparison: Comparison): [string, string][] {
   switch (comparison.type) {
     case 'proportion':
-      return [['successes', comparison.successes], ['trials', comparison.trials]];
+      return [
+        ['successes', comparison.successes],
+        ['trials', comparison.trials],
+      ];
     case 'mean':
-      return [['count', comparison.count], ['sum', comparison.sum], ['sumOfSquares', comparison.sumOfSquares]];
+      return [
+        ['count', comparison.count],
+        ['sum', comparison.sum],
+        ['sumOfSquares', comparison.sumOfSquares],
+      ];
     case 'histogram':
       return [['buckets', comparison.buckets]];
   }
@@ -60,13 +74,25 @@ export function planQueries(spec: ModelRolloutSpec, context: PlanContext): Plann
   const plan: PlannedQuery[] = [];
   for (const arm of ['stable', 'canary'] as const) {
     const vars = variables(spec, context, arm);
-    plan.push({ key: `samples/${arm}`, kind: 'scalar', query: renderQuery(spec.analysis.samples, vars, 'spec.analysis.samples') });
+    plan.push({
+      key: `samples/${arm}`,
+      kind: 'scalar',
+      query: renderQuery(spec.analysis.samples, vars, 'spec.analysis.samples'),
+    });
     spec.analysis.guardrails.forEach((g, i) => {
-      plan.push({ key: `guardrail/${g.name}/${arm}`, kind: 'scalar', query: renderQuery(g.query, vars, `spec.analysis.guardrails[${i}].query`) });
+      plan.push({
+        key: `guardrail/${g.name}/${arm}`,
+        kind: 'scalar',
+        query: renderQuery(g.query, vars, `spec.analysis.guardrails[${i}].query`),
+      });
     });
     spec.analysis.comparisons.forEach((c, i) => {
       for (const [part, template] of comparisonQueries(c)) {
-        plan.push({ key: `comparison/${c.name}/${part}/${arm}`, kind: part === 'buckets' ? 'buckets' : 'scalar', query: renderQuery(template, vars, `spec.analysis.comparisons[${i}].${part}`) });
+        plan.push({
+          key: `comparison/${c.name}/${part}/${arm}`,
+          kind: part === 'buckets' ? 'buckets' : 'scalar',
+          query: renderQuery(template, vars, `spec.analysis.comparisons[${i}].${part}`),
+        });
       }
     });
   }
@@ -110,7 +136,12 @@ export function observe(spec: ModelRolloutSpec, results: Map<string, QueryResult
     const get = (part: string, arm: Arm) => scalar(results, `comparison/${c.name}/${part}/${arm}`);
     switch (c.type) {
       case 'proportion':
-        return { name: c.name, type: 'proportion', stable: proportion(get('successes', 'stable'), get('trials', 'stable')), canary: proportion(get('successes', 'canary'), get('trials', 'canary')) };
+        return {
+          name: c.name,
+          type: 'proportion',
+          stable: proportion(get('successes', 'stable'), get('trials', 'stable')),
+          canary: proportion(get('successes', 'canary'), get('trials', 'canary')),
+        };
       case 'mean':
         return {
           name: c.name,
@@ -122,14 +153,19 @@ export function observe(spec: ModelRolloutSpec, results: Map<string, QueryResult
         const s = buckets(results.get(`comparison/${c.name}/buckets/stable`));
         const k = buckets(results.get(`comparison/${c.name}/buckets/canary`));
         // Both histograms must share bucket bounds to be compared.
-        if (!s || !k || s.bounds.length !== k.bounds.length || s.bounds.some((b, i) => b !== k.bounds[i])) return { name: c.name, type: 'histogram' };
+        if (!s || !k || s.bounds.length !== k.bounds.length || s.bounds.some((b, i) => b !== k.bounds[i]))
+          return { name: c.name, type: 'histogram' };
         return { name: c.name, type: 'histogram', bounds: s.bounds, stable: s.counts, canary: k.counts };
       }
     }
   });
   return {
     samples: { stable: scalar(results, 'samples/stable'), canary: scalar(results, 'samples/canary') },
-    guardrails: spec.analysis.guardrails.map((g) => ({ name: g.name, canary: scalar(results, `guardrail/${g.name}/canary`), stable: scalar(results, `guardrail/${g.name}/stable`) })),
+    guardrails: spec.analysis.guardrails.map((g) => ({
+      name: g.name,
+      canary: scalar(results, `guardrail/${g.name}/canary`),
+      stable: scalar(results, `guardrail/${g.name}/stable`),
+    })),
     comparisons,
   };
 }

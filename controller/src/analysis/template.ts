@@ -9,7 +9,9 @@ const PLACEHOLDER = /\{\{\s*([a-zA-Z]+)\s*\}\}/g;
 export function renderQuery(template: string, variables: TemplateVariables, field = 'query'): string {
   return template.replace(PLACEHOLDER, (_, name: string) => {
     if (!(TEMPLATE_VARIABLES as readonly string[]).includes(name)) {
-      throw new RangeError(`${field}: unknown placeholder {{${name}}}; expected one of ${TEMPLATE_VARIABLES.map((v) => `{{${v}}}`).join(', ')}`);
+      throw new RangeError(
+        `${field}: unknown placeholder {{${name}}}; expected one of ${TEMPLATE_VARIABLES.map((v) => `{{${v}}}`).join(', ')}`,
+      );
     }
     return variables[name as keyof TemplateVariables];
   });

@@ -11,7 +11,12 @@ const minimal = {
   apiVersion: 'weir.dev/v1alpha1',
   kind: 'ModelRollout',
   metadata: { name: 'r' },
-  spec: { model: 'price-direction', virtualService: { name: 'predictor', route: 'primary' }, stable: { version: 'v1' }, canary: { version: 'v2' } },
+  spec: {
+    model: 'price-direction',
+    virtualService: { name: 'predictor', route: 'primary' },
+    stable: { version: 'v1' },
+    canary: { version: 'v2' },
+  },
 };
 const withSpec = (spec: Record<string, unknown>) => ({ ...minimal, spec: { ...minimal.spec, ...spec } });
 
@@ -20,30 +25,63 @@ describe('ModelRollout validation', () => {
     const text = await readFile(path.join(root, 'manifests/examples/price-direction.yaml'), 'utf8');
     const [result] = validateText(text);
     expect(result!.errors).toEqual([]);
-    expect(result!.rollout!.spec.analysis.comparisons[0]).toMatchObject({ name: 'accuracy', type: 'proportion', role: 'primary', minEffect: 0.01 });
+    expect(result!.rollout!.spec.analysis.comparisons[0]).toMatchObject({
+      name: 'accuracy',
+      type: 'proportion',
+      role: 'primary',
+      minEffect: 0.01,
+    });
     expect(result!.rollout!.spec.strategy.mirror).toBeUndefined();
   });
 
   test('a minimal spec gets the documented defaults', () => {
     const { rollout, errors } = validateModelRollout(minimal);
     expect(errors).toEqual([]);
-    expect(rollout!.spec.strategy).toEqual({ steps: [10, 25, 50, 100], minStageDuration: '5m', minSamplesPerStage: 1000, maxDuration: '2h', approvals: [], onInconclusive: 'rollback' });
-    expect(rollout!.spec.analysis).toMatchObject({ interval: '30s', alpha: 0.05, sequential: 'msprt', guardrails: [], comparisons: [] });
+    expect(rollout!.spec.strategy).toEqual({
+      steps: [10, 25, 50, 100],
+      minStageDuration: '5m',
+      minSamplesPerStage: 1000,
+      maxDuration: '2h',
+      approvals: [],
+      onInconclusive: 'rollback',
+    });
+    expect(rollout!.spec.analysis).toMatchObject({
+      interval: '30s',
+      alpha: 0.05,
+      sequential: 'msprt',
+      guardrails: [],
+      comparisons: [],
+    });
   });
 
   test.each([
     [{ strategy: { steps: [10, 5, 100] } }, 'spec.strategy.steps: [10,5,100] must rise'],
     [{ strategy: { steps: [10, 50] } }, 'spec.strategy.steps: [10,50] must end at 100'],
     [{ strategy: { steps: [10, 25.5, 100] } }, 'spec.strategy.steps[1]: 25.5 is not a whole percentage'],
-    [{ strategy: { minStageDuration: '5 minutes' } }, 'spec.strategy.minStageDuration: "5 minutes" is not a duration; expected a number with a unit, such as 30s, 5m, 2h'],
+    [
+      { strategy: { minStageDuration: '5 minutes' } },
+      'spec.strategy.minStageDuration: "5 minutes" is not a duration; expected a number with a unit, such as 30s, 5m, 2h',
+    ],
     [{ strategy: { approvals: [75] } }, 'spec.strategy.approvals[0]: 75 is not one of the steps (10, 25, 50, 100)'],
     [{ strategy: { minStageDuration: '3h' } }, 'spec.strategy.maxDuration: "2h" is shorter than minStageDuration (3h)'],
     [{ canary: { version: 'v1' } }, 'spec.canary.version: "v1" is the same as stable.version'],
-    [{ virtualService: { name: 'Predictor!', route: 'primary' } }, 'spec.virtualService.name: "Predictor!" is not a DNS label'],
+    [
+      { virtualService: { name: 'Predictor!', route: 'primary' } },
+      'spec.virtualService.name: "Predictor!" is not a DNS label',
+    ],
     [{ analysis: { alpha: 1.5 } }, 'spec.analysis.alpha: 1.5 is not below 1'],
-    [{ analysis: { guardrails: [{ name: 'errors', query: 'x' }] } }, 'spec.analysis.guardrails[0]: {"name":"errors","query":"x"} has no bound; set one of min, max'],
-    [{ analysis: { comparisons: [{ name: 'acc', type: 'ratio' }] } }, 'spec.analysis.comparisons[0].type: "ratio" is not a comparison type; expected proportion, mean or histogram'],
-    [{ analysis: { comparisons: [{ name: 'acc', type: 'proportion', successes: 'a' }] } }, 'spec.analysis.comparisons[0].trials: missing'],
+    [
+      { analysis: { guardrails: [{ name: 'errors', query: 'x' }] } },
+      'spec.analysis.guardrails[0]: {"name":"errors","query":"x"} has no bound; set one of min, max',
+    ],
+    [
+      { analysis: { comparisons: [{ name: 'acc', type: 'ratio' }] } },
+      'spec.analysis.comparisons[0].type: "ratio" is not a comparison type; expected proportion, mean or histogram',
+    ],
+    [
+      { analysis: { comparisons: [{ name: 'acc', type: 'proportion', successes: 'a' }] } },
+      'spec.analysis.comparisons[0].trials: missing',
+    ],
     [{ model: '' }, 'spec.model: "" is empty; expected the model name'],
   ])('%j → %s', (spec, message) => {
     const { errors } = validateModelRollout(withSpec(spec));
@@ -58,7 +96,9 @@ describe('ModelRollout validation', () => {
       'spec: missing; expected the rollout spec',
     ]);
     expect(validateText('a: [1,\n')[0]!.errors[0]).toMatch(/^YAML: /);
-    expect(validateText(`${stringify(minimal)}---\n${stringify({ ...minimal, kind: 'X' })}`)[1]!.errors).toEqual(['document 2: kind: "X" is not ModelRollout']);
+    expect(validateText(`${stringify(minimal)}---\n${stringify({ ...minimal, kind: 'X' })}`)[1]!.errors).toEqual([
+      'document 2: kind: "X" is not ModelRollout',
+    ]);
   });
 });
 

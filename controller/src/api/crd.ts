@@ -21,7 +21,8 @@ export function structural(schema: Schema): Schema {
       const s = structural(branch);
       for (const [key, value] of Object.entries((s.properties ?? {}) as Record<string, Schema>)) {
         const existing = (merged.properties as Record<string, Schema>)[key];
-        if (existing?.enum && value.enum) existing.enum = [...new Set([...(existing.enum as unknown[]), ...(value.enum as unknown[])])];
+        if (existing?.enum && value.enum)
+          existing.enum = [...new Set([...(existing.enum as unknown[]), ...(value.enum as unknown[])])];
         else if (!existing) (merged.properties as Record<string, Schema>)[key] = value;
       }
       for (const key of [...required]) if (!((branch.required as string[]) ?? []).includes(key)) required.delete(key);
@@ -30,13 +31,21 @@ export function structural(schema: Schema): Schema {
     return { ...merged, ...(schema.description ? { description: schema.description } : {}) };
   }
   for (const [key, value] of Object.entries(schema)) {
-    if (key === '$schema' || key === 'additionalProperties' && value === false) continue;
-    if ((key === 'maximum' && value === Number.MAX_SAFE_INTEGER) || (key === 'minimum' && value === Number.MIN_SAFE_INTEGER)) continue;
-    if (key === 'properties') out.properties = Object.fromEntries(Object.entries(value as Record<string, Schema>).map(([k, v]) => [k, structural(v)]));
+    if (key === '$schema' || (key === 'additionalProperties' && value === false)) continue;
+    if (
+      (key === 'maximum' && value === Number.MAX_SAFE_INTEGER) ||
+      (key === 'minimum' && value === Number.MIN_SAFE_INTEGER)
+    )
+      continue;
+    if (key === 'properties')
+      out.properties = Object.fromEntries(
+        Object.entries(value as Record<string, Schema>).map(([k, v]) => [k, structural(v)]),
+      );
     else if (key === 'items') out.items = structural(value as Schema);
     else if (key === 'additionalProperties' && typeof value === 'object') {
       const inner = structural(value as Schema);
-      out.additionalProperties = Object.keys(inner).length === 0 ? { 'x-kubernetes-preserve-unknown-fields': true } : inner;
+      out.additionalProperties =
+        Object.keys(inner).length === 0 ? { 'x-kubernetes-preserve-unknown-fields': true } : inner;
     } else out[key] = value;
   }
   if (!out.type && !out.properties && !out.items) return { 'x-kubernetes-preserve-unknown-fields': true };
@@ -44,15 +53,26 @@ export function structural(schema: Schema): Schema {
 }
 
 export function modelRolloutCrd(): Schema {
-  const spec = structural(z.toJSONSchema(specSchema, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' }) as Schema);
-  const status = structural(z.toJSONSchema(statusSchema, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' }) as Schema);
+  const spec = structural(
+    z.toJSONSchema(specSchema, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' }) as Schema,
+  );
+  const status = structural(
+    z.toJSONSchema(statusSchema, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' }) as Schema,
+  );
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
     metadata: { name: `modelrollouts.${API_GROUP}` },
     spec: {
       group: API_GROUP,
-      names: { kind: KIND, listKind: `${KIND}List`, plural: 'modelrollouts', singular: 'modelrollout', shortNames: ['mro'], categories: ['weir'] },
+      names: {
+        kind: KIND,
+        listKind: `${KIND}List`,
+        plural: 'modelrollouts',
+        singular: 'modelrollout',
+        shortNames: ['mro'],
+        categories: ['weir'],
+      },
       scope: 'Namespaced',
       versions: [
         {
@@ -71,9 +91,16 @@ export function modelRolloutCrd(): Schema {
           schema: {
             openAPIV3Schema: {
               type: 'object',
-              description: 'ModelRollout moves traffic from a stable model version to a canary, stage by stage, judged by guardrails and champion-vs-challenger statistics.',
+              description:
+                'ModelRollout moves traffic from a stable model version to a canary, stage by stage, judged by guardrails and champion-vs-challenger statistics.',
               required: ['spec'],
-              properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' }, spec, status },
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec,
+                status,
+              },
             },
           },
         },

@@ -19,7 +19,10 @@ function valueAt(root: unknown, path: PropertyKey[]): unknown {
 }
 
 function pathText(path: PropertyKey[]): string {
-  return path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)), '');
+  return path.reduce<string>(
+    (text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)),
+    '',
+  );
 }
 
 /** One line per issue: `spec.strategy.steps[1]: 5 must rise: ...`. */
@@ -36,14 +39,17 @@ export function formatIssues(issues: z.core.$ZodIssue[], root: unknown, prefix: 
 
 /** Validates one parsed document as a ModelRollout and applies the defaults. */
 export function validateModelRollout(doc: unknown): ValidationResult {
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return { errors: ['document: expected a ModelRollout object'] };
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+    return { errors: ['document: expected a ModelRollout object'] };
   const record = doc as Record<string, unknown>;
   const errors: string[] = [];
   const expectedApi = `${API_GROUP}/${API_VERSION}`;
-  if (record.apiVersion !== expectedApi) errors.push(`apiVersion: ${JSON.stringify(record.apiVersion) ?? 'missing'} is not ${expectedApi}`);
+  if (record.apiVersion !== expectedApi)
+    errors.push(`apiVersion: ${JSON.stringify(record.apiVersion) ?? 'missing'} is not ${expectedApi}`);
   if (record.kind !== KIND) errors.push(`kind: ${JSON.stringify(record.kind) ?? 'missing'} is not ${KIND}`);
   const metadata = record.metadata as Record<string, unknown> | undefined;
-  if (!metadata || typeof metadata.name !== 'string' || metadata.name === '') errors.push('metadata.name: missing; expected the rollout name');
+  if (!metadata || typeof metadata.name !== 'string' || metadata.name === '')
+    errors.push('metadata.name: missing; expected the rollout name');
   const parsed = specSchema.safeParse(record.spec, { reportInput: true });
   if (record.spec === undefined) errors.push('spec: missing; expected the rollout spec');
   else if (!parsed.success) errors.push(...formatIssues(parsed.error.issues, record.spec, 'spec'));
@@ -57,7 +63,8 @@ export function validateText(text: string): ValidationResult[] {
   if (documents.length === 0) return [{ errors: ['file: no YAML documents'] }];
   return documents.map((document, index) => {
     const prefix = documents.length > 1 ? `document ${index + 1}: ` : '';
-    if (document.errors.length > 0) return { errors: document.errors.map((e) => `${prefix}YAML: ${e.message.split('\n')[0]}`) };
+    if (document.errors.length > 0)
+      return { errors: document.errors.map((e) => `${prefix}YAML: ${e.message.split('\n')[0]}`) };
     const result = validateModelRollout(document.toJS());
     return { ...result, errors: result.errors.map((e) => `${prefix}${e}`) };
   });

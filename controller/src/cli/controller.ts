@@ -50,26 +50,49 @@ let current: ControllerLoop | undefined;
 
 function common(options: ControllerCommandOptions): Pick<ControllerParts, 'metrics' | 'notifier'> {
   return {
-    metrics: new PrometheusMetrics({ url: options.prometheus, onQueries: (ok, failed) => current?.recordQueries(ok, failed) }),
+    metrics: new PrometheusMetrics({
+      url: options.prometheus,
+      onQueries: (ok, failed) => current?.recordQueries(ok, failed),
+    }),
     ...(options.alertmanager ? { notifier: new AlertmanagerNotifier(options.alertmanager) } : {}),
   };
 }
 
 function local(options: ControllerCommandOptions, log: Logger): Running {
-  if (!options.gateway) throw new RangeError('--gateway <url> is required with --local: the local gateway admin URL, such as http://127.0.0.1:15000');
+  if (!options.gateway)
+    throw new RangeError(
+      '--gateway <url> is required with --local: the local gateway admin URL, such as http://127.0.0.1:15000',
+    );
   const token = process.env.WEIR_GATEWAY_TOKEN;
   if (!token) throw new RangeError('WEIR_GATEWAY_TOKEN is not set: the gateway admin token');
-  const loop = new ControllerLoop({ store: new FileRolloutStore(options.local!), router: new GatewayRouter(options.gateway, token), ...common(options), log, namespace: 'local' }, webhook());
+  const loop = new ControllerLoop(
+    {
+      store: new FileRolloutStore(options.local!),
+      router: new GatewayRouter(options.gateway, token),
+      ...common(options),
+      log,
+      namespace: 'local',
+    },
+    webhook(),
+  );
   current = loop;
   loop.start();
   return { loop, stop: () => loop.stop(), describe: { local: options.local } };
 }
 
 async function kube(options: ControllerCommandOptions, log: Logger): Promise<Running> {
-  const kc = loadKubeConfig({ ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}), ...(options.context ? { context: options.context } : {}) });
+  const kc = loadKubeConfig({
+    ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
+    ...(options.context ? { context: options.context } : {}),
+  });
   const identity = options.identity ?? process.env.POD_NAME ?? `${os.hostname()}-${process.pid}`;
   const fieldManager = `weir-controller`;
-  const store = new KubeRolloutStore(kc, { namespaces: options.namespace, fieldManager, log, resyncMs: parseDuration(options.resync) });
+  const store = new KubeRolloutStore(kc, {
+    namespaces: options.namespace,
+    fieldManager,
+    log,
+    resyncMs: parseDuration(options.resync),
+  });
   const router = new IstioRouter(kc, { fieldManager, onWrite: () => current?.recordRouteWrite() });
   const events = new KubeEvents(kc, identity, log);
   let elector: LeaderElector | undefined;
@@ -78,14 +101,21 @@ async function kube(options: ControllerCommandOptions, log: Logger): Promise<Run
     const namespace = options.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'weir-system';
     elector = new LeaderElector(kc, { namespace, name: options.leaseName, identity, leaseDurationMs: leaseMs, log });
   }
-  const loop = new ControllerLoop({ store, router, events, ...common(options), log, namespace: 'default' }, { isLeader: () => elector?.isLeader ?? true, isReady: () => store.synced, ...webhook() });
+  const loop = new ControllerLoop(
+    { store, router, events, ...common(options), log, namespace: 'default' },
+    { isLeader: () => elector?.isLeader ?? true, isReady: () => store.synced, ...webhook() },
+  );
   current = loop;
   await store.start();
   elector?.start();
   loop.start();
   return {
     loop,
-    describe: { identity, namespaces: options.namespace.length ? options.namespace : 'all', leaderElection: options.leaderElect },
+    describe: {
+      identity,
+      namespaces: options.namespace.length ? options.namespace : 'all',
+      leaderElection: options.leaderElect,
+    },
     async stop() {
       // Finish the reconcile in progress, then give the Lease up so a standby takes over at once.
       await loop.stop();
@@ -97,7 +127,10 @@ async function kube(options: ControllerCommandOptions, log: Logger): Promise<Run
 
 export async function runController(options: ControllerCommandOptions): Promise<void> {
   const log = createLogger('controller');
-  if (options.local && (options.kubeconfig || options.context)) throw new RangeError('--local and --kubeconfig/--context exclude each other: local mode reads a folder, Kubernetes mode the API server');
+  if (options.local && (options.kubeconfig || options.context))
+    throw new RangeError(
+      '--local and --kubeconfig/--context exclude each other: local mode reads a folder, Kubernetes mode the API server',
+    );
   const running = options.local ? local(options, log) : await kube(options, log);
   const port = await running.loop.listen(Number(options.port), options.host);
   log.always('listening', { port, prometheus: options.prometheus, ...running.describe });

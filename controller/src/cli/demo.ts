@@ -1,11 +1,21 @@
 // `weir demo`: a full canary rollout on this machine, on one live screen.
 import type { Reason } from '../api/schema.js';
-import { runScenario, SCENARIOS, type ScenarioName, type ScenarioResult, type ScenarioView, type VersionRow } from '../local/demo/scenario.js';
+import {
+  runScenario,
+  SCENARIOS,
+  type ScenarioName,
+  type ScenarioResult,
+  type ScenarioView,
+  type VersionRow,
+} from '../local/demo/scenario.js';
 
 const fmt = (n: number, digits = 3) => (Number.isFinite(n) ? Number(n.toPrecision(digits)).toString() : String(n));
 
 function verdictLine(r: Reason): string {
-  const extra = r.kind === 'comparison' && r.pValue !== undefined ? ` (effect ${fmt(r.effect ?? NaN)}, CI ${r.ci ? `[${fmt(r.ci[0]!)}, ${fmt(r.ci[1]!)}]` : '-'}, p ${fmt(r.adjustedPValue ?? r.pValue)}, n ${r.samples?.stable}/${r.samples?.canary})` : '';
+  const extra =
+    r.kind === 'comparison' && r.pValue !== undefined
+      ? ` (effect ${fmt(r.effect ?? NaN)}, CI ${r.ci ? `[${fmt(r.ci[0]!)}, ${fmt(r.ci[1]!)}]` : '-'}, p ${fmt(r.adjustedPValue ?? r.pValue)}, n ${r.samples?.stable}/${r.samples?.canary})`
+      : '';
   return `  ${r.kind.padEnd(10)} ${(r.metric ?? '').padEnd(15)} ${r.verdict.padEnd(13)}${extra}`;
 }
 
@@ -23,13 +33,24 @@ function screen(view: ScenarioView): string {
     ...view.reasons.filter((r) => r.kind !== 'gate').map(verdictLine),
     '',
     `next: ${view.message}`,
-    ...(view.approvedBy ? [`approval gate before 100%: approved by ${view.approvedBy}, through the same path as \`weir approve\``] : []),
+    ...(view.approvedBy
+      ? [`approval gate before 100%: approved by ${view.approvedBy}, through the same path as \`weir approve\``]
+      : []),
   ].join('\n');
 }
 
 function table(rows: VersionRow[]): string {
   const header = ['version', 'requests', 'success', 'mean ms', 'p95 ms', 'accuracy', 'error rate', 'business value'];
-  const cells = rows.map((r) => [r.version, String(r.requests), `${(r.successRate * 100).toFixed(2)}%`, r.meanLatencyMs.toFixed(2), r.p95LatencyMs.toFixed(2), `${(r.accuracy * 100).toFixed(2)}%`, `${(r.errorRate * 100).toFixed(2)}%`, r.businessValue.toFixed(4)]);
+  const cells = rows.map((r) => [
+    r.version,
+    String(r.requests),
+    `${(r.successRate * 100).toFixed(2)}%`,
+    r.meanLatencyMs.toFixed(2),
+    r.p95LatencyMs.toFixed(2),
+    `${(r.accuracy * 100).toFixed(2)}%`,
+    `${(r.errorRate * 100).toFixed(2)}%`,
+    r.businessValue.toFixed(4),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => c.map((x, i) => x.padStart(widths[i]!)).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
@@ -55,8 +76,15 @@ function summary(result: ScenarioResult): string {
       `  recommendation: ${b.recommendation}`,
     );
   }
-  lines.push('', `alerts sent to Alertmanager: ${result.alertsSent}; active at the end: ${result.alertsActive.map((a) => `${a.alertname} (${a.severity})`).join(', ') || 'none'}`);
-  if (result.reportPath) lines.push('', `experiment report: ${result.reportPath} (open it in a browser; weir report NAME writes one for any rollout)`);
+  lines.push(
+    '',
+    `alerts sent to Alertmanager: ${result.alertsSent}; active at the end: ${result.alertsActive.map((a) => `${a.alertname} (${a.severity})`).join(', ') || 'none'}`,
+  );
+  if (result.reportPath)
+    lines.push(
+      '',
+      `experiment report: ${result.reportPath} (open it in a browser; weir report NAME writes one for any rollout)`,
+    );
   return lines.join('\n');
 }
 
@@ -65,7 +93,8 @@ export async function runDemo(scenario: ScenarioName, json: boolean, reportPath:
   let interrupts = 0;
   const onSigint = () => {
     if (++interrupts > 1) process.exit(130); // the exit hook still kills the children
-    if (!controller.signal.aborted) process.stderr.write('\nstopping: cleaning up everything the demo started (Ctrl-C again to force)\n');
+    if (!controller.signal.aborted)
+      process.stderr.write('\nstopping: cleaning up everything the demo started (Ctrl-C again to force)\n');
     controller.abort();
   };
   // Ctrl-C, a closed terminal or a kill: stop everything the demo started, then exit.
@@ -78,20 +107,26 @@ export async function runDemo(scenario: ScenarioName, json: boolean, reportPath:
   const live = process.stdout.isTTY && !json;
   let lastMessage = '';
   try {
-    if (!json) process.stdout.write(`starting predictors, gateway, Prometheus and Alertmanager for scenario ${scenario}...\n`);
+    if (!json)
+      process.stdout.write(`starting predictors, gateway, Prometheus and Alertmanager for scenario ${scenario}...\n`);
     const result = await runScenario(scenario, {
       signal: controller.signal,
       reportPath,
       onView: (view) => {
         if (json) return;
         if (live) process.stdout.write(`\x1b[H\x1b[2J${screen(view)}\n`);
-        else if (view.message !== lastMessage) process.stdout.write(`${view.elapsedSeconds.toFixed(0).padStart(4)}s  ${String(view.canaryWeight).padStart(3)}%  ${view.phase.padEnd(16)} ${view.message}\n`);
+        else if (view.message !== lastMessage)
+          process.stdout.write(
+            `${view.elapsedSeconds.toFixed(0).padStart(4)}s  ${String(view.canaryWeight).padStart(3)}%  ${view.phase.padEnd(16)} ${view.message}\n`,
+          );
         lastMessage = view.message;
       },
     });
     if (json) {
       const { scenario: s, phase, weightsApplied, failedRequests, durationSeconds, rollbackReason } = result;
-      process.stdout.write(`${JSON.stringify({ scenario: s, phase, weightsApplied, failedRequests, durationSeconds, rollbackReason, table: result.table, recommendation: result.business?.recommendation ?? null, alertsSent: result.alertsSent, alertsActive: result.alertsActive, report: result.reportPath })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ scenario: s, phase, weightsApplied, failedRequests, durationSeconds, rollbackReason, table: result.table, recommendation: result.business?.recommendation ?? null, alertsSent: result.alertsSent, alertsActive: result.alertsActive, report: result.reportPath })}\n`,
+      );
     } else process.stdout.write(`${summary(result)}\n`);
     return result;
   } finally {

@@ -37,15 +37,35 @@ export async function runGateway(options: GatewayCommandOptions): Promise<void> 
   const log = createLogger('gateway');
   const token = options.tokenFile ? (await readFile(options.tokenFile, 'utf8')).trim() : process.env.WEIR_GATEWAY_TOKEN;
   if (!token) throw new RangeError('the admin token is missing: set WEIR_GATEWAY_TOKEN or --token-file');
-  if (!options.routes && !options.watchVirtualservice) throw new RangeError('give --routes FILE, --watch-virtualservice NAMESPACE/NAME, or both');
+  if (!options.routes && !options.watchVirtualservice)
+    throw new RangeError('give --routes FILE, --watch-virtualservice NAMESPACE/NAME, or both');
   // Until the watched VirtualService arrives, nothing is routed.
-  const table = options.routes ? parseRouteTable(parseYaml(await readFile(options.routes, 'utf8'))) : parseRouteTable({ http: [{ name: 'pending', match: [{ headers: { 'x-weir-never': { exact: 'x' } } }], route: [{ destination: { host: 'none' } }] }] });
-  const gateway = new Gateway({ table, backends: Object.fromEntries(options.backend.map(parseBackend)), service: options.service, token }, log);
+  const table = options.routes
+    ? parseRouteTable(parseYaml(await readFile(options.routes, 'utf8')))
+    : parseRouteTable({
+        http: [
+          {
+            name: 'pending',
+            match: [{ headers: { 'x-weir-never': { exact: 'x' } } }],
+            route: [{ destination: { host: 'none' } }],
+          },
+        ],
+      });
+  const gateway = new Gateway(
+    { table, backends: Object.fromEntries(options.backend.map(parseBackend)), service: options.service, token },
+    log,
+  );
   let watcher: VirtualServiceWatcher | undefined;
   if (options.watchVirtualservice) {
     const [namespace, name] = options.watchVirtualservice.split('/');
-    if (!namespace || !name) throw new RangeError(`--watch-virtualservice: "${options.watchVirtualservice}" is not NAMESPACE/NAME`);
-    watcher = new VirtualServiceWatcher(gateway, loadKubeConfig(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}), { namespace, name }, log);
+    if (!namespace || !name)
+      throw new RangeError(`--watch-virtualservice: "${options.watchVirtualservice}" is not NAMESPACE/NAME`);
+    watcher = new VirtualServiceWatcher(
+      gateway,
+      loadKubeConfig(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
+      { namespace, name },
+      log,
+    );
     await watcher.start();
   }
   const ports = await gateway.listen(Number(options.port), Number(options.adminPort));

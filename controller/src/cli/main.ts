@@ -15,28 +15,54 @@ import { CommandRefusedError, InvalidRolloutError } from '../providers/types.js'
 const repeatable = (value: string, list: string[]) => [...list, value];
 
 const program = new Command('weir')
-  .description('weir ships ML model versions safely: canary stages judged by guardrails and champion-vs-challenger statistics.')
+  .description(
+    'weir ships ML model versions safely: canary stages judged by guardrails and champion-vs-challenger statistics.',
+  )
   .version('0.1.0', '-V, --version', 'print the weir version')
   .helpOption('-h, --help', 'show help for weir or for a command')
   .showHelpAfterError('(run weir --help for the commands)');
 
 program
   .command('demo')
-  .description('run a full canary rollout on this machine: predictors, the gateway, real Prometheus and Alertmanager, load with ground truth, and the controller')
-  .option('--scenario <name>', `which canary: ${Object.entries(SCENARIOS).map(([n, v]) => `${n} (${v})`).join(', ')}`, 'good')
+  .description(
+    'run a full canary rollout on this machine: predictors, the gateway, real Prometheus and Alertmanager, load with ground truth, and the controller',
+  )
+  .option(
+    '--scenario <name>',
+    `which canary: ${Object.entries(SCENARIOS)
+      .map(([n, v]) => `${n} (${v})`)
+      .join(', ')}`,
+    'good',
+  )
   .option('--json', 'print only one JSON line at the end')
-  .option('--report <file>', 'where to write the experiment report (.html, or .md for Markdown)', 'weir-report-<scenario>.html')
-  .addHelpText('after', '\nExamples:\n  weir demo                      # v1 → v2, promoted; report in weir-report-good.html\n  weir demo --scenario slow      # v1 → v4 (+40 ms), rolled back\n  weir demo --scenario bad-accuracy --json --report /tmp/bad.md')
+  .option(
+    '--report <file>',
+    'where to write the experiment report (.html, or .md for Markdown)',
+    'weir-report-<scenario>.html',
+  )
+  .addHelpText(
+    'after',
+    '\nExamples:\n  weir demo                      # v1 → v2, promoted; report in weir-report-good.html\n  weir demo --scenario slow      # v1 → v4 (+40 ms), rolled back\n  weir demo --scenario bad-accuracy --json --report /tmp/bad.md',
+  )
   .action(async (options: { scenario: string; json?: boolean; report: string }) => {
-    if (!(options.scenario in SCENARIOS)) program.error(`--scenario: "${options.scenario}" is not a scenario; expected ${Object.keys(SCENARIOS).join(', ')}`);
-    const result = await runDemo(options.scenario as ScenarioName, options.json === true, options.report.replace('<scenario>', options.scenario));
+    if (!(options.scenario in SCENARIOS))
+      program.error(
+        `--scenario: "${options.scenario}" is not a scenario; expected ${Object.keys(SCENARIOS).join(', ')}`,
+      );
+    const result = await runDemo(
+      options.scenario as ScenarioName,
+      options.json === true,
+      options.report.replace('<scenario>', options.scenario),
+    );
     process.exitCode = result.failedRequests === 0 ? 0 : 1;
   });
 
 program
   .command('validate')
   .argument('<file>', 'YAML or JSON file with one or more ModelRollout documents')
-  .description('check ModelRollout files: silent with exit 0 when valid; otherwise one line per problem naming the field, the bad value and what is allowed, and exit 1')
+  .description(
+    'check ModelRollout files: silent with exit 0 when valid; otherwise one line per problem naming the field, the bad value and what is allowed, and exit 1',
+  )
   .action(async (file: string) => {
     process.exitCode = await runValidate(file);
   });
@@ -47,34 +73,61 @@ registerReportCommand(program);
 
 program
   .command('controller')
-  .description('run the controller: reconcile every ModelRollout on its analysis interval; serves /metrics, /healthz, /readyz and stops gracefully on SIGTERM')
+  .description(
+    'run the controller: reconcile every ModelRollout on its analysis interval; serves /metrics, /healthz, /readyz and stops gracefully on SIGTERM',
+  )
   .option('--local <dir>', 'local mode: folder of ModelRollout YAML files, routed by the local gateway (--gateway)')
   .requiredOption('--prometheus <url>', 'Prometheus base URL')
   .option('--alertmanager <url>', 'Alertmanager base URL')
   .option('--gateway <url>', 'local mode: the local gateway admin URL (token in WEIR_GATEWAY_TOKEN)')
-  .option('--kubeconfig <file>', 'Kubernetes mode: kubeconfig (default: KUBECONFIG, ~/.kube/config, or the pod\'s service account)')
+  .option(
+    '--kubeconfig <file>',
+    "Kubernetes mode: kubeconfig (default: KUBECONFIG, ~/.kube/config, or the pod's service account)",
+  )
   .option('--context <name>', 'Kubernetes mode: kubeconfig context')
-  .option('--namespace <ns>', 'Kubernetes mode: watch ModelRollouts in this namespace (repeat; default: all namespaces)', repeatable, [] as string[])
+  .option(
+    '--namespace <ns>',
+    'Kubernetes mode: watch ModelRollouts in this namespace (repeat; default: all namespaces)',
+    repeatable,
+    [] as string[],
+  )
   .option('--no-leader-elect', 'Kubernetes mode: act without holding the Lease (one replica only)')
   .option('--lease-namespace <ns>', 'namespace of the leader Lease (default: POD_NAMESPACE or weir-system)')
   .option('--lease-name <name>', 'name of the leader Lease', 'weir-controller')
-  .option('--lease-duration <duration>', 'how long a leader holds the Lease without renewing; a standby takes over after it', '15s')
-  .option('--identity <id>', 'this replica\'s name in the Lease (default: POD_NAME or host-pid)')
+  .option(
+    '--lease-duration <duration>',
+    'how long a leader holds the Lease without renewing; a standby takes over after it',
+    '15s',
+  )
+  .option('--identity <id>', "this replica's name in the Lease (default: POD_NAME or host-pid)")
   .option('--resync <duration>', 'list every ModelRollout again this often, besides watching', '5m')
   .option('--port <n>', 'port for /metrics, /healthz, /readyz (0 picks a free one)', '0')
   .option('--host <address>', 'address for /metrics, /healthz, /readyz', '127.0.0.1')
-  .addHelpText('after', '\nEnvironment:\n  WEIR_GATEWAY_TOKEN   local mode: the gateway admin token\n  WEIR_WEBHOOK_TOKEN   turns on POST /alertmanager/webhook (Alertmanager sends it as a bearer token): a firing\n                       alert listed in a rollout\'s spec.notifications.abortOnAlert, with version = its canary, aborts it\n\nExamples:\n  weir controller --kubeconfig ~/.kube/config --prometheus http://prometheus:9090 --alertmanager http://alertmanager:9093\n  weir controller --local rollouts/ --gateway http://127.0.0.1:15000 --prometheus http://127.0.0.1:9090')
+  .addHelpText(
+    'after',
+    "\nEnvironment:\n  WEIR_GATEWAY_TOKEN   local mode: the gateway admin token\n  WEIR_WEBHOOK_TOKEN   turns on POST /alertmanager/webhook (Alertmanager sends it as a bearer token): a firing\n                       alert listed in a rollout's spec.notifications.abortOnAlert, with version = its canary, aborts it\n\nExamples:\n  weir controller --kubeconfig ~/.kube/config --prometheus http://prometheus:9090 --alertmanager http://alertmanager:9093\n  weir controller --local rollouts/ --gateway http://127.0.0.1:15000 --prometheus http://127.0.0.1:9090",
+  )
   .action(async (options: ControllerCommandOptions) => {
     await runController(options);
   });
 
 program
   .command('gateway')
-  .description('run the local gateway: weighted routing by a VirtualService-shaped table, mirroring, retries, Istio metrics; admin API behind a token (WEIR_GATEWAY_TOKEN)')
+  .description(
+    'run the local gateway: weighted routing by a VirtualService-shaped table, mirroring, retries, Istio metrics; admin API behind a token (WEIR_GATEWAY_TOKEN)',
+  )
   .option('--routes <file>', 'VirtualService YAML (or its spec) with the HTTP routes')
-  .option('--watch-virtualservice <namespace/name>', 'follow this VirtualService in a Kubernetes API server (Envoy\'s part in Kubernetes-mode tests)')
+  .option(
+    '--watch-virtualservice <namespace/name>',
+    "follow this VirtualService in a Kubernetes API server (Envoy's part in Kubernetes-mode tests)",
+  )
   .option('--kubeconfig <file>', 'kubeconfig for --watch-virtualservice (default: KUBECONFIG or ~/.kube/config)')
-  .requiredOption('--backend <version=url,...>', 'backend URLs of a version (repeat per version)', repeatable, [] as string[])
+  .requiredOption(
+    '--backend <version=url,...>',
+    'backend URLs of a version (repeat per version)',
+    repeatable,
+    [] as string[],
+  )
   .option('--port <n>', 'data port (0 picks a free one)', '0')
   .option('--admin-port <n>', 'admin and /metrics port (0 picks a free one)', '0')
   .option('--service <name>', 'destination_service label', 'predictor')

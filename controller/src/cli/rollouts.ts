@@ -40,7 +40,7 @@ interface Rollouts {
 export const withStore = (command: Command) =>
   command
     .option('--local <dir>', 'folder of ModelRollout YAML files (local mode); without it, the current kube context')
-    .option('-n, --namespace <ns>', 'namespace (default: the kube context\'s)')
+    .option('-n, --namespace <ns>', "namespace (default: the kube context's)")
     .option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, ~/.kube/config, or in-cluster)')
     .option('--context <name>', 'kubeconfig context (default: current-context)')
     .option('--json', 'print JSON');
@@ -57,10 +57,17 @@ export function open(options: Common): Rollouts {
       label: (s) => s.rollout.metadata.name,
     };
   }
-  if (options.as) throw new RangeError('--as is for local mode; against a cluster the user the API server knows you as is recorded');
-  const kc = loadKubeConfig({ ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}), ...(options.context ? { context: options.context } : {}) });
+  if (options.as)
+    throw new RangeError('--as is for local mode; against a cluster the user the API server knows you as is recorded');
+  const kc = loadKubeConfig({
+    ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
+    ...(options.context ? { context: options.context } : {}),
+  });
   const namespace = options.namespace ?? contextNamespace(kc);
-  const store = new KubeRolloutStore(kc, { namespaces: options.allNamespaces ? [] : [namespace], log: createLogger('weir', 'error') });
+  const store = new KubeRolloutStore(kc, {
+    namespaces: options.allNamespaces ? [] : [namespace],
+    log: createLogger('weir', 'error'),
+  });
   return {
     list: () => store.listFromServer(),
     get: (name) => store.get(`${namespace}/${name}`),
@@ -79,7 +86,14 @@ function age(iso: string | undefined, now = Date.now()): string {
 
 function columns(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function statusText({ rollout, commands }: StoredRollout): string {
@@ -89,14 +103,15 @@ function statusText({ rollout, commands }: StoredRollout): string {
     `  started ${age(s.startedAt)} ago, this stage ${age(s.stageStartedAt)} ago, attempt ${s.attempt}`,
   ];
   if (s.message) lines.push(`  ${s.message}`);
-  for (const r of s.analysis.filter((x) => x.kind !== 'gate')) lines.push(`  ${r.kind} ${r.metric ?? ''}: ${r.message}`);
+  for (const r of s.analysis.filter((x) => x.kind !== 'gate'))
+    lines.push(`  ${r.kind} ${r.metric ?? ''}: ${r.message}`);
   for (const a of s.approvals) lines.push(`  approved stage ${a.stage} by ${a.by} at ${a.at}`);
-  for (const c of s.conditions.filter((x) => x.status !== 'True')) lines.push(`  condition ${c.type}=${c.status} (${c.reason}): ${c.message}`);
+  for (const c of s.conditions.filter((x) => x.status !== 'True'))
+    lines.push(`  condition ${c.type}=${c.status} (${c.reason}): ${c.message}`);
   for (const c of commands) lines.push(`  pending command: ${c.type}${c.full ? ' --full' : ''} by ${c.by} at ${c.at}`);
   for (const r of s.refusedCommands.slice(-5)) lines.push(`  refused: ${r.type} by ${r.by} at ${r.at}: ${r.reason}`);
   return lines.join('\n');
 }
-
 
 export function registerRolloutCommands(program: Command): void {
   const get = program.command('get').description('list resources');
@@ -106,35 +121,74 @@ export function registerRolloutCommands(program: Command): void {
       const rollouts = open(options);
       const { rollouts: all, invalid } = await rollouts.list();
       if (options.json) {
-        const listed = [...all.map((s) => ({ name: s.rollout.metadata.name, namespace: s.rollout.metadata.namespace, ...s.rollout.status })), ...invalid.map((i) => ({ name: i.metadata?.name ?? i.key, namespace: i.metadata?.namespace, phase: 'Invalid', invalid: i.reason }))];
+        const listed = [
+          ...all.map((s) => ({
+            name: s.rollout.metadata.name,
+            namespace: s.rollout.metadata.namespace,
+            ...s.rollout.status,
+          })),
+          ...invalid.map((i) => ({
+            name: i.metadata?.name ?? i.key,
+            namespace: i.metadata?.namespace,
+            phase: 'Invalid',
+            invalid: i.reason,
+          })),
+        ];
         return void process.stdout.write(`${JSON.stringify(listed)}\n`);
       }
       const rows = [['NAME', 'MODEL', 'STABLE', 'CANARY', 'PHASE', 'WEIGHT', 'AGE']];
       for (const stored of all) {
         const { rollout } = stored;
         const s = rollout.status!;
-        rows.push([rollouts.label(stored), rollout.spec.model, rollout.spec.stable.version, rollout.spec.canary.version, s.phase, `${s.canaryWeight}%`, age(s.startedAt)]);
+        rows.push([
+          rollouts.label(stored),
+          rollout.spec.model,
+          rollout.spec.stable.version,
+          rollout.spec.canary.version,
+          s.phase,
+          `${s.canaryWeight}%`,
+          age(s.startedAt),
+        ]);
       }
       // An invalid rollout is listed too, so nobody mistakes it for a missing one; the controller skips it.
-      for (const i of invalid) rows.push([options.allNamespaces || !i.metadata ? i.key : i.metadata.name, '-', '-', '-', 'Invalid', '-', '-']);
+      for (const i of invalid)
+        rows.push([options.allNamespaces || !i.metadata ? i.key : i.metadata.name, '-', '-', '-', 'Invalid', '-', '-']);
       const reasons = invalid.map((i) => `invalid ${i.key}: ${i.reason}`);
-      process.stdout.write(`${all.length + invalid.length === 0 ? `no rollouts in ${rollouts.where}` : columns(rows)}\n${reasons.map((r) => `${r}\n`).join('')}`);
+      process.stdout.write(
+        `${all.length + invalid.length === 0 ? `no rollouts in ${rollouts.where}` : columns(rows)}\n${reasons.map((r) => `${r}\n`).join('')}`,
+      );
     });
 
-  withStore(program.command('status').argument('<name>', 'rollout name').description('show a rollout: phase, weights, verdicts, approvals, conditions, pending commands'))
+  withStore(
+    program
+      .command('status')
+      .argument('<name>', 'rollout name')
+      .description('show a rollout: phase, weights, verdicts, approvals, conditions, pending commands'),
+  )
     .option('--watch', 'refresh every 2 s until the rollout finishes (Ctrl-C to stop)')
     .action(async (name: string, options: Common & { watch?: boolean }) => {
       const rollouts = open(options);
       for (;;) {
         const stored = await rollouts.get(name);
-        if (options.json) process.stdout.write(`${JSON.stringify({ name, status: stored.rollout.status, pendingCommands: stored.commands })}\n`);
-        else process.stdout.write(`${options.watch && process.stdout.isTTY ? '\x1b[H\x1b[2J' : ''}${statusText(stored)}\n`);
+        if (options.json)
+          process.stdout.write(
+            `${JSON.stringify({ name, status: stored.rollout.status, pendingCommands: stored.commands })}\n`,
+          );
+        else
+          process.stdout.write(
+            `${options.watch && process.stdout.isTTY ? '\x1b[H\x1b[2J' : ''}${statusText(stored)}\n`,
+          );
         if (!options.watch || isFinished(stored.rollout.status!.phase)) return;
         await new Promise((resolve) => setTimeout(resolve, 2000));
       }
     });
 
-  withStore(program.command('history').argument('<name>', 'rollout name').description('every step a rollout took: when, what, and who')).action(async (name: string, options: Common) => {
+  withStore(
+    program
+      .command('history')
+      .argument('<name>', 'rollout name')
+      .description('every step a rollout took: when, what, and who'),
+  ).action(async (name: string, options: Common) => {
     const { rollout } = await open(options).get(name);
     const history = rollout.status!.history;
     if (options.json) return void process.stdout.write(`${JSON.stringify(history)}\n`);
@@ -144,7 +198,10 @@ export function registerRolloutCommands(program: Command): void {
   });
 
   const give = (type: CommandType, description: string, extra?: (c: Command) => Command) => {
-    let command = withStore(program.command(type).argument('<name>', 'rollout name').description(description)).option('--as <who>', 'local mode: who gives the command (default: user@host)');
+    let command = withStore(program.command(type).argument('<name>', 'rollout name').description(description)).option(
+      '--as <who>',
+      'local mode: who gives the command (default: user@host)',
+    );
     if (extra) command = extra(command);
     command.addHelpText(
       'after',
@@ -154,15 +211,24 @@ export function registerRolloutCommands(program: Command): void {
       const rollouts = open(options);
       const { rollout } = await rollouts.get(name);
       // The store checks the phase and records the command, or the refusal, in one atomic write.
-      const recorded = await rollouts.addCommand(name, { type, by: await rollouts.actor(), at: new Date().toISOString(), ...(options.full ? { full: true } : {}) });
+      const recorded = await rollouts.addCommand(name, {
+        type,
+        by: await rollouts.actor(),
+        at: new Date().toISOString(),
+        ...(options.full ? { full: true } : {}),
+      });
       if (options.json) return void process.stdout.write(`${JSON.stringify(recorded)}\n`);
-      process.stdout.write(`${type}${options.full ? ' --full' : ''} recorded for ${name} (${rollout.status!.phase}, canary ${rollout.status!.canaryWeight}%) by ${recorded.by}; the controller applies it at its next reconcile\n`);
+      process.stdout.write(
+        `${type}${options.full ? ' --full' : ''} recorded for ${name} (${rollout.status!.phase}, canary ${rollout.status!.canaryWeight}%) by ${recorded.by}; the controller applies it at its next reconcile\n`,
+      );
     });
   };
   give('approve', 'approve the stage a rollout is waiting at');
   give('abort', 'roll back now: all traffic to stable');
   give('pause', 'hold the rollout where it is');
   give('resume', 'continue a paused rollout');
-  give('promote', 'skip the current stage (with --full: go to 100% and finish)', (c) => c.option('--full', 'promote fully: 100% and done'));
+  give('promote', 'skip the current stage (with --full: go to 100% and finish)', (c) =>
+    c.option('--full', 'promote fully: 100% and done'),
+  );
   give('retry', 'start a rolled-back rollout again from the first stage');
 }

@@ -8,7 +8,9 @@ export async function runValidate(file: string): Promise<number> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    process.stderr.write(`weir validate: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+    process.stderr.write(
+      `weir validate: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`,
+    );
     return 2;
   }
   const errors = validateText(text).flatMap((r) => r.errors);

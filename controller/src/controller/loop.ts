@@ -9,7 +9,15 @@ import client from 'prom-client';
 import { z } from 'zod';
 import { parseDuration } from '../../../predictor/src/duration.js';
 import { RequestError } from '../../../predictor/src/errors.js';
-import { bearerMatches, ClientAbortedError, isOriginForm, pathOf, readBody, refuseTunnels, sendJson as reply } from '../../../predictor/src/http.js';
+import {
+  bearerMatches,
+  ClientAbortedError,
+  isOriginForm,
+  pathOf,
+  readBody,
+  refuseTunnels,
+  sendJson as reply,
+} from '../../../predictor/src/http.js';
 import { isFinished, phases, type ModelRollout } from '../api/schema.js';
 import type { Decision } from '../engine/types.js';
 import { CommandRefusedError, type InvalidRollout } from '../providers/types.js';
@@ -46,21 +54,94 @@ const webhookPayload = z.object({
 
 export class ControllerLoop {
   readonly registry = new client.Registry();
-  private readonly reconciles = new client.Counter({ name: 'weir_controller_reconciles_total', help: 'Reconciles by result (ok, unroutable, error)', labelNames: ['rollout', 'result'], registers: [this.registry] });
-  private readonly weight = new client.Gauge({ name: 'weir_rollout_canary_weight', help: 'Canary weight applied, percent', labelNames: ROLLOUT_LABELS, registers: [this.registry] });
-  private readonly phase = new client.Gauge({ name: 'weir_rollout_phase', help: '1 for the phase a rollout is in', labelNames: [...ROLLOUT_LABELS, 'phase'], registers: [this.registry] });
-  private readonly queries = new client.Counter({ name: 'weir_controller_metric_queries_total', help: 'Prometheus queries by result (ok, error)', labelNames: ['result'], registers: [this.registry] });
-  private readonly routeWrites = new client.Counter({ name: 'weir_controller_route_writes_total', help: 'VirtualService writes by this replica', registers: [this.registry] });
-  private readonly routeWriteFailures = new client.Counter({ name: 'weir_controller_route_write_failures_total', help: 'Route writes that failed (retried with backoff)', labelNames: ['rollout'], registers: [this.registry] });
-  private readonly statusWriteFailures = new client.Counter({ name: 'weir_controller_status_write_failures_total', help: 'Status writes that failed (a rollback still takes traffic off the canary)', labelNames: ['rollout'], registers: [this.registry] });
-  private readonly routeSynced = new client.Gauge({ name: 'weir_rollout_route_synced', help: '1 when the route carries what the rollout\'s status calls for, 0 while it cannot be written', labelNames: ROLLOUT_LABELS, registers: [this.registry] });
-  private readonly invalidRollouts = new client.Gauge({ name: 'weir_controller_invalid_rollouts', help: '1 per rollout the controller skips because its file, spec or status is invalid', labelNames: ['rollout'], registers: [this.registry] });
-  private readonly stageStarted = new client.Gauge({ name: 'weir_rollout_stage_started_timestamp_seconds', help: 'When the current stage began', labelNames: ROLLOUT_LABELS, registers: [this.registry] });
-  private readonly deadline = new client.Gauge({ name: 'weir_rollout_deadline_timestamp_seconds', help: 'When the rollout reaches maxDuration (startedAt + maxDuration)', labelNames: ROLLOUT_LABELS, registers: [this.registry] });
-  private readonly leader = new client.Gauge({ name: 'weir_controller_leader', help: '1 while this replica is the one that acts', registers: [this.registry] });
-  private readonly verdict = new client.Gauge({ name: 'weir_rollout_analysis_verdict', help: '1 for the verdict each guardrail and comparison got at the last analysis', labelNames: [...ROLLOUT_LABELS, 'kind', 'metric', 'verdict'], registers: [this.registry] });
-  private readonly effect = new client.Gauge({ name: 'weir_rollout_comparison_effect', help: 'Canary − stable estimate of each comparison at the last analysis, with its confidence interval (bound="estimate", "lower", "upper")', labelNames: [...ROLLOUT_LABELS, 'metric', 'bound'], registers: [this.registry] });
-  private readonly pValue = new client.Gauge({ name: 'weir_rollout_comparison_p_value', help: 'Adjusted p-value of each comparison at the last analysis (always-valid for mSPRT)', labelNames: [...ROLLOUT_LABELS, 'metric'], registers: [this.registry] });
+  private readonly reconciles = new client.Counter({
+    name: 'weir_controller_reconciles_total',
+    help: 'Reconciles by result (ok, unroutable, error)',
+    labelNames: ['rollout', 'result'],
+    registers: [this.registry],
+  });
+  private readonly weight = new client.Gauge({
+    name: 'weir_rollout_canary_weight',
+    help: 'Canary weight applied, percent',
+    labelNames: ROLLOUT_LABELS,
+    registers: [this.registry],
+  });
+  private readonly phase = new client.Gauge({
+    name: 'weir_rollout_phase',
+    help: '1 for the phase a rollout is in',
+    labelNames: [...ROLLOUT_LABELS, 'phase'],
+    registers: [this.registry],
+  });
+  private readonly queries = new client.Counter({
+    name: 'weir_controller_metric_queries_total',
+    help: 'Prometheus queries by result (ok, error)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  private readonly routeWrites = new client.Counter({
+    name: 'weir_controller_route_writes_total',
+    help: 'VirtualService writes by this replica',
+    registers: [this.registry],
+  });
+  private readonly routeWriteFailures = new client.Counter({
+    name: 'weir_controller_route_write_failures_total',
+    help: 'Route writes that failed (retried with backoff)',
+    labelNames: ['rollout'],
+    registers: [this.registry],
+  });
+  private readonly statusWriteFailures = new client.Counter({
+    name: 'weir_controller_status_write_failures_total',
+    help: 'Status writes that failed (a rollback still takes traffic off the canary)',
+    labelNames: ['rollout'],
+    registers: [this.registry],
+  });
+  private readonly routeSynced = new client.Gauge({
+    name: 'weir_rollout_route_synced',
+    help: "1 when the route carries what the rollout's status calls for, 0 while it cannot be written",
+    labelNames: ROLLOUT_LABELS,
+    registers: [this.registry],
+  });
+  private readonly invalidRollouts = new client.Gauge({
+    name: 'weir_controller_invalid_rollouts',
+    help: '1 per rollout the controller skips because its file, spec or status is invalid',
+    labelNames: ['rollout'],
+    registers: [this.registry],
+  });
+  private readonly stageStarted = new client.Gauge({
+    name: 'weir_rollout_stage_started_timestamp_seconds',
+    help: 'When the current stage began',
+    labelNames: ROLLOUT_LABELS,
+    registers: [this.registry],
+  });
+  private readonly deadline = new client.Gauge({
+    name: 'weir_rollout_deadline_timestamp_seconds',
+    help: 'When the rollout reaches maxDuration (startedAt + maxDuration)',
+    labelNames: ROLLOUT_LABELS,
+    registers: [this.registry],
+  });
+  private readonly leader = new client.Gauge({
+    name: 'weir_controller_leader',
+    help: '1 while this replica is the one that acts',
+    registers: [this.registry],
+  });
+  private readonly verdict = new client.Gauge({
+    name: 'weir_rollout_analysis_verdict',
+    help: '1 for the verdict each guardrail and comparison got at the last analysis',
+    labelNames: [...ROLLOUT_LABELS, 'kind', 'metric', 'verdict'],
+    registers: [this.registry],
+  });
+  private readonly effect = new client.Gauge({
+    name: 'weir_rollout_comparison_effect',
+    help: 'Canary − stable estimate of each comparison at the last analysis, with its confidence interval (bound="estimate", "lower", "upper")',
+    labelNames: [...ROLLOUT_LABELS, 'metric', 'bound'],
+    registers: [this.registry],
+  });
+  private readonly pValue = new client.Gauge({
+    name: 'weir_rollout_comparison_p_value',
+    help: 'Adjusted p-value of each comparison at the last analysis (always-valid for mSPRT)',
+    labelNames: [...ROLLOUT_LABELS, 'metric'],
+    registers: [this.registry],
+  });
   /** The verdict series each rollout's metrics have now, so a changed verdict replaces the old one. */
   private readonly verdictSeries = new Map<string, client.LabelValues<string>[]>();
   private readonly due = new Map<string, number>();
@@ -94,14 +175,19 @@ export class ControllerLoop {
   }
 
   async listen(port: number, host = '127.0.0.1'): Promise<number> {
-    this.server = refuseTunnels(http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
-      this.serve(req, res).catch((err: unknown) => {
-        if (err instanceof ClientAbortedError) return;
-        if (err instanceof RequestError) return reply(res, err.status, { error: err.message }, err.headers);
-        this.parts.log.error('request failed', { url: pathOf(req.url).slice(0, 200), err: err instanceof Error ? err.message : String(err) });
-        reply(res, 500, { error: 'internal error; see the controller log' });
-      });
-    }));
+    this.server = refuseTunnels(
+      http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+        this.serve(req, res).catch((err: unknown) => {
+          if (err instanceof ClientAbortedError) return;
+          if (err instanceof RequestError) return reply(res, err.status, { error: err.message }, err.headers);
+          this.parts.log.error('request failed', {
+            url: pathOf(req.url).slice(0, 200),
+            err: err instanceof Error ? err.message : String(err),
+          });
+          reply(res, 500, { error: 'internal error; see the controller log' });
+        });
+      }),
+    );
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(port, host, () => resolve());
@@ -162,18 +248,34 @@ export class ControllerLoop {
         if (err instanceof NotLeaderError) return;
         // The route could not even be read: nobody can say it carries what status calls for.
         this.routeSynced.set(labels, 0);
-        this.parts.log.error('reconcile failed; retrying with backoff', { rollout: key, err: err instanceof Error ? err.message : String(err) });
+        this.parts.log.error('reconcile failed; retrying with backoff', {
+          rollout: key,
+          err: err instanceof Error ? err.message : String(err),
+        });
       }
       if (result?.routeFailure) this.routeWriteFailures.inc({ rollout: key });
       if (result?.statusFailure) this.statusWriteFailures.inc({ rollout: key });
       // Unroutable and waiting rollouts back off too: their pending commands must not make them spin every tick.
-      const failed = !result || result.unroutable !== undefined || result.routeFailure !== undefined || result.statusFailure !== undefined;
-      this.reconciles.inc({ rollout: key, result: !result ? 'error' : result.unroutable ? 'unroutable' : failed ? 'failed' : 'ok' });
+      const failed =
+        !result ||
+        result.unroutable !== undefined ||
+        result.routeFailure !== undefined ||
+        result.statusFailure !== undefined;
+      this.reconciles.inc({
+        rollout: key,
+        result: !result ? 'error' : result.unroutable ? 'unroutable' : failed ? 'failed' : 'ok',
+      });
       if (failed) {
         const count = (this.failures.get(key) ?? 0) + 1;
         this.failures.set(key, count);
         this.due.set(key, Date.now() + Math.min(interval, BACKOFF_MS * 2 ** (count - 1)));
-        if (count === 1 && result?.routeFailure) await this.parts.events?.record(rollout, 'Warning', 'RouteWriteFailed', `cannot set the route to what status calls for; retrying with backoff: ${result.routeFailure}`);
+        if (count === 1 && result?.routeFailure)
+          await this.parts.events?.record(
+            rollout,
+            'Warning',
+            'RouteWriteFailed',
+            `cannot set the route to what status calls for; retrying with backoff: ${result.routeFailure}`,
+          );
       } else {
         this.failures.delete(key);
         this.due.set(key, now + interval);
@@ -194,8 +296,17 @@ export class ControllerLoop {
       this.invalidRollouts.set({ rollout: key }, 1);
       if (this.reported.get(key) === reason) continue;
       this.reported.set(key, reason);
-      this.parts.log.warn('rollout is invalid; skipping it until it is fixed (the others carry on)', { rollout: key, reason });
-      if (leading && metadata) await this.parts.events?.record({ apiVersion: 'weir.dev/v1alpha1', kind: 'ModelRollout', metadata }, 'Warning', 'InvalidRollout', reason);
+      this.parts.log.warn('rollout is invalid; skipping it until it is fixed (the others carry on)', {
+        rollout: key,
+        reason,
+      });
+      if (leading && metadata)
+        await this.parts.events?.record(
+          { apiVersion: 'weir.dev/v1alpha1', kind: 'ModelRollout', metadata },
+          'Warning',
+          'InvalidRollout',
+          reason,
+        );
     }
   }
 
@@ -206,7 +317,8 @@ export class ControllerLoop {
     for (const phase of phases) this.phase.set({ ...labels, phase }, phase === decision.statusPatch.phase ? 1 : 0);
     const { stageStartedAt, startedAt } = decision.statusPatch;
     if (stageStartedAt) this.stageStarted.set(labels, Date.parse(stageStartedAt) / 1000);
-    if (startedAt) this.deadline.set(labels, (Date.parse(startedAt) + parseDuration(rollout.spec.strategy.maxDuration)) / 1000);
+    if (startedAt)
+      this.deadline.set(labels, (Date.parse(startedAt) + parseDuration(rollout.spec.strategy.maxDuration)) / 1000);
     const judged = decision.reasons.filter((r) => (r.kind === 'guardrail' || r.kind === 'comparison') && r.metric);
     // Only a decision that judged metrics replaces the verdicts (a command-only round judges none).
     if (judged.length === 0) return;
@@ -231,9 +343,12 @@ export class ControllerLoop {
    */
   private async webhook(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const token = this.options.webhookToken;
-    if (!token) return reply(res, 404, { error: 'the webhook is off: start the controller with WEIR_WEBHOOK_TOKEN set' });
-    if (req.method !== 'POST') return reply(res, 405, { error: 'POST an Alertmanager webhook payload' }, { allow: 'POST' });
-    if (!bearerMatches(req.headers.authorization, token)) return reply(res, 401, { error: 'missing or wrong bearer token' }, { 'www-authenticate': 'Bearer' });
+    if (!token)
+      return reply(res, 404, { error: 'the webhook is off: start the controller with WEIR_WEBHOOK_TOKEN set' });
+    if (req.method !== 'POST')
+      return reply(res, 405, { error: 'POST an Alertmanager webhook payload' }, { allow: 'POST' });
+    if (!bearerMatches(req.headers.authorization, token))
+      return reply(res, 401, { error: 'missing or wrong bearer token' }, { 'www-authenticate': 'Bearer' });
     const text = (await readBody(req, WEBHOOK_MAX_BYTES)).toString('utf8');
     let json: unknown;
     try {
@@ -244,7 +359,9 @@ export class ControllerLoop {
     const parsed = webhookPayload.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      return reply(res, 400, { error: `${['body', ...issue.path.map(String)].join('.')}: ${issue.message}; expected an Alertmanager webhook payload {"alerts": [{"status", "labels"}]}` });
+      return reply(res, 400, {
+        error: `${['body', ...issue.path.map(String)].join('.')}: ${issue.message}; expected an Alertmanager webhook payload {"alerts": [{"status", "labels"}]}`,
+      });
     }
     const aborted: string[] = [];
     const failed: { rollout: string; error: string }[] = [];
@@ -261,32 +378,56 @@ export class ControllerLoop {
         const namespace = labels.get('namespace');
         if (namespace && rollout.metadata.namespace && namespace !== rollout.metadata.namespace) continue;
         // Finished, or an abort already waits: Alertmanager repeats firing alerts, and each must not become a command.
-        if (isFinished(rollout.status!.phase) || aborted.includes(key) || commands.some((c) => c.type === 'abort')) continue;
+        if (isFinished(rollout.status!.phase) || aborted.includes(key) || commands.some((c) => c.type === 'abort'))
+          continue;
         // One rollout's failure (its store refuses, it was deleted) must not keep the others from being aborted.
         try {
-          await this.parts.store.addCommand(key, { type: 'abort', by: `alertmanager:${alertname}`.slice(0, 256), at: new Date().toISOString() });
+          await this.parts.store.addCommand(key, {
+            type: 'abort',
+            by: `alertmanager:${alertname}`.slice(0, 256),
+            at: new Date().toISOString(),
+          });
           aborted.push(key);
-          this.parts.log.warn('abort requested by an alert', { rollout: key, alert: alertname, version: spec.canary.version });
+          this.parts.log.warn('abort requested by an alert', {
+            rollout: key,
+            alert: alertname,
+            version: spec.canary.version,
+          });
         } catch (err) {
           if (err instanceof CommandRefusedError) continue; // it finished meanwhile; the refusal is recorded
           failed.push({ rollout: key, error: err instanceof Error ? err.message : String(err) });
-          this.parts.log.error('cannot record an abort requested by an alert', { rollout: key, alert: alertname, err: err instanceof Error ? err.message : String(err) });
+          this.parts.log.error('cannot record an abort requested by an alert', {
+            rollout: key,
+            alert: alertname,
+            err: err instanceof Error ? err.message : String(err),
+          });
         }
       }
     }
     // Alertmanager retries a webhook that failed: a 503 after every other abort was recorded makes it try the failed ones again.
-    if (failed.length > 0) return reply(res, 503, { aborted, failed, error: `${failed.length} abort(s) could not be recorded; Alertmanager will retry` }, { 'retry-after': '5' });
+    if (failed.length > 0)
+      return reply(
+        res,
+        503,
+        { aborted, failed, error: `${failed.length} abort(s) could not be recorded; Alertmanager will retry` },
+        { 'retry-after': '5' },
+      );
     reply(res, 200, { aborted });
   }
 
   private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const target = req.url ?? '/';
-    if (!isOriginForm(target)) return reply(res, 400, { error: `request target ${JSON.stringify(target.slice(0, 200))}: expected a path such as /metrics` });
+    if (!isOriginForm(target))
+      return reply(res, 400, {
+        error: `request target ${JSON.stringify(target.slice(0, 200))}: expected a path such as /metrics`,
+      });
     const url = pathOf(target);
     if (url === '/alertmanager/webhook') return this.webhook(req, res);
     const known = ['/metrics', '/healthz', '/readyz'];
-    if (!known.includes(url)) return reply(res, 404, { error: `no route ${url}; see /metrics, /healthz, /readyz, POST /alertmanager/webhook` });
-    if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, { error: `${req.method} is not allowed on ${url}; use GET` }, { allow: 'GET, HEAD' });
+    if (!known.includes(url))
+      return reply(res, 404, { error: `no route ${url}; see /metrics, /healthz, /readyz, POST /alertmanager/webhook` });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return reply(res, 405, { error: `${req.method} is not allowed on ${url}; use GET` }, { allow: 'GET, HEAD' });
     if (url === '/metrics') {
       const text = await this.registry.metrics();
       res.writeHead(200, { 'content-type': this.registry.contentType, 'content-length': Buffer.byteLength(text) });

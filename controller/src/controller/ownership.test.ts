@@ -4,15 +4,47 @@ import { emptyStatus, specSchema, type Phase } from '../api/schema.js';
 import type { StoredRollout } from '../providers/types.js';
 import { routeOwners } from './ownership.js';
 
-function stored(key: string, route: string, phase: Phase, startedAt?: string, lastStepAt?: string, namespace = 'models'): StoredRollout {
-  const spec = specSchema.parse({ model: 'm', virtualService: { name: 'predictor', route }, stable: { version: 'v1' }, canary: { version: 'v2' } });
-  const status = { ...emptyStatus(), phase, ...(startedAt ? { startedAt } : {}), history: lastStepAt ? [{ stepId: 's', action: 'rollback', stage: 0, canaryWeight: 0, at: lastStepAt, summary: 's' }] : [] };
-  return { key, rollout: { apiVersion: 'weir.dev/v1alpha1', kind: 'ModelRollout', metadata: { name: key, namespace }, spec, status }, commands: [], revision: '1' };
+function stored(
+  key: string,
+  route: string,
+  phase: Phase,
+  startedAt?: string,
+  lastStepAt?: string,
+  namespace = 'models',
+): StoredRollout {
+  const spec = specSchema.parse({
+    model: 'm',
+    virtualService: { name: 'predictor', route },
+    stable: { version: 'v1' },
+    canary: { version: 'v2' },
+  });
+  const status = {
+    ...emptyStatus(),
+    phase,
+    ...(startedAt ? { startedAt } : {}),
+    history: lastStepAt
+      ? [{ stepId: 's', action: 'rollback', stage: 0, canaryWeight: 0, at: lastStepAt, summary: 's' }]
+      : [],
+  };
+  return {
+    key,
+    rollout: {
+      apiVersion: 'weir.dev/v1alpha1',
+      kind: 'ModelRollout',
+      metadata: { name: key, namespace },
+      spec,
+      status,
+    },
+    commands: [],
+    revision: '1',
+  };
 }
 
 describe('routeOwners', () => {
   test('rollouts on routes of their own own them', () => {
-    expect(routeOwners([stored('a', 'primary', 'Progressing'), stored('b', 'second', 'Progressing')], 'local').size).toBe(0);
+    expect(
+      routeOwners([stored('a', 'primary', 'Progressing'), stored('b', 'second', 'Progressing')], 'local').size,
+    ).toBe(0);
   });
 
   test('a live rollout owns a route before finished ones; among live ones the first started', () => {
@@ -29,11 +61,25 @@ describe('routeOwners', () => {
   });
 
   test('when all are finished, the one that finished last keeps the route', () => {
-    const owners = routeOwners([stored('promoted-first', 'primary', 'Promoted', 't', '2026-11-21T00:00:00Z'), stored('rolled-back-later', 'primary', 'RolledBack', 't', '2026-11-22T00:00:00Z')], 'local');
+    const owners = routeOwners(
+      [
+        stored('promoted-first', 'primary', 'Promoted', 't', '2026-11-21T00:00:00Z'),
+        stored('rolled-back-later', 'primary', 'RolledBack', 't', '2026-11-22T00:00:00Z'),
+      ],
+      'local',
+    );
     expect(Object.fromEntries(owners)).toEqual({ 'promoted-first': 'rolled-back-later' });
   });
 
   test('the same route name in another namespace is another route', () => {
-    expect(routeOwners([stored('a', 'primary', 'Progressing', 't', undefined, 'one'), stored('b', 'primary', 'Progressing', 't', undefined, 'two')], 'local').size).toBe(0);
+    expect(
+      routeOwners(
+        [
+          stored('a', 'primary', 'Progressing', 't', undefined, 'one'),
+          stored('b', 'primary', 'Progressing', 't', undefined, 'two'),
+        ],
+        'local',
+      ).size,
+    ).toBe(0);
   });
 });

@@ -42,7 +42,16 @@ import { windowText } from '../analysis/template.js';
 import { decide } from '../engine/decide.js';
 import { lowersExposure } from '../engine/route.js';
 import type { Decision } from '../engine/types.js';
-import { ConflictError, RouteConfigError, type EventRecorder, type MetricsProvider, type Notifier, type RolloutStore, type RouteState, type TrafficRouter } from '../providers/types.js';
+import {
+  ConflictError,
+  RouteConfigError,
+  type EventRecorder,
+  type MetricsProvider,
+  type Notifier,
+  type RolloutStore,
+  type RouteState,
+  type TrafficRouter,
+} from '../providers/types.js';
 import { setCondition } from './conditions.js';
 import { UnwrittenDecisions } from './unwritten.js';
 
@@ -95,7 +104,11 @@ const EVENT_REASONS: Record<Decision['action'], string> = {
 };
 
 const CONFLICT_RETRIES = 3;
-const NO_OBSERVATIONS: Observations = { samples: { stable: undefined, canary: undefined }, guardrails: [], comparisons: [] };
+const NO_OBSERVATIONS: Observations = {
+  samples: { stable: undefined, canary: undefined },
+  guardrails: [],
+  comparisons: [],
+};
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -105,7 +118,11 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
  * decided again at once (up to 3 times). Resolves with what happened, failures
  * included; rejects only when the rollout or its route cannot be read.
  */
-export async function reconcile(parts: ControllerParts, key: string, options: ReconcileOptions = {}): Promise<ReconcileResult> {
+export async function reconcile(
+  parts: ControllerParts,
+  key: string,
+  options: ReconcileOptions = {},
+): Promise<ReconcileResult> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await reconcileOnce(parts, key, options);
@@ -122,7 +139,11 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
   const { rollout } = stored;
   const unroutable = async (err: RouteConfigError): Promise<ReconcileResult> => {
     const current = rollout.status!;
-    const conditions = setCondition(current.conditions, { type: 'TrafficRouted', status: 'False', reason: err.reason, message: err.message }, now);
+    const conditions = setCondition(
+      current.conditions,
+      { type: 'TrafficRouted', status: 'False', reason: err.reason, message: err.message },
+      now,
+    );
     if (conditions !== current.conditions) {
       assertLeader(parts);
       await parts.store.writeStatus(key, { ...current, conditions }, stored.revision);
@@ -134,7 +155,12 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
   const finished = isFinished(rollout.status!.phase);
   // Another rollout owns the route: a live one waits; a finished one only takes commands.
   if (options.routeOwner && !finished) {
-    return unroutable(new RouteConfigError('RouteInUse', `route "${rollout.spec.virtualService.route}" of VirtualService ${rollout.spec.virtualService.name} is in use by rollout ${options.routeOwner}; this one waits until that one finishes or is deleted`));
+    return unroutable(
+      new RouteConfigError(
+        'RouteInUse',
+        `route "${rollout.spec.virtualService.route}" of VirtualService ${rollout.spec.virtualService.name} is in use by rollout ${options.routeOwner}; this one waits until that one finishes or is deleted`,
+      ),
+    );
   }
   let routes: RouteState;
   try {
@@ -163,12 +189,32 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
     trafficRate = stageMs > 0 && seen > 0 ? seen / (stageMs / 1000) : undefined;
   }
   const applied = remembered.rollback ?? routes.step;
-  const decision = decide({ spec: rollout.spec, status, observations, commands: stored.commands, now, ...(trafficRate ? { trafficRate } : {}), ...(applied ? { applied } : {}) });
-  decision.statusPatch.conditions = setCondition(decision.statusPatch.conditions, { type: 'TrafficRouted', status: 'True', reason: 'Routed', message: `route "${rollout.spec.virtualService.route}" of VirtualService ${rollout.spec.virtualService.name} carries the weights` }, now);
+  const decision = decide({
+    spec: rollout.spec,
+    status,
+    observations,
+    commands: stored.commands,
+    now,
+    ...(trafficRate ? { trafficRate } : {}),
+    ...(applied ? { applied } : {}),
+  });
+  decision.statusPatch.conditions = setCondition(
+    decision.statusPatch.conditions,
+    {
+      type: 'TrafficRouted',
+      status: 'True',
+      reason: 'Routed',
+      message: `route "${rollout.spec.virtualService.route}" of VirtualService ${rollout.spec.virtualService.name} carries the weights`,
+    },
+    now,
+  );
 
   const target = { canaryWeight: decision.canaryWeight, mirrorPercent: decision.mirrorPercent };
   const current = { canaryWeight: routes.canary, mirrorPercent: routes.mirrorPercent };
-  const weightsDiffer = routes.canary !== target.canaryWeight || routes.stable !== 100 - target.canaryWeight || routes.mirrorPercent !== target.mirrorPercent;
+  const weightsDiffer =
+    routes.canary !== target.canaryWeight ||
+    routes.stable !== 100 - target.canaryWeight ||
+    routes.mirrorPercent !== target.mirrorPercent;
   const stepChanged = decision.action !== 'hold' && decision.stepId !== status.lastStepId;
   // A rollout whose route another owns never writes it.
   const needsRoute = !options.routeOwner && (weightsDiffer || (stepChanged && routes.step?.stepId !== decision.stepId));
@@ -182,11 +228,22 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
       assertLeader(parts);
       await parts.router.setRoutes(rollout, target.canaryWeight, target.mirrorPercent, decision.applied);
       routed = true;
-      parts.log.info('weights applied', { rollout: key, stepId: decision.stepId, action: decision.action, canaryWeight: target.canaryWeight, mirrorPercent: target.mirrorPercent });
+      parts.log.info('weights applied', {
+        rollout: key,
+        stepId: decision.stepId,
+        action: decision.action,
+        canaryWeight: target.canaryWeight,
+        mirrorPercent: target.mirrorPercent,
+      });
     } catch (err) {
       if (err instanceof NotLeaderError || err instanceof ConflictError) throw err;
       routeFailure = message(err);
-      parts.log.error('route write failed; retrying with backoff', { rollout: key, stepId: decision.stepId, canaryWeight: target.canaryWeight, err: routeFailure });
+      parts.log.error('route write failed; retrying with backoff', {
+        rollout: key,
+        stepId: decision.stepId,
+        canaryWeight: target.canaryWeight,
+        err: routeFailure,
+      });
     }
   };
   const record = async (): Promise<void> => {
@@ -215,22 +272,39 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
   const summary = decision.statusPatch.message ?? decision.action;
   if (stepChanged && !statusFailure) {
     parts.log.info('decision', { rollout: key, action: decision.action, summary });
-    await parts.events?.record(rollout, decision.action === 'rollback' ? 'Warning' : 'Normal', EVENT_REASONS[decision.action], summary);
+    await parts.events?.record(
+      rollout,
+      decision.action === 'rollback' ? 'Warning' : 'Normal',
+      EVENT_REASONS[decision.action],
+      summary,
+    );
   }
   // A refusal is reported once, when status has recorded it (until then the command is read again each round).
-  for (const refused of statusChanged && !statusFailure ? decision.reasons.filter((r) => r.kind === 'command' && r.verdict === 'refused') : []) {
+  for (const refused of statusChanged && !statusFailure
+    ? decision.reasons.filter((r) => r.kind === 'command' && r.verdict === 'refused')
+    : []) {
     parts.log.warn('command refused', { rollout: key, message: refused.message });
     await parts.events?.record(rollout, 'Warning', 'CommandRefused', refused.message);
   }
   // Every round: the notifier fires alerts while their condition holds and resolves them when it ends.
   await parts.notifier
-    ?.notify({ rollout, action: decision.action, summary, status: decision.statusPatch, stepChanged, metricsUnavailable, ...(routeFailure ? { routeWriteFailure: routeFailure } : {}), ...(statusFailure ? { statusWriteFailure: statusFailure } : {}) })
+    ?.notify({
+      rollout,
+      action: decision.action,
+      summary,
+      status: decision.statusPatch,
+      stepChanged,
+      metricsUnavailable,
+      ...(routeFailure ? { routeWriteFailure: routeFailure } : {}),
+      ...(statusFailure ? { statusWriteFailure: statusFailure } : {}),
+    })
     .catch((err: unknown) => parts.log.warn('notification failed', { rollout: key, err: message(err) }));
   return { decision, routed, ...(routeFailure ? { routeFailure } : {}), ...(statusFailure ? { statusFailure } : {}) };
 }
 
 function assertLeader(parts: ControllerParts): void {
-  if (parts.isLeader && !parts.isLeader()) throw new NotLeaderError('this replica no longer holds the Lease; another one acts');
+  if (parts.isLeader && !parts.isLeader())
+    throw new NotLeaderError('this replica no longer holds the Lease; another one acts');
 }
 
 /** Whether writing `next` would change what is stored (key order aside). */
@@ -239,5 +313,13 @@ function sameStatus(next: RolloutStatus, stored: RolloutStatus): boolean {
 }
 
 function canonical(value: unknown): string {
-  return JSON.stringify(value, (_, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => a.localeCompare(b))) : v));
+  return JSON.stringify(value, (_, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>)
+            .filter(([, x]) => x !== undefined)
+            .sort(([a], [b]) => a.localeCompare(b)),
+        )
+      : v,
+  );
 }

@@ -37,7 +37,9 @@ export class UnwrittenDecisions {
       return { status: stored };
     }
     const sameStage = memory.stage === stored.stage && memory.stageStartedAt === stored.stageStartedAt;
-    const status = sameStage ? { ...stored, guardrailFailures: memory.guardrailFailures, sequential: memory.sequential } : stored;
+    const status = sameStage
+      ? { ...stored, guardrailFailures: memory.guardrailFailures, sequential: memory.sequential }
+      : stored;
     return { status, ...(memory.rollback ? { rollback: memory.rollback } : {}) };
   }
 

@@ -35,5 +35,10 @@ export function parseAppliedStep(value: unknown): AppliedStep | undefined {
   const parsed = appliedStepSchema.safeParse(value);
   if (!parsed.success) return undefined;
   const { by, startedAt, rollout, ...rest } = parsed.data;
-  return { ...rest, ...(startedAt !== undefined ? { startedAt } : {}), ...(rollout !== undefined ? { rollout } : {}), ...(by !== undefined ? { by } : {}) };
+  return {
+    ...rest,
+    ...(startedAt !== undefined ? { startedAt } : {}),
+    ...(rollout !== undefined ? { rollout } : {}),
+    ...(by !== undefined ? { by } : {}),
+  };
 }

@@ -13,8 +13,10 @@ export function commandRefusal(phase: Phase, type: CommandType): string | undefi
       ? 'the rollout is Promoted: its canary is the new stable, so there is nothing to retry'
       : `the rollout is ${phase}, not rolled back: retry starts a rolled-back or failed rollout again`;
   }
-  if (isFinished(phase)) return `the rollout is ${phase}: a finished rollout takes no ${type}; only weir retry starts a new attempt after a rollback`;
-  if (type === 'approve' && phase !== 'AwaitingApproval') return `the rollout is ${phase}: nothing awaits approval${phase === 'Paused' ? ' (resume it first)' : ''}`;
+  if (isFinished(phase))
+    return `the rollout is ${phase}: a finished rollout takes no ${type}; only weir retry starts a new attempt after a rollback`;
+  if (type === 'approve' && phase !== 'AwaitingApproval')
+    return `the rollout is ${phase}: nothing awaits approval${phase === 'Paused' ? ' (resume it first)' : ''}`;
   if (type === 'resume' && phase !== 'Paused') return `the rollout is ${phase}, not Paused: there is nothing to resume`;
   if (type === 'pause' && phase === 'Paused') return 'the rollout is already Paused';
   return undefined;

@@ -42,7 +42,11 @@ interface Estimate {
   plannedPerArm: number | undefined;
 }
 
-function estimate(comparison: Comparison, observation: ComparisonObservation | undefined, spec: ModelRolloutSpec): Estimate | undefined {
+function estimate(
+  comparison: Comparison,
+  observation: ComparisonObservation | undefined,
+  spec: ModelRolloutSpec,
+): Estimate | undefined {
   const { alpha, power } = spec.analysis;
   if (!observation) return undefined;
   if (observation.type === 'proportion' && observation.stable && observation.canary) {
@@ -51,18 +55,40 @@ function estimate(comparison: Comparison, observation: ComparisonObservation | u
     const pc = c.successes / c.trials;
     const variance = (ps * (1 - ps)) / s.trials + (pc * (1 - pc)) / c.trials;
     const mde = comparison.minEffect * (comparison.better === 'higher' ? 1 : -1);
-    const planned = comparison.minEffect > 0 && ps > 0 && ps < 1 && ps + mde > 0 && ps + mde < 1 ? sampleSizeProportion(ps, mde, alpha, power).perArm : undefined;
-    return { difference: pc - ps, variance, samples: { stable: s.trials, canary: c.trials }, defaultTau: 0.02, plannedPerArm: planned };
+    const planned =
+      comparison.minEffect > 0 && ps > 0 && ps < 1 && ps + mde > 0 && ps + mde < 1
+        ? sampleSizeProportion(ps, mde, alpha, power).perArm
+        : undefined;
+    return {
+      difference: pc - ps,
+      variance,
+      samples: { stable: s.trials, canary: c.trials },
+      defaultTau: 0.02,
+      plannedPerArm: planned,
+    };
   }
   if (observation.type === 'mean' && observation.stable && observation.canary) {
     const { stable: s, canary: c } = observation;
     const variance = (s.sd * s.sd) / s.n + (c.sd * c.sd) / c.n;
     const pooledSd = Math.sqrt((s.sd * s.sd + c.sd * c.sd) / 2);
-    const planned = comparison.minEffect > 0 && pooledSd > 0 ? sampleSizeMean(pooledSd, comparison.minEffect, alpha, power).perArm : undefined;
-    return { difference: c.mean - s.mean, variance, samples: { stable: s.n, canary: c.n }, defaultTau: Math.max(pooledSd * 0.1, 1e-12), plannedPerArm: planned };
+    const planned =
+      comparison.minEffect > 0 && pooledSd > 0
+        ? sampleSizeMean(pooledSd, comparison.minEffect, alpha, power).perArm
+        : undefined;
+    return {
+      difference: c.mean - s.mean,
+      variance,
+      samples: { stable: s.n, canary: c.n },
+      defaultTau: Math.max(pooledSd * 0.1, 1e-12),
+      plannedPerArm: planned,
+    };
   }
   if (observation.type === 'histogram' && observation.bounds && observation.stable && observation.canary) {
-    const r = mannWhitneyHistogram(observation.bounds, { cumulative: observation.stable }, { cumulative: observation.canary });
+    const r = mannWhitneyHistogram(
+      observation.bounds,
+      { cumulative: observation.stable },
+      { cumulative: observation.canary },
+    );
     // On the probability-of-superiority scale: U/(ns·nc) − 1/2, whose variance follows from Var(U).
     const { stable: ns, canary: nc } = r.samples;
     const difference = r.probabilityCanaryHigher - 0.5;
@@ -85,19 +111,32 @@ interface Tested {
   state: Record<string, unknown>;
 }
 
-export function evaluateComparisons(spec: ModelRolloutSpec, observations: ComparisonObservation[], sequential: Record<string, Record<string, unknown>>): ComparisonOutcome[] {
+export function evaluateComparisons(
+  spec: ModelRolloutSpec,
+  observations: ComparisonObservation[],
+  sequential: Record<string, Record<string, unknown>>,
+): ComparisonOutcome[] {
   const { alpha } = spec.analysis;
   const tested: Tested[] = [];
   const outcomes = new Map<string, ComparisonOutcome>();
   const m = spec.analysis.comparisons.length;
   for (const comparison of spec.analysis.comparisons) {
-    const est = estimate(comparison, observations.find((o) => o.name === comparison.name), spec);
+    const est = estimate(
+      comparison,
+      observations.find((o) => o.name === comparison.name),
+      spec,
+    );
     if (!est || !(est.variance > 0)) {
       outcomes.set(comparison.name, {
         name: comparison.name,
         role: comparison.role,
         verdict: 'nodata',
-        reason: { kind: 'comparison', metric: comparison.name, verdict: 'nodata', message: `${comparison.name}: not enough data in both versions to compare` },
+        reason: {
+          kind: 'comparison',
+          metric: comparison.name,
+          verdict: 'nodata',
+          message: `${comparison.name}: not enough data in both versions to compare`,
+        },
         state: sequential[comparison.name],
       });
       continue;
@@ -106,7 +145,15 @@ export function evaluateComparisons(spec: ModelRolloutSpec, observations: Compar
     if (spec.analysis.sequential === 'msprt') {
       const previous = (sequential[comparison.name] as MsprtState | undefined) ?? initialMsprtState();
       const r = msprt(previous, { difference: est.difference, variance: est.variance }, tau, alpha);
-      tested.push({ comparison, estimate: est, ci: r.ci, pValue: r.pValue, crossed: undefined, boundary: alpha, state: { looks: r.looks, pValue: r.pValue, ci: r.ci } });
+      tested.push({
+        comparison,
+        estimate: est,
+        ci: r.ci,
+        pValue: r.pValue,
+        crossed: undefined,
+        boundary: alpha,
+        state: { looks: r.looks, pValue: r.pValue, ci: r.ci },
+      });
     } else {
       // Alpha spending: Bonferroni across comparisons (alpha/m each), information
       // fraction from the planned sample size (or minSamplesPerStage when none).
@@ -127,10 +174,24 @@ export function evaluateComparisons(spec: ModelRolloutSpec, observations: Compar
       }
       const boundary = state.looks.at(-1)?.boundary ?? Infinity;
       const half = boundary * Math.sqrt(est.variance);
-      tested.push({ comparison, estimate: est, ci: [est.difference - half, est.difference + half], pValue: twoSidedNormalP(z), crossed, boundary, state: state as unknown as Record<string, unknown> });
+      tested.push({
+        comparison,
+        estimate: est,
+        ci: [est.difference - half, est.difference + half],
+        pValue: twoSidedNormalP(z),
+        crossed,
+        boundary,
+        state: state as unknown as Record<string, unknown>,
+      });
     }
   }
-  const adjusted = spec.analysis.sequential === 'msprt' ? holm(tested.map((t) => t.pValue), alpha).adjusted : tested.map((t) => t.pValue);
+  const adjusted =
+    spec.analysis.sequential === 'msprt'
+      ? holm(
+          tested.map((t) => t.pValue),
+          alpha,
+        ).adjusted
+      : tested.map((t) => t.pValue);
   tested.forEach((t, i) => {
     const { comparison, estimate: est } = t;
     const significant = t.crossed ?? adjusted[i]! <= alpha;
@@ -141,7 +202,12 @@ export function evaluateComparisons(spec: ModelRolloutSpec, observations: Compar
     else if (significant && !good) {
       // How bad it could be, at the far end of the interval on the bad side.
       const worstCase = comparison.better === 'higher' ? -t.ci[0] : t.ci[1];
-      verdict = magnitude > comparison.minEffect ? 'harmful' : comparison.minEffect > 0 && worstCase <= comparison.minEffect ? 'negligible' : 'worse';
+      verdict =
+        magnitude > comparison.minEffect
+          ? 'harmful'
+          : comparison.minEffect > 0 && worstCase <= comparison.minEffect
+            ? 'negligible'
+            : 'worse';
     }
     const p = adjusted[i]!;
     const message = `${comparison.name}: ${verdict}, canary − stable ${est.difference.toPrecision(3)} (CI ${t.ci[0].toPrecision(3)} to ${t.ci[1].toPrecision(3)}), p ${p.toPrecision(3)}, n ${est.samples.stable}/${est.samples.canary}`;

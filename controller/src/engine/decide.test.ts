@@ -17,25 +17,42 @@ function specWith(overrides: Partial<ModelRolloutSpecInput> = {}) {
     strategy: { steps: [10, 50, 100], minStageDuration: '5m', minSamplesPerStage: 100, maxDuration: '2h' },
     analysis: {
       guardrails: [{ name: 'error-rate', query: 'q', max: 0.05, failureLimit: 2 }],
-      comparisons: [{ name: 'accuracy', type: 'proportion', role: 'primary', successes: 's', trials: 't', minEffect: 0.01 }],
+      comparisons: [
+        { name: 'accuracy', type: 'proportion', role: 'primary', successes: 's', trials: 't', minEffect: 0.01 },
+      ],
     },
     ...overrides,
   });
 }
 
 /** Observations with an error rate and accuracy counts per arm. */
-function obs(o: { errorRate?: number | undefined; stable?: [number, number]; canary?: [number, number]; samples?: number } = {}): Observations {
+function obs(
+  o: { errorRate?: number | undefined; stable?: [number, number]; canary?: [number, number]; samples?: number } = {},
+): Observations {
   const [ss, sn] = o.stable ?? [600, 1000];
   const [cs, cn] = o.canary ?? [600, 1000];
   return {
     samples: { stable: o.samples ?? 1000, canary: o.samples ?? 1000 },
     guardrails: [{ name: 'error-rate', canary: 'errorRate' in o ? o.errorRate : 0.01, stable: 0.01 }],
-    comparisons: [{ name: 'accuracy', type: 'proportion', stable: { successes: ss, trials: sn }, canary: { successes: cs, trials: cn } }],
+    comparisons: [
+      {
+        name: 'accuracy',
+        type: 'proportion',
+        stable: { successes: ss, trials: sn },
+        canary: { successes: cs, trials: cn },
+      },
+    ],
   };
 }
 
 /** Runs decide and feeds the status back, as a controller would. */
-function step(spec: ReturnType<typeof specWith>, status: RolloutStatus, observations: Observations, now: number, commands: Command[] = []): Decision {
+function step(
+  spec: ReturnType<typeof specWith>,
+  status: RolloutStatus,
+  observations: Observations,
+  now: number,
+  commands: Command[] = [],
+): Decision {
   return decide({ spec, status, observations, commands, now });
 }
 
@@ -47,7 +64,11 @@ describe('engine', () => {
   test('starts at the first step and records it', () => {
     const d = started();
     expect(d).toMatchObject({ action: 'advance', stage: 0, canaryWeight: 10, stepId: 'a1-s0-progressing' });
-    expect(d.statusPatch).toMatchObject({ phase: 'Progressing', startedAt: '2026-11-22T10:00:00.000Z', stageStartedAt: '2026-11-22T10:00:00.000Z' });
+    expect(d.statusPatch).toMatchObject({
+      phase: 'Progressing',
+      startedAt: '2026-11-22T10:00:00.000Z',
+      stageStartedAt: '2026-11-22T10:00:00.000Z',
+    });
     expect(d.statusPatch.history).toHaveLength(1);
   });
 
@@ -61,7 +82,14 @@ describe('engine', () => {
 
   test('holds until both versions have minSamplesPerStage, with an ETA from the traffic rate', () => {
     const spec = specWith();
-    const d = decide({ spec, status: started(spec).statusPatch, observations: obs({ samples: 40 }), commands: [], now: T0 + 6 * MIN, trafficRate: 10 });
+    const d = decide({
+      spec,
+      status: started(spec).statusPatch,
+      observations: obs({ samples: 40 }),
+      commands: [],
+      now: T0 + 6 * MIN,
+      trafficRate: 10,
+    });
     expect(d.action).toBe('hold');
     // 60 more canary samples at 10% of 10 req/s = 60 s.
     expect(d.reasons.find((r) => r.kind === 'gate')!.message).toContain('samples 40/40 of 100 per version (ETA 60s)');
@@ -89,7 +117,12 @@ describe('engine', () => {
     expect(first.statusPatch.guardrailFailures).toEqual({ 'error-rate': 1 });
     const recovered = step(spec, first.statusPatch, obs({ errorRate: 0.01 }), T0 + 2 * MIN);
     expect(recovered.statusPatch.guardrailFailures).toEqual({ 'error-rate': 0 });
-    const again = step(spec, step(spec, recovered.statusPatch, obs({ errorRate: 0.2 }), T0 + 3 * MIN).statusPatch, obs({ errorRate: 0.3 }), T0 + 4 * MIN);
+    const again = step(
+      spec,
+      step(spec, recovered.statusPatch, obs({ errorRate: 0.2 }), T0 + 3 * MIN).statusPatch,
+      obs({ errorRate: 0.3 }),
+      T0 + 4 * MIN,
+    );
     expect(again).toMatchObject({ action: 'rollback', canaryWeight: 0 });
     expect(again.statusPatch.phase).toBe('RolledBack');
     expect(again.statusPatch.message).toContain('guardrail error-rate failed 2 time(s) in a row');
@@ -111,16 +144,36 @@ describe('engine', () => {
     const spec = specWith({
       analysis: {
         guardrails: [],
-        comparisons: [{ name: 'accuracy', type: 'proportion', role: 'guard', successes: 's', trials: 't', minEffect: 0.02, tau: 0.005 }],
+        comparisons: [
+          {
+            name: 'accuracy',
+            type: 'proportion',
+            role: 'guard',
+            successes: 's',
+            trials: 't',
+            minEffect: 0.02,
+            tau: 0.005,
+          },
+        ],
       },
     });
     // 0.600 vs 0.595 on 2,000,000 each: significant (mSPRT), CI about [−0.006, −0.004], inside minEffect 0.02.
-    const tiny = step(spec, started(spec).statusPatch, obs({ stable: [1_200_000, 2_000_000], canary: [1_190_000, 2_000_000] }), T0 + 6 * MIN);
+    const tiny = step(
+      spec,
+      started(spec).statusPatch,
+      obs({ stable: [1_200_000, 2_000_000], canary: [1_190_000, 2_000_000] }),
+      T0 + 6 * MIN,
+    );
     expect(tiny.reasons.find((r) => r.metric === 'accuracy')!.verdict).toBe('negligible');
     expect(tiny.action).toBe('advance');
     // 0.600 vs 0.5801 on 20,000 each: mSPRT p ≈ 0.02, CI ≈ [−0.038, −0.002]. The effect (0.0199) is not
     // beyond minEffect, so no rollback, but the interval reaches past it: it blocks advancing.
-    const unclear = step(spec, started(spec).statusPatch, obs({ stable: [12_000, 20_000], canary: [11_602, 20_000] }), T0 + 6 * MIN);
+    const unclear = step(
+      spec,
+      started(spec).statusPatch,
+      obs({ stable: [12_000, 20_000], canary: [11_602, 20_000] }),
+      T0 + 6 * MIN,
+    );
     expect(unclear.reasons.find((r) => r.metric === 'accuracy')!.verdict).toBe('worse');
     expect(unclear.action).toBe('hold');
   });
@@ -130,7 +183,9 @@ describe('engine', () => {
     const at50 = step(spec, started(spec).statusPatch, obs(), T0 + 6 * MIN).statusPatch;
     const equal = step(spec, at50, obs(), T0 + 12 * MIN);
     expect(equal.action).toBe('hold');
-    expect(equal.reasons.find((r) => r.kind === 'gate')!.message).toContain('primary accuracy inconclusive: the canary must be significantly better');
+    expect(equal.reasons.find((r) => r.kind === 'gate')!.message).toContain(
+      'primary accuracy inconclusive: the canary must be significantly better',
+    );
     // 0.60 vs 0.70 on 5000 each: with tau = minEffect = 0.01 the mSPRT p-value is far below 0.05.
     // (On 1000 each it is about 0.15: always-valid inference pays for peeking with samples.)
     const better = step(spec, at50, obs({ stable: [3000, 5000], canary: [3500, 5000], samples: 5000 }), T0 + 12 * MIN);
@@ -138,7 +193,15 @@ describe('engine', () => {
   });
 
   test('an approval stage waits for `weir approve`, then records who approved', () => {
-    const spec = specWith({ strategy: { steps: [10, 50, 100], minStageDuration: '5m', minSamplesPerStage: 100, maxDuration: '2h', approvals: [50] } });
+    const spec = specWith({
+      strategy: {
+        steps: [10, 50, 100],
+        minStageDuration: '5m',
+        minSamplesPerStage: 100,
+        maxDuration: '2h',
+        approvals: [50],
+      },
+    });
     const waiting = step(spec, started(spec).statusPatch, obs(), T0 + 6 * MIN);
     expect(waiting).toMatchObject({ action: 'await-approval', canaryWeight: 10 });
     expect(waiting.statusPatch.phase).toBe('AwaitingApproval');
@@ -159,40 +222,68 @@ describe('engine', () => {
     const paused = step(spec, s0, obs(), T0 + MIN, [{ id: 'p', type: 'pause', by: 'bob', at: 'x' }]);
     expect(paused).toMatchObject({ action: 'pause', canaryWeight: 10 });
     expect(step(spec, paused.statusPatch, obs(), T0 + 60 * MIN).action).toBe('pause');
-    const resumed = step(spec, paused.statusPatch, obs(), T0 + 6 * MIN, [{ id: 'p', type: 'pause', by: 'bob', at: 'x' }, { id: 'r', type: 'resume', by: 'bob', at: 'y' }]);
+    const resumed = step(spec, paused.statusPatch, obs(), T0 + 6 * MIN, [
+      { id: 'p', type: 'pause', by: 'bob', at: 'x' },
+      { id: 'r', type: 'resume', by: 'bob', at: 'y' },
+    ]);
     expect(resumed.action).toBe('advance');
-    const aborted = step(spec, resumed.statusPatch, obs(), T0 + 7 * MIN, [{ id: 'a', type: 'abort', by: 'carol', at: 'z' }]);
+    const aborted = step(spec, resumed.statusPatch, obs(), T0 + 7 * MIN, [
+      { id: 'a', type: 'abort', by: 'carol', at: 'z' },
+    ]);
     expect(aborted).toMatchObject({ action: 'rollback', canaryWeight: 0 });
     expect(aborted.statusPatch.history.at(-1)).toMatchObject({ action: 'rollback', by: 'carol' });
     expect(step(spec, aborted.statusPatch, obs(), T0 + 8 * MIN).action).toBe('hold');
-    const retried = step(spec, aborted.statusPatch, obs(), T0 + 9 * MIN, [{ id: 't', type: 'retry', by: 'carol', at: 'w' }]);
+    const retried = step(spec, aborted.statusPatch, obs(), T0 + 9 * MIN, [
+      { id: 't', type: 'retry', by: 'carol', at: 'w' },
+    ]);
     expect(retried).toMatchObject({ action: 'advance', stage: 0, canaryWeight: 10, stepId: 'a2-s0-progressing' });
   });
 
   test('promote skips one stage; promote --full finishes', () => {
     const spec = specWith();
     const s0 = started(spec).statusPatch;
-    expect(step(spec, s0, obs(), T0 + MIN, [{ id: 'x', type: 'promote', by: 'dan', at: 't' }])).toMatchObject({ action: 'advance', canaryWeight: 50 });
+    expect(step(spec, s0, obs(), T0 + MIN, [{ id: 'x', type: 'promote', by: 'dan', at: 't' }])).toMatchObject({
+      action: 'advance',
+      canaryWeight: 50,
+    });
     const full = step(spec, s0, obs(), T0 + MIN, [{ id: 'y', type: 'promote', by: 'dan', at: 't', full: true }]);
     expect(full).toMatchObject({ action: 'promote', canaryWeight: 100 });
     expect(full.statusPatch.phase).toBe('Promoted');
   });
 
   test('maxDuration ends the rollout with the configured action', () => {
-    for (const [onInconclusive, action] of [['rollback', 'rollback'], ['promote', 'promote'], ['pause', 'pause']] as const) {
-      const spec = specWith({ strategy: { steps: [10, 50, 100], minStageDuration: '5m', minSamplesPerStage: 100, maxDuration: '30m', onInconclusive } });
+    for (const [onInconclusive, action] of [
+      ['rollback', 'rollback'],
+      ['promote', 'promote'],
+      ['pause', 'pause'],
+    ] as const) {
+      const spec = specWith({
+        strategy: {
+          steps: [10, 50, 100],
+          minStageDuration: '5m',
+          minSamplesPerStage: 100,
+          maxDuration: '30m',
+          onInconclusive,
+        },
+      });
       const d = step(spec, started(spec).statusPatch, obs({ samples: 10 }), T0 + 31 * MIN);
       expect(d.action).toBe(action);
     }
   });
 
   test('the 100% stage finishes on absolute guardrails alone, then the rollout is promoted', () => {
-    const spec = specWith({ analysis: { guardrails: [{ name: 'error-rate', query: 'q', max: 0.05, maxRatio: 2 }], comparisons: [] } });
+    const spec = specWith({
+      analysis: { guardrails: [{ name: 'error-rate', query: 'q', max: 0.05, maxRatio: 2 }], comparisons: [] },
+    });
     let status = started(spec).statusPatch;
     status = step(spec, status, obs(), T0 + 6 * MIN).statusPatch;
     status = step(spec, status, obs(), T0 + 12 * MIN).statusPatch;
     expect(status.canaryWeight).toBe(100);
-    const at100: Observations = { samples: { stable: 0, canary: 1000 }, guardrails: [{ name: 'error-rate', canary: 0.01, stable: undefined }], comparisons: [] };
+    const at100: Observations = {
+      samples: { stable: 0, canary: 1000 },
+      guardrails: [{ name: 'error-rate', canary: 0.01, stable: undefined }],
+      comparisons: [],
+    };
     const done = step(spec, status, at100, T0 + 18 * MIN);
     expect(done).toMatchObject({ action: 'promote', canaryWeight: 100 });
   });
@@ -206,7 +297,15 @@ describe('engine', () => {
   });
 
   test('a mirror stage runs first, without comparisons, for its own duration', () => {
-    const spec = specWith({ strategy: { steps: [10, 50, 100], minStageDuration: '5m', minSamplesPerStage: 100, maxDuration: '2h', mirror: { percent: 100, duration: '2m' } } });
+    const spec = specWith({
+      strategy: {
+        steps: [10, 50, 100],
+        minStageDuration: '5m',
+        minSamplesPerStage: 100,
+        maxDuration: '2h',
+        mirror: { percent: 100, duration: '2m' },
+      },
+    });
     const start = started(spec);
     expect(start).toMatchObject({ action: 'advance', canaryWeight: 0, mirrorPercent: 100 });
     expect(start.statusPatch.phase).toBe('Mirroring');
@@ -216,7 +315,9 @@ describe('engine', () => {
 });
 
 describe('finished rollouts (issue 11, bug 1)', () => {
-  const spec = specWith({ strategy: { steps: [10, 25, 50, 100], minStageDuration: '5m', minSamplesPerStage: 100, maxDuration: '2h' } });
+  const spec = specWith({
+    strategy: { steps: [10, 25, 50, 100], minStageDuration: '5m', minSamplesPerStage: 100, maxDuration: '2h' },
+  });
   /** A rollout a guardrail rolled back at 50%, as the bug report reproduced it. */
   function rolledBackAt50(): RolloutStatus {
     let status = started(spec).statusPatch;
@@ -237,15 +338,32 @@ describe('finished rollouts (issue 11, bug 1)', () => {
     { id: 'c-abort', type: 'abort', by: 'mallory', at: '2026-11-22T11:00:05Z' },
   ];
 
-  test.each(commands.map((c) => [`${c.type}${c.full ? ' --full' : ''}`, c] as const))('%s on a rolled-back rollout keeps the canary at 0%% and is refused with who tried it', (_, command) => {
-    const status = rolledBackAt50();
-    const d = step(spec, status, obs(), T0 + 20 * MIN, [command]);
-    expect(d).toMatchObject({ action: 'hold', canaryWeight: 0, mirrorPercent: 0 });
-    expect(d.statusPatch).toMatchObject({ phase: 'RolledBack', canaryWeight: 0, lastStepId: status.lastStepId, history: status.history, message: status.message, analysis: status.analysis });
-    expect(d.statusPatch.consumedCommands).toContain(command.id);
-    expect(d.statusPatch.refusedCommands).toEqual([{ type: command.type, by: 'mallory', at: command.at, reason: expect.stringContaining('the rollout is RolledBack') }]);
-    expect(d.reasons).toEqual([expect.objectContaining({ kind: 'command', verdict: 'refused' })]);
-  });
+  test.each(commands.map((c) => [`${c.type}${c.full ? ' --full' : ''}`, c] as const))(
+    '%s on a rolled-back rollout keeps the canary at 0%% and is refused with who tried it',
+    (_, command) => {
+      const status = rolledBackAt50();
+      const d = step(spec, status, obs(), T0 + 20 * MIN, [command]);
+      expect(d).toMatchObject({ action: 'hold', canaryWeight: 0, mirrorPercent: 0 });
+      expect(d.statusPatch).toMatchObject({
+        phase: 'RolledBack',
+        canaryWeight: 0,
+        lastStepId: status.lastStepId,
+        history: status.history,
+        message: status.message,
+        analysis: status.analysis,
+      });
+      expect(d.statusPatch.consumedCommands).toContain(command.id);
+      expect(d.statusPatch.refusedCommands).toEqual([
+        {
+          type: command.type,
+          by: 'mallory',
+          at: command.at,
+          reason: expect.stringContaining('the rollout is RolledBack'),
+        },
+      ]);
+      expect(d.reasons).toEqual([expect.objectContaining({ kind: 'command', verdict: 'refused' })]);
+    },
+  );
 
   test('queued commands, and two aborts in a row (two Alertmanager webhooks 49 ms apart), never move a rolled-back canary off 0%', () => {
     const status = rolledBackAt50();
@@ -267,16 +385,29 @@ describe('finished rollouts (issue 11, bug 1)', () => {
   });
 
   test('a promoted rollout stays at 100% and refuses everything, retry included', () => {
-    const full = step(spec, started(spec).statusPatch, obs(), T0 + MIN, [{ id: 'f', type: 'promote', by: 'dan', at: 't', full: true }]);
+    const full = step(spec, started(spec).statusPatch, obs(), T0 + MIN, [
+      { id: 'f', type: 'promote', by: 'dan', at: 't', full: true },
+    ]);
     expect(full.statusPatch.phase).toBe('Promoted');
-    const d = step(spec, full.statusPatch, obs({ errorRate: 0.9 }), T0 + 2 * MIN, [...commands, { id: 'r', type: 'retry', by: 'dan', at: 'u' }]);
+    const d = step(spec, full.statusPatch, obs({ errorRate: 0.9 }), T0 + 2 * MIN, [
+      ...commands,
+      { id: 'r', type: 'retry', by: 'dan', at: 'u' },
+    ]);
     expect(d).toMatchObject({ action: 'hold', canaryWeight: 100 });
-    expect(d.statusPatch.refusedCommands.at(-1)).toMatchObject({ type: 'retry', reason: expect.stringContaining('nothing to retry') });
+    expect(d.statusPatch.refusedCommands.at(-1)).toMatchObject({
+      type: 'retry',
+      reason: expect.stringContaining('nothing to retry'),
+    });
   });
 
   test('refusals are bounded, so a flood of commands cannot grow status', () => {
     const status = rolledBackAt50();
-    const flood: Command[] = Array.from({ length: 500 }, (_, i) => ({ id: `f${i}`, type: 'approve', by: 'spam', at: String(i) }));
+    const flood: Command[] = Array.from({ length: 500 }, (_, i) => ({
+      id: `f${i}`,
+      type: 'approve',
+      by: 'spam',
+      at: String(i),
+    }));
     const d = step(spec, status, obs(), T0 + 20 * MIN, flood);
     expect(d.statusPatch.refusedCommands).toHaveLength(20);
     expect(d.statusPatch.refusedCommands.at(-1)!.at).toBe('499');
@@ -286,7 +417,9 @@ describe('finished rollouts (issue 11, bug 1)', () => {
   test('commands that do not apply to a live rollout are refused, not silently dropped', () => {
     const s0 = started(spec).statusPatch;
     const approve = step(spec, s0, obs(), T0 + MIN, [{ id: 'a', type: 'approve', by: 'erin', at: 't' }]);
-    expect(approve.statusPatch.refusedCommands).toEqual([{ type: 'approve', by: 'erin', at: 't', reason: 'the rollout is Progressing: nothing awaits approval' }]);
+    expect(approve.statusPatch.refusedCommands).toEqual([
+      { type: 'approve', by: 'erin', at: 't', reason: 'the rollout is Progressing: nothing awaits approval' },
+    ]);
     expect(approve.statusPatch.approvals).toEqual([]);
     const resume = step(spec, s0, obs(), T0 + MIN, [{ id: 'r', type: 'resume', by: 'erin', at: 't' }]);
     expect(resume.statusPatch.refusedCommands[0]!.reason).toContain('not Paused');
@@ -302,34 +435,75 @@ describe('finished rollouts (issue 11, bug 1)', () => {
     const abort: Command = { id: 'ab', type: 'abort', by: 'carol', at: '2026-11-22T10:13:00Z' };
     const decided = step(spec, status, obs(), T0 + 13 * MIN, [abort]);
     expect(decided).toMatchObject({ action: 'rollback', canaryWeight: 0 });
-    expect(decided.applied).toMatchObject({ attempt: 1, action: 'rollback', stepId: 'a1-s2-rolledback', by: 'carol', consumed: ['ab'] });
+    expect(decided.applied).toMatchObject({
+      attempt: 1,
+      action: 'rollback',
+      stepId: 'a1-s2-rolledback',
+      by: 'carol',
+      consumed: ['ab'],
+    });
     // The status write failed: the store still has the 50% status and the unconsumed abort.
     // Metrics now look perfect; deciding again would advance. The route's record wins.
-    const later = decide({ spec, status, observations: obs(), commands: [abort], now: T0 + 30 * MIN, applied: decided.applied });
+    const later = decide({
+      spec,
+      status,
+      observations: obs(),
+      commands: [abort],
+      now: T0 + 30 * MIN,
+      applied: decided.applied,
+    });
     expect(later).toMatchObject({ action: 'rollback', canaryWeight: 0, stepId: 'a1-s2-rolledback' });
-    expect(later.statusPatch.history.at(-1)).toMatchObject({ action: 'rollback', by: 'carol', at: decided.applied.at, summary: decided.applied.summary });
+    expect(later.statusPatch.history.at(-1)).toMatchObject({
+      action: 'rollback',
+      by: 'carol',
+      at: decided.applied.at,
+      summary: decided.applied.summary,
+    });
     expect(later.statusPatch.consumedCommands).toContain('ab');
     expect(later.statusPatch.refusedCommands).toEqual([]);
     // A record from an earlier attempt is history, not an instruction.
-    const retried = step(spec, later.statusPatch, obs(), T0 + 31 * MIN, [{ id: 'rt', type: 'retry', by: 'carol', at: 'x' }]);
-    const fresh = decide({ spec, status: retried.statusPatch, observations: obs(), commands: [], now: T0 + 32 * MIN, applied: decided.applied });
+    const retried = step(spec, later.statusPatch, obs(), T0 + 31 * MIN, [
+      { id: 'rt', type: 'retry', by: 'carol', at: 'x' },
+    ]);
+    const fresh = decide({
+      spec,
+      status: retried.statusPatch,
+      observations: obs(),
+      commands: [],
+      now: T0 + 32 * MIN,
+      applied: decided.applied,
+    });
     expect(fresh.statusPatch).toMatchObject({ attempt: 2, phase: 'Progressing', canaryWeight: 10 });
   });
 
   test('a new canary in the spec starts a new attempt; a changed stable alone does not give a rolled-back canary traffic', () => {
-    const promoted = step(spec, started(spec).statusPatch, obs(), T0 + MIN, [{ id: 'f', type: 'promote', by: 'dan', at: 't', full: true }]).statusPatch;
+    const promoted = step(spec, started(spec).statusPatch, obs(), T0 + MIN, [
+      { id: 'f', type: 'promote', by: 'dan', at: 't', full: true },
+    ]).statusPatch;
     expect(promoted.versions).toEqual({ stable: { version: 'v1' }, canary: { version: 'v2' } });
     const next = specWith({ ...spec, stable: { version: 'v2' }, canary: { version: 'v3' }, strategy: spec.strategy });
     const d = step(next, promoted, obs(), T0 + 2 * MIN);
     expect(d).toMatchObject({ action: 'advance', stage: 0, canaryWeight: 10, stepId: 'a2-s0-progressing' });
-    expect(d.statusPatch).toMatchObject({ attempt: 2, phase: 'Progressing', versions: { stable: { version: 'v2' }, canary: { version: 'v3' } } });
-    expect(d.reasons[0]).toMatchObject({ kind: 'rollout', verdict: 'restarted', message: expect.stringContaining('v1 → v2 is now v2 → v3') });
+    expect(d.statusPatch).toMatchObject({
+      attempt: 2,
+      phase: 'Progressing',
+      versions: { stable: { version: 'v2' }, canary: { version: 'v3' } },
+    });
+    expect(d.reasons[0]).toMatchObject({
+      kind: 'rollout',
+      verdict: 'restarted',
+      message: expect.stringContaining('v1 → v2 is now v2 → v3'),
+    });
 
     const rolledBack = rolledBackAt50();
     const newStable = specWith({ ...spec, stable: { version: 'v1b' }, strategy: spec.strategy });
     const held = step(newStable, rolledBack, obs(), T0 + 30 * MIN);
     expect(held).toMatchObject({ action: 'hold', canaryWeight: 0 });
-    expect(held.statusPatch).toMatchObject({ phase: 'RolledBack', attempt: 1, versions: { stable: { version: 'v1b' }, canary: { version: 'v2' } } });
+    expect(held.statusPatch).toMatchObject({
+      phase: 'RolledBack',
+      attempt: 1,
+      versions: { stable: { version: 'v1b' }, canary: { version: 'v2' } },
+    });
     // A status written before versions were recorded adopts the spec's, without a restart.
     const { versions: _dropped, ...older } = rolledBack;
     expect(step(spec, older as RolloutStatus, obs(), T0 + 31 * MIN)).toMatchObject({ action: 'hold', canaryWeight: 0 });
@@ -341,8 +515,18 @@ describe('finished rollouts (issue 11, bug 1)', () => {
     const decided = step(spec, status, obs(), T0 + 7 * MIN, [{ id: 'ab', type: 'abort', by: 'carol', at: 't' }]);
     // The same name, created again: a fresh status, attempt 1, started later.
     const recreated = step(spec, emptyStatus(), obs(), T0 + 8 * MIN);
-    const later = decide({ spec, status: recreated.statusPatch, observations: obs(), commands: [], now: T0 + 9 * MIN, applied: decided.applied });
+    const later = decide({
+      spec,
+      status: recreated.statusPatch,
+      observations: obs(),
+      commands: [],
+      now: T0 + 9 * MIN,
+      applied: decided.applied,
+    });
     expect(later.action).not.toBe('rollback');
-    expect(decide({ spec, status: emptyStatus(), observations: obs(), commands: [], now: T0, applied: decided.applied }).action).toBe('advance');
+    expect(
+      decide({ spec, status: emptyStatus(), observations: obs(), commands: [], now: T0, applied: decided.applied })
+        .action,
+    ).toBe('advance');
   });
 });

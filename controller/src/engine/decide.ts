@@ -43,7 +43,19 @@ export function decide(input: EngineInput): Decision {
     const stepId = `a${status.attempt}-s${status.stage}-${status.phase.toLowerCase()}`;
     const changed = action !== 'hold' && status.lastStepId !== stepId;
     if (changed) {
-      status.history = [...status.history, { stepId, action, stage: status.stage, canaryWeight: status.canaryWeight, at, ...(by ? { by } : {}), summary, analysis: reasons.filter((r) => r.kind !== 'gate') }].slice(-HISTORY_LIMIT);
+      status.history = [
+        ...status.history,
+        {
+          stepId,
+          action,
+          stage: status.stage,
+          canaryWeight: status.canaryWeight,
+          at,
+          ...(by ? { by } : {}),
+          summary,
+          analysis: reasons.filter((r) => r.kind !== 'gate'),
+        },
+      ].slice(-HISTORY_LIMIT);
     }
     status.lastStepId = stepId;
     // A finished rollout that only holds keeps the reasons and message it finished with.
@@ -52,8 +64,21 @@ export function decide(input: EngineInput): Decision {
       status.message = summary;
     }
     const attemptOf = { attempt: status.attempt, ...(status.startedAt ? { startedAt: status.startedAt } : {}) };
-    const applied: AppliedStep = changed ? { ...attemptOf, stepId, action, at, ...(by ? { by } : {}), summary, consumed } : input.applied?.stepId === stepId ? input.applied : { ...attemptOf, stepId, action, at, summary, consumed: [] };
-    return { action, stage: status.stage, canaryWeight: status.canaryWeight, mirrorPercent: status.mirrorPercent, stepId, reasons, statusPatch: status, applied };
+    const applied: AppliedStep = changed
+      ? { ...attemptOf, stepId, action, at, ...(by ? { by } : {}), summary, consumed }
+      : input.applied?.stepId === stepId
+        ? input.applied
+        : { ...attemptOf, stepId, action, at, summary, consumed: [] };
+    return {
+      action,
+      stage: status.stage,
+      canaryWeight: status.canaryWeight,
+      mirrorPercent: status.mirrorPercent,
+      stepId,
+      reasons,
+      statusPatch: status,
+      applied,
+    };
   };
   const enterStage = (index: number) => {
     status.stage = index;
@@ -76,10 +101,23 @@ export function decide(input: EngineInput): Decision {
   // completed as it was decided, not decided again: observations may have changed
   // since, and traffic must not go back to a canary weir rolled back.
   const applied = input.applied;
-  if (applied?.action === 'rollback' && applied.attempt === status.attempt && applied.startedAt === status.startedAt && status.startedAt !== undefined && !isFinished(status.phase)) {
-    status.consumedCommands = [...status.consumedCommands, ...applied.consumed.filter((id) => !status.consumedCommands.includes(id))].slice(-200);
+  if (
+    applied?.action === 'rollback' &&
+    applied.attempt === status.attempt &&
+    applied.startedAt === status.startedAt &&
+    status.startedAt !== undefined &&
+    !isFinished(status.phase)
+  ) {
+    status.consumedCommands = [
+      ...status.consumedCommands,
+      ...applied.consumed.filter((id) => !status.consumedCommands.includes(id)),
+    ].slice(-200);
     consumed.push(...applied.consumed);
-    reasons.push({ kind: 'rollout', verdict: 'recovered', message: `completing rollback ${applied.stepId} decided at ${applied.at}: the route carries it, status did not record it` });
+    reasons.push({
+      kind: 'rollout',
+      verdict: 'recovered',
+      message: `completing rollback ${applied.stepId} decided at ${applied.at}: the route carries it, status did not record it`,
+    });
     return rollback(applied.summary, applied.by, applied.at);
   }
 
@@ -91,10 +129,24 @@ export function decide(input: EngineInput): Decision {
   const versions = { stable: spec.stable, canary: spec.canary };
   if (status.versions && !sameVersion(status.versions.canary, spec.canary)) {
     const before = `${status.versions.stable.version} → ${status.versions.canary.version}`;
-    status = { ...status, attempt: status.attempt + 1, startedAt: iso(now), approvals: [], pausedFrom: undefined, versions };
+    status = {
+      ...status,
+      attempt: status.attempt + 1,
+      startedAt: iso(now),
+      approvals: [],
+      pausedFrom: undefined,
+      versions,
+    };
     enterStage(0);
-    reasons.push({ kind: 'rollout', verdict: 'restarted', message: `spec.canary changed (${before} is now ${spec.stable.version} → ${spec.canary.version}): attempt ${status.attempt} starts at stage 0` });
-    return finish('advance', `new canary ${spec.canary.version}: attempt ${status.attempt} starts at stage 0 (${describeStage(stages[0]!)})`);
+    reasons.push({
+      kind: 'rollout',
+      verdict: 'restarted',
+      message: `spec.canary changed (${before} is now ${spec.stable.version} → ${spec.canary.version}): attempt ${status.attempt} starts at stage 0`,
+    });
+    return finish(
+      'advance',
+      `new canary ${spec.canary.version}: attempt ${status.attempt} starts at stage 0 (${describeStage(stages[0]!)})`,
+    );
   }
   status.versions = versions;
 
@@ -106,7 +158,10 @@ export function decide(input: EngineInput): Decision {
     const who = `${command.type}${command.full ? ' --full' : ''} by ${command.by}`;
     const refusal = commandRefusal(status.phase, command.type);
     if (refusal) {
-      status.refusedCommands = [...status.refusedCommands, { type: command.type, by: command.by, at: command.at, reason: refusal }].slice(-REFUSALS_KEPT);
+      status.refusedCommands = [
+        ...status.refusedCommands,
+        { type: command.type, by: command.by, at: command.at, reason: refusal },
+      ].slice(-REFUSALS_KEPT);
       reasons.push({ kind: 'command', verdict: 'refused', message: `${who} at ${command.at} refused: ${refusal}` });
       continue;
     }
@@ -126,11 +181,16 @@ export function decide(input: EngineInput): Decision {
       status.phase = status.pausedFrom ?? 'Progressing';
       status.pausedFrom = undefined;
     }
-    if (command.type === 'approve') status.approvals = [...status.approvals, { stage: status.stage + 1, by: command.by, at: command.at }];
+    if (command.type === 'approve')
+      status.approvals = [...status.approvals, { stage: status.stage + 1, by: command.by, at: command.at }];
     if (command.type === 'promote') {
       if (command.full || status.stage >= stages.length - 2) return promote(`promoted to 100% (${who})`, command.by);
       enterStage(Math.max(0, status.stage + 1));
-      return finish('advance', `stage ${status.stage} (${stages[status.stage]!.weight}%) by promote (${who})`, command.by);
+      return finish(
+        'advance',
+        `stage ${status.stage} (${stages[status.stage]!.weight}%) by promote (${who})`,
+        command.by,
+      );
     }
   }
 
@@ -141,7 +201,11 @@ export function decide(input: EngineInput): Decision {
   if (status.stage < 0 || !status.startedAt || !status.stageStartedAt) {
     status.startedAt = iso(now);
     enterStage(0);
-    reasons.push({ kind: 'rollout', verdict: 'started', message: `started: ${spec.stable.version} → ${spec.canary.version}` });
+    reasons.push({
+      kind: 'rollout',
+      verdict: 'started',
+      message: `started: ${spec.stable.version} → ${spec.canary.version}`,
+    });
     return finish('advance', `started at stage 0 (${describeStage(stages[0]!)})`);
   }
 
@@ -153,17 +217,33 @@ export function decide(input: EngineInput): Decision {
   const failures = { ...status.guardrailFailures };
   for (const configured of spec.analysis.guardrails) {
     // At 100% stable takes no traffic: only absolute bounds can be judged.
-    const guardrail = stage.weight === 100 ? { ...configured, maxRatio: undefined, minRatio: undefined, maxIncrease: undefined, maxDecrease: undefined } : configured;
+    const guardrail =
+      stage.weight === 100
+        ? { ...configured, maxRatio: undefined, minRatio: undefined, maxIncrease: undefined, maxDecrease: undefined }
+        : configured;
     if (guardrail.min === undefined && guardrail.max === undefined && stage.weight === 100) continue;
-    const judgement = judgeGuardrail(guardrail, input.observations.guardrails.find((g) => g.name === guardrail.name) ?? { name: guardrail.name, canary: undefined, stable: undefined });
+    const judgement = judgeGuardrail(
+      guardrail,
+      input.observations.guardrails.find((g) => g.name === guardrail.name) ?? {
+        name: guardrail.name,
+        canary: undefined,
+        stable: undefined,
+      },
+    );
     if (judgement.verdict === 'pass') failures[guardrail.name] = 0;
     else if (judgement.verdict !== 'nodata') failures[guardrail.name] = (failures[guardrail.name] ?? 0) + 1;
     if (judgement.verdict !== 'pass') guardrailsPass = false;
-    reasons.push({ kind: 'guardrail', metric: guardrail.name, ...judgement, message: `${judgement.message}${judgement.verdict === 'high' || judgement.verdict === 'low' ? ` (failure ${failures[guardrail.name]} of ${guardrail.failureLimit})` : ''}` });
+    reasons.push({
+      kind: 'guardrail',
+      metric: guardrail.name,
+      ...judgement,
+      message: `${judgement.message}${judgement.verdict === 'high' || judgement.verdict === 'low' ? ` (failure ${failures[guardrail.name]} of ${guardrail.failureLimit})` : ''}`,
+    });
   }
   status.guardrailFailures = failures;
   const tripped = spec.analysis.guardrails.find((g) => (failures[g.name] ?? 0) >= g.failureLimit);
-  if (tripped) return rollback(`rolled back: guardrail ${tripped.name} failed ${failures[tripped.name]} time(s) in a row`);
+  if (tripped)
+    return rollback(`rolled back: guardrail ${tripped.name} failed ${failures[tripped.name]} time(s) in a row`);
 
   // Comparisons run while both versions take traffic.
   const compared = stage.kind === 'canary' && stage.weight < 100;
@@ -177,7 +257,11 @@ export function decide(input: EngineInput): Decision {
 
   // maxDuration: end with the configured action.
   if (now - Date.parse(status.startedAt) >= parseDuration(spec.strategy.maxDuration)) {
-    reasons.push({ kind: 'rollout', verdict: 'inconclusive', message: `no decision within maxDuration ${spec.strategy.maxDuration}; onInconclusive: ${spec.strategy.onInconclusive}` });
+    reasons.push({
+      kind: 'rollout',
+      verdict: 'inconclusive',
+      message: `no decision within maxDuration ${spec.strategy.maxDuration}; onInconclusive: ${spec.strategy.onInconclusive}`,
+    });
     if (spec.strategy.onInconclusive === 'promote') return promote('promoted at maxDuration (onInconclusive: promote)');
     if (spec.strategy.onInconclusive === 'pause') {
       status.pausedFrom = status.phase;
@@ -189,14 +273,24 @@ export function decide(input: EngineInput): Decision {
 
   // Gates for leaving this stage.
   const blockers: string[] = [];
-  if (stageMs < stage.minDurationMs) blockers.push(`stage time ${Math.floor(stageMs / 1000)}s of ${Math.ceil(stage.minDurationMs / 1000)}s`);
+  if (stageMs < stage.minDurationMs)
+    blockers.push(`stage time ${Math.floor(stageMs / 1000)}s of ${Math.ceil(stage.minDurationMs / 1000)}s`);
   const need = stage.kind === 'canary' ? spec.strategy.minSamplesPerStage : 0;
   const samples = input.observations.samples;
   const counted = { stable: samples.stable ?? 0, canary: samples.canary ?? 0 };
   const stableNeeded = stage.weight < 100 ? need : 0;
   if (counted.canary < need || counted.stable < stableNeeded) {
-    const eta = input.trafficRate ? samplesEta(need, { stable: stage.weight < 100 ? counted.stable : need, canary: counted.canary }, input.trafficRate, stage.weight) : undefined;
-    blockers.push(`samples ${Math.floor(counted.stable)}/${Math.floor(counted.canary)} of ${need} per version${eta !== undefined && Number.isFinite(eta) ? ` (ETA ${Math.ceil(eta)}s)` : ''}`);
+    const eta = input.trafficRate
+      ? samplesEta(
+          need,
+          { stable: stage.weight < 100 ? counted.stable : need, canary: counted.canary },
+          input.trafficRate,
+          stage.weight,
+        )
+      : undefined;
+    blockers.push(
+      `samples ${Math.floor(counted.stable)}/${Math.floor(counted.canary)} of ${need} per version${eta !== undefined && Number.isFinite(eta) ? ` (ETA ${Math.ceil(eta)}s)` : ''}`,
+    );
   }
   if (!guardrailsPass) blockers.push('guardrails not all passing (no data counts as not passing)');
   const worse = outcomes.filter((o) => o.verdict === 'worse' || o.verdict === 'nodata');
@@ -204,27 +298,48 @@ export function decide(input: EngineInput): Decision {
   const next = stages[status.stage + 1];
   if (next && next.weight === 100) {
     const unproven = outcomes.filter((o) => o.role === 'primary' && o.verdict !== 'better');
-    if (unproven.length > 0) blockers.push(`primary ${unproven.map((o) => `${o.name} ${o.verdict}`).join(', ')}: the canary must be significantly better before it gets 100%`);
+    if (unproven.length > 0)
+      blockers.push(
+        `primary ${unproven.map((o) => `${o.name} ${o.verdict}`).join(', ')}: the canary must be significantly better before it gets 100%`,
+      );
   }
   if (blockers.length > 0) {
-    reasons.push({ kind: 'gate', verdict: 'hold', message: `holding at ${describeStage(stage)}: ${blockers.join('; ')}` });
+    reasons.push({
+      kind: 'gate',
+      verdict: 'hold',
+      message: `holding at ${describeStage(stage)}: ${blockers.join('; ')}`,
+    });
     return finish('hold', `holding at ${describeStage(stage)}: ${blockers.join('; ')}`);
   }
 
   if (!next) return promote(`promoted: ${spec.canary.version} passed every stage`);
-  if (spec.strategy.approvals.includes(next.weight) && next.kind === 'canary' && !status.approvals.some((a) => a.stage === next.index)) {
+  if (
+    spec.strategy.approvals.includes(next.weight) &&
+    next.kind === 'canary' &&
+    !status.approvals.some((a) => a.stage === next.index)
+  ) {
     status.phase = 'AwaitingApproval';
-    reasons.push({ kind: 'gate', verdict: 'await-approval', message: `stage ${next.index} (${next.weight}%) needs approval: weir approve` });
+    reasons.push({
+      kind: 'gate',
+      verdict: 'await-approval',
+      message: `stage ${next.index} (${next.weight}%) needs approval: weir approve`,
+    });
     return finish('await-approval', `awaiting approval for ${next.weight}%`);
   }
   const approval = status.approvals.find((a) => a.stage === next.index);
   enterStage(next.index);
-  return finish('advance', `advanced to ${describeStage(next)}${approval ? ` (approved by ${approval.by})` : ''}`, approval?.by);
+  return finish(
+    'advance',
+    `advanced to ${describeStage(next)}${approval ? ` (approved by ${approval.by})` : ''}`,
+    approval?.by,
+  );
 }
 
 /** Whether two version references route to the same destination. */
 function sameVersion(a: ModelRolloutSpec['canary'], b: ModelRolloutSpec['canary']): boolean {
-  return a.version === b.version && (a.subset ?? a.version) === (b.subset ?? b.version) && (a.host ?? '') === (b.host ?? '');
+  return (
+    a.version === b.version && (a.subset ?? a.version) === (b.subset ?? b.version) && (a.host ?? '') === (b.host ?? '')
+  );
 }
 
 function describeStage(stage: Stage): string {

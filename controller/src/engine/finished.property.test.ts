@@ -16,7 +16,13 @@ const spec = specSchema.parse({
   virtualService: { name: 'vs', route: 'primary' },
   stable: { version: 'v1' },
   canary: { version: 'v2' },
-  strategy: { steps: [10, 25, 50, 100], minStageDuration: '1m', minSamplesPerStage: 10, maxDuration: '2h', approvals: [50] },
+  strategy: {
+    steps: [10, 25, 50, 100],
+    minStageDuration: '1m',
+    minSamplesPerStage: 10,
+    maxDuration: '2h',
+    approvals: [50],
+  },
   analysis: {
     guardrails: [{ name: 'errors', query: 'q', max: 0.05 }],
     comparisons: [{ name: 'accuracy', type: 'proportion', role: 'primary', successes: 's', trials: 't' }],
@@ -29,10 +35,22 @@ const observation = fc.record({
   canary: fc.tuple(fc.nat(5000), fc.nat(5000)),
   samples: fc.nat(10000),
 });
-const toObservations = (o: { errorRate: number | undefined; stable: [number, number]; canary: [number, number]; samples: number }): Observations => ({
+const toObservations = (o: {
+  errorRate: number | undefined;
+  stable: [number, number];
+  canary: [number, number];
+  samples: number;
+}): Observations => ({
   samples: { stable: o.samples, canary: o.samples },
   guardrails: [{ name: 'errors', canary: o.errorRate, stable: 0.01 }],
-  comparisons: [{ name: 'accuracy', type: 'proportion', stable: { successes: Math.min(...o.stable), trials: Math.max(...o.stable) }, canary: { successes: Math.min(...o.canary), trials: Math.max(...o.canary) } }],
+  comparisons: [
+    {
+      name: 'accuracy',
+      type: 'proportion',
+      stable: { successes: Math.min(...o.stable), trials: Math.max(...o.stable) },
+      canary: { successes: Math.min(...o.canary), trials: Math.max(...o.canary) },
+    },
+  ],
 });
 const command = fc.record({
   type: fc.constantFrom('approve', 'abort', 'pause', 'resume', 'promote', 'retry' as const),
@@ -40,14 +58,22 @@ const command = fc.record({
   by: fc.constantFrom('alice', 'bob', 'alertmanager:ModelAccuracyDegraded'),
 });
 /** A round: some commands (possibly repeated ids, as a replay), then a decision after some time. */
-const round = fc.record({ commands: fc.array(command, { maxLength: 4 }), replay: fc.boolean(), observation, advanceMs: fc.integer({ min: 0, max: 10 * 60_000 }) });
+const round = fc.record({
+  commands: fc.array(command, { maxLength: 4 }),
+  replay: fc.boolean(),
+  observation,
+  advanceMs: fc.integer({ min: 0, max: 10 * 60_000 }),
+});
 
 const NO_DATA: Observations = { samples: { stable: undefined, canary: undefined }, guardrails: [], comparisons: [] };
 
 /** A rollout started, then finished by a full promote or an abort. */
 function finished(kind: 'Promoted' | 'RolledBack'): RolloutStatus {
   let status = decide({ spec, status: emptyStatus(), observations: NO_DATA, commands: [], now: T0 }).statusPatch;
-  const command: Command = kind === 'Promoted' ? { id: 'end', type: 'promote', full: true, by: 'setup', at: 'x' } : { id: 'end', type: 'abort', by: 'setup', at: 'x' };
+  const command: Command =
+    kind === 'Promoted'
+      ? { id: 'end', type: 'promote', full: true, by: 'setup', at: 'x' }
+      : { id: 'end', type: 'abort', by: 'setup', at: 'x' };
   status = decide({ spec, status, observations: NO_DATA, commands: [command], now: T0 + 1000 }).statusPatch;
   expect(status.phase).toBe(kind);
   return status;
@@ -64,7 +90,13 @@ describe('finished rollouts never route other traffic (property)', () => {
           let id = 0;
           let previous: Command[] = [];
           for (const r of rounds) {
-            const fresh: Command[] = r.commands.map((c) => ({ id: `c${id++}`, type: c.type, by: c.by, at: new Date(now).toISOString(), ...(c.full ? { full: true } : {}) }));
+            const fresh: Command[] = r.commands.map((c) => ({
+              id: `c${id++}`,
+              type: c.type,
+              by: c.by,
+              at: new Date(now).toISOString(),
+              ...(c.full ? { full: true } : {}),
+            }));
             const commands = r.replay ? [...previous, ...fresh] : fresh;
             previous = fresh;
             now += r.advanceMs;

@@ -14,7 +14,21 @@ export interface Stage {
 export function stagesOf(spec: ModelRolloutSpec): Stage[] {
   const stages: Stage[] = [];
   const { mirror, steps, minStageDuration } = spec.strategy;
-  if (mirror) stages.push({ index: 0, kind: 'mirror', weight: 0, mirrorPercent: mirror.percent, minDurationMs: parseDuration(mirror.duration) });
-  for (const weight of steps) stages.push({ index: stages.length, kind: 'canary', weight, mirrorPercent: 0, minDurationMs: parseDuration(minStageDuration) });
+  if (mirror)
+    stages.push({
+      index: 0,
+      kind: 'mirror',
+      weight: 0,
+      mirrorPercent: mirror.percent,
+      minDurationMs: parseDuration(mirror.duration),
+    });
+  for (const weight of steps)
+    stages.push({
+      index: stages.length,
+      kind: 'canary',
+      weight,
+      mirrorPercent: 0,
+      minDurationMs: parseDuration(minStageDuration),
+    });
   return stages;
 }

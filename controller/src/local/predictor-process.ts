@@ -47,16 +47,36 @@ export interface PredictorProcess {
 }
 
 export async function startPredictor(options: PredictorProcessOptions): Promise<PredictorProcess> {
-  const args = [predictorEntry(), '--model-repository', options.modelRepository, '--model', options.model, '--host', '127.0.0.1', '--port', '0'];
+  const args = [
+    predictorEntry(),
+    '--model-repository',
+    options.modelRepository,
+    '--model',
+    options.model,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+  ];
   if (options.version) args.push('--version', options.version);
   args.push(...(options.args ?? []));
-  const child = trackChild(spawn(process.execPath, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = trackChild(
+    spawn(process.execPath, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const listening = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`weir-predictor did not start within ${options.startTimeoutMs ?? 30000} ms\n${logs.join('\n')}\n${stderr}`)), options.startTimeoutMs ?? 30000);
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `weir-predictor did not start within ${options.startTimeoutMs ?? 30000} ms\n${logs.join('\n')}\n${stderr}`,
+          ),
+        ),
+      options.startTimeoutMs ?? 30000,
+    );
     let buffered = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();

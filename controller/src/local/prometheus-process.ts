@@ -17,17 +17,42 @@ export interface ScrapeTarget {
 
 export type PrometheusProcess = ReadyProcess;
 
-export async function startPrometheus(options: { targets: ScrapeTarget[]; scrapeInterval?: string; binary?: string; ruleFiles?: string[]; alertmanagerUrl?: string }): Promise<PrometheusProcess> {
+export async function startPrometheus(options: {
+  targets: ScrapeTarget[];
+  scrapeInterval?: string;
+  binary?: string;
+  ruleFiles?: string[];
+  alertmanagerUrl?: string;
+}): Promise<PrometheusProcess> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'weir-prometheus-'));
   const port = await freePort();
   const config = {
     global: { scrape_interval: options.scrapeInterval ?? '1s', evaluation_interval: options.scrapeInterval ?? '1s' },
     ...(options.ruleFiles ? { rule_files: options.ruleFiles } : {}),
-    ...(options.alertmanagerUrl ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [new URL(options.alertmanagerUrl).host] }] }] } } : {}),
-    scrape_configs: options.targets.map((t) => ({ job_name: t.job, metrics_path: t.metricsPath ?? '/metrics', static_configs: [{ targets: t.targets, ...(t.labels ? { labels: t.labels } : {}) }] })),
+    ...(options.alertmanagerUrl
+      ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [new URL(options.alertmanagerUrl).host] }] }] } }
+      : {}),
+    scrape_configs: options.targets.map((t) => ({
+      job_name: t.job,
+      metrics_path: t.metricsPath ?? '/metrics',
+      static_configs: [{ targets: t.targets, ...(t.labels ? { labels: t.labels } : {}) }],
+    })),
   };
   await writeFile(path.join(dir, 'prometheus.yml'), stringify(config));
   const binary = options.binary ?? process.env.WEIR_PROMETHEUS ?? 'prometheus';
-  const args = [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--web.enable-lifecycle', '--log.level=warn'];
-  return startReadyProcess('prometheus', binary, args, `http://127.0.0.1:${port}`, dir, "install Prometheus (make installs Debian's package)");
+  const args = [
+    `--config.file=${path.join(dir, 'prometheus.yml')}`,
+    `--storage.tsdb.path=${path.join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--web.enable-lifecycle',
+    '--log.level=warn',
+  ];
+  return startReadyProcess(
+    'prometheus',
+    binary,
+    args,
+    `http://127.0.0.1:${port}`,
+    dir,
+    "install Prometheus (make installs Debian's package)",
+  );
 }

@@ -10,12 +10,23 @@ export interface ReadyProcess {
   stop(): Promise<void>;
 }
 
-export async function startReadyProcess(name: string, binary: string, args: string[], url: string, dir: string, hint: string): Promise<ReadyProcess> {
+export async function startReadyProcess(
+  name: string,
+  binary: string,
+  args: string[],
+  url: string,
+  dir: string,
+  hint: string,
+): Promise<ReadyProcess> {
   const child = trackChild(spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] }));
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const failed = new Promise<never>((_, reject) => child.once('error', (err) => reject(new Error(`cannot start ${binary}: ${(err as NodeJS.ErrnoException).code ?? err.message}; ${hint}`))));
+  const failed = new Promise<never>((_, reject) =>
+    child.once('error', (err) =>
+      reject(new Error(`cannot start ${binary}: ${(err as NodeJS.ErrnoException).code ?? err.message}; ${hint}`)),
+    ),
+  );
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
@@ -25,7 +36,13 @@ export async function startReadyProcess(name: string, binary: string, args: stri
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}:\n${stderr}`);
-      if (await fetch(`${url}/-/ready`).then((r) => r.ok, () => false)) return;
+      if (
+        await fetch(`${url}/-/ready`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        return;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     throw new Error(`${name} was not ready within 30 s:\n${stderr}`);

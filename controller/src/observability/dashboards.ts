@@ -53,8 +53,12 @@ const BAND_OVERRIDES = [
 ];
 
 function businessValueTarget(selector: string): PanelTarget {
-  const sum = (metric: string) => `sum by (version) (increase(weir_predictor_business_value_${metric}{${selector}}[5m]))`;
-  return { expr: `(${sum('gains_sum_total')} - ${sum('losses_sum_total')}) / ${sum('samples_total')}`, legendFormat: '{{version}}' };
+  const sum = (metric: string) =>
+    `sum by (version) (increase(weir_predictor_business_value_${metric}{${selector}}[5m]))`;
+  return {
+    expr: `(${sum('gains_sum_total')} - ${sum('losses_sum_total')}) / ${sum('samples_total')}`,
+    legendFormat: '{{version}}',
+  };
 }
 
 /** A counter that may not exist yet (nothing counted) as 0 for every series `like` has. */
@@ -68,7 +72,8 @@ function errorRateTarget(metric: string, byLabel: string, selector: string, erro
 
 /** Cache hits over lookups by version; a version with no hit yet shows 0. */
 function cacheHitTarget(selector: string): PanelTarget {
-  const rate = (metric: string) => `sum by (version) (rate(weir_predictor_cache_${metric}_total{${selector}}[$__rate_interval]))`;
+  const rate = (metric: string) =>
+    `sum by (version) (rate(weir_predictor_cache_${metric}_total{${selector}}[$__rate_interval]))`;
   const hits = orZero(rate('hits'), rate('misses'));
   return { expr: `${hits} / (${hits} + ${orZero(rate('misses'), rate('hits'))})`, legendFormat: '{{version}}' };
 }
@@ -103,10 +108,20 @@ function panels(specs: PanelSpec[]): unknown[] {
       datasource: DS,
       gridPos,
       fieldConfig: {
-        defaults: { unit: spec.unit ?? 'short', ...(spec.min !== undefined ? { min: spec.min } : {}), ...(spec.max !== undefined ? { max: spec.max } : {}) },
+        defaults: {
+          unit: spec.unit ?? 'short',
+          ...(spec.min !== undefined ? { min: spec.min } : {}),
+          ...(spec.max !== undefined ? { max: spec.max } : {}),
+        },
         overrides: spec.overrides ?? [],
       },
-      options: spec.type === 'table' ? { showHeader: true } : { legend: { displayMode: 'table', placement: 'bottom', calcs: ['lastNotNull'] }, tooltip: { mode: 'multi' } },
+      options:
+        spec.type === 'table'
+          ? { showHeader: true }
+          : {
+              legend: { displayMode: 'table', placement: 'bottom', calcs: ['lastNotNull'] },
+              tooltip: { mode: 'multi' },
+            },
       targets: spec.targets.map((t, j) => ({
         datasource: DS,
         refId: String.fromCharCode(65 + j),
@@ -116,7 +131,9 @@ function panels(specs: PanelSpec[]): unknown[] {
         instant: t.instant === true,
         ...(spec.type === 'table' ? { format: 'table' } : {}),
       })),
-      ...(spec.type === 'table' ? { transformations: [{ id: 'organize', options: { excludeByName: { Time: true } } }] } : {}),
+      ...(spec.type === 'table'
+        ? { transformations: [{ id: 'organize', options: { excludeByName: { Time: true } } }] }
+        : {}),
     };
   });
 }
@@ -151,11 +168,22 @@ function dashboard(uid: string, title: string, description: string, variables: u
     refresh: '30s',
     time: { from: 'now-3h', to: 'now' },
     templating: {
-      list: [{ name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus', current: {}, refresh: 1 }, ...variables],
+      list: [
+        { name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus', current: {}, refresh: 1 },
+        ...variables,
+      ],
     },
     annotations: {
       list: [
-        { builtIn: 1, datasource: { type: 'grafana', uid: '-- Grafana --' }, enable: true, hide: true, iconColor: 'rgba(0, 211, 255, 1)', name: 'Annotations & Alerts', type: 'dashboard' },
+        {
+          builtIn: 1,
+          datasource: { type: 'grafana', uid: '-- Grafana --' },
+          enable: true,
+          hide: true,
+          iconColor: 'rgba(0, 211, 255, 1)',
+          name: 'Annotations & Alerts',
+          type: 'dashboard',
+        },
         {
           name: 'weir stage changes',
           datasource: DS,
@@ -187,41 +215,130 @@ export function rolloutsDashboard() {
     [
       variable('namespace', 'Namespace', 'label_values(weir_rollout_phase, rollout_namespace)'),
       variable('model', 'Model', 'label_values(weir_rollout_phase{rollout_namespace=~"$namespace"}, model)'),
-      variable('rollout', 'Rollout', 'label_values(weir_rollout_phase{rollout_namespace=~"$namespace",model=~"$model"}, rollout)'),
+      variable(
+        'rollout',
+        'Rollout',
+        'label_values(weir_rollout_phase{rollout_namespace=~"$namespace",model=~"$model"}, rollout)',
+      ),
     ],
     [
       {
         title: 'Canary weight: configured vs actual traffic share',
-        description: 'The canary weight weir set, and the share of requests each version actually served (Istio telemetry). A gap means routing does not do what weir asked.',
+        description:
+          'The canary weight weir set, and the share of requests each version actually served (Istio telemetry). A gap means routing does not do what weir asked.',
         type: 'timeseries',
         unit: 'percent',
         min: 0,
         max: 100,
         targets: [
-          { expr: `max by (rollout) (weir_rollout_canary_weight{${ROLLOUT}})`, legendFormat: '{{rollout}} configured canary' },
+          {
+            expr: `max by (rollout) (weir_rollout_canary_weight{${ROLLOUT}})`,
+            legendFormat: '{{rollout}} configured canary',
+          },
           {
             expr: `100 * sum by (destination_version) (rate(istio_requests_total{${ISTIO}}[$__rate_interval])) / ignoring (destination_version) group_left () sum(rate(istio_requests_total{${ISTIO}}[$__rate_interval]))`,
             legendFormat: '{{destination_version}} actual share',
           },
         ],
       },
-      { title: 'Requests by version and code', description: 'Requests per second each version answered, by response code.', type: 'timeseries', unit: 'reqps', targets: [{ expr: `sum by (destination_version, response_code) (rate(istio_requests_total{${ISTIO}}[$__rate_interval]))`, legendFormat: '{{destination_version}} {{response_code}}' }] },
-      { title: 'Latency p50, p95, p99 by version', description: 'Request latency seen by the mesh, per version.', type: 'timeseries', unit: 'ms', targets: latencyTargets('istio_request_duration_milliseconds_bucket', 'destination_version', ISTIO) },
-      { title: 'Error rate by version', description: 'Share of requests that did not answer 2xx.', type: 'timeseries', unit: 'percentunit', min: 0, targets: [errorRateTarget('istio_requests_total', 'destination_version', ISTIO, 'response_code!~"2.."')] },
-      { title: 'Accuracy with 95% band', description: 'Share of labelled predictions that were right, over 5 minutes of ground truth, with a normal-approximation 95% band.', type: 'timeseries', unit: 'percentunit', targets: accuracyTargets(PREDICTOR), overrides: BAND_OVERRIDES },
-      { title: 'Business value per labelled prediction', description: 'Realized value (gains minus losses) per labelled prediction, over 5 minutes.', type: 'timeseries', targets: [businessValueTarget(PREDICTOR)] },
-      { title: 'Stage timeline: phase', description: 'Which phase each rollout was in (1 while in it). Stage changes are also annotations on every panel.', type: 'state-timeline', width: 24, height: 6, targets: [{ expr: `max by (rollout, phase) (weir_rollout_phase{${ROLLOUT}}) == 1`, legendFormat: '{{rollout}} {{phase}}' }] },
-      { title: 'Analysis verdicts', description: 'The verdict of every guardrail and comparison at the last analysis.', type: 'table', targets: [{ expr: `max by (rollout, kind, metric, verdict) (weir_rollout_analysis_verdict{${ROLLOUT}}) == 1`, legendFormat: '{{metric}}', instant: true }] },
       {
-        title: 'Comparison effects with confidence intervals',
-        description: 'Canary − stable for each comparison at the last analysis, with its interval (always-valid for mSPRT), and the adjusted p-value.',
-        type: 'table',
+        title: 'Requests by version and code',
+        description: 'Requests per second each version answered, by response code.',
+        type: 'timeseries',
+        unit: 'reqps',
         targets: [
-          { expr: `max by (rollout, metric, bound) (weir_rollout_comparison_effect{${ROLLOUT}})`, legendFormat: '{{metric}} {{bound}}', instant: true },
-          { expr: `max by (rollout, metric) (weir_rollout_comparison_p_value{${ROLLOUT}})`, legendFormat: '{{metric}} p', instant: true },
+          {
+            expr: `sum by (destination_version, response_code) (rate(istio_requests_total{${ISTIO}}[$__rate_interval]))`,
+            legendFormat: '{{destination_version}} {{response_code}}',
+          },
         ],
       },
-      { title: 'Time in the current stage', description: 'Seconds since the current stage began.', type: 'stat', unit: 's', targets: [{ expr: `time() - max by (rollout) (weir_rollout_stage_started_timestamp_seconds{${ROLLOUT}})`, legendFormat: '{{rollout}}' }] },
+      {
+        title: 'Latency p50, p95, p99 by version',
+        description: 'Request latency seen by the mesh, per version.',
+        type: 'timeseries',
+        unit: 'ms',
+        targets: latencyTargets('istio_request_duration_milliseconds_bucket', 'destination_version', ISTIO),
+      },
+      {
+        title: 'Error rate by version',
+        description: 'Share of requests that did not answer 2xx.',
+        type: 'timeseries',
+        unit: 'percentunit',
+        min: 0,
+        targets: [errorRateTarget('istio_requests_total', 'destination_version', ISTIO, 'response_code!~"2.."')],
+      },
+      {
+        title: 'Accuracy with 95% band',
+        description:
+          'Share of labelled predictions that were right, over 5 minutes of ground truth, with a normal-approximation 95% band.',
+        type: 'timeseries',
+        unit: 'percentunit',
+        targets: accuracyTargets(PREDICTOR),
+        overrides: BAND_OVERRIDES,
+      },
+      {
+        title: 'Business value per labelled prediction',
+        description: 'Realized value (gains minus losses) per labelled prediction, over 5 minutes.',
+        type: 'timeseries',
+        targets: [businessValueTarget(PREDICTOR)],
+      },
+      {
+        title: 'Stage timeline: phase',
+        description:
+          'Which phase each rollout was in (1 while in it). Stage changes are also annotations on every panel.',
+        type: 'state-timeline',
+        width: 24,
+        height: 6,
+        targets: [
+          {
+            expr: `max by (rollout, phase) (weir_rollout_phase{${ROLLOUT}}) == 1`,
+            legendFormat: '{{rollout}} {{phase}}',
+          },
+        ],
+      },
+      {
+        title: 'Analysis verdicts',
+        description: 'The verdict of every guardrail and comparison at the last analysis.',
+        type: 'table',
+        targets: [
+          {
+            expr: `max by (rollout, kind, metric, verdict) (weir_rollout_analysis_verdict{${ROLLOUT}}) == 1`,
+            legendFormat: '{{metric}}',
+            instant: true,
+          },
+        ],
+      },
+      {
+        title: 'Comparison effects with confidence intervals',
+        description:
+          'Canary − stable for each comparison at the last analysis, with its interval (always-valid for mSPRT), and the adjusted p-value.',
+        type: 'table',
+        targets: [
+          {
+            expr: `max by (rollout, metric, bound) (weir_rollout_comparison_effect{${ROLLOUT}})`,
+            legendFormat: '{{metric}} {{bound}}',
+            instant: true,
+          },
+          {
+            expr: `max by (rollout, metric) (weir_rollout_comparison_p_value{${ROLLOUT}})`,
+            legendFormat: '{{metric}} p',
+            instant: true,
+          },
+        ],
+      },
+      {
+        title: 'Time in the current stage',
+        description: 'Seconds since the current stage began.',
+        type: 'stat',
+        unit: 's',
+        targets: [
+          {
+            expr: `time() - max by (rollout) (weir_rollout_stage_started_timestamp_seconds{${ROLLOUT}})`,
+            legendFormat: '{{rollout}}',
+          },
+        ],
+      },
     ],
   );
 }
@@ -237,21 +354,69 @@ export function predictorsDashboard() {
       variable('namespace', 'Namespace', 'label_values(weir_predictor_model_ready, namespace)'),
       variable('model', 'Model', 'label_values(weir_predictor_model_ready{namespace=~"$namespace"}, model)'),
       variable('rollout', 'Rollout', 'label_values(weir_rollout_phase{model=~"$model"}, rollout)'),
-      variable('version', 'Version', 'label_values(weir_predictor_model_ready{namespace=~"$namespace",model=~"$model"}, version)'),
+      variable(
+        'version',
+        'Version',
+        'label_values(weir_predictor_model_ready{namespace=~"$namespace",model=~"$model"}, version)',
+      ),
     ],
     [
-      { title: 'Requests by version and code', description: 'Inference requests per second, by HTTP status code.', type: 'timeseries', unit: 'reqps', targets: [{ expr: `sum by (version, code) (rate(weir_predictor_requests_total{${infer}}[$__rate_interval]))`, legendFormat: '{{version}} {{code}}' }] },
-      { title: 'Latency p50, p95, p99 by version', description: 'Inference request latency inside the predictor.', type: 'timeseries', unit: 's', targets: latencyTargets('weir_predictor_request_duration_seconds_bucket', 'version', infer) },
-      { title: 'Error rate by version', description: 'Share of inference requests answered with 5xx.', type: 'timeseries', unit: 'percentunit', min: 0, targets: [errorRateTarget('weir_predictor_requests_total', 'version', infer, 'code=~"5.."')] },
-      { title: 'Accuracy with 95% band', description: 'Share of labelled predictions that were right, over 5 minutes, with a normal-approximation 95% band.', type: 'timeseries', unit: 'percentunit', targets: accuracyTargets(sel), overrides: BAND_OVERRIDES },
-      { title: 'Business value per labelled prediction', description: 'Realized value (gains minus losses) per labelled prediction, over 5 minutes.', type: 'timeseries', targets: [businessValueTarget(sel)] },
+      {
+        title: 'Requests by version and code',
+        description: 'Inference requests per second, by HTTP status code.',
+        type: 'timeseries',
+        unit: 'reqps',
+        targets: [
+          {
+            expr: `sum by (version, code) (rate(weir_predictor_requests_total{${infer}}[$__rate_interval]))`,
+            legendFormat: '{{version}} {{code}}',
+          },
+        ],
+      },
+      {
+        title: 'Latency p50, p95, p99 by version',
+        description: 'Inference request latency inside the predictor.',
+        type: 'timeseries',
+        unit: 's',
+        targets: latencyTargets('weir_predictor_request_duration_seconds_bucket', 'version', infer),
+      },
+      {
+        title: 'Error rate by version',
+        description: 'Share of inference requests answered with 5xx.',
+        type: 'timeseries',
+        unit: 'percentunit',
+        min: 0,
+        targets: [errorRateTarget('weir_predictor_requests_total', 'version', infer, 'code=~"5.."')],
+      },
+      {
+        title: 'Accuracy with 95% band',
+        description:
+          'Share of labelled predictions that were right, over 5 minutes, with a normal-approximation 95% band.',
+        type: 'timeseries',
+        unit: 'percentunit',
+        targets: accuracyTargets(sel),
+        overrides: BAND_OVERRIDES,
+      },
+      {
+        title: 'Business value per labelled prediction',
+        description: 'Realized value (gains minus losses) per labelled prediction, over 5 minutes.',
+        type: 'timeseries',
+        targets: [businessValueTarget(sel)],
+      },
       {
         title: 'Batch size',
-        description: 'Rows per ONNX Runtime run: the mean and the p95. Larger batches mean the dynamic batcher is absorbing load.',
+        description:
+          'Rows per ONNX Runtime run: the mean and the p95. Larger batches mean the dynamic batcher is absorbing load.',
         type: 'timeseries',
         targets: [
-          { expr: `sum by (version) (rate(weir_predictor_batch_size_sum{${sel}}[$__rate_interval])) / sum by (version) (rate(weir_predictor_batch_size_count{${sel}}[$__rate_interval]))`, legendFormat: '{{version}} mean' },
-          { expr: `histogram_quantile(0.95, sum by (version, le) (rate(weir_predictor_batch_size_bucket{${sel}}[$__rate_interval])))`, legendFormat: '{{version}} p95' },
+          {
+            expr: `sum by (version) (rate(weir_predictor_batch_size_sum{${sel}}[$__rate_interval])) / sum by (version) (rate(weir_predictor_batch_size_count{${sel}}[$__rate_interval]))`,
+            legendFormat: '{{version}} mean',
+          },
+          {
+            expr: `histogram_quantile(0.95, sum by (version, le) (rate(weir_predictor_batch_size_bucket{${sel}}[$__rate_interval])))`,
+            legendFormat: '{{version}} p95',
+          },
         ],
       },
       {
@@ -263,17 +428,36 @@ export function predictorsDashboard() {
         max: 1,
         targets: [cacheHitTarget(sel)],
       },
-      { title: 'Queue depth', description: 'Requests waiting for a batch; the predictor answers 503 past --max-queue.', type: 'timeseries', targets: [{ expr: `max by (version) (weir_predictor_queue_depth{${sel}})`, legendFormat: '{{version}}' }] },
+      {
+        title: 'Queue depth',
+        description: 'Requests waiting for a batch; the predictor answers 503 past --max-queue.',
+        type: 'timeseries',
+        targets: [{ expr: `max by (version) (weir_predictor_queue_depth{${sel}})`, legendFormat: '{{version}}' }],
+      },
       {
         title: 'Model loads and readiness',
         description: 'Model load attempts by result, and whether each version is loaded and serving (1).',
         type: 'timeseries',
         targets: [
-          { expr: `sum by (version, result) (weir_predictor_model_loads_total{${sel}})`, legendFormat: '{{version}} loads {{result}}' },
+          {
+            expr: `sum by (version, result) (weir_predictor_model_loads_total{${sel}})`,
+            legendFormat: '{{version}} loads {{result}}',
+          },
           { expr: `min by (version) (weir_predictor_model_ready{${sel}})`, legendFormat: '{{version}} ready' },
         ],
       },
-      { title: 'Inference time per batch p95', description: 'ONNX Runtime run time per batch.', type: 'timeseries', unit: 's', targets: [{ expr: `histogram_quantile(0.95, sum by (version, le) (rate(weir_predictor_inference_duration_seconds_bucket{${sel}}[$__rate_interval])))`, legendFormat: '{{version}}' }] },
+      {
+        title: 'Inference time per batch p95',
+        description: 'ONNX Runtime run time per batch.',
+        type: 'timeseries',
+        unit: 's',
+        targets: [
+          {
+            expr: `histogram_quantile(0.95, sum by (version, le) (rate(weir_predictor_inference_duration_seconds_bucket{${sel}}[$__rate_interval])))`,
+            legendFormat: '{{version}}',
+          },
+        ],
+      },
     ],
   );
 }
@@ -281,17 +465,26 @@ export function predictorsDashboard() {
 export const DASHBOARDS = { 'rollouts.json': rolloutsDashboard, 'predictors.json': predictorsDashboard };
 
 /** Every PromQL expression in a dashboard: panel targets, variable queries and annotations. */
-export function dashboardQueries(board: ReturnType<typeof rolloutsDashboard>): { where: string; expr: string; instant: boolean }[] {
+export function dashboardQueries(
+  board: ReturnType<typeof rolloutsDashboard>,
+): { where: string; expr: string; instant: boolean }[] {
   const out: { where: string; expr: string; instant: boolean }[] = [];
-  for (const panel of board.panels as { title: string; targets: { refId: string; expr: string; instant: boolean }[] }[]) {
-    for (const t of panel.targets) out.push({ where: `panel "${panel.title}" ${t.refId}`, expr: t.expr, instant: t.instant });
+  for (const panel of board.panels as {
+    title: string;
+    targets: { refId: string; expr: string; instant: boolean }[];
+  }[]) {
+    for (const t of panel.targets)
+      out.push({ where: `panel "${panel.title}" ${t.refId}`, expr: t.expr, instant: t.instant });
   }
-  for (const a of board.annotations.list as { name: string; expr?: string }[]) if (a.expr) out.push({ where: `annotation "${a.name}"`, expr: a.expr, instant: false });
+  for (const a of board.annotations.list as { name: string; expr?: string }[])
+    if (a.expr) out.push({ where: `annotation "${a.name}"`, expr: a.expr, instant: false });
   return out;
 }
 
 /** label_values(selector, label) → the selector, which is what Prometheus evaluates for a variable. */
-export function variableSelectors(board: ReturnType<typeof rolloutsDashboard>): { where: string; expr: string; label: string }[] {
+export function variableSelectors(
+  board: ReturnType<typeof rolloutsDashboard>,
+): { where: string; expr: string; label: string }[] {
   return (board.templating.list as { name: string; definition?: string }[])
     .filter((v) => v.definition)
     .map((v) => {

@@ -7,7 +7,8 @@ import { parse, stringify } from 'yaml';
 export async function prometheusRuleYaml(alertsDir: string): Promise<string> {
   const files = (await readdir(alertsDir)).filter((f) => f.endsWith('.rules.yml')).sort();
   const groups = [];
-  for (const file of files) groups.push(...((parse(await readFile(path.join(alertsDir, file), 'utf8')) as { groups: unknown[] }).groups ?? []));
+  for (const file of files)
+    groups.push(...((parse(await readFile(path.join(alertsDir, file), 'utf8')) as { groups: unknown[] }).groups ?? []));
   const rule = {
     apiVersion: 'monitoring.coreos.com/v1',
     kind: 'PrometheusRule',

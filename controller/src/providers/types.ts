@@ -137,5 +137,10 @@ export interface Notifier {
 /** Kubernetes Events (or their local stand-in) about a rollout. */
 export interface EventRecorder {
   /** Best effort: a failure is logged, never thrown. */
-  record(rollout: Pick<ModelRollout, 'apiVersion' | 'kind' | 'metadata'>, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+  record(
+    rollout: Pick<ModelRollout, 'apiVersion' | 'kind' | 'metadata'>,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+  ): Promise<void>;
 }

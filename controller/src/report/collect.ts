@@ -79,7 +79,9 @@ function metricTemplates(rollout: ModelRollout): { name: string; template: strin
 }
 
 /** Mean and its standard error from cumulative histogram buckets, each bucket at its midpoint. */
-export function histogramMoments(buckets: { le: number; value: number }[]): { n: number; mean: number; se: number } | undefined {
+export function histogramMoments(
+  buckets: { le: number; value: number }[],
+): { n: number; mean: number; se: number } | undefined {
   const sorted = [...buckets].sort((a, b) => a.le - b.le);
   const finite = sorted.filter((b) => Number.isFinite(b.le));
   if (finite.length === 0) return undefined;
@@ -113,7 +115,9 @@ export async function collectReport(rollout: ModelRollout, options: CollectOptio
   const now = options.now ?? Date.now();
   const span = spanOf(rollout, now);
   const length = span.end - span.start;
-  const windowSeconds = options.windowSeconds ?? Math.max(Math.ceil(parseDuration(rollout.spec.analysis.interval) / 1000), Math.ceil(length / 20), 5);
+  const windowSeconds =
+    options.windowSeconds ??
+    Math.max(Math.ceil(parseDuration(rollout.spec.analysis.interval) / 1000), Math.ceil(length / 20), 5);
   const data: ReportData = {
     rollout,
     generatedAt: new Date(now).toISOString(),
@@ -127,7 +131,9 @@ export async function collectReport(rollout: ModelRollout, options: CollectOptio
   };
   const prom = options.prometheus;
   if (!prom) {
-    data.notes.push('No Prometheus was given (--prometheus): the report leaves out the metric time series, the correlation with business value and the business impact.');
+    data.notes.push(
+      'No Prometheus was given (--prometheus): the report leaves out the metric time series, the correlation with business value and the business impact.',
+    );
     return data;
   }
   const { spec } = rollout;
@@ -148,14 +154,22 @@ export async function collectReport(rollout: ModelRollout, options: CollectOptio
   };
 
   // Time series over consecutive windows of windowSeconds.
-  const series = [...metricTemplates(rollout), { name: VALUE_METRIC, template: options.valueQuery ?? BUSINESS_VALUE_QUERY }];
+  const series = [
+    ...metricTemplates(rollout),
+    { name: VALUE_METRIC, template: options.valueQuery ?? BUSINESS_VALUE_QUERY },
+  ];
   const points = new Map<string, WindowPoint>();
   if (length >= windowSeconds) {
     await Promise.all(
       series.flatMap(({ name, template }) =>
         versions.map(async (version) => {
           try {
-            const result = await prom.range(renderQuery(template, vars(version, `${windowSeconds}s`), name), span.start + windowSeconds, span.end, windowSeconds);
+            const result = await prom.range(
+              renderQuery(template, vars(version, `${windowSeconds}s`), name),
+              span.start + windowSeconds,
+              span.end,
+              windowSeconds,
+            );
             if (result.length > 1) throw new Error(`${result.length} series; expected one per version`);
             for (const [t, text] of result[0]?.values ?? []) {
               const value = Number(text);
@@ -172,7 +186,9 @@ export async function collectReport(rollout: ModelRollout, options: CollectOptio
       ),
     );
   } else data.notes.push(`The rollout ran ${length} s, shorter than one ${windowSeconds} s window: no time series.`);
-  data.windows = [...points.values()].sort((a, b) => a.end - b.end || versions.indexOf(a.version) - versions.indexOf(b.version));
+  data.windows = [...points.values()].sort(
+    (a, b) => a.end - b.end || versions.indexOf(a.version) - versions.indexOf(b.version),
+  );
 
   // Totals over the whole rollout, evaluated at its end.
   const whole = `${length}s`;
@@ -198,15 +214,31 @@ export async function collectReport(rollout: ModelRollout, options: CollectOptio
       at(`sum(increase(weir_predictor_feedback_total{${feedback},outcome="correct"}[${whole}]))`, 'feedback'),
       at(`sum(increase(weir_predictor_feedback_total{${feedback}}[${whole}]))`, 'feedback'),
     ]);
-    const buckets = await answer(`sum by (le) (increase(istio_request_duration_milliseconds_bucket{${served}}[${whole}]))`, 'latency histogram', 'buckets');
+    const buckets = await answer(
+      `sum by (le) (increase(istio_request_duration_milliseconds_bucket{${served}}[${whole}]))`,
+      'latency histogram',
+      'buckets',
+    );
     const latency = Array.isArray(buckets) ? histogramMoments(buckets) : undefined;
     if (requests === undefined || labelled === undefined || correct === undefined || !latency) continue;
-    data.totals.push({ version, requests, errors: errors ?? 0, labelled, correct, meanLatencyMs: latency.mean, latencySeMs: latency.se });
+    data.totals.push({
+      version,
+      requests,
+      errors: errors ?? 0,
+      labelled,
+      correct,
+      meanLatencyMs: latency.mean,
+      latencySeMs: latency.se,
+    });
   }
   if (data.totals.length === 2 && data.totals.every((t) => t.requests > 0 && t.labelled > 0)) {
     data.trafficRate = (data.totals[0]!.requests + data.totals[1]!.requests) / length;
-    if (spec.analysis.business) data.business = impactFromTotals(data.totals[0]!, data.totals[1]!, spec.analysis.business, spec.analysis.alpha);
-  } else data.notes.push('Prometheus had no requests, feedback or latency for one of the versions over the rollout: no business impact.');
+    if (spec.analysis.business)
+      data.business = impactFromTotals(data.totals[0]!, data.totals[1]!, spec.analysis.business, spec.analysis.alpha);
+  } else
+    data.notes.push(
+      'Prometheus had no requests, feedback or latency for one of the versions over the rollout: no business impact.',
+    );
 
   // Stable's value per comparison over the rollout: the baseline the sample-size plan starts from.
   for (const c of spec.analysis.comparisons) {
@@ -215,15 +247,25 @@ export async function collectReport(rollout: ModelRollout, options: CollectOptio
       const [s, n] = await Promise.all([at(renderQuery(c.successes, v), c.name), at(renderQuery(c.trials, v), c.name)]);
       if (s !== undefined && n) data.baselines[c.name] = { proportion: s / n };
     } else if (c.type === 'mean') {
-      const [n, sum, squares] = await Promise.all([at(renderQuery(c.count, v), c.name), at(renderQuery(c.sum, v), c.name), at(renderQuery(c.sumOfSquares, v), c.name)]);
-      if (n && n > 1 && sum !== undefined && squares !== undefined) data.baselines[c.name] = { sd: Math.sqrt(Math.max(0, (squares - (sum * sum) / n) / (n - 1))) };
+      const [n, sum, squares] = await Promise.all([
+        at(renderQuery(c.count, v), c.name),
+        at(renderQuery(c.sum, v), c.name),
+        at(renderQuery(c.sumOfSquares, v), c.name),
+      ]);
+      if (n && n > 1 && sum !== undefined && squares !== undefined)
+        data.baselines[c.name] = { sd: Math.sqrt(Math.max(0, (squares - (sum * sum) / n) / (n - 1))) };
     }
   }
   return data;
 }
 
 /** The seed's business value model on the rollout's totals: accuracy and error rate in points, latency in ms. */
-export function impactFromTotals(stable: VersionTotals, canary: VersionTotals, coefficients: NonNullable<ModelRollout['spec']['analysis']['business']>, alpha: number): BusinessImpact {
+export function impactFromTotals(
+  stable: VersionTotals,
+  canary: VersionTotals,
+  coefficients: NonNullable<ModelRollout['spec']['analysis']['business']>,
+  alpha: number,
+): BusinessImpact {
   const points = (x: number, n: number) => ({ p: x / n, se: 100 * Math.sqrt(((x / n) * (1 - x / n)) / n) });
   const [as, ac] = [points(stable.correct, stable.labelled), points(canary.correct, canary.labelled)];
   const [es, ec] = [points(stable.errors, stable.requests), points(canary.errors, canary.requests)];
@@ -231,7 +273,10 @@ export function impactFromTotals(stable: VersionTotals, canary: VersionTotals, c
     coefficients,
     {
       accuracyPoints: { estimate: 100 * (ac.p - as.p), se: Math.hypot(as.se, ac.se) },
-      latencyMs: { estimate: canary.meanLatencyMs - stable.meanLatencyMs, se: Math.hypot(stable.latencySeMs, canary.latencySeMs) },
+      latencyMs: {
+        estimate: canary.meanLatencyMs - stable.meanLatencyMs,
+        se: Math.hypot(stable.latencySeMs, canary.latencySeMs),
+      },
       errorRatePoints: { estimate: 100 * (ec.p - es.p), se: Math.hypot(es.se, ec.se) },
     },
     alpha,

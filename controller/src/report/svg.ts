@@ -4,7 +4,8 @@
 
 export const COLORS = { stable: '#1f77b4', canary: '#d62728', neutral: '#555', band: '#d0d7de' };
 
-export const esc = (text: string): string => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+export const esc = (text: string): string =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** Short, readable numbers for ticks and labels. */
 export function fmt(value: number, digits = 3): string {
@@ -65,13 +66,22 @@ export function chart(frame: Frame, body: (sx: Scale, sy: Scale) => string): str
   const fx = frame.x.format ?? fmt;
   const fy = frame.y.format ?? fmt;
   const xTicks = niceTicks(frame.x.min, frame.x.max, 6)
-    .map((t) => `<line x1="${sx(t)}" x2="${sx(t)}" y1="${y0}" y2="${y0 + 4}" stroke="#888"/><text x="${sx(t)}" y="${y0 + 16}" text-anchor="middle">${esc(fx(t))}</text>`)
+    .map(
+      (t) =>
+        `<line x1="${sx(t)}" x2="${sx(t)}" y1="${y0}" y2="${y0 + 4}" stroke="#888"/><text x="${sx(t)}" y="${y0 + 16}" text-anchor="middle">${esc(fx(t))}</text>`,
+    )
     .join('');
   const yTicks = niceTicks(frame.y.min, frame.y.max, 5)
-    .map((t) => `<line x1="${x0}" x2="${x1}" y1="${sy(t)}" y2="${sy(t)}" stroke="#eee"/><text x="${x0 - 6}" y="${sy(t) + 4}" text-anchor="end">${esc(fy(t))}</text>`)
+    .map(
+      (t) =>
+        `<line x1="${x0}" x2="${x1}" y1="${sy(t)}" y2="${sy(t)}" stroke="#eee"/><text x="${x0 - 6}" y="${sy(t) + 4}" text-anchor="end">${esc(fy(t))}</text>`,
+    )
     .join('');
   const legend = (frame.legend ?? [])
-    .map((l, i) => `<rect x="${x0 + i * 130}" y="8" width="12" height="12" fill="${l.color}"/><text x="${x0 + i * 130 + 16}" y="18">${esc(l.label)}</text>`)
+    .map(
+      (l, i) =>
+        `<rect x="${x0 + i * 130}" y="8" width="12" height="12" fill="${l.color}"/><text x="${x0 + i * 130 + 16}" y="18">${esc(l.label)}</text>`,
+    )
     .join('');
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="${esc(frame.id)}" role="img" aria-label="${esc(frame.title)}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
@@ -101,6 +111,9 @@ export function line(points: [number, number][], sx: Scale, sy: Scale, color: st
 
 export function dots(points: [number, number][], sx: Scale, sy: Scale, color: string, titles?: string[]): string {
   return points
-    .map(([x, y], i) => `<circle class="data" cx="${sx(x)}" cy="${sy(y)}" r="3.5" fill="${color}" fill-opacity="0.8">${titles?.[i] ? `<title>${esc(titles[i]!)}</title>` : ''}</circle>`)
+    .map(
+      ([x, y], i) =>
+        `<circle class="data" cx="${sx(x)}" cy="${sy(y)}" r="3.5" fill="${color}" fill-opacity="0.8">${titles?.[i] ? `<title>${esc(titles[i]!)}</title>` : ''}</circle>`,
+    )
     .join('');
 }

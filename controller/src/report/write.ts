@@ -19,19 +19,26 @@ export interface ReportOptions {
 /** The format asked for, else the one --out's extension names, else Markdown. */
 export function reportFormat(options: { format?: string; out?: string }): ReportFormat {
   if (options.format !== undefined) {
-    if (options.format !== 'md' && options.format !== 'html') throw new RangeError(`--format: "${options.format}" is not a report format; expected md or html`);
+    if (options.format !== 'md' && options.format !== 'html')
+      throw new RangeError(`--format: "${options.format}" is not a report format; expected md or html`);
     return options.format;
   }
   return options.out && /\.html?$/i.test(options.out) ? 'html' : 'md';
 }
 
 /** Collects and renders; writes --out through a temporary file, so a crash never leaves half a report. */
-export async function writeReport(rollout: ModelRollout, options: ReportOptions): Promise<{ data: ReportData; text: string; format: ReportFormat }> {
+export async function writeReport(
+  rollout: ModelRollout,
+  options: ReportOptions,
+): Promise<{ data: ReportData; text: string; format: ReportFormat }> {
   const format = reportFormat(options);
   const windowSeconds = options.window ? parseDuration(options.window) / 1000 : undefined;
-  if (windowSeconds !== undefined && !(windowSeconds >= 1)) throw new RangeError(`--window: "${options.window}" is shorter than 1s`);
+  if (windowSeconds !== undefined && !(windowSeconds >= 1))
+    throw new RangeError(`--window: "${options.window}" is shorter than 1s`);
   const data = await collectReport(rollout, {
-    ...(options.prometheus ? { prometheus: new PrometheusMetrics({ url: options.prometheus, timeoutMs: 10_000, retries: 1 }) } : {}),
+    ...(options.prometheus
+      ? { prometheus: new PrometheusMetrics({ url: options.prometheus, timeoutMs: 10_000, retries: 1 }) }
+      : {}),
     ...(windowSeconds ? { windowSeconds: Math.round(windowSeconds) } : {}),
   });
   const text = format === 'html' ? renderHtml(data) : renderMarkdown(data);
@@ -42,4 +49,3 @@ export async function writeReport(rollout: ModelRollout, options: ReportOptions)
   }
   return { data, text, format };
 }
-

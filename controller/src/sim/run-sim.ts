@@ -5,7 +5,9 @@ import { SIM_SPEC, simulateScenario, type Policy, type ScenarioReport } from './
 import { SCENARIOS } from './streams.js';
 
 const program = new Command('weir-sim')
-  .description('Simulate rollouts on synthetic metric streams and report false-promotion and false-rollback rates as JSON')
+  .description(
+    'Simulate rollouts on synthetic metric streams and report false-promotion and false-rollback rates as JSON',
+  )
   .option('--runs <n>', 'runs per scenario and policy', '2000')
   .option('--seed <n>', 'seed of the first run', '1')
   .parse();
@@ -21,12 +23,19 @@ for (const policy of policies) {
   for (const scenario of SCENARIOS) {
     const started = performance.now();
     results.push(simulateScenario(policy, scenario, runs, seed));
-    process.stderr.write(`[sim] ${policy} / ${scenario.name}: ${runs} runs in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    process.stderr.write(
+      `[sim] ${policy} / ${scenario.name}: ${runs} runs in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+    );
   }
 }
 const alpha = SIM_SPEC.analysis.alpha;
 const monteCarloError = 2 * Math.sqrt((alpha * (1 - alpha)) / runs);
-const falsePromotion = (policy: Policy) => Math.max(...results.filter((r) => r.policy === policy && r.falsePromotionRate !== undefined).map((r) => r.falsePromotionRate!));
+const falsePromotion = (policy: Policy) =>
+  Math.max(
+    ...results
+      .filter((r) => r.policy === policy && r.falsePromotionRate !== undefined)
+      .map((r) => r.falsePromotionRate!),
+  );
 process.stdout.write(
   `${JSON.stringify(
     {
@@ -44,7 +53,9 @@ process.stdout.write(
       runsPerCell: runs,
       target: { falsePromotionRateAtMost: alpha + monteCarloError, note: 'alpha plus two Monte-Carlo standard errors' },
       worstFalsePromotionRate: Object.fromEntries(policies.map((p) => [p, falsePromotion(p)])),
-      weirMeetsTarget: falsePromotion('weir') <= alpha + monteCarloError && falsePromotion('weir-obrien-fleming') <= alpha + monteCarloError,
+      weirMeetsTarget:
+        falsePromotion('weir') <= alpha + monteCarloError &&
+        falsePromotion('weir-obrien-fleming') <= alpha + monteCarloError,
       results,
     },
     null,

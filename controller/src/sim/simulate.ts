@@ -7,7 +7,16 @@ import type { Observations } from '../analysis/observations.js';
 import { decide } from '../engine/decide.js';
 import { mannWhitneyHistogram } from '../stats/mann-whitney-histogram.js';
 import { twoProportionZTest } from '../stats/two-proportion-z-test.js';
-import { LATENCY_BOUNDS, StreamGenerator, addCounts, cumulative, emptyCounts, histogramQuantile, type ArmCounts, type Scenario } from './streams.js';
+import {
+  LATENCY_BOUNDS,
+  StreamGenerator,
+  addCounts,
+  cumulative,
+  emptyCounts,
+  histogramQuantile,
+  type ArmCounts,
+  type Scenario,
+} from './streams.js';
 
 export const INTERVAL_MS = 30_000;
 const REQUESTS_PER_INTERVAL = 600; // 20 req/s
@@ -18,7 +27,13 @@ export const SIM_SPEC: ModelRolloutSpec = specSchema.parse({
   virtualService: { name: 'predictor', route: 'primary' },
   stable: { version: 'v1' },
   canary: { version: 'v2' },
-  strategy: { steps: [10, 25, 50, 100], minStageDuration: '2m', minSamplesPerStage: 200, maxDuration: '1h', onInconclusive: 'rollback' },
+  strategy: {
+    steps: [10, 25, 50, 100],
+    minStageDuration: '2m',
+    minSamplesPerStage: 200,
+    maxDuration: '1h',
+    onInconclusive: 'rollback',
+  },
   analysis: {
     interval: '30s',
     alpha: 0.05,
@@ -28,7 +43,16 @@ export const SIM_SPEC: ModelRolloutSpec = specSchema.parse({
       { name: 'p95-latency', query: 'q', maxRatio: 1.5, failureLimit: 2 },
     ],
     comparisons: [
-      { name: 'accuracy', type: 'proportion', role: 'primary', better: 'higher', minEffect: 0.01, tau: 0.03, successes: 's', trials: 't' },
+      {
+        name: 'accuracy',
+        type: 'proportion',
+        role: 'primary',
+        better: 'higher',
+        minEffect: 0.01,
+        tau: 0.03,
+        successes: 's',
+        trials: 't',
+      },
       { name: 'latency', type: 'histogram', role: 'guard', better: 'lower', minEffect: 0.05, buckets: 'b' },
     ],
   },
@@ -62,11 +86,19 @@ function observationsFrom(counts: { stable: ArmCounts; canary: ArmCounts }): Obs
       {
         name: 'accuracy',
         type: 'proportion',
-        stable: counts.stable.requests > 0 ? { successes: counts.stable.correct, trials: counts.stable.requests } : undefined,
-        canary: counts.canary.requests > 0 ? { successes: counts.canary.correct, trials: counts.canary.requests } : undefined,
+        stable:
+          counts.stable.requests > 0 ? { successes: counts.stable.correct, trials: counts.stable.requests } : undefined,
+        canary:
+          counts.canary.requests > 0 ? { successes: counts.canary.correct, trials: counts.canary.requests } : undefined,
       },
       counts.stable.requests > 0 && counts.canary.requests > 0
-        ? { name: 'latency', type: 'histogram', bounds: LATENCY_BOUNDS, stable: cumulative(counts.stable.latency), canary: cumulative(counts.canary.latency) }
+        ? {
+            name: 'latency',
+            type: 'histogram',
+            bounds: LATENCY_BOUNDS,
+            stable: cumulative(counts.stable.latency),
+            canary: cumulative(counts.canary.latency),
+          }
         : { name: 'latency', type: 'histogram' },
     ],
   };
@@ -78,11 +110,18 @@ function runWeir(scenario: Scenario, seed: number, spec = SIM_SPEC): RunResult {
   let status = emptyStatus();
   let counts = { stable: emptyCounts(), canary: emptyCounts() };
   for (let t = 0; t <= MAX_INTERVALS + 1; t++) {
-    const decision = decide({ spec, status, observations: observationsFrom(counts), commands: [], now: T0 + t * INTERVAL_MS });
+    const decision = decide({
+      spec,
+      status,
+      observations: observationsFrom(counts),
+      commands: [],
+      now: T0 + t * INTERVAL_MS,
+    });
     if (decision.stage !== status.stage) counts = { stable: emptyCounts(), canary: emptyCounts() };
     status = decision.statusPatch;
     if (decision.canaryWeight === 100) return { outcome: 'promoted', intervals: t };
-    if (decision.action === 'rollback') return { outcome: status.message?.includes('maxDuration') ? 'inconclusive' : 'rolled-back', intervals: t };
+    if (decision.action === 'rollback')
+      return { outcome: status.message?.includes('maxDuration') ? 'inconclusive' : 'rolled-back', intervals: t };
     const split = streams.split(REQUESTS_PER_INTERVAL, decision.canaryWeight);
     addCounts(counts.stable, streams.interval(scenario.stable, split.stable));
     addCounts(counts.canary, streams.interval(scenario.canary, split.canary));
@@ -110,13 +149,25 @@ function runNaive(scenario: Scenario, seed: number): RunResult {
     addCounts(counts.canary, streams.interval(scenario.canary, split.canary));
     const o = observationsFrom(counts);
     for (const g of spec.analysis.guardrails) {
-      const v = judgeGuardrail(g, o.guardrails.find((x) => x.name === g.name)!).verdict;
-      failures[g.name] = v === 'high' || v === 'low' ? (failures[g.name] ?? 0) + 1 : v === 'pass' ? 0 : (failures[g.name] ?? 0);
+      const v = judgeGuardrail(
+        g,
+        o.guardrails.find((x) => x.name === g.name)!,
+      ).verdict;
+      failures[g.name] =
+        v === 'high' || v === 'low' ? (failures[g.name] ?? 0) + 1 : v === 'pass' ? 0 : (failures[g.name] ?? 0);
       if (failures[g.name]! >= g.failureLimit) return { outcome: 'rolled-back', intervals: t };
     }
-    const acc = twoProportionZTest({ successes: counts.stable.correct, trials: counts.stable.requests }, { successes: counts.canary.correct, trials: counts.canary.requests }, alpha);
+    const acc = twoProportionZTest(
+      { successes: counts.stable.correct, trials: counts.stable.requests },
+      { successes: counts.canary.correct, trials: counts.canary.requests },
+      alpha,
+    );
     if (acc.pValue < alpha && acc.difference < -0.01) return { outcome: 'rolled-back', intervals: t };
-    const lat = mannWhitneyHistogram(LATENCY_BOUNDS, { cumulative: cumulative(counts.stable.latency) }, { cumulative: cumulative(counts.canary.latency) });
+    const lat = mannWhitneyHistogram(
+      LATENCY_BOUNDS,
+      { cumulative: cumulative(counts.stable.latency) },
+      { cumulative: cumulative(counts.canary.latency) },
+    );
     if (lat.pValue < alpha && lat.probabilityCanaryHigher - 0.5 > 0.05) return { outcome: 'rolled-back', intervals: t };
     const enoughTime = (t - stageStart) * INTERVAL_MS >= 120_000;
     const enoughSamples = counts.stable.requests >= 200 && counts.canary.requests >= 200;
@@ -149,7 +200,12 @@ function runFlagger(scenario: Scenario, seed: number): RunResult {
     streams.interval(scenario.stable, split.stable);
     const c = streams.interval(scenario.canary, split.canary);
     const p95 = histogramQuantile(0.95, LATENCY_BOUNDS, c.latency);
-    const ok = c.requests > 0 && c.correct / c.requests >= 0.58 && c.errors / c.requests <= 0.01 && p95 !== undefined && p95 <= 0.01;
+    const ok =
+      c.requests > 0 &&
+      c.correct / c.requests >= 0.58 &&
+      c.errors / c.requests <= 0.01 &&
+      p95 !== undefined &&
+      p95 <= 0.01;
     if (!ok) {
       if (++failed >= 2) return { outcome: 'rolled-back', intervals: t };
       continue;

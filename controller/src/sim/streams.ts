@@ -29,7 +29,21 @@ export const SCENARIOS: Scenario[] = [
 ];
 
 /** Latency bucket bounds in seconds, as a Prometheus histogram would have them. */
-export const LATENCY_BOUNDS = [0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.008, 0.01, 0.015, 0.02, 0.03, 0.05, Infinity];
+export const LATENCY_BOUNDS = [
+  0.001,
+  0.002,
+  0.003,
+  0.004,
+  0.005,
+  0.006,
+  0.008,
+  0.01,
+  0.015,
+  0.02,
+  0.03,
+  0.05,
+  Infinity,
+];
 
 export interface ArmCounts {
   requests: number;
@@ -39,7 +53,12 @@ export interface ArmCounts {
   latency: number[];
 }
 
-export const emptyCounts = (): ArmCounts => ({ requests: 0, correct: 0, errors: 0, latency: LATENCY_BOUNDS.map(() => 0) });
+export const emptyCounts = (): ArmCounts => ({
+  requests: 0,
+  correct: 0,
+  errors: 0,
+  latency: LATENCY_BOUNDS.map(() => 0),
+});
 
 export class StreamGenerator {
   private readonly uniform: () => number;
@@ -123,7 +142,9 @@ function bucketShares(medianMs: number): number[] {
 function erf(x: number): number {
   const sign = Math.sign(x);
   const t = 1 / (1 + 0.3275911 * Math.abs(x));
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  const y =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
   return sign * y;
 }
 

@@ -69,7 +69,8 @@ function continueRegion(previous: Continuation | undefined, fraction: number, b:
     if (!previous) return density(x, fraction);
     const variance = fraction - previous.fraction;
     let sum = 0;
-    for (let i = 0; i < previous.grid.length; i++) sum += previous.weights[i]! * previous.values[i]! * density(x - previous.grid[i]!, variance);
+    for (let i = 0; i < previous.grid.length; i++)
+      sum += previous.weights[i]! * previous.values[i]! * density(x - previous.grid[i]!, variance);
     return sum;
   });
   return { grid, weights, values, fraction };
@@ -101,11 +102,18 @@ function regionAfter(looks: SpendingState['looks']): Continuation | undefined {
  * Lan & DeMets (1983), Biometrika 70:659–663. O'Brien–Fleming-type spending is
  * strict early and near α at the end; Pocock-type spends evenly.
  */
-export function nextBoundary(kind: SpendingFunction, alpha: number, state: SpendingState, fraction: number): SpendingLook {
+export function nextBoundary(
+  kind: SpendingFunction,
+  alpha: number,
+  state: SpendingState,
+  fraction: number,
+): SpendingLook {
   checkAlpha(alpha);
   const last = state.looks.at(-1);
-  if (!(fraction > 0 && fraction <= 1)) throw new RangeError(`fraction: ${fraction} is not an information fraction in (0, 1]`);
-  if (last && fraction <= last.fraction) throw new RangeError(`fraction: ${fraction} does not rise above the previous look's ${last.fraction}`);
+  if (!(fraction > 0 && fraction <= 1))
+    throw new RangeError(`fraction: ${fraction} is not an information fraction in (0, 1]`);
+  if (last && fraction <= last.fraction)
+    throw new RangeError(`fraction: ${fraction} does not rise above the previous look's ${last.fraction}`);
   const region = regionAfter(state.looks);
   const target = alphaSpent(kind, alpha, fraction) - alphaSpent(kind, alpha, last?.fraction ?? 0);
   // Crossing probability falls as the boundary rises: bisect on the z scale.
@@ -117,5 +125,9 @@ export function nextBoundary(kind: SpendingFunction, alpha: number, state: Spend
     else hi = mid;
   }
   const boundary = (lo + hi) / 2;
-  return { boundary, spent: alphaSpent(kind, alpha, fraction), state: { looks: [...state.looks, { fraction, boundary }] } };
+  return {
+    boundary,
+    spent: alphaSpent(kind, alpha, fraction),
+    state: { looks: [...state.looks, { fraction, boundary }] },
+  };
 }

@@ -50,15 +50,27 @@ export interface BusinessImpact {
  *   RECOMMEND         the interval is above 0;
  *   STRONG_RECOMMEND  the interval is above `materialValue` and P(value > 0) ≥ 1 − α/10.
  */
-export function businessImpact(coefficients: BusinessCoefficients, deltas: BusinessDeltas, alpha = 0.05, materialValue = 0): BusinessImpact {
+export function businessImpact(
+  coefficients: BusinessCoefficients,
+  deltas: BusinessDeltas,
+  alpha = 0.05,
+  materialValue = 0,
+): BusinessImpact {
   checkAlpha(alpha);
   const { revenuePerAccuracyPoint: r, costPerMs: c, riskPerErrorPoint: k } = coefficients;
   for (const [name, d] of Object.entries(deltas) as [string, Delta][]) {
-    if (!Number.isFinite(d.estimate) || !(d.se >= 0)) throw new RangeError(`${name}: estimate ${d.estimate} and se ${d.se} must be finite, with se >= 0`);
+    if (!Number.isFinite(d.estimate) || !(d.se >= 0))
+      throw new RangeError(`${name}: estimate ${d.estimate} and se ${d.se} must be finite, with se >= 0`);
   }
-  const contributions = { accuracy: r * deltas.accuracyPoints.estimate, latency: -c * deltas.latencyMs.estimate, errorRate: k * deltas.errorRatePoints.estimate };
+  const contributions = {
+    accuracy: r * deltas.accuracyPoints.estimate,
+    latency: -c * deltas.latencyMs.estimate,
+    errorRate: k * deltas.errorRatePoints.estimate,
+  };
   const value = contributions.accuracy + contributions.latency + contributions.errorRate;
-  const se = Math.sqrt((r * deltas.accuracyPoints.se) ** 2 + (c * deltas.latencyMs.se) ** 2 + (k * deltas.errorRatePoints.se) ** 2);
+  const se = Math.sqrt(
+    (r * deltas.accuracyPoints.se) ** 2 + (c * deltas.latencyMs.se) ** 2 + (k * deltas.errorRatePoints.se) ** 2,
+  );
   const half = normalQuantile(1 - alpha / 2) * se;
   const ci: [number, number] = [value - half, value + half];
   const probabilityPositive = se === 0 ? (value > 0 ? 1 : value < 0 ? 0 : 0.5) : normalCdf(value / se);

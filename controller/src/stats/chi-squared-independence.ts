@@ -21,13 +21,17 @@ export interface ChiSquaredResult {
  * a version has no observations or fewer than two classes were seen.
  */
 export function chiSquaredIndependence(stable: number[], canary: number[]): ChiSquaredResult {
-  if (stable.length !== canary.length) throw new RangeError(`canary: ${canary.length} class counts, but stable has ${stable.length}; both list the same classes`);
+  if (stable.length !== canary.length)
+    throw new RangeError(
+      `canary: ${canary.length} class counts, but stable has ${stable.length}; both list the same classes`,
+    );
   stable.forEach((n, i) => checkCount(n, `stable[${i}]`));
   canary.forEach((n, i) => checkCount(n, `canary[${i}]`));
   const rows = stable.map((n, i) => [n, canary[i]!] as const).filter(([a, b]) => a + b > 0);
   const ns = stable.reduce((a, b) => a + b, 0);
   const nc = canary.reduce((a, b) => a + b, 0);
-  if (ns === 0 || nc === 0) throw new RangeError(`${ns === 0 ? 'stable' : 'canary'}: no observations; the test needs both versions`);
+  if (ns === 0 || nc === 0)
+    throw new RangeError(`${ns === 0 ? 'stable' : 'canary'}: no observations; the test needs both versions`);
   if (rows.length < 2) throw new RangeError(`classes: only ${rows.length} class seen; the test needs at least 2`);
   const total = ns + nc;
   let chiSquared = 0;
@@ -38,5 +42,12 @@ export function chiSquaredIndependence(stable: number[], canary: number[]): ChiS
     chiSquared += (a - ea) ** 2 / ea + (b - eb) ** 2 / eb;
   }
   const df = rows.length - 1;
-  return { test: 'chi-squared-independence', chiSquared, df, pValue: chiSquareSf(chiSquared, df), cramersV: Math.sqrt(chiSquared / total), samples: { stable: ns, canary: nc } };
+  return {
+    test: 'chi-squared-independence',
+    chiSquared,
+    df,
+    pValue: chiSquareSf(chiSquared, df),
+    cramersV: Math.sqrt(chiSquared / total),
+    samples: { stable: ns, canary: nc },
+  };
 }

@@ -38,7 +38,7 @@ function pearson(x: number[], y: number[]): number {
 export function averageRanks(values: number[]): number[] {
   const order = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
   const ranks = new Array<number>(values.length);
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
     for (let k = i; k <= j; k++) ranks[order[k]![1]] = (i + j) / 2 + 1;
@@ -47,13 +47,15 @@ export function averageRanks(values: number[]): number[] {
   return ranks;
 }
 
-const tTestOfR = (r: number, n: number) => (Math.abs(r) === 1 ? 0 : twoSidedTP(r * Math.sqrt((n - 2) / (1 - r * r)), n - 2));
+const tTestOfR = (r: number, n: number) =>
+  Math.abs(r) === 1 ? 0 : twoSidedTP(r * Math.sqrt((n - 2) / (1 - r * r)), n - 2);
 
 /** Needs at least 4 pairs (Fisher's interval divides by √(n−3)) and both metrics varying; otherwise undefined. */
 export function correlation(x: number[], y: number[], alpha = 0.05): Correlation | undefined {
   checkAlpha(alpha);
   if (x.length !== y.length) throw new RangeError(`x and y: ${x.length} and ${y.length} values; expected pairs`);
-  if ([...x, ...y].some((v) => !Number.isFinite(v))) throw new RangeError('x and y: every value must be a finite number');
+  if ([...x, ...y].some((v) => !Number.isFinite(v)))
+    throw new RangeError('x and y: every value must be a finite number');
   const n = x.length;
   if (n < 4) return undefined;
   const r = pearson(x, y);
@@ -61,5 +63,12 @@ export function correlation(x: number[], y: number[], alpha = 0.05): Correlation
   const half = normalQuantile(1 - alpha / 2) / Math.sqrt(n - 3);
   const z = Math.atanh(Math.min(Math.max(r, -1 + 1e-15), 1 - 1e-15));
   const rho = pearson(averageRanks(x), averageRanks(y));
-  return { n, r, pValue: tTestOfR(r, n), ci: [Math.tanh(z - half), Math.tanh(z + half)], rho, rhoPValue: Number.isNaN(rho) ? 1 : tTestOfR(rho, n) };
+  return {
+    n,
+    r,
+    pValue: tTestOfR(r, n),
+    ci: [Math.tanh(z - half), Math.tanh(z + half)],
+    rho,
+    rhoPValue: Number.isNaN(rho) ? 1 : tTestOfR(rho, n),
+  };
 }

@@ -26,10 +26,14 @@ export const betaln = (a: number, b: number): number => betalnImpl(a, b);
 
 /** Throws a RangeError naming `field` unless 0 < alpha < 1. */
 export function checkAlpha(alpha: number, field = 'alpha'): void {
-  if (!(alpha > 0 && alpha < 1)) throw new RangeError(`${field}: ${alpha} is not a significance level; expected a number between 0 and 1, such as 0.05`);
+  if (!(alpha > 0 && alpha < 1))
+    throw new RangeError(
+      `${field}: ${alpha} is not a significance level; expected a number between 0 and 1, such as 0.05`,
+    );
 }
 
 /** Whole, non-negative count check with a message naming the field. */
 export function checkCount(value: number, field: string, minimum = 0): void {
-  if (!Number.isInteger(value) || value < minimum) throw new RangeError(`${field}: ${value} is not a whole number >= ${minimum}`);
+  if (!Number.isInteger(value) || value < minimum)
+    throw new RangeError(`${field}: ${value} is not a whole number >= ${minimum}`);
 }

@@ -21,7 +21,10 @@ function perBucket(cumulative: number[], field: string): number[] {
   return cumulative.map((count, i) => {
     checkCount(count, `${field}[${i}]`);
     const before = i === 0 ? 0 : cumulative[i - 1]!;
-    if (count < before) throw new RangeError(`${field}[${i}]: ${count} is below the previous bucket's ${before}; cumulative counts never decrease`);
+    if (count < before)
+      throw new RangeError(
+        `${field}[${i}]: ${count} is below the previous bucket's ${before}; cumulative counts never decrease`,
+      );
     return count - before;
   });
 }
@@ -37,20 +40,36 @@ function perBucket(cumulative: number[], field: string): number[] {
  * expanded to one value per bucket. `bounds` must rise and end with +Inf.
  * Throws a RangeError when an arm is empty or the counts are not cumulative.
  */
-export function mannWhitneyHistogram(bounds: number[], stable: HistogramSample, canary: HistogramSample): MannWhitneyResult {
-  if (bounds.length === 0) throw new RangeError('buckets: no bucket bounds; expected rising le values ending with +Inf');
+export function mannWhitneyHistogram(
+  bounds: number[],
+  stable: HistogramSample,
+  canary: HistogramSample,
+): MannWhitneyResult {
+  if (bounds.length === 0)
+    throw new RangeError('buckets: no bucket bounds; expected rising le values ending with +Inf');
   bounds.forEach((b, i) => {
-    if (Number.isNaN(b) || (i > 0 && b <= bounds[i - 1]!)) throw new RangeError(`buckets[${i}]: ${b} does not rise above ${bounds[i - 1]}; bucket bounds must rise`);
+    if (Number.isNaN(b) || (i > 0 && b <= bounds[i - 1]!))
+      throw new RangeError(`buckets[${i}]: ${b} does not rise above ${bounds[i - 1]}; bucket bounds must rise`);
   });
-  if (bounds.at(-1) !== Infinity) throw new RangeError(`buckets: the last bound is ${bounds.at(-1)}; it must be +Inf so every observation is counted`);
-  for (const [name, s] of [['stable', stable], ['canary', canary]] as const) {
-    if (s.cumulative.length !== bounds.length) throw new RangeError(`${name}: ${s.cumulative.length} counts for ${bounds.length} buckets`);
+  if (bounds.at(-1) !== Infinity)
+    throw new RangeError(
+      `buckets: the last bound is ${bounds.at(-1)}; it must be +Inf so every observation is counted`,
+    );
+  for (const [name, s] of [
+    ['stable', stable],
+    ['canary', canary],
+  ] as const) {
+    if (s.cumulative.length !== bounds.length)
+      throw new RangeError(`${name}: ${s.cumulative.length} counts for ${bounds.length} buckets`);
   }
   const s = perBucket(stable.cumulative, 'stable');
   const c = perBucket(canary.cumulative, 'canary');
   const ns = s.reduce((a, b) => a + b, 0);
   const nc = c.reduce((a, b) => a + b, 0);
-  if (ns === 0 || nc === 0) throw new RangeError(`${ns === 0 ? 'stable' : 'canary'}: the histogram is empty; Mann–Whitney needs observations in both arms`);
+  if (ns === 0 || nc === 0)
+    throw new RangeError(
+      `${ns === 0 ? 'stable' : 'canary'}: the histogram is empty; Mann–Whitney needs observations in both arms`,
+    );
   const total = ns + nc;
   let below = 0;
   let rankSumCanary = 0;
@@ -68,5 +87,12 @@ export function mannWhitneyHistogram(bounds: number[], stable: HistogramSample, 
   const deviation = u - mean;
   const corrected = Math.abs(deviation) <= 0.5 ? 0 : deviation - 0.5 * Math.sign(deviation);
   const z = variance > 0 ? corrected / Math.sqrt(variance) : 0;
-  return { test: 'mann-whitney-u', u, z, pValue: twoSidedNormalP(z), probabilityCanaryHigher: u / (ns * nc), samples: { stable: ns, canary: nc } };
+  return {
+    test: 'mann-whitney-u',
+    u,
+    z,
+    pValue: twoSidedNormalP(z),
+    probabilityCanaryHigher: u / (ns * nc),
+    samples: { stable: ns, canary: nc },
+  };
 }

@@ -15,7 +15,9 @@ export interface Moments {
 export function momentsFromSums(count: number, sum: number, sumOfSquares: number, field = 'sample'): Moments {
   if (!(count >= 2)) throw new RangeError(`${field}: ${count} observations; a mean comparison needs at least 2`);
   if (!Number.isFinite(sum) || !Number.isFinite(sumOfSquares) || sumOfSquares < 0) {
-    throw new RangeError(`${field}: sum ${sum} and sum of squares ${sumOfSquares} must be finite, with sum of squares >= 0`);
+    throw new RangeError(
+      `${field}: sum ${sum} and sum of squares ${sumOfSquares} must be finite, with sum of squares >= 0`,
+    );
   }
   const mean = sum / count;
   const variance = Math.max(0, (sumOfSquares - count * mean * mean) / (count - 1));

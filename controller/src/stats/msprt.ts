@@ -44,16 +44,21 @@ export function initialMsprtState(): MsprtState {
  */
 export function msprt(state: MsprtState, look: MsprtLook, tau: number, alpha = 0.05): MsprtResult {
   checkAlpha(alpha);
-  if (!(tau > 0)) throw new RangeError(`tau: ${tau} is not a positive mixing scale; use the minimum effect worth detecting`);
+  if (!(tau > 0))
+    throw new RangeError(`tau: ${tau} is not a positive mixing scale; use the minimum effect worth detecting`);
   const { difference, variance } = look;
   if (!(variance > 0) || !Number.isFinite(variance) || !Number.isFinite(difference)) {
     return { test: 'msprt', ...state, likelihoodRatio: 1, difference };
   }
   const tau2 = tau * tau;
-  const logRatio = 0.5 * Math.log(variance / (variance + tau2)) + (tau2 * difference * difference) / (2 * variance * (variance + tau2));
+  const logRatio =
+    0.5 * Math.log(variance / (variance + tau2)) +
+    (tau2 * difference * difference) / (2 * variance * (variance + tau2));
   const likelihoodRatio = Math.exp(logRatio);
   const pValue = Math.min(state.pValue, Math.min(1, Math.exp(-logRatio)));
-  const half = Math.sqrt(((variance * (variance + tau2)) / tau2) * (2 * Math.log(1 / alpha) + Math.log((variance + tau2) / variance)));
+  const half = Math.sqrt(
+    ((variance * (variance + tau2)) / tau2) * (2 * Math.log(1 / alpha) + Math.log((variance + tau2) / variance)),
+  );
   const ci: [number, number] = [Math.max(state.ci[0], difference - half), Math.min(state.ci[1], difference + half)];
   return { test: 'msprt', looks: state.looks + 1, pValue, ci, likelihoodRatio, difference };
 }

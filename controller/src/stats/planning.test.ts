@@ -57,7 +57,11 @@ describe('businessImpact', () => {
   test('value and delta-method CI (by hand with scipy norm.ppf(0.975) = 1.959963984540054)', () => {
     // Δacc +2 pts (se 0.8), Δlat +3 ms (se 1), Δerr +0.1 pts (se 0.05):
     // value = 1000·2 − 20·3 − 500·0.1 = 1890; se = √(800² + 20² + 25²) ≈ 800.64
-    const r = businessImpact(coefficients, { accuracyPoints: { estimate: 2, se: 0.8 }, latencyMs: { estimate: 3, se: 1 }, errorRatePoints: { estimate: 0.1, se: 0.05 } });
+    const r = businessImpact(coefficients, {
+      accuracyPoints: { estimate: 2, se: 0.8 },
+      latencyMs: { estimate: 3, se: 1 },
+      errorRatePoints: { estimate: 0.1, se: 0.05 },
+    });
     const se = Math.sqrt(800 ** 2 + 20 ** 2 + 25 ** 2);
     expectRelative(r.value, 1890);
     expectRelative(r.se, se);
@@ -68,7 +72,12 @@ describe('businessImpact', () => {
   });
 
   test('the recommendation follows the interval', () => {
-    const at = (accuracy: number, se: number) => businessImpact(coefficients, { accuracyPoints: { estimate: accuracy, se }, latencyMs: { estimate: 0, se: 0 }, errorRatePoints: { estimate: 0, se: 0 } }).recommendation;
+    const at = (accuracy: number, se: number) =>
+      businessImpact(coefficients, {
+        accuracyPoints: { estimate: accuracy, se },
+        latencyMs: { estimate: 0, se: 0 },
+        errorRatePoints: { estimate: 0, se: 0 },
+      }).recommendation;
     expect(at(5, 0.5)).toBe('STRONG_RECOMMEND');
     expect(at(1, 0.45)).toBe('RECOMMEND');
     expect(at(0.5, 1)).toBe('CONTINUE_TESTING');
@@ -78,9 +87,21 @@ describe('businessImpact', () => {
 
 describe('probabilityToBeat', () => {
   test('Beta–Binomial with uniform priors (scipy quad of beta.pdf · beta.cdf)', () => {
-    expectRelative(probabilityToBeat({ successes: 48, trials: 100 }, { successes: 56, trials: 100 }), 0.8700757653144738, 1e-8);
-    expectRelative(probabilityToBeat({ successes: 1080, trials: 2000 }, { successes: 1240, trials: 2000 }), 0.9999998530485079, 1e-8);
-    expectRelative(probabilityToBeat({ successes: 10, trials: 20 }, { successes: 9, trials: 20 }), 0.378930898384328, 1e-8);
+    expectRelative(
+      probabilityToBeat({ successes: 48, trials: 100 }, { successes: 56, trials: 100 }),
+      0.8700757653144738,
+      1e-8,
+    );
+    expectRelative(
+      probabilityToBeat({ successes: 1080, trials: 2000 }, { successes: 1240, trials: 2000 }),
+      0.9999998530485079,
+      1e-8,
+    );
+    expectRelative(
+      probabilityToBeat({ successes: 10, trials: 20 }, { successes: 9, trials: 20 }),
+      0.378930898384328,
+      1e-8,
+    );
   });
 
   test('empty arms give the prior answer, 0.5', () => {

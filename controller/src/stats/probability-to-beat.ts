@@ -13,10 +13,14 @@ const EXACT_LIMIT = 200_000;
  * Empty arms give the prior's answer, 0.5.
  */
 export function probabilityToBeat(stable: ProportionSample, canary: ProportionSample): number {
-  for (const [name, s] of [['stable', stable], ['canary', canary]] as const) {
+  for (const [name, s] of [
+    ['stable', stable],
+    ['canary', canary],
+  ] as const) {
     checkCount(s.trials, `${name}.trials`);
     checkCount(s.successes, `${name}.successes`);
-    if (s.successes > s.trials) throw new RangeError(`${name}.successes: ${s.successes} is more than ${name}.trials (${s.trials})`);
+    if (s.successes > s.trials)
+      throw new RangeError(`${name}.successes: ${s.successes} is more than ${name}.trials (${s.trials})`);
   }
   const as = 1 + stable.successes;
   const bs = 1 + stable.trials - stable.successes;
@@ -29,6 +33,7 @@ export function probabilityToBeat(stable: ProportionSample, canary: ProportionSa
   }
   let total = 0;
   const constant = betaln(as, bs);
-  for (let i = 0; i < ac; i++) total += Math.exp(betaln(as + i, bs + bc) - Math.log(bc + i) - betaln(1 + i, bc) - constant);
+  for (let i = 0; i < ac; i++)
+    total += Math.exp(betaln(as + i, bs + bc) - Math.log(bc + i) - betaln(1 + i, bc) - constant);
   return Math.min(1, Math.max(0, total));
 }

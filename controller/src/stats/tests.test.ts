@@ -27,10 +27,19 @@ describe('twoProportionZTest', () => {
   });
 
   test('identical all-success arms: z 0, p 1; bad input names the field', () => {
-    expect(twoProportionZTest({ successes: 10, trials: 10 }, { successes: 5, trials: 5 })).toMatchObject({ z: 0, pValue: 1 });
-    expect(() => twoProportionZTest({ successes: 0, trials: 0 }, { successes: 1, trials: 2 })).toThrow('stable.trials: 0 is not a whole number >= 1');
-    expect(() => twoProportionZTest({ successes: 5, trials: 4 }, { successes: 1, trials: 2 })).toThrow('stable.successes: 5 is more than stable.trials (4)');
-    expect(() => twoProportionZTest({ successes: 1, trials: 4 }, { successes: 1, trials: 2 }, 1.5)).toThrow('alpha: 1.5 is not a significance level');
+    expect(twoProportionZTest({ successes: 10, trials: 10 }, { successes: 5, trials: 5 })).toMatchObject({
+      z: 0,
+      pValue: 1,
+    });
+    expect(() => twoProportionZTest({ successes: 0, trials: 0 }, { successes: 1, trials: 2 })).toThrow(
+      'stable.trials: 0 is not a whole number >= 1',
+    );
+    expect(() => twoProportionZTest({ successes: 5, trials: 4 }, { successes: 1, trials: 2 })).toThrow(
+      'stable.successes: 5 is more than stable.trials (4)',
+    );
+    expect(() => twoProportionZTest({ successes: 1, trials: 4 }, { successes: 1, trials: 2 }, 1.5)).toThrow(
+      'alpha: 1.5 is not a significance level',
+    );
   });
 });
 
@@ -58,7 +67,9 @@ describe('welchTTest', () => {
     expect(m.n).toBe(4);
     expectRelative(m.mean, 2.5);
     expectRelative(m.sd, Math.sqrt(5 / 3));
-    expect(() => momentsFromSums(1, 1, 1, 'canary')).toThrow('canary: 1 observations; a mean comparison needs at least 2');
+    expect(() => momentsFromSums(1, 1, 1, 'canary')).toThrow(
+      'canary: 1 observations; a mean comparison needs at least 2',
+    );
   });
 
   test('zero variance in both arms', () => {
@@ -70,7 +81,11 @@ describe('welchTTest', () => {
 describe('mannWhitneyHistogram', () => {
   const bounds = [0.001, 0.0025, 0.005, 0.01, 0.025, Infinity];
   test('latency histograms, cumulative stable [10,40,90,140,190,200], canary [5,25,60,110,170,200] (scipy mannwhitneyu(canary, stable), asymptotic, continuity)', () => {
-    const r = mannWhitneyHistogram(bounds, { cumulative: [10, 40, 90, 140, 190, 200] }, { cumulative: [5, 25, 60, 110, 170, 200] });
+    const r = mannWhitneyHistogram(
+      bounds,
+      { cumulative: [10, 40, 90, 140, 190, 200] },
+      { cumulative: [5, 25, 60, 110, 170, 200] },
+    );
     expect(r.u).toBe(24300);
     expectRelative(r.pValue, 0.00013703015870905548, 1e-7);
     expect(r.z).toBeGreaterThan(0); // the canary is slower
@@ -78,16 +93,28 @@ describe('mannWhitneyHistogram', () => {
   });
 
   test('five buckets, 1000 per arm: stable [300,700,900,980,1000], canary [250,640,880,975,1000] (scipy)', () => {
-    const r = mannWhitneyHistogram([0.005, 0.01, 0.05, 0.1, Infinity], { cumulative: [300, 700, 900, 980, 1000] }, { cumulative: [250, 640, 880, 975, 1000] });
+    const r = mannWhitneyHistogram(
+      [0.005, 0.01, 0.05, 0.1, Infinity],
+      { cumulative: [300, 700, 900, 980, 1000] },
+      { cumulative: [250, 640, 880, 975, 1000] },
+    );
     expect(r.u).toBe(538550);
     expectRelative(r.pValue, 0.0017132334479255864, 1e-7);
   });
 
   test('errors name the bucket and arm', () => {
-    expect(() => mannWhitneyHistogram([0.1, 0.05, Infinity], { cumulative: [1, 2, 3] }, { cumulative: [1, 2, 3] })).toThrow('buckets[1]: 0.05 does not rise above 0.1');
-    expect(() => mannWhitneyHistogram([0.1, 1], { cumulative: [1, 2] }, { cumulative: [1, 2] })).toThrow('the last bound is 1; it must be +Inf');
-    expect(() => mannWhitneyHistogram([0.1, Infinity], { cumulative: [5, 3] }, { cumulative: [1, 2] })).toThrow('stable[1]: 3 is below the previous bucket');
-    expect(() => mannWhitneyHistogram([0.1, Infinity], { cumulative: [0, 0] }, { cumulative: [1, 2] })).toThrow('stable: the histogram is empty');
+    expect(() =>
+      mannWhitneyHistogram([0.1, 0.05, Infinity], { cumulative: [1, 2, 3] }, { cumulative: [1, 2, 3] }),
+    ).toThrow('buckets[1]: 0.05 does not rise above 0.1');
+    expect(() => mannWhitneyHistogram([0.1, 1], { cumulative: [1, 2] }, { cumulative: [1, 2] })).toThrow(
+      'the last bound is 1; it must be +Inf',
+    );
+    expect(() => mannWhitneyHistogram([0.1, Infinity], { cumulative: [5, 3] }, { cumulative: [1, 2] })).toThrow(
+      'stable[1]: 3 is below the previous bucket',
+    );
+    expect(() => mannWhitneyHistogram([0.1, Infinity], { cumulative: [0, 0] }, { cumulative: [1, 2] })).toThrow(
+      'stable: the histogram is empty',
+    );
   });
 });
 

@@ -29,12 +29,20 @@ export interface TwoProportionResult {
  * normal approximation. Throws a RangeError when either arm has no trials.
  * When both proportions are 0 or both 1 the statistic is 0 and the p-value 1.
  */
-export function twoProportionZTest(stable: ProportionSample, canary: ProportionSample, alpha = 0.05): TwoProportionResult {
+export function twoProportionZTest(
+  stable: ProportionSample,
+  canary: ProportionSample,
+  alpha = 0.05,
+): TwoProportionResult {
   checkAlpha(alpha);
-  for (const [name, s] of [['stable', stable], ['canary', canary]] as const) {
+  for (const [name, s] of [
+    ['stable', stable],
+    ['canary', canary],
+  ] as const) {
     checkCount(s.trials, `${name}.trials`, 1);
     checkCount(s.successes, `${name}.successes`);
-    if (s.successes > s.trials) throw new RangeError(`${name}.successes: ${s.successes} is more than ${name}.trials (${s.trials})`);
+    if (s.successes > s.trials)
+      throw new RangeError(`${name}.successes: ${s.successes} is more than ${name}.trials (${s.trials})`);
   }
   const ps = stable.successes / stable.trials;
   const pc = canary.successes / canary.trials;

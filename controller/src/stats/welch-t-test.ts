@@ -26,9 +26,13 @@ export interface WelchResult {
  */
 export function welchTTest(stable: Moments, canary: Moments, alpha = 0.05): WelchResult {
   checkAlpha(alpha);
-  for (const [name, m] of [['stable', stable], ['canary', canary]] as const) {
+  for (const [name, m] of [
+    ['stable', stable],
+    ['canary', canary],
+  ] as const) {
     if (!(m.n >= 2)) throw new RangeError(`${name}.n: ${m.n}; Welch's t-test needs at least 2 observations per arm`);
-    if (!(m.sd >= 0) || !Number.isFinite(m.mean)) throw new RangeError(`${name}: mean ${m.mean} and sd ${m.sd} must be finite, with sd >= 0`);
+    if (!(m.sd >= 0) || !Number.isFinite(m.mean))
+      throw new RangeError(`${name}: mean ${m.mean} and sd ${m.sd} must be finite, with sd >= 0`);
   }
   const vs = (stable.sd * stable.sd) / stable.n;
   const vc = (canary.sd * canary.sd) / canary.n;
@@ -37,10 +41,26 @@ export function welchTTest(stable: Moments, canary: Moments, alpha = 0.05): Welc
   const samples = { stable: stable.n, canary: canary.n };
   if (se === 0) {
     const t = difference === 0 ? 0 : Math.sign(difference) * Infinity;
-    return { test: 'welch-t', difference, t, df: stable.n + canary.n - 2, pValue: difference === 0 ? 1 : 0, ci: [difference, difference], samples };
+    return {
+      test: 'welch-t',
+      difference,
+      t,
+      df: stable.n + canary.n - 2,
+      pValue: difference === 0 ? 1 : 0,
+      ci: [difference, difference],
+      samples,
+    };
   }
   const df = (vs + vc) ** 2 / (vs ** 2 / (stable.n - 1) + vc ** 2 / (canary.n - 1));
   const t = difference / se;
   const half = tQuantile(1 - alpha / 2, df) * se;
-  return { test: 'welch-t', difference, t, df, pValue: twoSidedTP(t, df), ci: [difference - half, difference + half], samples };
+  return {
+    test: 'welch-t',
+    difference,
+    t,
+    df,
+    pValue: twoSidedTP(t, df),
+    ci: [difference - half, difference + half],
+    samples,
+  };
 }

@@ -55,7 +55,8 @@ function sma(bars: MarketBar[], t: number, period: number): number {
 
 /** The feature row for bar t. Needs t >= WARMUP. */
 export function featuresAt(bars: MarketBar[], t: number): number[] {
-  if (t < WARMUP || t >= bars.length) throw new RangeError(`featuresAt: t=${t} must be in [${WARMUP}, ${bars.length - 1}]`);
+  if (t < WARMUP || t >= bars.length)
+    throw new RangeError(`featuresAt: t=${t} must be in [${WARMUP}, ${bars.length - 1}]`);
   const returns10 = Array.from({ length: 10 }, (_, k) => logReturn(bars, t - k));
   const average = mean(returns10);
   const volatility = Math.sqrt(mean(returns10.map((r) => (r - average) ** 2)));

@@ -9,7 +9,10 @@ export interface LoadStats {
   ok: number;
   /** Non-2xx answers and transport errors, for predictions and feedback alike. */
   failed: number;
-  byVersion: Record<string, { requests: number; latencies: number[]; labelled: number; correct: number; value: number }>;
+  byVersion: Record<
+    string,
+    { requests: number; latencies: number[]; labelled: number; correct: number; value: number }
+  >;
 }
 
 export interface LoadGeneratorOptions {
@@ -71,14 +74,20 @@ export class LoadGenerator {
       const response = await fetch(`${this.options.gatewayUrl}/v2/models/${this.options.model}/infer`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ inputs: [{ name: 'features', shape: [1, row.features.length], datatype: 'FP64', data: row.features }] }),
+        body: JSON.stringify({
+          inputs: [{ name: 'features', shape: [1, row.features.length], datatype: 'FP64', data: row.features }],
+        }),
       });
       if (!response.ok) {
         this.stats.failed++;
         await response.body?.cancel();
         return;
       }
-      const body = (await response.json()) as { id: string; model_version: string; outputs: { name: string; data: number[] }[] };
+      const body = (await response.json()) as {
+        id: string;
+        model_version: string;
+        outputs: { name: string; data: number[] }[];
+      };
       version = body.model_version;
       id = body.id;
       predicted = body.outputs.find((o) => o.name === 'label')!.data[0]!;

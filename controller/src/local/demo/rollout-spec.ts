@@ -13,7 +13,14 @@ export function demoRolloutYaml(canary: string): string {
       virtualService: { name: 'predictor', route: 'primary' },
       stable: { version: 'v1' },
       canary: { version: canary },
-      strategy: { steps: [10, 25, 50, 100], minStageDuration: '10s', minSamplesPerStage: 100, maxDuration: '4m', approvals: [100], onInconclusive: 'rollback' },
+      strategy: {
+        steps: [10, 25, 50, 100],
+        minStageDuration: '10s',
+        minSamplesPerStage: 100,
+        maxDuration: '4m',
+        approvals: [100],
+        onInconclusive: 'rollback',
+      },
       analysis: {
         interval: '2s',
         alpha: 0.05,

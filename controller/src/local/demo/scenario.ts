@@ -85,7 +85,12 @@ export interface ScenarioOptions {
 
 async function promScalar(prometheus: PrometheusMetrics, query: string): Promise<Map<string, number>> {
   const { result } = await prometheus.instant(query);
-  return new Map((result as { metric: Record<string, string>; value: [number, string] }[]).map((r) => [r.metric.destination_version ?? r.metric.version ?? '', Number(r.value[1])]));
+  return new Map(
+    (result as { metric: Record<string, string>; value: [number, string] }[]).map((r) => [
+      r.metric.destination_version ?? r.metric.version ?? '',
+      Number(r.value[1]),
+    ]),
+  );
 }
 
 /** The seed's results table, every number from Prometheus. */
@@ -93,10 +98,22 @@ async function resultsTable(prometheus: PrometheusMetrics, versions: string[]): 
   const served = 'istio_requests_total{request_mirrored="false"}';
   const [requests, ok, sum, count, p95, correct, labelled, gains, losses] = await Promise.all([
     promScalar(prometheus, `sum by (destination_version) (${served})`),
-    promScalar(prometheus, `sum by (destination_version) (istio_requests_total{request_mirrored="false",response_code=~"2.."})`),
-    promScalar(prometheus, 'sum by (destination_version) (istio_request_duration_milliseconds_sum{request_mirrored="false"})'),
-    promScalar(prometheus, 'sum by (destination_version) (istio_request_duration_milliseconds_count{request_mirrored="false"})'),
-    promScalar(prometheus, 'histogram_quantile(0.95, sum by (le, destination_version) (istio_request_duration_milliseconds_bucket{request_mirrored="false"}))'),
+    promScalar(
+      prometheus,
+      `sum by (destination_version) (istio_requests_total{request_mirrored="false",response_code=~"2.."})`,
+    ),
+    promScalar(
+      prometheus,
+      'sum by (destination_version) (istio_request_duration_milliseconds_sum{request_mirrored="false"})',
+    ),
+    promScalar(
+      prometheus,
+      'sum by (destination_version) (istio_request_duration_milliseconds_count{request_mirrored="false"})',
+    ),
+    promScalar(
+      prometheus,
+      'histogram_quantile(0.95, sum by (le, destination_version) (istio_request_duration_milliseconds_bucket{request_mirrored="false"}))',
+    ),
     promScalar(prometheus, 'sum by (version) (weir_predictor_feedback_total{outcome="correct"})'),
     promScalar(prometheus, 'sum by (version) (weir_predictor_feedback_total)'),
     promScalar(prometheus, 'sum by (version) (weir_predictor_business_value_gains_sum_total)'),
@@ -132,14 +149,29 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
     const repository = path.join(packageRoot(), 'predictor', 'models');
     const predictors: Record<string, PredictorProcess> = {};
     for (const version of ['v1', canary]) {
-      const p = await startPredictor({ modelRepository: repository, model: MODEL, version, args: ['--log-level', 'warn'] });
+      const p = await startPredictor({
+        modelRepository: repository,
+        model: MODEL,
+        version,
+        args: ['--log-level', 'warn'],
+      });
       predictors[version] = p;
       cleanups.push(() => p.stop());
     }
     const token = randomBytes(24).toString('hex');
     const gateway = new Gateway(
       {
-        table: parseRouteTable({ http: [{ name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v1' }, weight: 100 }, { destination: { host: 'predictor', subset: canary }, weight: 0 }] }] }),
+        table: parseRouteTable({
+          http: [
+            {
+              name: 'primary',
+              route: [
+                { destination: { host: 'predictor', subset: 'v1' }, weight: 100 },
+                { destination: { host: 'predictor', subset: canary }, weight: 0 },
+              ],
+            },
+          ],
+        }),
         backends: { v1: [predictors.v1!.url], [canary]: [predictors[canary]!.url] },
         service: 'predictor',
         token,
@@ -167,7 +199,11 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
       targets: [
         { job: 'gateway', targets: [`127.0.0.1:${ports.adminPort}`] },
         // In a cluster, discovery labels each predictor series with its namespace; the dashboards filter on it.
-        { job: 'predictors', targets: Object.values(predictors).map((p) => new URL(p.url).host), labels: { namespace: 'local' } },
+        {
+          job: 'predictors',
+          targets: Object.values(predictors).map((p) => new URL(p.url).host),
+          labels: { namespace: 'local' },
+        },
         { job: 'weir-controller', targets: [`127.0.0.1:${controllerPort}`] },
       ],
       // weir's own alert rules, evaluated by Prometheus and sent to the same Alertmanager.
@@ -178,7 +214,12 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
     const loop: ControllerLoop = new ControllerLoop({
       store,
       router: recordingRouter,
-      metrics: new PrometheusMetrics({ url: prometheus.url, timeoutMs: 2000, retries: 1, onQueries: (ok, failed) => loop.recordQueries(ok, failed) }),
+      metrics: new PrometheusMetrics({
+        url: prometheus.url,
+        timeoutMs: 2000,
+        retries: 1,
+        onQueries: (ok, failed) => loop.recordQueries(ok, failed),
+      }),
       notifier,
       log,
       namespace: 'local',
@@ -215,7 +256,19 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
         await store.addCommand(ROLLOUT, { type: 'approve', by: approvedBy, at: new Date().toISOString() });
       }
       const view = `${status.lastStepId}|${message}|${load.stats.sent}`;
-      if (view !== seen) options.onView?.({ scenario, elapsedSeconds: (Date.now() - started) / 1000, phase, stage: status.stage, canaryWeight: status.canaryWeight, reasons: status.analysis, message, sent: load.stats.sent, failed: load.stats.failed, ...(approvedBy ? { approvedBy } : {}) });
+      if (view !== seen)
+        options.onView?.({
+          scenario,
+          elapsedSeconds: (Date.now() - started) / 1000,
+          phase,
+          stage: status.stage,
+          canaryWeight: status.canaryWeight,
+          reasons: status.analysis,
+          message,
+          sent: load.stats.sent,
+          failed: load.stats.failed,
+          ...(approvedBy ? { approvedBy } : {}),
+        });
       seen = view;
       if (phase === 'Promoted' || phase === 'RolledBack') break;
     }
@@ -227,7 +280,12 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
     await notifier.flush();
     notifier.close();
     alertsSent = notifier.counts.sent;
-    const alertsActive = ((await (await fetch(`${alertmanager.url}/api/v2/alerts`)).json()) as { labels: Record<string, string>; status: { state: string } }[]).map((a) => ({
+    const alertsActive = (
+      (await (await fetch(`${alertmanager.url}/api/v2/alerts`)).json()) as {
+        labels: Record<string, string>;
+        status: { state: string };
+      }[]
+    ).map((a) => ({
       alertname: a.labels.alertname ?? '',
       severity: a.labels.severity ?? '',
       state: a.status.state,
@@ -236,7 +294,10 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
     const { rollout } = await store.get(ROLLOUT);
     const coefficients = rollout.spec.analysis.business;
     // The report's own numbers (the whole rollout, from Prometheus) give the business impact.
-    const report = await writeReport(rollout, { prometheus: prometheus.url, ...(options.reportPath ? { out: options.reportPath } : {}) });
+    const report = await writeReport(rollout, {
+      prometheus: prometheus.url,
+      ...(options.reportPath ? { out: options.reportPath } : {}),
+    });
     await options.beforeStop?.({ prometheusUrl: prometheus.url, rollout: ROLLOUT, startedAt: started });
     return {
       scenario,

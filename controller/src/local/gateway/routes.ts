@@ -10,7 +10,10 @@ import { formatIssues } from '../../api/validate.js';
 
 const stringMatch = z
   .object({ exact: z.string().optional(), prefix: z.string().optional(), regex: z.string().optional() })
-  .refine((m) => [m.exact, m.prefix, m.regex].filter((v) => v !== undefined).length === 1, 'needs exactly one of exact, prefix, regex');
+  .refine(
+    (m) => [m.exact, m.prefix, m.regex].filter((v) => v !== undefined).length === 1,
+    'needs exactly one of exact, prefix, regex',
+  );
 
 const destination = z.object({
   host: z.string().min(1),
@@ -28,12 +31,22 @@ const duration = z.string().refine((text) => {
 
 export const httpRouteSchema = z.object({
   name: z.string().optional(),
-  match: z.array(z.object({ headers: z.record(z.string(), stringMatch).optional(), uri: stringMatch.optional() })).optional(),
-  route: z.array(z.object({ destination, weight: z.number().int().min(0).max(100).optional() })).min(1, 'needs at least one destination'),
+  match: z
+    .array(z.object({ headers: z.record(z.string(), stringMatch).optional(), uri: stringMatch.optional() }))
+    .optional(),
+  route: z
+    .array(z.object({ destination, weight: z.number().int().min(0).max(100).optional() }))
+    .min(1, 'needs at least one destination'),
   mirror: destination.optional(),
   mirrorPercentage: z.object({ value: z.number().min(0).max(100) }).optional(),
   timeout: duration.optional(),
-  retries: z.object({ attempts: z.number().int().min(0).max(10), perTryTimeout: duration.optional(), retryOn: z.string().optional() }).optional(),
+  retries: z
+    .object({
+      attempts: z.number().int().min(0).max(10),
+      perTryTimeout: duration.optional(),
+      retryOn: z.string().optional(),
+    })
+    .optional(),
 });
 
 export const routeTableSchema = z.object({
@@ -53,21 +66,28 @@ function compileMatch(m: { regex?: string | undefined }, field: string): void {
   try {
     compiled.set(m, RE2JS.compile(m.regex));
   } catch (err) {
-    throw new RangeError(`${field}.regex: ${JSON.stringify(m.regex)} is not an RE2 regular expression (${(err as Error).message})`);
+    throw new RangeError(
+      `${field}.regex: ${JSON.stringify(m.regex)} is not an RE2 regular expression (${(err as Error).message})`,
+    );
   }
 }
 
 /** Validates a route table (a VirtualService spec, or a whole VirtualService whose spec is used). */
 export function parseRouteTable(input: unknown): RouteTable {
-  const spec = input !== null && typeof input === 'object' && 'spec' in (input as object) ? (input as { spec: unknown }).spec : input;
+  const spec =
+    input !== null && typeof input === 'object' && 'spec' in (input as object)
+      ? (input as { spec: unknown }).spec
+      : input;
   const parsed = routeTableSchema.safeParse(spec, { reportInput: true });
   if (!parsed.success) throw new RangeError(formatIssues(parsed.error.issues, spec, 'spec').join('; '));
   parsed.data.http.forEach((route, i) => {
     const weights = route.route.map((r) => r.weight ?? (route.route.length === 1 ? 100 : 0));
     const total = weights.reduce((a, b) => a + b, 0);
-    if (total !== 100) throw new RangeError(`spec.http[${i}].route: weights add up to ${total}; they must add up to 100`);
+    if (total !== 100)
+      throw new RangeError(`spec.http[${i}].route: weights add up to ${total}; they must add up to 100`);
     route.match?.forEach((m, j) => {
-      for (const [name, condition] of Object.entries(m.headers ?? {})) compileMatch(condition, `spec.http[${i}].match[${j}].headers.${name}`);
+      for (const [name, condition] of Object.entries(m.headers ?? {}))
+        compileMatch(condition, `spec.http[${i}].match[${j}].headers.${name}`);
       if (m.uri) compileMatch(m.uri, `spec.http[${i}].match[${j}].uri`);
     });
   });
@@ -77,7 +97,10 @@ export function parseRouteTable(input: unknown): RouteTable {
 /** A case-insensitive view of request headers, as node:http gives them (lowercase keys). */
 export type Headers = Record<string, string | string[] | undefined>;
 
-function matches(m: { exact?: string | undefined; prefix?: string | undefined; regex?: string | undefined }, value: string | undefined): boolean {
+function matches(
+  m: { exact?: string | undefined; prefix?: string | undefined; regex?: string | undefined },
+  value: string | undefined,
+): boolean {
   if (value === undefined) return false;
   if (m.exact !== undefined) return value === m.exact;
   if (m.prefix !== undefined) return value.startsWith(m.prefix);
@@ -115,7 +138,10 @@ export function pickDestination(route: HttpRoute, draw: number): Destination {
 /** The weights of the named route (or the first without matches), by subset: what `weir` reads back. */
 export function weightsOf(table: RouteTable, routeName: string): Record<string, number> {
   const route = table.http.find((r) => r.name === routeName);
-  if (!route) throw new RangeError(`route "${routeName}" not found; routes: ${table.http.map((r) => r.name ?? '(unnamed)').join(', ')}`);
+  if (!route)
+    throw new RangeError(
+      `route "${routeName}" not found; routes: ${table.http.map((r) => r.name ?? '(unnamed)').join(', ')}`,
+    );
   return Object.fromEntries(route.route.map((r) => [r.destination.subset ?? r.destination.host, r.weight ?? 100]));
 }
 
@@ -133,11 +159,17 @@ export interface WeightsChange {
  * weight is a whole percentage, they add up to 100, and the mirror names a
  * known destination with a percentage from 0 to 100.
  */
-export function parseWeightsChange(body: unknown, route: HttpRoute | undefined, known: ReadonlySet<string>): WeightsChange {
+export function parseWeightsChange(
+  body: unknown,
+  route: HttpRoute | undefined,
+  known: ReadonlySet<string>,
+): WeightsChange {
   const example = '{"weights": {"v1": 90, "v2": 10}}';
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new RangeError(`body: expected ${example}`);
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new RangeError(`body: expected ${example}`);
   const { weights, mirror } = body as { weights?: unknown; mirror?: unknown };
-  if (weights === null || typeof weights !== 'object' || Array.isArray(weights)) throw new RangeError(`weights: expected an object of destination → percentage, such as ${example}`);
+  if (weights === null || typeof weights !== 'object' || Array.isArray(weights))
+    throw new RangeError(`weights: expected an object of destination → percentage, such as ${example}`);
   const inRoute = new Set((route?.route ?? []).map((d) => d.destination.subset ?? d.destination.host));
   const isKnown = (name: string) => SUBSET.test(name) && (known.has(name) || inRoute.has(name));
   const knownList = () => [...new Set([...known, ...inRoute])].join(', ') || 'none';
@@ -145,29 +177,42 @@ export function parseWeightsChange(body: unknown, route: HttpRoute | undefined, 
   if (entries.length === 0) throw new RangeError(`weights: empty; expected ${example}`);
   const checked: Record<string, number> = Object.create(null) as Record<string, number>;
   for (const [name, weight] of entries) {
-    if (!isKnown(name)) throw new RangeError(`weights.${name}: not a destination this gateway knows; known: ${knownList()}`);
-    if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > 100) throw new RangeError(`weights.${name}: ${JSON.stringify(weight)} is not a whole percentage from 0 to 100`);
+    if (!isKnown(name))
+      throw new RangeError(`weights.${name}: not a destination this gateway knows; known: ${knownList()}`);
+    if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > 100)
+      throw new RangeError(`weights.${name}: ${JSON.stringify(weight)} is not a whole percentage from 0 to 100`);
     checked[name] = weight;
   }
   const total = Object.values(checked).reduce((a, b) => a + b, 0);
   if (total !== 100) throw new RangeError(`weights: add up to ${total}; they must add up to 100`);
   if (mirror === undefined || mirror === null) return { weights: { ...checked } };
-  if (typeof mirror !== 'object' || Array.isArray(mirror)) throw new RangeError('mirror: expected {"subset": "v2", "percent": 10}');
+  if (typeof mirror !== 'object' || Array.isArray(mirror))
+    throw new RangeError('mirror: expected {"subset": "v2", "percent": 10}');
   const { subset, percent } = mirror as { subset?: unknown; percent?: unknown };
-  if (typeof percent !== 'number' || !Number.isFinite(percent) || percent < 0 || percent > 100) throw new RangeError(`mirror.percent: ${JSON.stringify(percent)} is not a percentage from 0 to 100`);
-  if (percent > 0 && (typeof subset !== 'string' || !isKnown(subset))) throw new RangeError(`mirror.subset: ${JSON.stringify(subset)} is not a destination this gateway knows; known: ${knownList()}`);
+  if (typeof percent !== 'number' || !Number.isFinite(percent) || percent < 0 || percent > 100)
+    throw new RangeError(`mirror.percent: ${JSON.stringify(percent)} is not a percentage from 0 to 100`);
+  if (percent > 0 && (typeof subset !== 'string' || !isKnown(subset)))
+    throw new RangeError(
+      `mirror.subset: ${JSON.stringify(subset)} is not a destination this gateway knows; known: ${knownList()}`,
+    );
   return { weights: { ...checked }, ...(percent > 0 ? { mirror: { subset: subset as string, percent } } : {}) };
 }
 
 /** A copy of the table with the named route's weights replaced (and mirroring set), touching nothing else. */
 export function withWeights(table: RouteTable, routeName: string, change: WeightsChange): RouteTable {
   const index = table.http.findIndex((r) => r.name === routeName);
-  if (index < 0) throw new RangeError(`route "${routeName}" not found; routes: ${table.http.map((r) => r.name ?? '(unnamed)').join(', ')}`);
+  if (index < 0)
+    throw new RangeError(
+      `route "${routeName}" not found; routes: ${table.http.map((r) => r.name ?? '(unnamed)').join(', ')}`,
+    );
   const total = Object.values(change.weights).reduce((a, b) => a + b, 0);
   if (total !== 100) throw new RangeError(`weights add up to ${total}; they must add up to 100`);
   const route = table.http[index]!;
   const host = route.route[0]!.destination.host;
-  const next: HttpRoute = { ...route, route: Object.entries(change.weights).map(([subset, weight]) => ({ destination: { host, subset }, weight })) };
+  const next: HttpRoute = {
+    ...route,
+    route: Object.entries(change.weights).map(([subset, weight]) => ({ destination: { host, subset }, weight })),
+  };
   if (change.mirror && change.mirror.percent > 0) {
     next.mirror = { host, subset: change.mirror.subset };
     next.mirrorPercentage = { value: change.mirror.percent };

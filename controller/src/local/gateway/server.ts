@@ -14,12 +14,31 @@ import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { parseDuration } from '../../../../predictor/src/duration.js';
 import { RequestError } from '../../../../predictor/src/errors.js';
-import { bearerMatches, ClientAbortedError, decodeSegment, isOriginForm, pathOf, readBody, refuseTunnels, sendJson as reply } from '../../../../predictor/src/http.js';
+import {
+  bearerMatches,
+  ClientAbortedError,
+  decodeSegment,
+  isOriginForm,
+  pathOf,
+  readBody,
+  refuseTunnels,
+  sendJson as reply,
+} from '../../../../predictor/src/http.js';
 import type { Logger } from '../../../../predictor/src/log.js';
 import { parseAppliedStep } from '../../engine/applied-step.js';
 import type { AppliedStep } from '../../engine/types.js';
 import { GatewayTelemetry } from './telemetry.js';
-import { parseRouteTable, parseWeightsChange, pickDestination, selectRoute, weightsOf, withWeights, type Destination, type HttpRoute, type RouteTable } from './routes.js';
+import {
+  parseRouteTable,
+  parseWeightsChange,
+  pickDestination,
+  selectRoute,
+  weightsOf,
+  withWeights,
+  type Destination,
+  type HttpRoute,
+  type RouteTable,
+} from './routes.js';
 
 export interface GatewayOptions {
   table: RouteTable;
@@ -43,7 +62,17 @@ interface Attempt {
   body: Buffer;
 }
 
-const HOP_BY_HOP = ['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'host', 'content-length'];
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'host',
+  'content-length',
+];
 
 const ADMIN_MAX_BYTES = 1024 * 1024;
 
@@ -79,8 +108,16 @@ export class Gateway {
     this.random = options.random ?? Math.random;
     this.telemetry = new GatewayTelemetry(options.service);
     this.reportWeights();
-    this.data = refuseTunnels(http.createServer({ requestTimeout: 60_000, headersTimeout: 10_000 }, (req, res) => this.guard(req, res, () => this.proxy(req, res))));
-    this.admin = refuseTunnels(http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => this.guard(req, res, () => this.adminRequest(req, res))));
+    this.data = refuseTunnels(
+      http.createServer({ requestTimeout: 60_000, headersTimeout: 10_000 }, (req, res) =>
+        this.guard(req, res, () => this.proxy(req, res)),
+      ),
+    );
+    this.admin = refuseTunnels(
+      http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) =>
+        this.guard(req, res, () => this.adminRequest(req, res)),
+      ),
+    );
   }
 
   get routes(): RouteTable {
@@ -92,7 +129,12 @@ export class Gateway {
     this.table = table;
     for (const name of this.steps.keys()) if (!table.http.some((r) => r.name === name)) this.steps.delete(name);
     this.reportWeights();
-    this.log.info('routes updated', { routes: table.http.map((r) => ({ name: r.name, weights: r.route.map((d) => `${d.destination.subset ?? d.destination.host}=${d.weight ?? 100}`).join(',') })) });
+    this.log.info('routes updated', {
+      routes: table.http.map((r) => ({
+        name: r.name,
+        weights: r.route.map((d) => `${d.destination.subset ?? d.destination.host}=${d.weight ?? 100}`).join(','),
+      })),
+    });
   }
 
   async listen(port: number, adminPort: number, host = '127.0.0.1'): Promise<{ port: number; adminPort: number }> {
@@ -150,7 +192,11 @@ export class Gateway {
   private async proxy(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = performance.now();
     const path = req.url ?? '/';
-    if (!isOriginForm(path)) throw new RequestError(400, `request target ${JSON.stringify(path.slice(0, 200))}: only origin-form paths such as /v2/models/<model>/infer are routed; absolute URLs and //host are not`);
+    if (!isOriginForm(path))
+      throw new RequestError(
+        400,
+        `request target ${JSON.stringify(path.slice(0, 200))}: only origin-form paths such as /v2/models/<model>/infer are routed; absolute URLs and //host are not`,
+      );
     const body = await readBody(req, this.options.maxBodyBytes ?? 8 * 1024 * 1024);
     const route = selectRoute(this.table, pathOf(path), req.headers);
     if (!route) {
@@ -158,7 +204,8 @@ export class Gateway {
       return;
     }
     const destination = pickDestination(route, this.random());
-    if (route.mirror && this.random() * 100 < (route.mirrorPercentage?.value ?? 100)) void this.mirror(route.mirror, req, path, body);
+    if (route.mirror && this.random() * 100 < (route.mirrorPercentage?.value ?? 100))
+      void this.mirror(route.mirror, req, path, body);
     const version = destination.subset ?? destination.host;
     // A client that goes away while the upstream works is an abort (Envoy's downstream disconnect), not
     // the upstream's status; and the upstream request is cancelled rather than left to run.
@@ -180,14 +227,25 @@ export class Gateway {
   }
 
   /** Sends to the destination with the route's timeout and retries; never throws. */
-  private async forward(route: HttpRoute, destination: Destination, req: http.IncomingMessage, path: string, body: Buffer, signal?: AbortSignal): Promise<Attempt> {
+  private async forward(
+    route: HttpRoute,
+    destination: Destination,
+    req: http.IncomingMessage,
+    path: string,
+    body: Buffer,
+    signal?: AbortSignal,
+  ): Promise<Attempt> {
     const subset = destination.subset ?? destination.host;
     const attempts = 1 + (route.retries?.attempts ?? 0);
     const retryOn = route.retries?.retryOn ?? 'connect-failure,refused-stream,reset,5xx';
     const overall = route.timeout ? parseDuration(route.timeout) : 15_000;
     const perTry = route.retries?.perTryTimeout ? parseDuration(route.retries.perTryTimeout) : overall;
     const deadline = Date.now() + overall;
-    let last: Attempt = { status: 503, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ error: `no backend for ${subset}` })) };
+    let last: Attempt = {
+      status: 503,
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.from(JSON.stringify({ error: `no backend for ${subset}` })),
+    };
     const tried = new Set<URL>();
     for (let attempt = 1; attempt <= attempts && !signal?.aborted; attempt++) {
       const url = this.backendFor(subset, tried);
@@ -197,7 +255,17 @@ export class Gateway {
       if (budget <= 0) return gatewayError(504, `upstream ${subset} timed out after ${overall} ms`);
       this.inFlight.set(url.href, (this.inFlight.get(url.href) ?? 0) + 1);
       try {
-        last = await send(this.agent, url, req.method ?? 'GET', path, req.headers, body, budget, this.options.maxResponseBytes ?? 32 * 1024 * 1024, signal);
+        last = await send(
+          this.agent,
+          url,
+          req.method ?? 'GET',
+          path,
+          req.headers,
+          body,
+          budget,
+          this.options.maxResponseBytes ?? 32 * 1024 * 1024,
+          signal,
+        );
         if (!(last.status >= 500 && retryOn.includes('5xx'))) return last;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? '';
@@ -208,7 +276,10 @@ export class Gateway {
           : garbage
             ? gatewayError(502, `upstream ${subset} sent an invalid answer: ${(err as Error).message}`)
             : gatewayError(503, `upstream ${subset} failed: ${code || (err as Error).message}`);
-        const retriable = timedOut || (code === 'ECONNREFUSED' && retryOn.includes('connect-failure')) || (code === 'ECONNRESET' && retryOn.includes('reset'));
+        const retriable =
+          timedOut ||
+          (code === 'ECONNREFUSED' && retryOn.includes('connect-failure')) ||
+          (code === 'ECONNRESET' && retryOn.includes('reset'));
         if (!retriable) return last;
       } finally {
         this.inFlight.set(url.href, (this.inFlight.get(url.href) ?? 1) - 1);
@@ -225,7 +296,16 @@ export class Gateway {
     const started = performance.now();
     const headers = { ...req.headers, 'x-weir-mirrored': 'true' };
     try {
-      const result = await send(this.agent, url, req.method ?? 'GET', path, headers, body, 15_000, this.options.maxResponseBytes ?? 32 * 1024 * 1024);
+      const result = await send(
+        this.agent,
+        url,
+        req.method ?? 'GET',
+        path,
+        headers,
+        body,
+        15_000,
+        this.options.maxResponseBytes ?? 32 * 1024 * 1024,
+      );
       this.telemetry.record(subset, result.status, performance.now() - started, true);
     } catch {
       this.telemetry.record(subset, 503, performance.now() - started, true);
@@ -234,7 +314,11 @@ export class Gateway {
 
   private async adminRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const target = req.url ?? '/';
-    if (!isOriginForm(target)) throw new RequestError(400, `request target ${JSON.stringify(target.slice(0, 200))}: expected a path such as /routes`);
+    if (!isOriginForm(target))
+      throw new RequestError(
+        400,
+        `request target ${JSON.stringify(target.slice(0, 200))}: expected a path such as /routes`,
+      );
     const url = pathOf(target);
     const method = req.method ?? 'GET';
     if (url === '/healthz') return reply(res, 200, { ok: true });
@@ -243,7 +327,13 @@ export class Gateway {
       res.end(await this.telemetry.registry.metrics());
       return;
     }
-    if (!bearerMatches(req.headers.authorization, this.options.token)) return reply(res, 401, { error: 'the admin API needs "Authorization: Bearer <token>"' }, { 'www-authenticate': 'Bearer' });
+    if (!bearerMatches(req.headers.authorization, this.options.token))
+      return reply(
+        res,
+        401,
+        { error: 'the admin API needs "Authorization: Bearer <token>"' },
+        { 'www-authenticate': 'Bearer' },
+      );
     try {
       if (url === '/routes' && method === 'GET') return reply(res, 200, this.table);
       if (url === '/routes' && method === 'PUT') {
@@ -264,9 +354,18 @@ export class Gateway {
       if (weights) {
         const name = decodeSegment(weights[1]!, 'route name');
         const route = this.table.http.find((r) => r.name === name);
-        if (!route) return reply(res, 404, { error: `route "${name}" not found; routes: ${this.table.http.map((r) => r.name ?? '(unnamed)').join(', ')}` });
+        if (!route)
+          return reply(res, 404, {
+            error: `route "${name}" not found; routes: ${this.table.http.map((r) => r.name ?? '(unnamed)').join(', ')}`,
+          });
         if (method === 'GET') return reply(res, 200, this.describeRoute(name, route));
-        if (method !== 'PUT') return reply(res, 405, { error: `${method} is not allowed on ${url}; use GET or PUT` }, { allow: 'GET, PUT' });
+        if (method !== 'PUT')
+          return reply(
+            res,
+            405,
+            { error: `${method} is not allowed on ${url}; use GET or PUT` },
+            { allow: 'GET, PUT' },
+          );
         const text = (await readBody(req, 64 * 1024)).toString('utf8');
         let body: unknown;
         try {
@@ -277,13 +376,23 @@ export class Gateway {
         const change = parseWeightsChange(body, route, new Set(this.backends.keys()));
         const stepField = (body as { step?: unknown }).step;
         const step = stepField === undefined ? undefined : parseAppliedStep(stepField);
-        if (stepField !== undefined && !step) throw new RangeError('step: not a weir step record {attempt, stepId, action, at, summary, consumed}');
+        if (stepField !== undefined && !step)
+          throw new RangeError('step: not a weir step record {attempt, stepId, action, at, summary, consumed}');
         this.setRoutes(withWeights(this.table, name, change));
         if (step) this.steps.set(name, step);
         else this.steps.delete(name);
-        return reply(res, 200, this.describeRoute(name, this.table.http.find((r) => r.name === name)!));
+        return reply(
+          res,
+          200,
+          this.describeRoute(
+            name,
+            this.table.http.find((r) => r.name === name)!,
+          ),
+        );
       }
-      return reply(res, 404, { error: `no admin route ${method} ${url}; see GET /routes, PUT /routes, GET|PUT /routes/<name>/weights` });
+      return reply(res, 404, {
+        error: `no admin route ${method} ${url}; see GET /routes, PUT /routes, GET|PUT /routes/<name>/weights`,
+      });
     } catch (err) {
       if (err instanceof RangeError) return reply(res, 400, { error: err.message });
       throw err;
@@ -291,10 +400,25 @@ export class Gateway {
   }
 
   /** A route's weights, mirror and the step record weir wrote with them. */
-  private describeRoute(name: string, route: HttpRoute): { route: string; weights: Record<string, number>; mirror?: { subset: string; percent: number }; step?: AppliedStep } {
+  private describeRoute(
+    name: string,
+    route: HttpRoute,
+  ): {
+    route: string;
+    weights: Record<string, number>;
+    mirror?: { subset: string; percent: number };
+    step?: AppliedStep;
+  } {
     const step = this.steps.get(name);
-    const mirror = route.mirror ? { subset: route.mirror.subset ?? route.mirror.host, percent: route.mirrorPercentage?.value ?? 100 } : undefined;
-    return { route: name, weights: weightsOf(this.table, name), ...(mirror ? { mirror } : {}), ...(step ? { step } : {}) };
+    const mirror = route.mirror
+      ? { subset: route.mirror.subset ?? route.mirror.host, percent: route.mirrorPercentage?.value ?? 100 }
+      : undefined;
+    return {
+      route: name,
+      weights: weightsOf(this.table, name),
+      ...(mirror ? { mirror } : {}),
+      ...(step ? { step } : {}),
+    };
   }
 }
 
@@ -315,46 +439,66 @@ function passable(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
 }
 
 function gatewayError(status: number, message: string): Attempt {
-  return { status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ error: message })) };
+  return {
+    status,
+    headers: { 'content-type': 'application/json' },
+    body: Buffer.from(JSON.stringify({ error: message })),
+  };
 }
-
 
 /**
  * One request to a backend: its host and port with the client's path as the
  * request target (never a URL resolved from that path). A status outside
  * 200–599 or an answer above `maxBytes` rejects with EBADUPSTREAM_WEIR.
  */
-function send(agent: http.Agent, base: URL, method: string, path: string, headers: http.IncomingHttpHeaders, body: Buffer, timeoutMs: number, maxBytes: number, signal?: AbortSignal): Promise<Attempt> {
+function send(
+  agent: http.Agent,
+  base: URL,
+  method: string,
+  path: string,
+  headers: http.IncomingHttpHeaders,
+  body: Buffer,
+  timeoutMs: number,
+  maxBytes: number,
+  signal?: AbortSignal,
+): Promise<Attempt> {
   return new Promise((resolve, reject) => {
     const forwarded = { ...passable(headers), 'content-length': body.length };
     const bad = (message: string) => Object.assign(new Error(message), { code: 'EBADUPSTREAM_WEIR' });
     let upstream: http.ClientRequest;
     try {
-      upstream = http.request({ protocol: base.protocol, hostname: base.hostname, port: base.port, path, method, headers: forwarded, agent }, (res) => {
-        const status = res.statusCode ?? 0;
-        if (!Number.isInteger(status) || status < 200 || status > 599) {
-          upstream.destroy(bad(`status ${status} is not an HTTP status from 200 to 599`));
-          return;
-        }
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > maxBytes) upstream.destroy(bad(`answer larger than ${maxBytes} bytes`));
-          else chunks.push(c);
-        });
-        res.on('end', () => {
-          clearTimeout(timer);
-          resolve({ status, headers: res.headers, body: Buffer.concat(chunks) });
-        });
-        res.on('error', reject);
-      });
+      upstream = http.request(
+        { protocol: base.protocol, hostname: base.hostname, port: base.port, path, method, headers: forwarded, agent },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          if (!Number.isInteger(status) || status < 200 || status > 599) {
+            upstream.destroy(bad(`status ${status} is not an HTTP status from 200 to 599`));
+            return;
+          }
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > maxBytes) upstream.destroy(bad(`answer larger than ${maxBytes} bytes`));
+            else chunks.push(c);
+          });
+          res.on('end', () => {
+            clearTimeout(timer);
+            resolve({ status, headers: res.headers, body: Buffer.concat(chunks) });
+          });
+          res.on('error', reject);
+        },
+      );
     } catch (err) {
       reject(Object.assign(err as Error, { code: 'EBADUPSTREAM_WEIR' }));
       return;
     }
-    const timer = setTimeout(() => upstream.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT_WEIR' })), timeoutMs);
-    const cancel = () => upstream.destroy(Object.assign(new Error('the client went away'), { code: 'ECLIENTGONE_WEIR' }));
+    const timer = setTimeout(
+      () => upstream.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT_WEIR' })),
+      timeoutMs,
+    );
+    const cancel = () =>
+      upstream.destroy(Object.assign(new Error('the client went away'), { code: 'ECLIENTGONE_WEIR' }));
     signal?.addEventListener('abort', cancel, { once: true });
     upstream.on('error', (err) => {
       clearTimeout(timer);

@@ -8,17 +8,43 @@ const LABELS = ['reporter', 'destination_service', 'destination_version', 'respo
 
 export class GatewayTelemetry {
   readonly registry = new client.Registry();
-  private readonly requests = new client.Counter({ name: 'istio_requests_total', help: 'Requests by destination version and response code (Istio standard metric)', labelNames: LABELS, registers: [this.registry] });
-  private readonly duration = new client.Histogram({ name: 'istio_request_duration_milliseconds', help: 'Request duration in ms (Istio standard metric)', labelNames: LABELS, buckets: ISTIO_BUCKETS, registers: [this.registry] });
-  private readonly aborts = new client.Counter({ name: 'weir_gateway_client_aborts_total', help: 'Requests the client abandoned before sending its whole body (not errors, not model traffic)', registers: [this.registry] });
-  private readonly routeWeight = new client.Gauge({ name: 'weir_gateway_route_weight', help: 'Configured weight per route and destination version', labelNames: ['route', 'destination_version'], registers: [this.registry] });
+  private readonly requests = new client.Counter({
+    name: 'istio_requests_total',
+    help: 'Requests by destination version and response code (Istio standard metric)',
+    labelNames: LABELS,
+    registers: [this.registry],
+  });
+  private readonly duration = new client.Histogram({
+    name: 'istio_request_duration_milliseconds',
+    help: 'Request duration in ms (Istio standard metric)',
+    labelNames: LABELS,
+    buckets: ISTIO_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly aborts = new client.Counter({
+    name: 'weir_gateway_client_aborts_total',
+    help: 'Requests the client abandoned before sending its whole body (not errors, not model traffic)',
+    registers: [this.registry],
+  });
+  private readonly routeWeight = new client.Gauge({
+    name: 'weir_gateway_route_weight',
+    help: 'Configured weight per route and destination version',
+    labelNames: ['route', 'destination_version'],
+    registers: [this.registry],
+  });
 
   constructor(private readonly service: string) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'weir_gateway_' });
   }
 
   record(version: string, code: number, ms: number, mirrored: boolean): void {
-    const labels = { reporter: 'destination', destination_service: this.service, destination_version: version, response_code: String(code), request_mirrored: String(mirrored) };
+    const labels = {
+      reporter: 'destination',
+      destination_service: this.service,
+      destination_version: version,
+      response_code: String(code),
+      request_mirrored: String(mirrored),
+    };
     this.requests.inc(labels);
     this.duration.observe(labels, ms);
   }
@@ -29,6 +55,7 @@ export class GatewayTelemetry {
 
   weights(route: string, weights: Record<string, number>): void {
     this.routeWeight.reset();
-    for (const [version, weight] of Object.entries(weights)) this.routeWeight.set({ route, destination_version: version }, weight);
+    for (const [version, weight] of Object.entries(weights))
+      this.routeWeight.set({ route, destination_version: version }, weight);
   }
 }

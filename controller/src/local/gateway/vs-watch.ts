@@ -39,11 +39,19 @@ export class VirtualServiceWatcher {
     this.informer = new Informer<VirtualService>({
       kubeconfig,
       path: `/apis/${GROUP}/${VERSION}/namespaces/${target.namespace}/${PLURAL}`,
-      list: async () => (await api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: target.namespace, plural: PLURAL, fieldSelector })) as Listed<VirtualService>,
+      list: async () =>
+        (await api.listNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace: target.namespace,
+          plural: PLURAL,
+          fieldSelector,
+        })) as Listed<VirtualService>,
       fieldSelector,
       log,
       onEvent: (phase, object) => {
-        if (phase === 'DELETED') this.log.warn('VirtualService deleted; keeping the last good routes', { ...this.target });
+        if (phase === 'DELETED')
+          this.log.warn('VirtualService deleted; keeping the last good routes', { ...this.target });
         else this.apply(object);
       },
     });
@@ -68,7 +76,11 @@ export class VirtualServiceWatcher {
       this.counts.applied++;
     } catch (err) {
       this.counts.rejected++;
-      this.log.warn('VirtualService does not validate; keeping the last good routes', { ...this.target, resourceVersion: object.metadata?.resourceVersion, err });
+      this.log.warn('VirtualService does not validate; keeping the last good routes', {
+        ...this.target,
+        resourceVersion: object.metadata?.resourceVersion,
+        err,
+      });
     }
   }
 }

@@ -71,14 +71,60 @@ export class AlertmanagerNotifier implements Notifier {
     const namespace = rollout.metadata.namespace ?? this.namespace;
     const ref = namespace === 'local' ? name : `${name} -n ${namespace}`;
     const wanted: Wanted[] = [];
-    if (status.phase === 'AwaitingApproval') wanted.push({ alertname: 'WeirRolloutAwaitingApproval', severity: 'warning', summary: event.summary, action: `weir approve ${ref} (or weir abort ${ref})` });
-    if (status.phase === 'RolledBack') wanted.push({ alertname: 'WeirCanaryRolledBack', severity: 'critical', summary: event.summary, action: `weir status ${ref}; after a fix, weir retry ${ref}` });
-    if (event.routeWriteFailure) wanted.push({ alertname: 'WeirRouteWriteFailing', severity: 'critical', summary: `the route of ${name} cannot be set to what its status calls for (canary ${status.canaryWeight}%): ${event.routeWriteFailure}`, action: 'check that the controller can patch the VirtualService (or reach the gateway); it retries with backoff' });
-    if (event.statusWriteFailure) wanted.push({ alertname: 'WeirStatusWriteFailing', severity: 'warning', summary: `the status of ${name} cannot be written (a rollback still takes traffic off the canary): ${event.statusWriteFailure}`, action: 'check the rollout store: the API server (modelrollouts/status) or the local folder' });
-    if (event.metricsUnavailable) wanted.push({ alertname: 'WeirPrometheusUnreachable', severity: 'warning', summary: `no Prometheus query answered for ${name}: the rollout holds`, action: 'check the controller\'s --prometheus URL and that Prometheus is up' });
-    if (event.stepChanged && event.action === 'advance') wanted.push({ alertname: 'WeirStageAdvanced', severity: 'info', summary: event.summary, oneShot: true, action: `weir status ${ref}` });
-    if (event.stepChanged && event.action === 'promote') wanted.push({ alertname: 'WeirCanaryPromoted', severity: 'info', summary: event.summary, oneShot: true });
-    if (event.stepChanged && status.analysis.some((r) => r.kind === 'rollout' && r.verdict === 'inconclusive')) wanted.push({ alertname: 'WeirRolloutInconclusive', severity: 'warning', summary: event.summary, oneShot: true, action: `weir history ${ref}` });
+    if (status.phase === 'AwaitingApproval')
+      wanted.push({
+        alertname: 'WeirRolloutAwaitingApproval',
+        severity: 'warning',
+        summary: event.summary,
+        action: `weir approve ${ref} (or weir abort ${ref})`,
+      });
+    if (status.phase === 'RolledBack')
+      wanted.push({
+        alertname: 'WeirCanaryRolledBack',
+        severity: 'critical',
+        summary: event.summary,
+        action: `weir status ${ref}; after a fix, weir retry ${ref}`,
+      });
+    if (event.routeWriteFailure)
+      wanted.push({
+        alertname: 'WeirRouteWriteFailing',
+        severity: 'critical',
+        summary: `the route of ${name} cannot be set to what its status calls for (canary ${status.canaryWeight}%): ${event.routeWriteFailure}`,
+        action:
+          'check that the controller can patch the VirtualService (or reach the gateway); it retries with backoff',
+      });
+    if (event.statusWriteFailure)
+      wanted.push({
+        alertname: 'WeirStatusWriteFailing',
+        severity: 'warning',
+        summary: `the status of ${name} cannot be written (a rollback still takes traffic off the canary): ${event.statusWriteFailure}`,
+        action: 'check the rollout store: the API server (modelrollouts/status) or the local folder',
+      });
+    if (event.metricsUnavailable)
+      wanted.push({
+        alertname: 'WeirPrometheusUnreachable',
+        severity: 'warning',
+        summary: `no Prometheus query answered for ${name}: the rollout holds`,
+        action: "check the controller's --prometheus URL and that Prometheus is up",
+      });
+    if (event.stepChanged && event.action === 'advance')
+      wanted.push({
+        alertname: 'WeirStageAdvanced',
+        severity: 'info',
+        summary: event.summary,
+        oneShot: true,
+        action: `weir status ${ref}`,
+      });
+    if (event.stepChanged && event.action === 'promote')
+      wanted.push({ alertname: 'WeirCanaryPromoted', severity: 'info', summary: event.summary, oneShot: true });
+    if (event.stepChanged && status.analysis.some((r) => r.kind === 'rollout' && r.verdict === 'inconclusive'))
+      wanted.push({
+        alertname: 'WeirRolloutInconclusive',
+        severity: 'warning',
+        summary: event.summary,
+        oneShot: true,
+        action: `weir history ${ref}`,
+      });
 
     const now = this.now();
     const labelsOf = (w: Wanted): Record<string, string> => ({
@@ -101,15 +147,30 @@ export class AlertmanagerNotifier implements Notifier {
     for (const w of wanted) {
       const labels = labelsOf(w);
       if (w.oneShot) {
-        this.enqueue(identity(labels), { labels, annotations: annotationsOf(w), startsAt: iso(now), endsAt: iso(now + (this.options.oneShotMs ?? 10 * 60_000)) });
+        this.enqueue(identity(labels), {
+          labels,
+          annotations: annotationsOf(w),
+          startsAt: iso(now),
+          endsAt: iso(now + (this.options.oneShotMs ?? 10 * 60_000)),
+        });
         continue;
       }
       const id = `${prefix}${w.alertname}`;
       keep.add(id);
       const current = this.active.get(id);
       // A condition alert keeps its identity (and startsAt) while it holds; it is sent again before it would lapse.
-      if (current && identity(current.alert.labels) === identity(labels) && now - current.sentAt < (this.options.refreshMs ?? 60_000)) continue;
-      const alert: AlertmanagerAlert = { labels, annotations: annotationsOf(w), startsAt: current && identity(current.alert.labels) === identity(labels) ? current.alert.startsAt : iso(now), endsAt: iso(now + (this.options.validForMs ?? 5 * 60_000)) };
+      if (
+        current &&
+        identity(current.alert.labels) === identity(labels) &&
+        now - current.sentAt < (this.options.refreshMs ?? 60_000)
+      )
+        continue;
+      const alert: AlertmanagerAlert = {
+        labels,
+        annotations: annotationsOf(w),
+        startsAt: current && identity(current.alert.labels) === identity(labels) ? current.alert.startsAt : iso(now),
+        endsAt: iso(now + (this.options.validForMs ?? 5 * 60_000)),
+      };
       if (current && identity(current.alert.labels) !== identity(labels)) this.resolve(current.alert, now);
       this.active.set(id, { alert, sentAt: now });
       this.enqueue(identity(labels), alert);

@@ -45,7 +45,14 @@ export async function withLock<T>(lockPath: string, work: () => Promise<T>, time
   while (!(await tryAcquire(lockPath))) {
     const { stale, owner } = await abandoned(lockPath);
     // A lock that cannot be removed (not a file, a read-only folder) is waited out like a live one.
-    if (stale && (await unlink(lockPath).then(() => true, () => false))) continue;
+    if (
+      stale &&
+      (await unlink(lockPath).then(
+        () => true,
+        () => false,
+      ))
+    )
+      continue;
     if (Date.now() > deadline) throw new Error(`${lockPath}: held by pid ${owner} for more than ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

@@ -14,7 +14,15 @@ import { commandSchema, statusSchema, type RolloutStatus } from '../../api/schem
 import { formatIssues, validateModelRollout } from '../../api/validate.js';
 import { commandRefusal, REFUSALS_KEPT } from '../../engine/commands.js';
 import type { Command } from '../../engine/types.js';
-import { CommandRefusedError, ConflictError, InvalidRolloutError, type InvalidRollout, type RolloutListing, type RolloutStore, type StoredRollout } from '../types.js';
+import {
+  CommandRefusedError,
+  ConflictError,
+  InvalidRolloutError,
+  type InvalidRollout,
+  type RolloutListing,
+  type RolloutStore,
+  type StoredRollout,
+} from '../types.js';
 import { withLock } from './lock.js';
 
 export { ConflictError } from '../types.js';
@@ -65,7 +73,8 @@ export class FileRolloutStore implements RolloutStore {
     } catch (err) {
       throw new InvalidRolloutError(name, `${file}: not YAML (${(err as Error).message.split('\n')[0]})`);
     }
-    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new InvalidRolloutError(name, `${file}: not a ModelRollout document`);
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+      throw new InvalidRolloutError(name, `${file}: not a ModelRollout document`);
     return doc as FileDocument;
   }
 
@@ -78,10 +87,23 @@ export class FileRolloutStore implements RolloutStore {
     rollout.status = status.status;
     // Commands and the revision are checked too: one malformed entry must not reach the engine or break every write.
     const commands = storedCommands.safeParse(doc.commands ?? [], { reportInput: true });
-    if (!commands.success) throw new InvalidRolloutError(name, `${file}: ${formatIssues(commands.error.issues, doc.commands, 'commands').join('; ')}`);
-    if (doc.revision !== undefined && !(Number.isSafeInteger(doc.revision) && doc.revision >= 0)) throw new InvalidRolloutError(name, `${file}: revision: ${JSON.stringify(doc.revision)} is not a whole number >= 0`);
+    if (!commands.success)
+      throw new InvalidRolloutError(
+        name,
+        `${file}: ${formatIssues(commands.error.issues, doc.commands, 'commands').join('; ')}`,
+      );
+    if (doc.revision !== undefined && !(Number.isSafeInteger(doc.revision) && doc.revision >= 0))
+      throw new InvalidRolloutError(
+        name,
+        `${file}: revision: ${JSON.stringify(doc.revision)} is not a whole number >= 0`,
+      );
     const consumed = new Set(rollout.status.consumedCommands);
-    return { key: name, rollout, commands: commands.data.filter((c) => !consumed.has(c.id)), revision: String(doc.revision ?? 0) };
+    return {
+      key: name,
+      rollout,
+      commands: commands.data.filter((c) => !consumed.has(c.id)),
+      revision: String(doc.revision ?? 0),
+    };
   }
 
   /** Writes atomically: a crash leaves either the old file or the new one, never a mix. */
@@ -110,14 +132,18 @@ export class FileRolloutStore implements RolloutStore {
     const invalid: InvalidRollout[] = [];
     for (const name of names.sort()) {
       if (!NAME.test(name)) {
-        invalid.push({ key: name, reason: `${path.join(this.dir, `${name}.yaml`)}: "${name}" is not a DNS label, so it cannot name a rollout; rename the file` });
+        invalid.push({
+          key: name,
+          reason: `${path.join(this.dir, `${name}.yaml`)}: "${name}" is not a DNS label, so it cannot name a rollout; rename the file`,
+        });
         continue;
       }
       try {
         rollouts.push(await this.get(name));
       } catch (err) {
         if (err instanceof InvalidRolloutError) invalid.push({ key: name, reason: err.reason, metadata: { name } });
-        else if (err instanceof RangeError && /not found/.test(err.message)) continue; // deleted while listing
+        else if (err instanceof RangeError && /not found/.test(err.message))
+          continue; // deleted while listing
         else throw err;
       }
     }
@@ -132,7 +158,10 @@ export class FileRolloutStore implements RolloutStore {
     return withLock(`${this.file(name)}.lock`, async () => {
       const doc = await this.read(name);
       this.toStored(doc, name); // never write over a file that does not validate
-      if (String(doc.revision ?? 0) !== revision) throw new ConflictError(`rollout "${name}" changed since revision ${revision} (now ${doc.revision ?? 0}); read it again`);
+      if (String(doc.revision ?? 0) !== revision)
+        throw new ConflictError(
+          `rollout "${name}" changed since revision ${revision} (now ${doc.revision ?? 0}); read it again`,
+        );
       doc.status = status;
       // Commands the status has consumed can go; unconsumed ones stay.
       doc.commands = (doc.commands ?? []).filter((c) => !status.consumedCommands.includes(c.id));
@@ -149,7 +178,13 @@ export class FileRolloutStore implements RolloutStore {
       const status = rollout.status!;
       const refusal = commandRefusal(status.phase, command.type);
       if (refusal) {
-        doc.status = { ...status, refusedCommands: [...status.refusedCommands, { type: command.type, by: command.by, at: command.at, reason: refusal }].slice(-REFUSALS_KEPT) };
+        doc.status = {
+          ...status,
+          refusedCommands: [
+            ...status.refusedCommands,
+            { type: command.type, by: command.by, at: command.at, reason: refusal },
+          ].slice(-REFUSALS_KEPT),
+        };
         doc.revision = (doc.revision ?? 0) + 1;
         await this.replace(name, doc);
         throw new CommandRefusedError(name, status.phase, refusal);

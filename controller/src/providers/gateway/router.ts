@@ -22,17 +22,41 @@ export class GatewayRouter implements TrafficRouter {
   private async call(rollout: ModelRollout, init: RequestInit = {}): Promise<RouteReply> {
     const route = rollout.spec.virtualService.route;
     const path = `/routes/${encodeURIComponent(route)}/weights`;
-    const response = await fetch(`${this.adminUrl}${path}`, { ...init, headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(10_000) });
+    const response = await fetch(`${this.adminUrl}${path}`, {
+      ...init,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` },
+      signal: AbortSignal.timeout(10_000),
+    });
     const body = (await response.json().catch(() => ({}))) as RouteReply & { error?: string };
-    if (response.status === 404) throw new RouteConfigError('RouteNotFound', `the gateway has no route named "${route}": ${body.error ?? 'not found'}`);
-    if (!response.ok) throw new Error(`gateway ${init.method ?? 'GET'} ${path}: HTTP ${response.status}: ${body.error ?? 'no detail'}`);
+    if (response.status === 404)
+      throw new RouteConfigError(
+        'RouteNotFound',
+        `the gateway has no route named "${route}": ${body.error ?? 'not found'}`,
+      );
+    if (!response.ok)
+      throw new Error(`gateway ${init.method ?? 'GET'} ${path}: HTTP ${response.status}: ${body.error ?? 'no detail'}`);
     return body;
   }
 
-  async setRoutes(rollout: ModelRollout, canaryWeight: number, mirrorPercent: number, step: AppliedStep): Promise<void> {
+  async setRoutes(
+    rollout: ModelRollout,
+    canaryWeight: number,
+    mirrorPercent: number,
+    step: AppliedStep,
+  ): Promise<void> {
     const { spec } = rollout;
-    const weights = { [spec.stable.subset ?? spec.stable.version]: 100 - canaryWeight, [spec.canary.subset ?? spec.canary.version]: canaryWeight };
-    await this.call(rollout, { method: 'PUT', body: JSON.stringify({ weights, mirror: { subset: spec.canary.subset ?? spec.canary.version, percent: mirrorPercent }, step: boundedStep({ ...step, rollout: identity(rollout) }) }) });
+    const weights = {
+      [spec.stable.subset ?? spec.stable.version]: 100 - canaryWeight,
+      [spec.canary.subset ?? spec.canary.version]: canaryWeight,
+    };
+    await this.call(rollout, {
+      method: 'PUT',
+      body: JSON.stringify({
+        weights,
+        mirror: { subset: spec.canary.subset ?? spec.canary.version, percent: mirrorPercent },
+        step: boundedStep({ ...step, rollout: identity(rollout) }),
+      }),
+    });
   }
 
   async getRoutes(rollout: ModelRollout): Promise<RouteState> {

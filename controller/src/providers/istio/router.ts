@@ -9,14 +9,30 @@ import type { ModelRollout } from '../../api/schema.js';
 import type { AppliedStep } from '../../engine/types.js';
 import { isConflict, isNotFound, kubeCall } from '../kube/client.js';
 import { ConflictError, RouteConfigError, type RouteState, type TrafficRouter } from '../types.js';
-import { APPLIED_STEPS_ANNOTATION, appliedStepOf, ownedRoute, rewriteRoutes, sameHost, subsetsNeeded, weightsOfRoute, withAppliedStep, type IstioHttpRoute } from './routes.js';
+import {
+  APPLIED_STEPS_ANNOTATION,
+  appliedStepOf,
+  ownedRoute,
+  rewriteRoutes,
+  sameHost,
+  subsetsNeeded,
+  weightsOfRoute,
+  withAppliedStep,
+  type IstioHttpRoute,
+} from './routes.js';
 
 const GROUP = 'networking.istio.io';
 const VERSION = 'v1beta1';
 const CONFLICT_RETRIES = 8;
 
 interface VirtualService {
-  metadata: { name: string; namespace: string; resourceVersion?: string; annotations?: Record<string, string>; [key: string]: unknown };
+  metadata: {
+    name: string;
+    namespace: string;
+    resourceVersion?: string;
+    annotations?: Record<string, string>;
+    [key: string]: unknown;
+  };
   spec: { http?: IstioHttpRoute[]; [key: string]: unknown };
   [key: string]: unknown;
 }
@@ -46,7 +62,13 @@ export class IstioRouter implements TrafficRouter {
   }
 
   private ref(rollout: ModelRollout) {
-    return { group: GROUP, version: VERSION, plural: 'virtualservices', namespace: rollout.metadata.namespace ?? 'default', name: rollout.spec.virtualService.name };
+    return {
+      group: GROUP,
+      version: VERSION,
+      plural: 'virtualservices',
+      namespace: rollout.metadata.namespace ?? 'default',
+      name: rollout.spec.virtualService.name,
+    };
   }
 
   private async read(rollout: ModelRollout): Promise<VirtualService> {
@@ -54,7 +76,11 @@ export class IstioRouter implements TrafficRouter {
     try {
       return (await this.api.getNamespacedCustomObject(ref)) as VirtualService;
     } catch (err) {
-      if (isNotFound(err)) throw new RouteConfigError('VirtualServiceNotFound', `VirtualService ${ref.namespace}/${ref.name} does not exist; create it or fix spec.virtualService.name`);
+      if (isNotFound(err))
+        throw new RouteConfigError(
+          'VirtualServiceNotFound',
+          `VirtualService ${ref.namespace}/${ref.name} does not exist; create it or fix spec.virtualService.name`,
+        );
       return kubeCall(`get virtualservice ${ref.namespace}/${ref.name}`, () => Promise.reject(err));
     }
   }
@@ -64,12 +90,21 @@ export class IstioRouter implements TrafficRouter {
     const needed = subsetsNeeded(route, rollout.spec);
     if (needed.length === 0) return;
     const namespace = rollout.metadata.namespace ?? 'default';
-    const list = (await kubeCall(`list destinationrules in ${namespace}`, () => this.api.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'destinationrules', namespace }))) as { items: DestinationRule[] };
+    const list = (await kubeCall(`list destinationrules in ${namespace}`, () =>
+      this.api.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'destinationrules', namespace }),
+    )) as { items: DestinationRule[] };
     for (const { host, subset, version } of needed) {
       const rules = list.items.filter((r) => r.spec?.host && sameHost(r.spec.host, host, namespace));
-      if (rules.length === 0) throw new RouteConfigError('DestinationRuleNotFound', `no DestinationRule in ${namespace} for host ${host}; version ${version} routes to its subset "${subset}"`);
+      if (rules.length === 0)
+        throw new RouteConfigError(
+          'DestinationRuleNotFound',
+          `no DestinationRule in ${namespace} for host ${host}; version ${version} routes to its subset "${subset}"`,
+        );
       if (!rules.some((r) => r.spec?.subsets?.some((s) => s.name === subset))) {
-        throw new RouteConfigError('SubsetNotFound', `DestinationRule ${rules.map((r) => r.metadata.name).join(', ')} for host ${host} has no subset "${subset}" (version ${version}); add it with labels {version: ${version}}`);
+        throw new RouteConfigError(
+          'SubsetNotFound',
+          `DestinationRule ${rules.map((r) => r.metadata.name).join(', ')} for host ${host} has no subset "${subset}" (version ${version}); add it with labels {version: ${version}}`,
+        );
       }
     }
   }
@@ -85,10 +120,18 @@ export class IstioRouter implements TrafficRouter {
     await this.checkSubsets(rollout, route);
     this.checked.set(this.key(rollout), vs);
     const step = appliedStepOf(vs.metadata.annotations, rollout.metadata.name);
-    return { ...weightsOfRoute(route, rollout.spec), ...(step && (step.rollout === undefined || step.rollout === this.key(rollout)) ? { step } : {}) };
+    return {
+      ...weightsOfRoute(route, rollout.spec),
+      ...(step && (step.rollout === undefined || step.rollout === this.key(rollout)) ? { step } : {}),
+    };
   }
 
-  async setRoutes(rollout: ModelRollout, canaryWeight: number, mirrorPercent: number, step: AppliedStep): Promise<void> {
+  async setRoutes(
+    rollout: ModelRollout,
+    canaryWeight: number,
+    mirrorPercent: number,
+    step: AppliedStep,
+  ): Promise<void> {
     const ref = this.ref(rollout);
     // The copy getRoutes read moments ago saves a read; if the VirtualService changed
     // since, the patch gets 409 and the next attempt reads it fresh.
@@ -102,14 +145,29 @@ export class IstioRouter implements TrafficRouter {
     for (let attempt = 1; ; attempt++) {
       const fresh = !vs;
       vs ??= await this.read(rollout);
-      const http = rewriteRoutes(vs.spec?.http ?? [], rollout.spec, `${ref.namespace}/${ref.name}`, canaryWeight, mirrorPercent);
-      if (fresh && attempt === 1) await this.checkSubsets(rollout, ownedRoute(http, rollout.spec, `${ref.namespace}/${ref.name}`));
+      const http = rewriteRoutes(
+        vs.spec?.http ?? [],
+        rollout.spec,
+        `${ref.namespace}/${ref.name}`,
+        canaryWeight,
+        mirrorPercent,
+      );
+      if (fresh && attempt === 1)
+        await this.checkSubsets(rollout, ownedRoute(http, rollout.spec, `${ref.namespace}/${ref.name}`));
       try {
         // A merge patch of spec.http, and of weir's step record beside it, that carries the
         // resourceVersion read: the API server applies it only if nobody wrote in between (409 otherwise).
-        const annotations = { [APPLIED_STEPS_ANNOTATION]: withAppliedStep(vs.metadata.annotations, rollout.metadata.name, { ...step, rollout: this.key(rollout) }) };
+        const annotations = {
+          [APPLIED_STEPS_ANNOTATION]: withAppliedStep(vs.metadata.annotations, rollout.metadata.name, {
+            ...step,
+            rollout: this.key(rollout),
+          }),
+        };
         const body = { metadata: { resourceVersion: vs.metadata.resourceVersion, annotations }, spec: { http } };
-        await this.api.patchNamespacedCustomObject({ ...ref, body, ...(this.options.fieldManager ? { fieldManager: this.options.fieldManager } : {}) }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+        await this.api.patchNamespacedCustomObject(
+          { ...ref, body, ...(this.options.fieldManager ? { fieldManager: this.options.fieldManager } : {}) },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
         this.counts.writes++;
         this.options.onWrite?.(rollout, attempt);
         return;
@@ -118,7 +176,10 @@ export class IstioRouter implements TrafficRouter {
           this.counts.conflicts++;
           vs = await this.read(rollout);
           const now = appliedStepOf(vs.metadata.annotations, rollout.metadata.name)?.stepId;
-          if (known && now !== seen) throw new ConflictError(`VirtualService ${ref.namespace}/${ref.name} now carries step ${now ?? '(none)'} for ${rollout.metadata.name}, not ${seen}: another writer decided since; read again`);
+          if (known && now !== seen)
+            throw new ConflictError(
+              `VirtualService ${ref.namespace}/${ref.name} now carries step ${now ?? '(none)'} for ${rollout.metadata.name}, not ${seen}: another writer decided since; read again`,
+            );
           continue;
         }
         return kubeCall(`patch virtualservice ${ref.namespace}/${ref.name}`, () => Promise.reject(err));

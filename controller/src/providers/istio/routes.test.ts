@@ -1,17 +1,42 @@
 import { describe, expect, test } from '@jest/globals';
 import { specSchema, type ModelRolloutSpecInput } from '../../api/schema.js';
 import { RouteConfigError } from '../types.js';
-import { APPLIED_STEPS_ANNOTATION, appliedStepOf, headerRouteName, rewriteRoutes, sameHost, subsetsNeeded, weightsOfRoute, withAppliedStep, type IstioHttpRoute } from './routes.js';
+import {
+  APPLIED_STEPS_ANNOTATION,
+  appliedStepOf,
+  headerRouteName,
+  rewriteRoutes,
+  sameHost,
+  subsetsNeeded,
+  weightsOfRoute,
+  withAppliedStep,
+  type IstioHttpRoute,
+} from './routes.js';
 
 const spec = (extra: Partial<ModelRolloutSpecInput> = {}) =>
-  specSchema.parse({ model: 'm', virtualService: { name: 'predictor', route: 'primary' }, stable: { version: 'v1' }, canary: { version: 'v2' }, ...extra });
+  specSchema.parse({
+    model: 'm',
+    virtualService: { name: 'predictor', route: 'primary' },
+    stable: { version: 'v1' },
+    canary: { version: 'v2' },
+    ...extra,
+  });
 
 const routes = (): IstioHttpRoute[] => [
-  { name: 'beta', match: [{ headers: { 'x-cohort': { exact: 'beta' } } }], route: [{ destination: { host: 'predictor', subset: 'v1' } }], timeout: '3s' },
+  {
+    name: 'beta',
+    match: [{ headers: { 'x-cohort': { exact: 'beta' } } }],
+    route: [{ destination: { host: 'predictor', subset: 'v1' } }],
+    timeout: '3s',
+  },
   {
     name: 'primary',
     route: [
-      { destination: { host: 'predictor', subset: 'v1', port: { number: 8080 } }, weight: 100, headers: { request: { set: { 'x-weir': 'stable' } } } },
+      {
+        destination: { host: 'predictor', subset: 'v1', port: { number: 8080 } },
+        weight: 100,
+        headers: { request: { set: { 'x-weir': 'stable' } } },
+      },
       { destination: { host: 'predictor', subset: 'v2' }, weight: 0 },
     ],
     retries: { attempts: 2 },
@@ -26,7 +51,11 @@ describe('rewriteRoutes', () => {
     expect(after[1]).toEqual({
       name: 'primary',
       route: [
-        { destination: { host: 'predictor', subset: 'v1', port: { number: 8080 } }, weight: 75, headers: { request: { set: { 'x-weir': 'stable' } } } },
+        {
+          destination: { host: 'predictor', subset: 'v1', port: { number: 8080 } },
+          weight: 75,
+          headers: { request: { set: { 'x-weir': 'stable' } } },
+        },
         { destination: { host: 'predictor', subset: 'v2' }, weight: 25 },
       ],
       retries: { attempts: 2 },
@@ -37,7 +66,15 @@ describe('rewriteRoutes', () => {
   });
 
   test('adds the canary destination with the stable host when the route lacks it; other destinations get 0', () => {
-    const http: IstioHttpRoute[] = [{ name: 'primary', route: [{ destination: { host: 'predictor.models.svc.cluster.local', subset: 'v1' }, weight: 90 }, { destination: { host: 'predictor.models.svc.cluster.local', subset: 'v0' }, weight: 10 }] }];
+    const http: IstioHttpRoute[] = [
+      {
+        name: 'primary',
+        route: [
+          { destination: { host: 'predictor.models.svc.cluster.local', subset: 'v1' }, weight: 90 },
+          { destination: { host: 'predictor.models.svc.cluster.local', subset: 'v0' }, weight: 10 },
+        ],
+      },
+    ];
     const after = rewriteRoutes(http, spec(), 'models/predictor', 10, 0);
     expect(after[0]!.route).toEqual([
       { destination: { host: 'predictor.models.svc.cluster.local', subset: 'v1' }, weight: 90 },
@@ -47,8 +84,13 @@ describe('rewriteRoutes', () => {
   });
 
   test('host destinations: versions named by host', () => {
-    const s = spec({ stable: { version: 'v1', host: 'predictor-v1' }, canary: { version: 'v2', host: 'predictor-v2' } });
-    const http: IstioHttpRoute[] = [{ name: 'primary', route: [{ destination: { host: 'predictor-v1' }, weight: 100 }] }];
+    const s = spec({
+      stable: { version: 'v1', host: 'predictor-v1' },
+      canary: { version: 'v2', host: 'predictor-v2' },
+    });
+    const http: IstioHttpRoute[] = [
+      { name: 'primary', route: [{ destination: { host: 'predictor-v1' }, weight: 100 }] },
+    ];
     const after = rewriteRoutes(http, s, 'models/predictor', 50, 0);
     expect(after[0]!.route).toEqual([
       { destination: { host: 'predictor-v1' }, weight: 50 },
@@ -76,25 +118,45 @@ describe('rewriteRoutes', () => {
     const s = spec({ strategy: { headerRoute: { headers: { 'x-cohort': { exact: 'canary' } } } } });
     const during = rewriteRoutes(routes(), s, 'models/predictor', 25, 0);
     expect(during.map((r) => r.name)).toEqual(['beta', headerRouteName(s), 'primary']);
-    expect(during[1]).toEqual({ name: 'primary-weir-canary', match: [{ headers: { 'x-cohort': { exact: 'canary' } } }], route: [{ destination: { host: 'predictor', subset: 'v2' }, weight: 100 }] });
+    expect(during[1]).toEqual({
+      name: 'primary-weir-canary',
+      match: [{ headers: { 'x-cohort': { exact: 'canary' } } }],
+      route: [{ destination: { host: 'predictor', subset: 'v2' }, weight: 100 }],
+    });
     // Rewriting again does not add a second one.
-    expect(rewriteRoutes(during, s, 'models/predictor', 50, 0).map((r) => r.name)).toEqual(['beta', 'primary-weir-canary', 'primary']);
+    expect(rewriteRoutes(during, s, 'models/predictor', 50, 0).map((r) => r.name)).toEqual([
+      'beta',
+      'primary-weir-canary',
+      'primary',
+    ]);
     expect(rewriteRoutes(during, s, 'models/predictor', 0, 0).map((r) => r.name)).toEqual(['beta', 'primary']);
     expect(rewriteRoutes(during, s, 'models/predictor', 100, 0).map((r) => r.name)).toEqual(['beta', 'primary']);
   });
 
   test('a missing route or stable destination is a RouteConfigError naming it', () => {
-    const missingRoute = () => rewriteRoutes([{ name: 'other', route: [{ destination: { host: 'x' } }] }], spec(), 'models/predictor', 10, 0);
+    const missingRoute = () =>
+      rewriteRoutes([{ name: 'other', route: [{ destination: { host: 'x' } }] }], spec(), 'models/predictor', 10, 0);
     expect(missingRoute).toThrow(RouteConfigError);
     expect(missingRoute).toThrow('VirtualService models/predictor has no HTTP route named "primary" (routes: other)');
-    const noStable = () => rewriteRoutes([{ name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v9' } }] }], spec(), 'models/predictor', 10, 0);
-    expect(noStable).toThrow('route "primary" of VirtualService models/predictor has no destination for the stable version (subset v1)');
+    const noStable = () =>
+      rewriteRoutes(
+        [{ name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v9' } }] }],
+        spec(),
+        'models/predictor',
+        10,
+        0,
+      );
+    expect(noStable).toThrow(
+      'route "primary" of VirtualService models/predictor has no destination for the stable version (subset v1)',
+    );
     try {
       noStable();
     } catch (err) {
       expect((err as RouteConfigError).reason).toBe('DestinationNotFound');
     }
-    expect(() => rewriteRoutes(routes(), spec(), 'models/predictor', 12.5, 0)).toThrow('canary weight 12.5 is not a whole percentage');
+    expect(() => rewriteRoutes(routes(), spec(), 'models/predictor', 12.5, 0)).toThrow(
+      'canary weight 12.5 is not a whole percentage',
+    );
   });
 
   test('subsets needed, and Istio host matching across short and full names', () => {
@@ -107,22 +169,43 @@ describe('rewriteRoutes', () => {
     expect(sameHost('predictor', 'predictor', 'models')).toBe(true);
   });
 
-  test('the share mirrored to the canary: Istio mirrors 100% when mirrorPercentage is unset; another mirror is not the canary\'s', () => {
-    const route = { name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v1' }, weight: 100 }], mirror: { host: 'predictor', subset: 'v2' } };
+  test("the share mirrored to the canary: Istio mirrors 100% when mirrorPercentage is unset; another mirror is not the canary's", () => {
+    const route = {
+      name: 'primary',
+      route: [{ destination: { host: 'predictor', subset: 'v1' }, weight: 100 }],
+      mirror: { host: 'predictor', subset: 'v2' },
+    };
     expect(weightsOfRoute(route, spec()).mirrorPercent).toBe(100);
     expect(weightsOfRoute({ ...route, mirrorPercentage: { value: 30 } }, spec()).mirrorPercent).toBe(30);
     expect(weightsOfRoute({ ...route, mirror: { host: 'shadow' } }, spec()).mirrorPercent).toBe(0);
   });
 
   test('step records: one per rollout in one annotation; records of others stay; anything malformed reads as no record', () => {
-    const rollback = { attempt: 2, stepId: 'a2-s1-rolledback', action: 'rollback' as const, at: '2026-11-23T00:00:00.000Z', by: 'carol', summary: 'x'.repeat(5000), consumed: ['c1'] };
-    const value = withAppliedStep({ [APPLIED_STEPS_ANNOTATION]: JSON.stringify({ other: { attempt: 1, stepId: 'a1-s0-progressing', action: 'advance', at: 't', summary: 's', consumed: [] } }) }, 'mine', rollback);
+    const rollback = {
+      attempt: 2,
+      stepId: 'a2-s1-rolledback',
+      action: 'rollback' as const,
+      at: '2026-11-23T00:00:00.000Z',
+      by: 'carol',
+      summary: 'x'.repeat(5000),
+      consumed: ['c1'],
+    };
+    const value = withAppliedStep(
+      {
+        [APPLIED_STEPS_ANNOTATION]: JSON.stringify({
+          other: { attempt: 1, stepId: 'a1-s0-progressing', action: 'advance', at: 't', summary: 's', consumed: [] },
+        }),
+      },
+      'mine',
+      rollback,
+    );
     const annotations = { [APPLIED_STEPS_ANNOTATION]: value };
     expect(appliedStepOf(annotations, 'mine')).toEqual({ ...rollback, summary: `${'x'.repeat(1000)}…` });
     expect(appliedStepOf(annotations, 'other')).toMatchObject({ stepId: 'a1-s0-progressing' });
     expect(appliedStepOf(annotations, 'nobody')).toBeUndefined();
     expect(appliedStepOf(annotations, '__proto__')).toBeUndefined();
-    for (const garbage of ['{', 'null', '[1]', '{"mine": {"attempt": "2"}}', '{"mine": 7}']) expect(appliedStepOf({ [APPLIED_STEPS_ANNOTATION]: garbage }, 'mine')).toBeUndefined();
+    for (const garbage of ['{', 'null', '[1]', '{"mine": {"attempt": "2"}}', '{"mine": 7}'])
+      expect(appliedStepOf({ [APPLIED_STEPS_ANNOTATION]: garbage }, 'mine')).toBeUndefined();
     expect(appliedStepOf(undefined, 'mine')).toBeUndefined();
   });
 });

@@ -30,7 +30,8 @@ export interface IstioHttpRoute {
 /** The name of the header-match route weir adds for `strategy.headerRoute`. */
 export const headerRouteName = (spec: ModelRolloutSpec) => `${spec.virtualService.route}-weir-canary`;
 
-const describeRef = (ref: VersionRef) => (ref.host ? `host ${ref.host}${ref.subset ? ` subset ${ref.subset}` : ''}` : `subset ${ref.subset ?? ref.version}`);
+const describeRef = (ref: VersionRef) =>
+  ref.host ? `host ${ref.host}${ref.subset ? ` subset ${ref.subset}` : ''}` : `subset ${ref.subset ?? ref.version}`;
 
 /** Whether a destination is the one a version reference names (by subset, or by host). */
 export function isDestinationOf(destination: IstioDestination, ref: VersionRef): boolean {
@@ -43,10 +44,16 @@ export function ownedRoute(http: IstioHttpRoute[] | undefined, spec: ModelRollou
   const route = (http ?? []).find((r) => r.name === name);
   if (!route) {
     const names = (http ?? []).map((r) => r.name ?? '(unnamed)');
-    throw new RouteConfigError('RouteNotFound', `VirtualService ${vsName} has no HTTP route named "${name}" (routes: ${names.join(', ') || 'none'}); name the route weir owns in spec.virtualService.route`);
+    throw new RouteConfigError(
+      'RouteNotFound',
+      `VirtualService ${vsName} has no HTTP route named "${name}" (routes: ${names.join(', ') || 'none'}); name the route weir owns in spec.virtualService.route`,
+    );
   }
   if (!route.route?.some((d) => isDestinationOf(d.destination, spec.stable))) {
-    throw new RouteConfigError('DestinationNotFound', `route "${name}" of VirtualService ${vsName} has no destination for the stable version (${describeRef(spec.stable)})`);
+    throw new RouteConfigError(
+      'DestinationNotFound',
+      `route "${name}" of VirtualService ${vsName} has no destination for the stable version (${describeRef(spec.stable)})`,
+    );
   }
   return route;
 }
@@ -61,33 +68,46 @@ export function destinationFor(route: IstioHttpRoute, ref: VersionRef, stable: V
 }
 
 /** The owned route's weights, and the share weir mirrors to the canary (Istio mirrors 100% when mirrorPercentage is unset). */
-export function weightsOfRoute(route: IstioHttpRoute, spec: ModelRolloutSpec): { stable: number; canary: number; mirrorPercent: number } {
+export function weightsOfRoute(
+  route: IstioHttpRoute,
+  spec: ModelRolloutSpec,
+): { stable: number; canary: number; mirrorPercent: number } {
   const entries = route.route ?? [];
   const weightOf = (ref: VersionRef) => {
     const entry = entries.find((d) => isDestinationOf(d.destination, ref));
     return entry ? (entry.weight ?? (entries.length === 1 ? 100 : 0)) : 0;
   };
-  const mirrorPercent = route.mirror && isDestinationOf(route.mirror, spec.canary) ? (route.mirrorPercentage?.value ?? 100) : 0;
+  const mirrorPercent =
+    route.mirror && isDestinationOf(route.mirror, spec.canary) ? (route.mirrorPercentage?.value ?? 100) : 0;
   return { stable: weightOf(spec.stable), canary: weightOf(spec.canary), mirrorPercent };
 }
 
 function appliedSteps(annotations: Record<string, string> | undefined): Record<string, unknown> {
   try {
     const parsed: unknown = JSON.parse(annotations?.[APPLIED_STEPS_ANNOTATION] ?? '{}');
-    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : {};
   } catch {
     return {};
   }
 }
 
 /** The step record weir keeps for `rollout` in a VirtualService's annotations. */
-export function appliedStepOf(annotations: Record<string, string> | undefined, rollout: string): AppliedStep | undefined {
+export function appliedStepOf(
+  annotations: Record<string, string> | undefined,
+  rollout: string,
+): AppliedStep | undefined {
   const steps = appliedSteps(annotations);
   return Object.hasOwn(steps, rollout) ? parseAppliedStep(steps[rollout]) : undefined;
 }
 
 /** The annotation value with `rollout`'s record replaced; records of other rollouts sharing the VirtualService stay. */
-export function withAppliedStep(annotations: Record<string, string> | undefined, rollout: string, step: AppliedStep): string {
+export function withAppliedStep(
+  annotations: Record<string, string> | undefined,
+  rollout: string,
+  step: AppliedStep,
+): string {
   const steps = Object.fromEntries(Object.entries(appliedSteps(annotations)).filter(([name]) => name !== rollout));
   return JSON.stringify({ ...steps, [rollout]: boundedStep(step) });
 }
@@ -97,12 +117,21 @@ export function withAppliedStep(annotations: Record<string, string> | undefined,
  * gets the rest, any other destination of that route 0) and mirroring set; the
  * header route present during canary stages when the strategy asks for it.
  */
-export function rewriteRoutes(http: IstioHttpRoute[], spec: ModelRolloutSpec, vsName: string, canaryWeight: number, mirrorPercent: number): IstioHttpRoute[] {
-  if (!Number.isInteger(canaryWeight) || canaryWeight < 0 || canaryWeight > 100) throw new RangeError(`canary weight ${canaryWeight} is not a whole percentage`);
+export function rewriteRoutes(
+  http: IstioHttpRoute[],
+  spec: ModelRolloutSpec,
+  vsName: string,
+  canaryWeight: number,
+  mirrorPercent: number,
+): IstioHttpRoute[] {
+  if (!Number.isInteger(canaryWeight) || canaryWeight < 0 || canaryWeight > 100)
+    throw new RangeError(`canary weight ${canaryWeight} is not a whole percentage`);
   const owned = ownedRoute(http, spec, vsName);
   const stableDestination = destinationFor(owned, spec.stable, spec.stable);
   const canaryDestination = destinationFor(owned, spec.canary, spec.stable);
-  const others = (owned.route ?? []).filter((d) => !isDestinationOf(d.destination, spec.stable) && !isDestinationOf(d.destination, spec.canary));
+  const others = (owned.route ?? []).filter(
+    (d) => !isDestinationOf(d.destination, spec.stable) && !isDestinationOf(d.destination, spec.canary),
+  );
   const entry = (ref: VersionRef) => (owned.route ?? []).find((d) => isDestinationOf(d.destination, ref));
   const next: IstioHttpRoute = structuredClone(owned);
   next.route = [
@@ -122,14 +151,21 @@ export function rewriteRoutes(http: IstioHttpRoute[], spec: ModelRolloutSpec, vs
   const rest = http.filter((r) => r.name !== headerName).map((r) => (r === owned ? next : r));
   const headers = spec.strategy.headerRoute?.headers;
   if (headers && canaryWeight > 0 && canaryWeight < 100) {
-    const headerRoute: IstioHttpRoute = { name: headerName, match: [{ headers: structuredClone(headers) }], route: [{ destination: { ...canaryDestination }, weight: 100 }] };
+    const headerRoute: IstioHttpRoute = {
+      name: headerName,
+      match: [{ headers: structuredClone(headers) }],
+      route: [{ destination: { ...canaryDestination }, weight: 100 }],
+    };
     rest.splice(rest.indexOf(next), 0, headerRoute);
   }
   return rest;
 }
 
 /** Hosts and subsets the rollout sends traffic to, to check against DestinationRules. */
-export function subsetsNeeded(route: IstioHttpRoute, spec: ModelRolloutSpec): { host: string; subset: string; version: string }[] {
+export function subsetsNeeded(
+  route: IstioHttpRoute,
+  spec: ModelRolloutSpec,
+): { host: string; subset: string; version: string }[] {
   return [spec.stable, spec.canary]
     .map((ref) => ({ destination: destinationFor(route, ref, spec.stable), version: ref.version }))
     .filter((d) => d.destination.subset !== undefined)

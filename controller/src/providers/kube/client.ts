@@ -24,13 +24,24 @@ export function loadKubeConfig(options: KubeConnection = {}): KubeConfig {
   } else if (process.env.KUBERNETES_SERVICE_HOST && existsSync(IN_CLUSTER_TOKEN)) {
     kc.loadFromCluster();
   } else {
-    throw new RangeError('no Kubernetes cluster configured: pass --kubeconfig FILE, set KUBECONFIG, create ~/.kube/config, or run in a pod (for local mode pass --local DIR)');
+    throw new RangeError(
+      'no Kubernetes cluster configured: pass --kubeconfig FILE, set KUBECONFIG, create ~/.kube/config, or run in a pod (for local mode pass --local DIR)',
+    );
   }
   if (options.context) {
-    if (!kc.getContextObject(options.context)) throw new RangeError(`--context: "${options.context}" is not in the kubeconfig; it has ${kc.getContexts().map((c) => c.name).join(', ') || 'no contexts'}`);
+    if (!kc.getContextObject(options.context))
+      throw new RangeError(
+        `--context: "${options.context}" is not in the kubeconfig; it has ${
+          kc
+            .getContexts()
+            .map((c) => c.name)
+            .join(', ') || 'no contexts'
+        }`,
+      );
     kc.setCurrentContext(options.context);
   }
-  if (!kc.getCurrentCluster()) throw new RangeError(`the kubeconfig's current context "${kc.getCurrentContext()}" names no cluster`);
+  if (!kc.getCurrentCluster())
+    throw new RangeError(`the kubeconfig's current context "${kc.getCurrentContext()}" names no cluster`);
   return kc;
 }
 
@@ -59,8 +70,17 @@ export function kubeFailure(err: unknown): KubeFailure {
       }
     }
     const status = body as { message?: string; reason?: string } | string | undefined;
-    const message = typeof status === 'object' && status?.message ? status.message : typeof status === 'string' && status ? status : `HTTP ${err.code}`;
-    return { code: err.code, ...(typeof status === 'object' && status?.reason ? { reason: status.reason } : {}), message };
+    const message =
+      typeof status === 'object' && status?.message
+        ? status.message
+        : typeof status === 'string' && status
+          ? status
+          : `HTTP ${err.code}`;
+    return {
+      code: err.code,
+      ...(typeof status === 'object' && status?.reason ? { reason: status.reason } : {}),
+      message,
+    };
   }
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   return { message: e.cause?.message ?? e.message ?? String(err) };

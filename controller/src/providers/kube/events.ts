@@ -21,15 +21,32 @@ export class KubeEvents implements EventRecorder {
   }
 
   /** Records one Event; a failure is logged, never thrown (Events are best effort). */
-  async record(rollout: Pick<ModelRollout, 'apiVersion' | 'kind' | 'metadata'>, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    const { name, namespace = 'default', uid, resourceVersion } = rollout.metadata as { name: string; namespace?: string; uid?: string; resourceVersion?: string };
+  async record(
+    rollout: Pick<ModelRollout, 'apiVersion' | 'kind' | 'metadata'>,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+  ): Promise<void> {
+    const {
+      name,
+      namespace = 'default',
+      uid,
+      resourceVersion,
+    } = rollout.metadata as { name: string; namespace?: string; uid?: string; resourceVersion?: string };
     const now = new Date();
     try {
       await this.api.createNamespacedEvent({
         namespace,
         body: {
           metadata: { name: `${name}.${now.getTime().toString(16)}${randomBytes(2).toString('hex')}`, namespace },
-          involvedObject: { apiVersion: rollout.apiVersion, kind: rollout.kind, name, namespace, ...(uid ? { uid } : {}), ...(resourceVersion ? { resourceVersion } : {}) },
+          involvedObject: {
+            apiVersion: rollout.apiVersion,
+            kind: rollout.kind,
+            name,
+            namespace,
+            ...(uid ? { uid } : {}),
+            ...(resourceVersion ? { resourceVersion } : {}),
+          },
           type,
           reason,
           message: message.length > MESSAGE_LIMIT ? `${message.slice(0, MESSAGE_LIMIT - 1)}…` : message,

@@ -87,7 +87,11 @@ export class Informer<T extends Named> {
     let gone = false;
     this.abort = await new Watch(this.options.kubeconfig).watch(
       this.options.path,
-      { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, ...(this.options.fieldSelector ? { fieldSelector: this.options.fieldSelector } : {}) },
+      {
+        resourceVersion: this.resourceVersion,
+        allowWatchBookmarks: true,
+        ...(this.options.fieldSelector ? { fieldSelector: this.options.fieldSelector } : {}),
+      },
       (phase: string, object: T & { code?: number }) => {
         if (generation !== this.generation) return;
         if (phase === 'ERROR') {

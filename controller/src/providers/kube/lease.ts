@@ -23,7 +23,11 @@ export interface LeaderElectionOptions {
 
 /** Lease times are MicroTime (six fractional digits); a Date read back must be written as one. */
 function micro(spec: NonNullable<V1Lease['spec']>): NonNullable<V1Lease['spec']> {
-  return { ...spec, ...(spec.acquireTime ? { acquireTime: new V1MicroTime(spec.acquireTime) } : {}), ...(spec.renewTime ? { renewTime: new V1MicroTime(spec.renewTime) } : {}) };
+  return {
+    ...spec,
+    ...(spec.acquireTime ? { acquireTime: new V1MicroTime(spec.acquireTime) } : {}),
+    ...(spec.renewTime ? { renewTime: new V1MicroTime(spec.renewTime) } : {}),
+  };
 }
 
 export class LeaderElector {
@@ -48,7 +52,9 @@ export class LeaderElector {
     this.renewDeadlineMs = options.renewDeadlineMs ?? Math.round((this.leaseMs * 2) / 3);
     this.retryMs = options.retryPeriodMs ?? Math.round(this.leaseMs / 7.5);
     if (!(this.retryMs < this.renewDeadlineMs && this.renewDeadlineMs < this.leaseMs)) {
-      throw new RangeError(`leader election: need retry period (${this.retryMs} ms) < renew deadline (${this.renewDeadlineMs} ms) < lease duration (${this.leaseMs} ms)`);
+      throw new RangeError(
+        `leader election: need retry period (${this.retryMs} ms) < renew deadline (${this.renewDeadlineMs} ms) < lease duration (${this.leaseMs} ms)`,
+      );
     }
   }
 
@@ -76,10 +82,17 @@ export class LeaderElector {
       const lease = await this.api.readNamespacedLease({ name: this.options.name, namespace: this.options.namespace });
       if (lease.spec?.holderIdentity !== this.options.identity) return;
       lease.spec = micro({ ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new V1MicroTime() });
-      await this.api.replaceNamespacedLease({ name: this.options.name, namespace: this.options.namespace, body: lease });
+      await this.api.replaceNamespacedLease({
+        name: this.options.name,
+        namespace: this.options.namespace,
+        body: lease,
+      });
       this.options.log.info('released the leader lease', { lease: this.leaseName() });
     } catch (err) {
-      this.options.log.warn('cannot release the leader lease; a standby takes over when it expires', { lease: this.leaseName(), err: kubeFailure(err).message });
+      this.options.log.warn('cannot release the leader lease; a standby takes over when it expires', {
+        lease: this.leaseName(),
+        err: kubeFailure(err).message,
+      });
     }
   }
 
@@ -111,7 +124,10 @@ export class LeaderElector {
     try {
       held = await this.tryAcquireOrRenew();
     } catch (err) {
-      this.options.log.warn('leader election: cannot read or write the Lease', { lease: this.leaseName(), err: kubeFailure(err).message });
+      this.options.log.warn('leader election: cannot read or write the Lease', {
+        lease: this.leaseName(),
+        err: kubeFailure(err).message,
+      });
     }
     const now = Date.now();
     if (held) {
@@ -125,7 +141,13 @@ export class LeaderElector {
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { namespace, name, identity } = this.options;
     const now = new V1MicroTime();
-    const spec = { holderIdentity: identity, leaseDurationSeconds: Math.ceil(this.leaseMs / 1000), acquireTime: now, renewTime: now, leaseTransitions: 0 };
+    const spec = {
+      holderIdentity: identity,
+      leaseDurationSeconds: Math.ceil(this.leaseMs / 1000),
+      acquireTime: now,
+      renewTime: now,
+      leaseTransitions: 0,
+    };
     let lease: V1Lease;
     try {
       lease = await this.api.readNamespacedLease({ name, namespace });
@@ -147,7 +169,11 @@ export class LeaderElector {
       if (Date.now() - this.observed.at < durationMs) return false;
     }
     const transitions = lease.spec?.leaseTransitions ?? 0;
-    lease.spec = micro(holder === identity ? { ...lease.spec, leaseDurationSeconds: spec.leaseDurationSeconds, renewTime: now } : { ...spec, leaseTransitions: transitions + 1 });
+    lease.spec = micro(
+      holder === identity
+        ? { ...lease.spec, leaseDurationSeconds: spec.leaseDurationSeconds, renewTime: now }
+        : { ...spec, leaseTransitions: transitions + 1 },
+    );
     try {
       await this.api.replaceNamespacedLease({ name, namespace, body: lease });
       return true;

@@ -10,7 +10,15 @@ import { validateModelRollout } from '../../api/validate.js';
 import { commandRefusal, REFUSALS_KEPT } from '../../engine/commands.js';
 import type { Command } from '../../engine/types.js';
 import { parseStoredStatus } from '../file/store.js';
-import { CommandRefusedError, ConflictError, InvalidRolloutError, type InvalidRollout, type RolloutListing, type RolloutStore, type StoredRollout } from '../types.js';
+import {
+  CommandRefusedError,
+  ConflictError,
+  InvalidRolloutError,
+  type InvalidRollout,
+  type RolloutListing,
+  type RolloutStore,
+  type StoredRollout,
+} from '../types.js';
 import { isConflict, kubeCall } from './client.js';
 import { Informer, type Listed } from './informer.js';
 
@@ -55,7 +63,9 @@ export class KubeRolloutStore implements RolloutStore {
       (namespace) =>
         new Informer<RawRollout>({
           kubeconfig,
-          path: namespace ? `/apis/${API_GROUP}/${API_VERSION}/namespaces/${namespace}/${PLURAL}` : `/apis/${API_GROUP}/${API_VERSION}/${PLURAL}`,
+          path: namespace
+            ? `/apis/${API_GROUP}/${API_VERSION}/namespaces/${namespace}/${PLURAL}`
+            : `/apis/${API_GROUP}/${API_VERSION}/${PLURAL}`,
           list: () => this.listScope(namespace),
           log: options.log,
           ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}),
@@ -83,14 +93,29 @@ export class KubeRolloutStore implements RolloutStore {
 
   private toStored(raw: RawRollout): StoredRollout | InvalidRollout {
     const key = `${raw.metadata.namespace}/${raw.metadata.name}`;
-    const metadata = { name: raw.metadata.name, namespace: raw.metadata.namespace, ...(raw.metadata.uid ? { uid: raw.metadata.uid } : {}), ...(raw.metadata.resourceVersion ? { resourceVersion: raw.metadata.resourceVersion } : {}) };
-    const { rollout, errors } = validateModelRollout({ apiVersion: raw.apiVersion, kind: raw.kind, metadata: raw.metadata, spec: raw.spec });
+    const metadata = {
+      name: raw.metadata.name,
+      namespace: raw.metadata.namespace,
+      ...(raw.metadata.uid ? { uid: raw.metadata.uid } : {}),
+      ...(raw.metadata.resourceVersion ? { resourceVersion: raw.metadata.resourceVersion } : {}),
+    };
+    const { rollout, errors } = validateModelRollout({
+      apiVersion: raw.apiVersion,
+      kind: raw.kind,
+      metadata: raw.metadata,
+      spec: raw.spec,
+    });
     if (!rollout) return { key, reason: errors.join('; '), metadata };
     const status = parseStoredStatus(raw.status);
     if ('error' in status) return { key, reason: status.error, metadata };
     rollout.status = status.status;
     const consumed = new Set(rollout.status.consumedCommands);
-    return { key, rollout, commands: rollout.status.commands.filter((c) => !consumed.has(c.id)), revision: raw.metadata.resourceVersion ?? '' };
+    return {
+      key,
+      rollout,
+      commands: rollout.status.commands.filter((c) => !consumed.has(c.id)),
+      revision: raw.metadata.resourceVersion ?? '',
+    };
   }
 
   /** Every rollout in the watch cache; invalid ones (spec or status) are listed apart with their reason. */
@@ -131,7 +156,9 @@ export class KubeRolloutStore implements RolloutStore {
   }
 
   private async getRaw(key: string): Promise<RawRollout> {
-    return (await kubeCall(`get modelrollout ${key}`, () => this.api.getNamespacedCustomObject(this.ref(key)))) as RawRollout;
+    return (await kubeCall(`get modelrollout ${key}`, () =>
+      this.api.getNamespacedCustomObject(this.ref(key)),
+    )) as RawRollout;
   }
 
   /** Reads the rollout from the API server (not the cache), so its revision is current. */
@@ -145,9 +172,18 @@ export class KubeRolloutStore implements RolloutStore {
   private async putStatus(key: string, resourceVersion: string, status: RolloutStatus): Promise<string> {
     const { namespace, name } = splitKey(key);
     // The status subresource ignores everything but status, so spec need not travel.
-    const body = { apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'ModelRollout', metadata: { name, namespace, resourceVersion }, status };
+    const body = {
+      apiVersion: `${API_GROUP}/${API_VERSION}`,
+      kind: 'ModelRollout',
+      metadata: { name, namespace, resourceVersion },
+      status,
+    };
     const written = (await kubeCall(`update modelrollouts/status ${key}`, () =>
-      this.api.replaceNamespacedCustomObjectStatus({ ...this.ref(key), body, ...(this.options.fieldManager ? { fieldManager: this.options.fieldManager } : {}) }),
+      this.api.replaceNamespacedCustomObjectStatus({
+        ...this.ref(key),
+        body,
+        ...(this.options.fieldManager ? { fieldManager: this.options.fieldManager } : {}),
+      }),
     )) as RawRollout;
     return written.metadata.resourceVersion ?? '';
   }
@@ -157,9 +193,13 @@ export class KubeRolloutStore implements RolloutStore {
     // Commands the status consumed go; unconsumed ones stay. A command added after
     // `revision` makes the write fail with 409, so none is ever lost.
     try {
-      return await this.putStatus(key, revision, { ...status, commands: status.commands.filter((c) => !consumed.has(c.id)) });
+      return await this.putStatus(key, revision, {
+        ...status,
+        commands: status.commands.filter((c) => !consumed.has(c.id)),
+      });
     } catch (err) {
-      if (isConflict(err)) throw new ConflictError(`ModelRollout ${key} changed since resourceVersion ${revision}; read it again`);
+      if (isConflict(err))
+        throw new ConflictError(`ModelRollout ${key} changed since resourceVersion ${revision}; read it again`);
       throw err;
     }
   }
@@ -174,7 +214,13 @@ export class KubeRolloutStore implements RolloutStore {
       const { status } = parsed;
       const refusal = commandRefusal(status.phase, command.type);
       const next = refusal
-        ? { ...status, refusedCommands: [...status.refusedCommands, { type: command.type, by: command.by, at: command.at, reason: refusal }].slice(-REFUSALS_KEPT) }
+        ? {
+            ...status,
+            refusedCommands: [
+              ...status.refusedCommands,
+              { type: command.type, by: command.by, at: command.at, reason: refusal },
+            ].slice(-REFUSALS_KEPT),
+          }
         : { ...status, commands: [...status.commands, recorded] };
       try {
         await this.putStatus(key, raw.metadata.resourceVersion ?? '', next);

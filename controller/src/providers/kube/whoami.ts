@@ -14,7 +14,9 @@ export interface Identity {
 
 export async function whoami(kc: KubeConfig): Promise<Identity> {
   try {
-    const review = await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
+    const review = await kc
+      .makeApiClient(AuthenticationV1Api)
+      .createSelfSubjectReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
     const user = review.status?.userInfo?.username;
     if (user) return { user, source: 'server' };
   } catch (err) {
@@ -23,7 +25,11 @@ export async function whoami(kc: KubeConfig): Promise<Identity> {
     if (code !== 404 && code !== 403) throw err;
   }
   const entry = kc.getCurrentUser();
-  const pem = entry?.certData ? Buffer.from(entry.certData, 'base64') : entry?.certFile ? readFileSync(entry.certFile) : undefined;
+  const pem = entry?.certData
+    ? Buffer.from(entry.certData, 'base64')
+    : entry?.certFile
+      ? readFileSync(entry.certFile)
+      : undefined;
   if (pem) {
     const cn = /CN=([^,\n]+)/.exec(new X509Certificate(pem).subject)?.[1];
     if (cn) return { user: cn, source: 'kubeconfig' };

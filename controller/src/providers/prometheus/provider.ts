@@ -82,9 +82,20 @@ export class PrometheusMetrics implements MetricsProvider {
   }
 
   /** A range query: every series with its [seconds, value] points from start to end, one per step. */
-  async range(query: string, start: number, end: number, stepSeconds: number): Promise<{ metric: Record<string, string>; values: [number, string][] }[]> {
-    const data = await this.get('/api/v1/query_range', { query, start: String(start), end: String(end), step: String(stepSeconds) });
-    if (data.resultType !== 'matrix') throw new Error(`prometheus query failed: expected a matrix, got ${data.resultType}`);
+  async range(
+    query: string,
+    start: number,
+    end: number,
+    stepSeconds: number,
+  ): Promise<{ metric: Record<string, string>; values: [number, string][] }[]> {
+    const data = await this.get('/api/v1/query_range', {
+      query,
+      start: String(start),
+      end: String(end),
+      step: String(stepSeconds),
+    });
+    if (data.resultType !== 'matrix')
+      throw new Error(`prometheus query failed: expected a matrix, got ${data.resultType}`);
     return data.result as { metric: Record<string, string>; values: [number, string][] }[];
   }
 
@@ -94,7 +105,11 @@ export class PrometheusMetrics implements MetricsProvider {
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
         const response = await this.http.get(path, { params });
-        const body = response.data as { status?: string; data?: { resultType: string; result: unknown }; error?: string };
+        const body = response.data as {
+          status?: string;
+          data?: { resultType: string; result: unknown };
+          error?: string;
+        };
         if (response.status === 200 && body.status === 'success' && body.data) return body.data;
         lastError = `HTTP ${response.status}: ${body.error ?? 'unexpected response'}`;
         if (response.status < 500) break; // a bad query does not get better by asking again
