@@ -22,10 +22,10 @@ endif
 NODE := node
 STAMP := node_modules/.weir-installed
 
-.PHONY: help deps build typecheck test test-k8s kube-tools demo bench models crd alerts dashboards sim system-tools browser clean
+.PHONY: help deps build typecheck lint format test test-unit test-k8s kube-tools demo bench models crd alerts dashboards sim system-tools browser clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(TOOL_NODE):
 	@echo "machine Node is $(SYSTEM_NODE_MAJOR).x (< 22): installing Node 24 into .tools/ from the npm registry" >&2
@@ -47,7 +47,7 @@ deps: $(STAMP) ## install Node (if needed) and node_modules
 # Real Prometheus and Alertmanager for the tests and the demo: Debian's packages,
 # installed when the binaries are missing and apt-get can run (root).
 SYSTEM_PACKAGES := prometheus prometheus-alertmanager
-system-tools:
+system-tools: ## install Debian's prometheus and prometheus-alertmanager when missing (needs root)
 	@if ! command -v prometheus >/dev/null || ! command -v prometheus-alertmanager >/dev/null; then \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	    echo "installing $(SYSTEM_PACKAGES) from Debian's packages" >&2; \
@@ -59,7 +59,7 @@ system-tools:
 	fi
 
 # Headless Chromium for the report test (Debian's package; playwright-core drives it).
-browser:
+browser: ## install Debian's chromium when missing (needs root; the report test drives it headless)
 	@if [ ! -x "$${WEIR_CHROMIUM:-/usr/bin/chromium}" ]; then \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	    echo "installing chromium from Debian's packages (headless, for the report test)" >&2; \
@@ -74,20 +74,20 @@ build: $(STAMP) ## compile TypeScript to dist/
 	@echo "compiling TypeScript into dist/" >&2
 	@npx --no-install tsc -p tsconfig.build.json >&2
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) ## type-check every source and test file
 	npx --no-install tsc -p tsconfig.json --noEmit
 
 models: build ## regenerate predictor/models deterministically
 	$(NODE) dist/predictor/training/train.js --out predictor/models
 
 crd: build ## regenerate manifests/crds from the ModelRollout schema
-	$(NODE) dist/controller/src/api/write-crd.js
+	$(NODE) bin/weir.js generate crd
 
 dashboards: build ## regenerate dashboards/*.json (Grafana) from controller/src/observability/dashboards.ts
-	$(NODE) dist/controller/src/observability/write-dashboards.js
+	$(NODE) bin/weir.js generate dashboards
 
 alerts: build ## regenerate manifests/monitoring/prometheusrule.yaml from alerts/
-	$(NODE) dist/controller/src/observability/write-prometheus-rule.js
+	$(NODE) bin/weir.js generate alerts
 
 sim: build ## simulate rollouts (weir vs baselines), JSON report on stdout
 	@$(NODE) dist/controller/src/sim/run-sim.js $(if $(RUNS),--runs $(RUNS))
@@ -95,7 +95,7 @@ sim: build ## simulate rollouts (weir vs baselines), JSON report on stdout
 # kube-apiserver and etcd for the Kubernetes-mode tests: $KUBEBUILDER_ASSETS, or a
 # build cached under ~/.cache/weir (made once from Debian's source, ~5 minutes).
 # kubectl too: the machine's, or Debian's kubernetes-client when there is none.
-kube-tools:
+kube-tools: ## get kube-apiserver and etcd (built once, cached in ~/.cache/weir) and kubectl
 	@bash test/k8s/get-apiserver.sh >/dev/null
 	@command -v kubectl >/dev/null || { echo "installing kubectl (Debian's kubernetes-client)" >&2; \
 	  (apt-get install -y -qq kubernetes-client || (apt-get update -qq && apt-get install -y -qq kubernetes-client)) >&2; }
@@ -103,7 +103,17 @@ kube-tools:
 test-k8s: build kube-tools ## the Kubernetes-mode tests alone (real kube-apiserver + etcd)
 	$(NODE) --experimental-vm-modules node_modules/jest/bin/jest.js --ci test/k8s
 
-test: build typecheck system-tools browser kube-tools ## run every test (jest's summary is the last thing printed)
+lint: $(STAMP) ## check formatting (Prettier) and lint rules, the layer rules included (ESLint)
+	@npx --no-install prettier --check --log-level warn "**/*.{ts,js,cjs,mjs}"
+	@npx --no-install eslint --max-warnings 0 .
+
+format: $(STAMP) ## format every source file (Prettier)
+	@npx --no-install prettier --write --log-level warn "**/*.{ts,js,cjs,mjs}"
+
+test-unit: $(STAMP) ## the unit tests alone: pure code, no system packages, no root, well under a minute
+	$(NODE) --experimental-vm-modules node_modules/jest/bin/jest.js --ci shared controller/src predictor/src
+
+test: build typecheck lint system-tools browser kube-tools ## run every test (jest's summary is the last thing printed)
 	$(NODE) --experimental-vm-modules node_modules/jest/bin/jest.js --ci
 
 demo: build system-tools ## a full local canary rollout: the good scenario, then the bad-accuracy one
@@ -116,5 +126,5 @@ bench: build ## run the benchmarks, results as JSON on stdout
 	  || echo "wrk is unavailable; the benchmark falls back to autocannon" >&2; }
 	@$(NODE) dist/test/bench/predictor.js
 
-clean:
+clean: ## remove dist/ and caches in the checkout
 	rm -rf dist node_modules/.cache

@@ -3,7 +3,7 @@
 export default {
   preset: 'ts-jest/presets/default-esm',
   testEnvironment: 'node',
-  roots: ['<rootDir>/controller', '<rootDir>/predictor', '<rootDir>/test'],
+  roots: ['<rootDir>/shared', '<rootDir>/controller', '<rootDir>/predictor', '<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {

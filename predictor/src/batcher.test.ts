@@ -1,8 +1,9 @@
 import { describe, expect, test } from '@jest/globals';
 import { Batcher, type BatchRunner } from './batcher.js';
-import { RequestError } from './errors.js';
+import { RequestError } from '../../shared/errors.js';
 import type { OutputTensor } from './model.js';
 import type { InputArray } from './tensor.js';
+import { sleep } from '../../shared/wait.js';
 
 /** A runner that doubles each value, records batch sizes, and finishes only when told to. */
 function controlledRunner() {
@@ -78,7 +79,7 @@ describe('Batcher', () => {
     const batcher = new Batcher(runner, { maxBatchRows: 8, maxDelayMs: 20, maxQueue: 10 });
     const both = [batcher.submit(row(1, 1), 1), batcher.submit(row(2, 2), 1)];
     expect(batches).toEqual([]);
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    await sleep(40);
     expect(batches).toEqual([2]);
     finish();
     await Promise.all(both);

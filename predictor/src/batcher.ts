@@ -1,7 +1,7 @@
 // Dynamic batching: requests that arrive while a run is in flight (or within a
 // configured delay) share the next ONNX Runtime run. At low load a request runs
 // at once, so batching never adds latency when there is nothing to batch with.
-import { RequestError } from './errors.js';
+import { RequestError } from '../../shared/errors.js';
 import type { OutputTensor } from './model.js';
 import type { InputArray } from './tensor.js';
 

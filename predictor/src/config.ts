@@ -1,8 +1,9 @@
 // weir-predictor's options: one table drives the command-line flags, the
 // environment variables and --help, so they cannot drift apart.
 import { Command, Option } from 'commander';
-import { parseDuration } from './duration.js';
-import { isLogLevel, type LogLevel } from './log.js';
+import { parseDuration } from '../../shared/duration.js';
+import { UsageError } from '../../shared/errors.js';
+import { isLogLevel, type LogLevel } from '../../shared/log.js';
 
 export interface PredictorConfig {
   modelRepository: string;
@@ -207,19 +208,19 @@ function convert(spec: Spec, raw: string): PredictorConfig[keyof PredictorConfig
     case 'int': {
       const n = Number(raw);
       if (!Number.isInteger(n) || n < 0)
-        throw new RangeError(`${name} (${spec.env}): "${raw}" is not a whole number >= 0`);
+        throw new UsageError(`${name} (${spec.env}): "${raw}" is not a whole number >= 0`);
       return n;
     }
     case 'number': {
       const n = Number(raw);
       if (raw.trim() === '' || !Number.isFinite(n) || n <= 0)
-        throw new RangeError(`${name} (${spec.env}): "${raw}" is not a positive number`);
+        throw new UsageError(`${name} (${spec.env}): "${raw}" is not a positive number`);
       return n;
     }
     case 'segment':
       // One folder of the repository: no separators, no "." or "..", so nothing outside it can be named.
       if (!/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(raw))
-        throw new RangeError(
+        throw new UsageError(
           `${name} (${spec.env}): "${raw}" is not a single folder name; expected letters, digits, ".", "_" and "-", not starting with "." (such as v2)`,
         );
       return raw;
@@ -227,14 +228,14 @@ function convert(spec: Spec, raw: string): PredictorConfig[keyof PredictorConfig
       return parseDuration(raw, `${name} (${spec.env})`);
     case 'level':
       if (!isLogLevel(raw))
-        throw new RangeError(`${name} (${spec.env}): "${raw}" is not a log level; expected debug, info, warn or error`);
+        throw new UsageError(`${name} (${spec.env}): "${raw}" is not a log level; expected debug, info, warn or error`);
       return raw;
     default:
       return raw;
   }
 }
 
-/** Parses argv and the environment (flags win). Throws RangeError naming the flag on bad values. */
+/** Parses argv and the environment (flags win). Throws UsageError naming the flag on bad values. */
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): PredictorConfig {
   const program = new Command('weir-predictor')
     .description(
@@ -272,19 +273,19 @@ Example:
     const fromFlag = program.getOptionValueSource(attribute) === 'cli' ? flags[attribute] : undefined;
     const raw = fromFlag ?? env[spec.env] ?? spec.default;
     if (raw === undefined || raw === '') {
-      if (spec.required) throw new RangeError(`${spec.flag.split(' ')[0]} is required (or set ${spec.env})`);
+      if (spec.required) throw new UsageError(`${spec.flag.split(' ')[0]} is required (or set ${spec.env})`);
       config[spec.key] = undefined;
       return;
     }
     config[spec.key] = convert(spec, raw);
   });
   const result = config as unknown as PredictorConfig;
-  if (result.port > 65535) throw new RangeError(`--port (WEIR_PORT): ${result.port} is not a port; expected 0..65535`);
-  if (result.maxBatchRows < 1) throw new RangeError('--max-batch-rows (WEIR_MAX_BATCH_ROWS): must be at least 1');
-  if (result.intraOpThreads < 1) throw new RangeError('--intra-op-threads (WEIR_INTRA_OP_THREADS): must be at least 1');
+  if (result.port > 65535) throw new UsageError(`--port (WEIR_PORT): ${result.port} is not a port; expected 0..65535`);
+  if (result.maxBatchRows < 1) throw new UsageError('--max-batch-rows (WEIR_MAX_BATCH_ROWS): must be at least 1');
+  if (result.intraOpThreads < 1) throw new UsageError('--intra-op-threads (WEIR_INTRA_OP_THREADS): must be at least 1');
   // Squares of values are summed: at 1e100 each, it takes 1e108 of them to overflow a double.
   if (result.maxFeedbackValue > 1e100)
-    throw new RangeError(
+    throw new UsageError(
       `--max-feedback-value (WEIR_MAX_FEEDBACK_VALUE): ${result.maxFeedbackValue} is above 1e100; sums of squares of such values would overflow`,
     );
   return result;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { RequestError } from './errors.js';
+import { RequestError } from '../../shared/errors.js';
 import { PredictionStore, decodeFeedback } from './feedback.js';
 
 const prediction = { version: 'v1', labels: [1], probabilities: [0.8] };

@@ -8,7 +8,7 @@
 // any prediction is used up, so a bad item changes nothing and the corrected
 // request works. Values are bounded (--max-feedback-value, at most 1e100), so
 // no sum or sum of squares can reach ±Infinity.
-import { RequestError, shown } from './errors.js';
+import { RequestError, shown } from '../../shared/errors.js';
 
 export interface StoredPrediction {
   version: string;

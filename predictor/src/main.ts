@@ -1,7 +1,8 @@
 // weir-predictor's entry point: parse options, serve, drain on SIGTERM.
 import { CommanderError } from 'commander';
 import { parseConfig, redacted, type PredictorConfig } from './config.js';
-import { createLogger } from './log.js';
+import { UsageError } from '../../shared/errors.js';
+import { createLogger } from '../../shared/log.js';
 import { PredictorServer } from './server.js';
 
 let config: PredictorConfig;
@@ -9,7 +10,8 @@ try {
   config = parseConfig(process.argv.slice(2));
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode);
-  process.stderr.write(`weir-predictor: ${(err as Error).message}\nRun 'weir-predictor --help' for the options.\n`);
+  if (!(err instanceof UsageError)) throw err;
+  process.stderr.write(`weir-predictor: ${err.message}\nRun 'weir-predictor --help' for the options.\n`);
   process.exit(2);
 }
 

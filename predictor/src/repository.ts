@@ -12,7 +12,7 @@
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Logger } from './log.js';
+import type { Logger } from '../../shared/log.js';
 import { LoadedModel, MODEL_FILE, versionFingerprint, type SessionOptions } from './model.js';
 
 export interface RepositoryOptions {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { RequestError } from './errors.js';
+import { RequestError } from '../../shared/errors.js';
 import { decodeInferRequest, type InputArray, type InputSpec } from './tensor.js';
 
 /** The decoded values as plain numbers (or bigints, for INT64 models). */

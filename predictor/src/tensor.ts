@@ -1,7 +1,7 @@
 // Decoding an Open Inference Protocol v2 infer request into one input tensor,
 // with errors that name the field, the bad value and what was expected.
 // Pure: no I/O, so every rule here is unit tested.
-import { RequestError, shown } from './errors.js';
+import { RequestError, shown } from '../../shared/errors.js';
 
 export type OipDatatype = 'FP32' | 'FP64' | 'INT32' | 'INT64';
 export type ModelElementType = 'float32' | 'float64' | 'int32' | 'int64';

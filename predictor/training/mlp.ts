@@ -1,6 +1,6 @@
 // A one-hidden-layer perceptron (tanh) for binary classification, trained with
 // Adam on shuffled minibatches drawn from a seeded PRNG: same seed, same weights.
-import { seededRandom, gaussian } from '../src/market/random.js';
+import { seededRandom, gaussian } from '../../shared/random.js';
 import { sigmoid } from './linear-algebra.js';
 
 export interface MlpModel {

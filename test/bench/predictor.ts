@@ -12,9 +12,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import autocannon from 'autocannon';
-import { generateMarket } from '../../predictor/src/market/market.js';
-import { labelledRows } from '../../predictor/src/market/features.js';
-import { packageRoot, startPredictor } from '../../controller/src/local/predictor-process.js';
+import { generateMarket } from '../../shared/market/market.js';
+import { labelledRows } from '../../shared/market/features.js';
+import { startPredictor } from '../../controller/src/local/predictor-process.js';
+import { packageRoot } from '../../shared/paths.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = [1, 16, 64];

@@ -6,7 +6,7 @@ import { describe, expect, test } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { packageRoot } from '../../controller/src/local/predictor-process.js';
+import { packageRoot } from '../../shared/paths.js';
 
 const weir = path.join(packageRoot(), 'bin', 'weir.js');
 async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -7,13 +7,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { createLogger } from '../../predictor/src/log.js';
+import { createLogger } from '../../shared/log.js';
 import { demoRolloutYaml } from '../../controller/src/local/demo/rollout-spec.js';
 import { Gateway } from '../../controller/src/local/gateway/server.js';
 import { parseRouteTable, weightsOf } from '../../controller/src/local/gateway/routes.js';
-import { packageRoot } from '../../controller/src/local/predictor-process.js';
+import { packageRoot } from '../../shared/paths.js';
 import { FileRolloutStore } from '../../controller/src/providers/file/store.js';
 import { waitFor } from '../support/predictor.js';
+import { sleep } from '../../shared/wait.js';
 
 const TOKEN = 'controller-test-token-0123456789';
 const weir = path.join(packageRoot(), 'bin', 'weir.js');
@@ -83,7 +84,7 @@ describe('weir controller --local', () => {
     );
     await waitFor(() => weightsOf(gateway.routes, 'primary').v2 === 10, 10_000, 'the gateway at 10%');
     // Prometheus is unreachable: every metric is nodata, so it holds at 10%.
-    await new Promise((resolve) => setTimeout(resolve, 5000));
+    await sleep(5000);
     const held = (await store.get('price-direction')).rollout.status!;
     expect(held.canaryWeight).toBe(10);
     expect(held.analysis.filter((r) => r.verdict === 'nodata').length).toBeGreaterThan(0);

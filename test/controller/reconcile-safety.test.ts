@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { createLogger } from '../../predictor/src/log.js';
+import { createLogger } from '../../shared/log.js';
 import { reconcile, type ControllerParts } from '../../controller/src/controller/reconcile.js';
 import { routeOwners } from '../../controller/src/controller/ownership.js';
 import { UnwrittenDecisions } from '../../controller/src/controller/unwritten.js';
@@ -22,6 +22,7 @@ import { FileRolloutStore } from '../../controller/src/providers/file/store.js';
 import { GatewayRouter } from '../../controller/src/providers/gateway/router.js';
 import { PrometheusMetrics } from '../../controller/src/providers/prometheus/provider.js';
 import { ConflictError, type RolloutStore } from '../../controller/src/providers/types.js';
+import { sleep } from '../../shared/wait.js';
 
 const TOKEN = 'reconcile-safety-token-0123456789';
 // Failed writes are logged at error level on purpose here; the test reads results, not logs.
@@ -95,7 +96,7 @@ async function setGuardrail(value: number): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (!(await answers())) {
     if (Date.now() > deadline) throw new Error(`Prometheus never answered ${value}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
 }
 

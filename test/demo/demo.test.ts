@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { runScenario } from '../../controller/src/local/demo/scenario.js';
-import { packageRoot } from '../../controller/src/local/predictor-process.js';
+import { packageRoot } from '../../shared/paths.js';
 import { substituteVariables } from '../../controller/src/observability/dashboard-variables.js';
 import { DASHBOARDS, dashboardQueries, variableSelectors } from '../../controller/src/observability/dashboards.js';
 import { renderInChromium } from '../support/chromium.js';

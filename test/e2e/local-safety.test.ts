@@ -17,16 +17,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
-import { createLogger } from '../../predictor/src/log.js';
+import { createLogger } from '../../shared/log.js';
 import { freePort } from '../../controller/src/local/free-port.js';
 import { Gateway } from '../../controller/src/local/gateway/server.js';
 import { parseRouteTable, weightsOf } from '../../controller/src/local/gateway/routes.js';
 import { parseMetricsText, sumOf } from '../../controller/src/local/metrics-text.js';
-import { packageRoot, startPredictor, type PredictorProcess } from '../../controller/src/local/predictor-process.js';
+import { startPredictor, type PredictorProcess } from '../../controller/src/local/predictor-process.js';
+import { packageRoot } from '../../shared/paths.js';
 import { startPrometheus, type PrometheusProcess } from '../../controller/src/local/prometheus-process.js';
 import { FileRolloutStore } from '../../controller/src/providers/file/store.js';
 import { MODEL, MODELS_DIR, inferBody, marketRows, waitFor } from '../support/predictor.js';
 import { startController, type ControllerProcess } from '../support/controller-process.js';
+import { sleep } from '../../shared/wait.js';
 
 const TOKEN = 'local-safety-gateway-token-01234';
 const WEBHOOK = 'local-safety-webhook-token-01234';
@@ -99,7 +101,7 @@ function watch(route: string, version: string, header: Record<string, string> = 
   const poll = (async () => {
     while (running) {
       seen.maxWeight = Math.max(seen.maxWeight, canaryOf(route, version));
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await sleep(10);
     }
   })();
   const traffic = (async () => {
@@ -287,7 +289,7 @@ describe('local mode: a rollback sticks, bad files block nothing, a read-only st
         }),
       });
     const first = await webhook();
-    await new Promise((resolve) => setTimeout(resolve, 49));
+    await sleep(49);
     const second = await webhook();
     expect([await first.json(), await second.json()]).toEqual([{ aborted: [] }, { aborted: [] }]);
     await waitFor(
@@ -295,7 +297,7 @@ describe('local mode: a rollback sticks, bad files block nothing, a read-only st
       10_000,
       'the queued commands to be consumed',
     );
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await sleep(3000);
     const seen = await watching.stop();
     expect(seen.maxWeight).toBe(0);
     expect(seen.served.v3 ?? 0).toBe(0);
@@ -332,7 +334,7 @@ describe('local mode: a rollback sticks, bad files block nothing, a read-only st
     expect(await controller.stop('SIGTERM')).toBe(0);
     controller = await launch();
     const afterRestart = watch('primary', 'v3');
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await sleep(3000);
     expect((await afterRestart.stop()).maxWeight).toBe(0);
     expect((await store().get('bad')).rollout.status!.history).toEqual(before.history);
   }, 90_000);
@@ -374,7 +376,7 @@ describe('local mode: a rollback sticks, bad files block nothing, a read-only st
       // Killed while status still cannot be written: the next controller keeps the canary at 0% from the route's record.
       await controller.stop('SIGKILL');
       controller = await launch();
-      await new Promise((resolve) => setTimeout(resolve, 4000));
+      await sleep(4000);
       const seen = await watching.stop();
       expect(seen.maxWeight).toBe(0);
       expect(seen.served.v2 ?? 0).toBe(0);

@@ -12,7 +12,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { createLogger } from '../../predictor/src/log.js';
+import { createLogger } from '../../shared/log.js';
 import { ControllerLoop } from '../../controller/src/controller/loop.js';
 import { Gateway } from '../../controller/src/local/gateway/server.js';
 import { parseRouteTable } from '../../controller/src/local/gateway/routes.js';
@@ -131,10 +131,17 @@ function mutate(r: Random, value: unknown): unknown {
   const copy = structuredClone(value) as unknown;
   const holders: { parent: Record<string, unknown> | unknown[]; key: string | number }[] = [];
   const walk = (v: unknown) => {
-    if (Array.isArray(v)) v.forEach((item, i) => (holders.push({ parent: v, key: i }), walk(item)));
-    else if (v && typeof v === 'object')
-      for (const [k, item] of Object.entries(v))
-        (holders.push({ parent: v as Record<string, unknown>, key: k }), walk(item));
+    if (Array.isArray(v)) {
+      v.forEach((item, i) => {
+        holders.push({ parent: v, key: i });
+        walk(item);
+      });
+    } else if (v && typeof v === 'object') {
+      for (const [k, item] of Object.entries(v)) {
+        holders.push({ parent: v as Record<string, unknown>, key: k });
+        walk(item);
+      }
+    }
   };
   walk(copy);
   const times = 1 + r.int(3);
@@ -432,6 +439,8 @@ describe(`seeded fuzz of every HTTP surface (seed ${SEED})`, () => {
           ...(rr.chance(0.2)
             ? {
                 [rr.pick(['x-cohort', 'cookie', 'x-weir-mirrored', 'te', 'upgrade'])]: rr.pick(
+                  // Only strings a header may carry: no control or non-ASCII characters.
+                  // eslint-disable-next-line no-control-regex
                   NASTY_STRINGS.filter((s) => !/[\u0000-\u001f\u007f-\uffff]/.test(s)).slice(0, 12),
                 ),
               }

@@ -4,11 +4,12 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { PredictorProcess } from '../../controller/src/local/predictor-process.js';
 import { parseMetricsText, sumOf } from '../../controller/src/local/metrics-text.js';
-import { createLogger } from '../../predictor/src/log.js';
+import { createLogger } from '../../shared/log.js';
 import { Gateway } from '../../controller/src/local/gateway/server.js';
 import { parseRouteTable } from '../../controller/src/local/gateway/routes.js';
 import { chiSquareSf } from '../../controller/src/stats/distributions.js';
 import { MODEL, inferBody, marketRows, predictor, request, waitFor } from '../support/predictor.js';
+import { sleep } from '../../shared/wait.js';
 
 const TOKEN = 'gateway-test-token-0123456789';
 let v1: PredictorProcess;
@@ -169,7 +170,7 @@ describe('gateway', () => {
         headers: { authorization: `Bearer ${TOKEN}` },
       });
       expect(reply.status).toBe(200);
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      await sleep(25);
     }
     running = false;
     await Promise.all(workers);

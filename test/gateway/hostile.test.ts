@@ -5,11 +5,12 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { createLogger } from '../../predictor/src/log.js';
+import { createLogger } from '../../shared/log.js';
 import { Gateway } from '../../controller/src/local/gateway/server.js';
 import { parseRouteTable, weightsOf } from '../../controller/src/local/gateway/routes.js';
 import { parseMetricsText, sumOf } from '../../controller/src/local/metrics-text.js';
 import { rawRequest, rawSocket } from '../support/raw-http.js';
+import { sleep } from '../../shared/wait.js';
 
 const TOKEN = 'hostile-gateway-token-0123456789';
 let gateway: Gateway;
@@ -255,7 +256,7 @@ describe('gateway robustness (bug 3)', () => {
         timeoutMs: 500,
       });
     expect(await rawSocket(port, '\x16\x03\x01garbage\r\n\r\n')).toMatch(/^HTTP\/1\.1 400/);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     const metrics = parseMetricsText((await admin('/metrics')).text);
     expect(sumOf(metrics, 'weir_gateway_client_aborts_total')).toBeGreaterThanOrEqual(20);
     expect(await modelTraffic()).toBe(before);
@@ -284,7 +285,7 @@ describe('gateway robustness (bug 3)', () => {
     await rawSocket(port, `POST /x HTTP/1.1\r\nhost: a\r\nx-slow: 1\r\ncontent-length: ${body.length}\r\n\r\n${body}`, {
       timeoutMs: 200,
     });
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await sleep(1500);
     expect(slowSeen).toEqual({ requests: 1, cancelled: 1 });
     expect(await aborts()).toBe(abortsBefore + 1);
     expect(await modelTraffic()).toBe(before);

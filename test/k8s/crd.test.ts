@@ -2,7 +2,7 @@
 // structural schema, defaults applied by the server, bad objects refused.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import path from 'node:path';
-import { packageRoot } from '../../controller/src/local/predictor-process.js';
+import { packageRoot } from '../../shared/paths.js';
 import { startKube, type KubeEnv } from '../support/kube-env.js';
 
 let kube: KubeEnv;

@@ -4,14 +4,16 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { CustomObjectsApi } from '@kubernetes/client-node';
-import { createLogger } from '../../predictor/src/log.js';
+import { createLogger } from '../../shared/log.js';
 import { Gateway } from '../../controller/src/local/gateway/server.js';
 import { parseRouteTable, weightsOf } from '../../controller/src/local/gateway/routes.js';
 import { VirtualServiceWatcher } from '../../controller/src/local/gateway/vs-watch.js';
 import { loadKubeConfig } from '../../controller/src/providers/kube/client.js';
-import { packageRoot, type PredictorProcess } from '../../controller/src/local/predictor-process.js';
+import { type PredictorProcess } from '../../controller/src/local/predictor-process.js';
+import { packageRoot } from '../../shared/paths.js';
 import { MODEL, inferBody, marketRows, predictor, request, waitFor } from '../support/predictor.js';
 import { startKube, type KubeEnv } from '../support/kube-env.js';
+import { sleep } from '../../shared/wait.js';
 
 let kube: KubeEnv;
 let v1: PredictorProcess;
@@ -132,7 +134,7 @@ describe('gateway watching a VirtualService', () => {
       await api.replaceNamespacedCustomObject({ ...ref, body: current });
       while (weightsOf(gateway.routes, 'primary').v2 !== w) {
         if (performance.now() - sent > 10_000) throw new Error(`write ${i} never reached the gateway`);
-        await new Promise((resolve) => setTimeout(resolve, 1));
+        await sleep(1);
       }
       delays.push(performance.now() - sent);
     }

@@ -5,11 +5,11 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import path from 'node:path';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { createLogger } from '../../predictor/src/log.js';
+import { createLogger } from '../../shared/log.js';
 import { validateModelRollout } from '../../controller/src/api/validate.js';
 import type { ModelRollout } from '../../controller/src/api/schema.js';
 import { loadKubeConfig } from '../../controller/src/providers/kube/client.js';
-import { packageRoot } from '../../controller/src/local/predictor-process.js';
+import { packageRoot } from '../../shared/paths.js';
 import { IstioRouter } from '../../controller/src/providers/istio/router.js';
 import { LeaderElector } from '../../controller/src/providers/kube/lease.js';
 import { KubeRolloutStore } from '../../controller/src/providers/kube/store.js';
@@ -22,6 +22,7 @@ import {
 import type { AppliedStep } from '../../controller/src/engine/types.js';
 import { waitFor } from '../support/predictor.js';
 import { startKube, type KubeEnv } from '../support/kube-env.js';
+import { sleep } from '../../shared/wait.js';
 
 const log = createLogger('test', 'error');
 const VS = { group: 'networking.istio.io', version: 'v1beta1', namespace: 'team', plural: 'virtualservices' };
@@ -367,7 +368,7 @@ describe('LeaderElector', () => {
     a.start();
     await waitFor(() => a.isLeader, 5000, 'a to lead');
     b.start();
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await sleep(1500);
     expect([a.isLeader, b.isLeader]).toEqual([true, false]);
     const released = performance.now();
     await a.stop();

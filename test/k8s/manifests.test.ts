@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { validateModelRollout } from '../../controller/src/api/validate.js';
-import { packageRoot } from '../../controller/src/local/predictor-process.js';
+import { packageRoot } from '../../shared/paths.js';
 
 const run = promisify(execFile);
 

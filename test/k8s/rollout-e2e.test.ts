@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { CoordinationV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
-import { createLogger } from '../../predictor/src/log.js';
+import { createLogger } from '../../shared/log.js';
 import type { RolloutStatus } from '../../controller/src/api/schema.js';
 import { demoRolloutYaml } from '../../controller/src/local/demo/rollout-spec.js';
 import { LoadGenerator } from '../../controller/src/local/demo/load-generator.js';
@@ -17,12 +17,14 @@ import { Gateway } from '../../controller/src/local/gateway/server.js';
 import { parseRouteTable } from '../../controller/src/local/gateway/routes.js';
 import { VirtualServiceWatcher } from '../../controller/src/local/gateway/vs-watch.js';
 import { loadKubeConfig } from '../../controller/src/providers/kube/client.js';
-import { packageRoot, startPredictor, type PredictorProcess } from '../../controller/src/local/predictor-process.js';
+import { startPredictor, type PredictorProcess } from '../../controller/src/local/predictor-process.js';
+import { packageRoot } from '../../shared/paths.js';
 import { startPrometheus, type PrometheusProcess } from '../../controller/src/local/prometheus-process.js';
 import { Informer } from '../../controller/src/providers/kube/informer.js';
 import { KubeRolloutStore } from '../../controller/src/providers/kube/store.js';
 import { MODEL, MODELS_DIR, waitFor } from '../support/predictor.js';
 import { startKube, type KubeEnv } from '../support/kube-env.js';
+import { sleep } from '../../shared/wait.js';
 
 const SA = 'system:serviceaccount:weir-system:weir-controller';
 const LEASE_MS = 4000;
@@ -122,7 +124,9 @@ async function rolloutReaches(
   } catch (err) {
     const s = await rolloutStatus(name);
     const logs = controllers.map((c) => `${c.id}: ${c.logs.trim().split('\n').slice(-5).join('\n  ')}`).join('\n');
-    throw new Error(`${(err as Error).message}; ${name} is ${s.phase} at ${s.canaryWeight}%: ${s.message}\n${logs}`);
+    throw new Error(`${(err as Error).message}; ${name} is ${s.phase} at ${s.canaryWeight}%: ${s.message}\n${logs}`, {
+      cause: err,
+    });
   }
 }
 
@@ -357,7 +361,7 @@ describe('Kubernetes mode, end to end', () => {
 
     // kill -9 the leader in the middle of stage 25%: the standby takes over within the lease duration.
     await rolloutReaches('price-direction', (s) => s.canaryWeight === 25, 120_000, 'stage 25%');
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await sleep(3000);
     const killedAt = performance.now();
     await kill9(leader);
     await waitFor(async () => (await leaseHolder()) === standby.id, LEASE_MS * 3, 'the standby to take the lease');
@@ -371,7 +375,7 @@ describe('Kubernetes mode, end to end', () => {
 
     // kill -9 again in the middle of stage 50%; the restarted replica resumes from status.
     await rolloutReaches('price-direction', (s) => s.canaryWeight === 50, 120_000, 'stage 50%');
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await sleep(2000);
     await kill9(standby);
     await waitFor(
       async () => (await leaseHolder()) === restarted.id,

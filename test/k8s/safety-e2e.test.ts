@@ -15,14 +15,15 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { createLogger } from '../../predictor/src/log.js';
+import { createLogger } from '../../shared/log.js';
 import type { RolloutStatus } from '../../controller/src/api/schema.js';
-import { packageRoot } from '../../controller/src/local/predictor-process.js';
+import { packageRoot } from '../../shared/paths.js';
 import { loadKubeConfig } from '../../controller/src/providers/kube/client.js';
 import { Informer } from '../../controller/src/providers/kube/informer.js';
 import { waitFor } from '../support/predictor.js';
 import { startKube, type KubeEnv } from '../support/kube-env.js';
 import { startController, type ControllerProcess } from '../support/controller-process.js';
+import { sleep } from '../../shared/wait.js';
 
 const SA = 'system:serviceaccount:weir-system:weir-controller';
 const weir = path.join(packageRoot(), 'bin', 'weir.js');
@@ -345,7 +346,7 @@ describe('Kubernetes mode: a rollback sticks, and lands although status cannot b
         20_000,
         'the new controller to try and fail to write status',
       );
-      await new Promise((resolve) => setTimeout(resolve, 2000));
+      await sleep(2000);
       expect(canaryWeights.second!.slice(from)).toEqual([]);
       expect(canaryNow('second')).toBe(0);
       expect((await status('frozen')).phase).toBe('AwaitingApproval');

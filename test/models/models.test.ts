@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { packageRoot } from '../../controller/src/local/predictor-process.js';
+import { packageRoot } from '../../shared/paths.js';
 import { MODEL, MODELS_DIR } from '../support/predictor.js';
 
 const VERSIONS = ['v1', 'v2', 'v3', 'v4'];

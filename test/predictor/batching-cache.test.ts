@@ -3,6 +3,7 @@ import { describe, expect, test } from '@jest/globals';
 import path from 'node:path';
 import { ortReference } from '../support/ort-reference.js';
 import { MODEL, MODELS_DIR, infer, marketRows, metric, predictorsPerTest } from '../support/predictor.js';
+import { sleep } from '../../shared/wait.js';
 
 const start = predictorsPerTest();
 
@@ -69,7 +70,7 @@ describe('prediction cache', () => {
     const server = await start({ args: ['--cache-ttl', '200ms'] });
     const row = marketRows(1)[0]!.features;
     await infer(server, [row]);
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await sleep(400);
     await infer(server, [row]);
     expect(await metric(server, 'weir_predictor_cache_hits_total', { version: 'v1' })).toBe(0);
     expect(await metric(server, 'weir_predictor_cache_misses_total', { version: 'v1' })).toBe(2);

@@ -2,6 +2,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { PredictorProcess } from '../../controller/src/local/predictor-process.js';
 import { MODEL, infer, marketRows, metric, predictorsPerTest, request } from '../support/predictor.js';
+import { sleep } from '../../shared/wait.js';
 
 const start = predictorsPerTest();
 
@@ -83,7 +84,7 @@ describe('feedback', () => {
     const unknown = await request(feedbackUrl(server), { body: { id: 'never-made', label: 1 } });
     expect(unknown.status).toBe(404);
     expect(unknown.body.error).toContain('id "never-made": no prediction with this id is remembered');
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
     const expired = await request(feedbackUrl(server), { body: { id: 'soon-expired', label: 1 } });
     expect(expired.status).toBe(410);
     expect(expired.body.error).toContain('the prediction expired');

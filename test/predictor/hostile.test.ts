@@ -21,6 +21,7 @@ import {
   waitFor,
 } from '../support/predictor.js';
 import { rawRequest, rawSocket } from '../support/raw-http.js';
+import { sleep } from '../../shared/wait.js';
 
 const start = predictorsPerTest();
 const scratch: string[] = [];
@@ -306,7 +307,7 @@ describe('small ones (bug 12)', () => {
     expect(await metric(server, 'weir_predictor_model_ready', { version: 'v2' })).toBe(0);
     expect(server.logs.some((l) => l.includes('the serving version vanished'))).toBe(true);
     // Still v2 from memory, never v1 behind the pod's label; and it stays so over several scans.
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await sleep(1000);
     expect((await infer(server, [rows[0]!], { headers: { 'cache-control': 'no-cache' } })).body.model_version).toBe(
       'v2',
     );

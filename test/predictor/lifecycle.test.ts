@@ -17,6 +17,7 @@ import {
   scratchRepository,
   waitFor,
 } from '../support/predictor.js';
+import { sleep } from '../../shared/wait.js';
 
 const start = predictorsPerTest();
 const scratch: string[] = [];
@@ -114,7 +115,7 @@ describe('corrupt models never replace a working one', () => {
       15_000,
       'the failed load to be counted',
     );
-    await new Promise((resolve) => setTimeout(resolve, 600)); // several polls: not retried, still serving
+    await sleep(600); // several polls: not retried, still serving
     await load.stop();
     expect(await metric(server, 'weir_predictor_model_loads_total', { version: 'v9', result: 'failure' })).toBe(1);
     expect(load.statuses.filter((s) => s !== 200)).toEqual([]);
@@ -212,7 +213,7 @@ describe('SIGTERM', () => {
       }, 100);
     });
     // While the request is held open, the listener is closed: new connections are refused.
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await sleep(400);
     await expect(fetch(`${server.url}/v2/health/live`)).rejects.toThrow();
     expect(server.child.exitCode).toBeNull();
     const reply = await inFlight;

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { createLogger } from '../../predictor/src/log.js';
+import { createLogger } from '../../shared/log.js';
 import { ControllerLoop } from '../../controller/src/controller/loop.js';
 import { FileRolloutStore } from '../../controller/src/providers/file/store.js';
 import { emptyStatus, specSchema, type ModelRollout, type RolloutStatus } from '../../controller/src/api/schema.js';
@@ -15,6 +15,7 @@ import { freePort } from '../../controller/src/local/free-port.js';
 import { AlertmanagerNotifier } from '../../controller/src/providers/alertmanager/notifier.js';
 import type { RolloutEvent } from '../../controller/src/providers/types.js';
 import { waitFor } from '../support/predictor.js';
+import { sleep } from '../../shared/wait.js';
 
 const rollout: ModelRollout = {
   apiVersion: 'weir.dev/v1alpha1',
@@ -289,7 +290,7 @@ describe('Alertmanager webhook → abort', () => {
         ['[]', /^body: .*expected object, received array/],
         ['{"alerts":[{"status":"firing","labels":null}]}', /body\.alerts\.0\.labels/],
         ['{"alerts":[{"status":"firing","labels":{"alertname":7}}]}', /body\.alerts\.0\.labels\.alertname/],
-        ['{"alerts":', /body: not JSON/],
+        ['{"alerts":', /body: invalid JSON/],
       ] as const) {
         const reply = await post(body);
         expect([body, reply.status, ((await reply.json()) as { error: string }).error]).toEqual([
@@ -316,7 +317,7 @@ describe('Alertmanager webhook → abort', () => {
         );
       // Alertmanager repeats a firing alert: two posts 49 ms apart make one abort, not two.
       const first = await fire();
-      await new Promise((resolve) => setTimeout(resolve, 49));
+      await sleep(49);
       const second = await fire();
       expect([first.status, await first.json(), second.status, await second.json()]).toEqual([
         200,

@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { emptyStatus } from '../../controller/src/api/schema.js';
-import { packageRoot } from '../../controller/src/local/predictor-process.js';
+import { sleep } from '../../shared/wait.js';
+import { packageRoot } from '../../shared/paths.js';
 import { ConflictError, FileRolloutStore } from '../../controller/src/providers/file/store.js';
 import { CommandRefusedError, InvalidRolloutError } from '../../controller/src/providers/types.js';
 
@@ -70,7 +71,7 @@ describe('FileRolloutStore', () => {
         const probe = await open('/dev/null');
         const proto = Object.getPrototypeOf(probe);
         await probe.close();
-        const rollout = (h) => /\.yaml(\..*\.tmp)?$/.test(paths.get(h) ?? '');
+        const rollout = (h) => /\\.yaml(\\..*\\.tmp)?$/.test(paths.get(h) ?? '');
         const { write, writeFile } = proto;
         let seen = 0;
         const die = () => process.kill(process.pid, 'SIGKILL');
@@ -102,7 +103,7 @@ describe('FileRolloutStore', () => {
       });
       await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
       if (!crash) {
-        await new Promise((resolve) => setTimeout(resolve, 30 + Math.random() * 120));
+        await sleep(30 + Math.random() * 120);
         child.kill('SIGKILL');
       }
       const guard = setTimeout(() => child.kill('SIGTERM'), 10_000); // a writer that never crashes fails below, not by hanging

@@ -6,6 +6,7 @@ import { observe, planQueries } from '../../controller/src/analysis/observations
 import { decide } from '../../controller/src/engine/decide.js';
 import type { PredictorProcess } from '../../controller/src/local/predictor-process.js';
 import { startPrometheus, type PrometheusProcess } from '../../controller/src/local/prometheus-process.js';
+import { freePort } from '../../controller/src/local/free-port.js';
 import { PrometheusMetrics } from '../../controller/src/providers/prometheus/provider.js';
 import { MODEL, infer, marketRows, predictor, request, waitFor } from '../support/predictor.js';
 
@@ -77,14 +78,14 @@ describe('PrometheusMetrics', () => {
     ];
     await waitFor(
       async () => {
-        const r = await provider.query(plan);
-        return settled.every((key) => r.get(key) === 30);
+        const { results } = await provider.query(plan);
+        return settled.every((key) => results.get(key) === 30);
       },
       30_000,
       "Prometheus to scrape both predictors' final counters",
     );
-    const results = await provider.query(plan);
-    expect(provider.lastFailures).toEqual([]);
+    const { results, failures } = await provider.query(plan);
+    expect(failures).toEqual([]);
     expect(results.get('samples/stable')).toBe(30);
     const buckets = results.get('comparison/latency/buckets/canary') as { le: number; value: number }[];
     expect(buckets.at(-1)).toEqual({ le: Infinity, value: 30 });
@@ -99,20 +100,21 @@ describe('PrometheusMetrics', () => {
 
   test('a bad query is a failure for that key only, not an exception', async () => {
     const provider = new PrometheusMetrics({ url: prometheus.url, retries: 0 });
-    const results = await provider.query([
+    const { results, failures } = await provider.query([
       { key: 'bad', kind: 'scalar', query: 'sum(' },
       { key: 'good', kind: 'scalar', query: 'vector(1)' },
     ]);
     expect(results.get('bad')).toBeUndefined();
     expect(results.get('good')).toBe(1);
-    expect(provider.lastFailures).toEqual([{ key: 'bad', error: expect.stringContaining('HTTP 400') }]);
+    expect(failures).toEqual([{ key: 'bad', error: expect.stringContaining('HTTP 400') }]);
   });
 
   test('when Prometheus is unreachable every metric is nodata and the rollout holds', async () => {
-    const provider = new PrometheusMetrics({ url: 'http://127.0.0.1:9', retries: 1, timeoutMs: 500 });
-    const results = await provider.query(planQueries(spec, { namespace: 'local', window: '5m' }));
+    // A free port nobody listens on (fetch refuses some ports outright, 9 among them).
+    const provider = new PrometheusMetrics({ url: `http://127.0.0.1:${await freePort()}`, retries: 1, timeoutMs: 500 });
+    const { results, failures } = await provider.query(planQueries(spec, { namespace: 'local', window: '5m' }));
     expect([...results.values()].every((v) => v === undefined)).toBe(true);
-    expect(provider.lastFailures[0]!.error).toContain('ECONNREFUSED');
+    expect(failures[0]!.error).toContain('ECONNREFUSED');
     const start = decide({
       spec,
       status: emptyStatus(),

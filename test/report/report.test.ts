@@ -5,7 +5,8 @@ import { describe, expect, test } from '@jest/globals';
 import { emptyStatus } from '../../controller/src/api/schema.js';
 import { validateText } from '../../controller/src/api/validate.js';
 import { demoRolloutYaml } from '../../controller/src/local/demo/rollout-spec.js';
-import { collectReport, histogramMoments } from '../../controller/src/report/collect.js';
+import { collectReport } from '../../controller/src/report/collect.js';
+import { histogramMoments } from '../../controller/src/analysis/impact.js';
 import { renderHtml, renderMarkdown } from '../../controller/src/report/render.js';
 import { reportFormat } from '../../controller/src/report/write.js';
 

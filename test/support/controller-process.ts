@@ -4,7 +4,7 @@
 // they would to any user: a read-only store folder is read-only for it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { packageRoot } from '../../controller/src/local/predictor-process.js';
+import { packageRoot } from '../../shared/paths.js';
 import { waitFor } from './predictor.js';
 
 export interface ControllerProcess {

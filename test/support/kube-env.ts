@@ -9,7 +9,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { freePort } from '../../controller/src/local/free-port.js';
-import { packageRoot } from '../../controller/src/local/predictor-process.js';
+import { packageRoot } from '../../shared/paths.js';
+import { sleep } from '../../shared/wait.js';
 
 export interface KubeUser {
   name: string;
@@ -114,7 +115,7 @@ export async function startKube(users: KubeUser[] = []): Promise<KubeEnv> {
       await stop();
       throw new Error('kube-apiserver did not become ready within 60 s');
     }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await sleep(250);
   }
   const kubeconfig = async (user = 'admin') => {
     const u = all.find((x) => x.name === user);

@@ -2,7 +2,7 @@
 // predictor's answers are compared against. (Inside jest's VM realm the native
 // binding's typed arrays fail onnxruntime-common's instanceof checks.)
 import { execFileSync } from 'node:child_process';
-import { packageRoot } from '../../controller/src/local/predictor-process.js';
+import { packageRoot } from '../../shared/paths.js';
 
 /** Runs `rows` as one batch, or (oneByOne) each row as its own run, as an unbatched server would. */
 export function ortReference(

@@ -3,14 +3,14 @@ import { afterEach } from '@jest/globals';
 import { cp, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { generateMarket } from '../../predictor/src/market/market.js';
-import { labelledRows, type LabelledRow } from '../../predictor/src/market/features.js';
+import { generateMarket } from '../../shared/market/market.js';
+import { labelledRows, type LabelledRow } from '../../shared/market/features.js';
 import {
-  packageRoot,
   startPredictor,
   type PredictorProcess,
   type PredictorProcessOptions,
 } from '../../controller/src/local/predictor-process.js';
+import { packageRoot } from '../../shared/paths.js';
 import { parseMetricsText, sumOf } from '../../controller/src/local/metrics-text.js';
 
 export const MODEL = 'price-direction';
@@ -89,18 +89,7 @@ export function predictor(
   return startPredictor({ modelRepository: MODELS_DIR, model: MODEL, version: 'v1', ...options });
 }
 
-export async function waitFor(
-  check: () => Promise<boolean> | boolean,
-  timeoutMs = 15_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
+export { waitFor } from '../../shared/wait.js';
 
 /** For one test file: a `start` that launches predictors, all stopped after each test. */
 export function predictorsPerTest(): typeof predictor {

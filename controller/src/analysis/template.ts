@@ -1,4 +1,5 @@
 // PromQL templates: {{version}}, {{stable}}, {{canary}}, {{namespace}}, {{window}}, {{model}}.
+import { UsageError } from '../../../shared/errors.js';
 
 export const TEMPLATE_VARIABLES = ['version', 'stable', 'canary', 'namespace', 'window', 'model'] as const;
 export type TemplateVariables = Record<(typeof TEMPLATE_VARIABLES)[number], string>;
@@ -9,7 +10,7 @@ const PLACEHOLDER = /\{\{\s*([a-zA-Z]+)\s*\}\}/g;
 export function renderQuery(template: string, variables: TemplateVariables, field = 'query'): string {
   return template.replace(PLACEHOLDER, (_, name: string) => {
     if (!(TEMPLATE_VARIABLES as readonly string[]).includes(name)) {
-      throw new RangeError(
+      throw new UsageError(
         `${field}: unknown placeholder {{${name}}}; expected one of ${TEMPLATE_VARIABLES.map((v) => `{{${v}}}`).join(', ')}`,
       );
     }

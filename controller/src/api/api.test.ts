@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { packageRoot } from '../local/predictor-process.js';
+import { packageRoot } from '../../../shared/paths.js';
 import { modelRolloutCrdYaml } from './crd.js';
 import { validateModelRollout, validateText } from './validate.js';
 

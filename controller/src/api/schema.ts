@@ -1,7 +1,7 @@
 // The ModelRollout resource: one zod schema is the source of truth for the
 // TypeScript types, the defaults, validation, and the CRD's OpenAPI schema.
 import { z } from 'zod';
-import { parseDuration } from '../../../predictor/src/duration.js';
+import { parseDuration } from '../../../shared/duration.js';
 
 export const API_GROUP = 'weir.dev';
 export const API_VERSION = 'v1alpha1';

@@ -1,6 +1,7 @@
 // Commands for analysts: `weir compare ...` and `weir sample-size ...`. Human
 // output by default; with --json, one JSON object on the last line.
 import { Command, InvalidArgumentError } from 'commander';
+import { UsageError } from '../../../shared/errors.js';
 import { mannWhitneyHistogram } from '../stats/mann-whitney-histogram.js';
 import { sampleSizeMean, sampleSizeProportion } from '../stats/sample-size.js';
 import { twoProportionZTest } from '../stats/two-proportion-z-test.js';
@@ -86,6 +87,30 @@ function emit(json: boolean, lines: string[], result: Record<string, unknown>): 
   else process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+/**
+ * Prints a difference test's result: `before`, then the difference with its CI,
+ * then `after` (given the verdict); with --json, one object with the test's
+ * statistics (`extra`), the difference, CI, p-value and verdict.
+ */
+function emitDifference(
+  o: { alpha: number; better: Better; json?: boolean },
+  r: { test: string; difference: number; ci: [number, number]; pValue: number },
+  before: string[],
+  after: (verdict: Verdict) => string[],
+  extra: Record<string, number>,
+): void {
+  const verdict = verdictOf(r.pValue < o.alpha, r.difference > 0, o.better);
+  const difference = `difference (canary − stable) ${fmt(r.difference)}, ${Math.round((1 - o.alpha) * 100)}% CI [${fmt(r.ci[0])}, ${fmt(r.ci[1])}]`;
+  emit(o.json === true, [...before, difference, ...after(verdict)], {
+    test: r.test,
+    ...extra,
+    difference: r.difference,
+    ci: r.ci,
+    pValue: r.pValue,
+    verdict,
+  });
+}
+
 /** The options every compare command shares. */
 function testOptions(command: Command, better: Better): Command {
   return command
@@ -102,6 +127,18 @@ function planningOptions(command: Command): Command {
     .option('--json', 'print one JSON object');
 }
 
+/** A statistic refusing its arguments (RangeError) is the user's input at this boundary: a UsageError. */
+function usage<A extends unknown[]>(action: (...args: A) => void): (...args: A) => void {
+  return (...args) => {
+    try {
+      action(...args);
+    } catch (err) {
+      if (err instanceof RangeError) throw new UsageError(err.message);
+      throw err;
+    }
+  };
+}
+
 export function registerAnalystCommands(program: Command): void {
   const compare = program
     .command('compare')
@@ -113,25 +150,26 @@ export function registerAnalystCommands(program: Command): void {
     .requiredOption('--canary <S/N>', 'canary successes/trials, such as 530/1000', parseFraction)
     .addHelpText('after', '\nExample:\n  weir compare proportion --stable 480/1000 --canary 530/1000')
     .action(
-      (o: {
-        stable: { successes: number; trials: number };
-        canary: { successes: number; trials: number };
-        alpha: number;
-        better: Better;
-        json?: boolean;
-      }) => {
-        const r = twoProportionZTest(o.stable, o.canary, o.alpha);
-        const verdict = verdictOf(r.pValue < o.alpha, r.difference > 0, o.better);
-        emit(
-          o.json === true,
-          [
-            `stable ${fmt(r.stable)} (${o.stable.successes}/${o.stable.trials}), canary ${fmt(r.canary)} (${o.canary.successes}/${o.canary.trials})`,
-            `difference (canary − stable) ${fmt(r.difference)}, ${Math.round((1 - o.alpha) * 100)}% CI [${fmt(r.ci[0])}, ${fmt(r.ci[1])}]`,
-            `z ${fmt(r.z)}, p ${fmt(r.pValue)}: ${verdict}`,
-          ],
-          { test: r.test, z: r.z, difference: r.difference, ci: r.ci, pValue: r.pValue, verdict },
-        );
-      },
+      usage(
+        (o: {
+          stable: { successes: number; trials: number };
+          canary: { successes: number; trials: number };
+          alpha: number;
+          better: Better;
+          json?: boolean;
+        }) => {
+          const r = twoProportionZTest(o.stable, o.canary, o.alpha);
+          emitDifference(
+            o,
+            r,
+            [
+              `stable ${fmt(r.stable)} (${o.stable.successes}/${o.stable.trials}), canary ${fmt(r.canary)} (${o.canary.successes}/${o.canary.trials})`,
+            ],
+            (verdict) => [`z ${fmt(r.z)}, p ${fmt(r.pValue)}: ${verdict}`],
+            { z: r.z },
+          );
+        },
+      ),
     );
 
   testOptions(compare.command('mean'), 'higher')
@@ -140,24 +178,24 @@ export function registerAnalystCommands(program: Command): void {
     .requiredOption('--canary <N,MEAN,SD>', 'canary sample size, mean and sample SD', parseSummary)
     .addHelpText('after', '\nExample:\n  weir compare mean --stable 200,0.150,0.030 --canary 180,0.158,0.041')
     .action(
-      (o: {
-        stable: { n: number; mean: number; sd: number };
-        canary: { n: number; mean: number; sd: number };
-        alpha: number;
-        better: Better;
-        json?: boolean;
-      }) => {
-        const r = welchTTest(o.stable, o.canary, o.alpha);
-        const verdict = verdictOf(r.pValue < o.alpha, r.difference > 0, o.better);
-        emit(
-          o.json === true,
-          [
-            `difference (canary − stable) ${fmt(r.difference)}, ${Math.round((1 - o.alpha) * 100)}% CI [${fmt(r.ci[0])}, ${fmt(r.ci[1])}]`,
-            `t ${fmt(r.t)} on ${fmt(r.df)} df (Welch–Satterthwaite), p ${fmt(r.pValue)}: ${verdict}`,
-          ],
-          { test: r.test, t: r.t, df: r.df, difference: r.difference, ci: r.ci, pValue: r.pValue, verdict },
-        );
-      },
+      usage(
+        (o: {
+          stable: { n: number; mean: number; sd: number };
+          canary: { n: number; mean: number; sd: number };
+          alpha: number;
+          better: Better;
+          json?: boolean;
+        }) => {
+          const r = welchTTest(o.stable, o.canary, o.alpha);
+          emitDifference(
+            o,
+            r,
+            [],
+            (verdict) => [`t ${fmt(r.t)} on ${fmt(r.df)} df (Welch–Satterthwaite), p ${fmt(r.pValue)}: ${verdict}`],
+            { t: r.t, df: r.df },
+          );
+        },
+      ),
     );
 
   testOptions(compare.command('histogram'), 'lower')
@@ -184,25 +222,34 @@ export function registerAnalystCommands(program: Command): void {
       '\nExample:\n  weir compare histogram --buckets 0.005,0.01,0.025,+Inf --stable 40,90,140,150 --canary 30,70,120,150',
     )
     .action(
-      (o: { buckets: number[]; stable: number[]; canary: number[]; alpha: number; better: Better; json?: boolean }) => {
-        const r = mannWhitneyHistogram(o.buckets, { cumulative: o.stable }, { cumulative: o.canary });
-        const verdict = verdictOf(r.pValue < o.alpha, r.z > 0, o.better);
-        emit(
-          o.json === true,
-          [
-            `U (canary) ${fmt(r.u)} of ${r.samples.stable * r.samples.canary} pairs; P(canary > stable) ${fmt(r.probabilityCanaryHigher)}`,
-            `z ${fmt(r.z)}, p ${fmt(r.pValue)}: ${verdict}`,
-          ],
-          {
-            test: r.test,
-            u: r.u,
-            z: r.z,
-            pValue: r.pValue,
-            probabilityCanaryHigher: r.probabilityCanaryHigher,
-            verdict,
-          },
-        );
-      },
+      usage(
+        (o: {
+          buckets: number[];
+          stable: number[];
+          canary: number[];
+          alpha: number;
+          better: Better;
+          json?: boolean;
+        }) => {
+          const r = mannWhitneyHistogram(o.buckets, { cumulative: o.stable }, { cumulative: o.canary });
+          const verdict = verdictOf(r.pValue < o.alpha, r.z > 0, o.better);
+          emit(
+            o.json === true,
+            [
+              `U (canary) ${fmt(r.u)} of ${r.samples.stable * r.samples.canary} pairs; P(canary > stable) ${fmt(r.probabilityCanaryHigher)}`,
+              `z ${fmt(r.z)}, p ${fmt(r.pValue)}: ${verdict}`,
+            ],
+            {
+              test: r.test,
+              u: r.u,
+              z: r.z,
+              pValue: r.pValue,
+              probabilityCanaryHigher: r.probabilityCanaryHigher,
+              verdict,
+            },
+          );
+        },
+      ),
     );
 
   const size = program
@@ -216,35 +263,39 @@ export function registerAnalystCommands(program: Command): void {
       'minimum detectable effect in proportion units, such as 0.02 (negative for a drop)',
       parseNonZero,
     )
-    .action((o: { baseline: number; mde: number; alpha: number; power: number; json?: boolean }) => {
-      const r = sampleSizeProportion(o.baseline, o.mde, o.alpha, o.power);
-      emit(
-        o.json === true,
-        [
-          `${r.perArm} per arm (${2 * r.perArm} in all) to detect ${o.baseline} → ${fmt(r.target)} at alpha ${o.alpha}, power ${o.power}`,
-        ],
-        {
-          perArm: r.perArm,
-          total: 2 * r.perArm,
-          baseline: o.baseline,
-          target: r.target,
-          alpha: o.alpha,
-          power: o.power,
-        },
-      );
-    });
+    .action(
+      usage((o: { baseline: number; mde: number; alpha: number; power: number; json?: boolean }) => {
+        const r = sampleSizeProportion(o.baseline, o.mde, o.alpha, o.power);
+        emit(
+          o.json === true,
+          [
+            `${r.perArm} per arm (${2 * r.perArm} in all) to detect ${o.baseline} → ${fmt(r.target)} at alpha ${o.alpha}, power ${o.power}`,
+          ],
+          {
+            perArm: r.perArm,
+            total: 2 * r.perArm,
+            baseline: o.baseline,
+            target: r.target,
+            alpha: o.alpha,
+            power: o.power,
+          },
+        );
+      }),
+    );
   planningOptions(size.command('mean'))
     .description('two means with a common SD: 2σ²(z₁₋α/₂ + z₁₋β)²/Δ²')
     .requiredOption('--sd <S>', 'standard deviation of one observation', parsePositive)
     .requiredOption('--mde <D>', 'minimum detectable difference in means', parseNonZero)
-    .action((o: { sd: number; mde: number; alpha: number; power: number; json?: boolean }) => {
-      const r = sampleSizeMean(o.sd, o.mde, o.alpha, o.power);
-      emit(
-        o.json === true,
-        [
-          `${r.perArm} per arm (${2 * r.perArm} in all) to detect a difference of ${o.mde} with SD ${o.sd} at alpha ${o.alpha}, power ${o.power}`,
-        ],
-        { perArm: r.perArm, total: 2 * r.perArm, sd: o.sd, mde: o.mde, alpha: o.alpha, power: o.power },
-      );
-    });
+    .action(
+      usage((o: { sd: number; mde: number; alpha: number; power: number; json?: boolean }) => {
+        const r = sampleSizeMean(o.sd, o.mde, o.alpha, o.power);
+        emit(
+          o.json === true,
+          [
+            `${r.perArm} per arm (${2 * r.perArm} in all) to detect a difference of ${o.mde} with SD ${o.sd} at alpha ${o.alpha}, power ${o.power}`,
+          ],
+          { perArm: r.perArm, total: 2 * r.perArm, sd: o.sd, mde: o.mde, alpha: o.alpha, power: o.power },
+        );
+      }),
+    );
 }

@@ -2,9 +2,10 @@
 // store and the local gateway; otherwise it runs against the Kubernetes API with
 // the ModelRollout store, the Istio router, Events and leader election.
 import os from 'node:os';
-import { createLogger, type Logger } from '../../../predictor/src/log.js';
-import { parseDuration } from '../../../predictor/src/duration.js';
+import { createLogger, type Logger } from '../../../shared/log.js';
+import { parseDuration } from '../../../shared/duration.js';
 import { ControllerLoop } from '../controller/loop.js';
+import { ControllerMetrics } from '../controller/metrics.js';
 import type { ControllerParts } from '../controller/reconcile.js';
 import { AlertmanagerNotifier } from '../providers/alertmanager/notifier.js';
 import { FileRolloutStore } from '../providers/file/store.js';
@@ -15,6 +16,7 @@ import { KubeEvents } from '../providers/kube/events.js';
 import { LeaderElector } from '../providers/kube/lease.js';
 import { KubeRolloutStore } from '../providers/kube/store.js';
 import { PrometheusMetrics } from '../providers/prometheus/provider.js';
+import { UsageError } from '../../../shared/errors.js';
 
 export interface ControllerCommandOptions {
   local?: string;
@@ -45,37 +47,36 @@ interface Running {
   describe: Record<string, unknown>;
 }
 
-/** The loop counts query results and route writes; it is made after the providers, hence the late binding. */
-let current: ControllerLoop | undefined;
-
-function common(options: ControllerCommandOptions): Pick<ControllerParts, 'metrics' | 'notifier'> {
+/** The providers both modes share; `recorder` is the controller's metrics, made first and handed to each part. */
+function common(
+  options: ControllerCommandOptions,
+  recorder: ControllerMetrics,
+): Pick<ControllerParts, 'metrics' | 'notifier'> {
   return {
-    metrics: new PrometheusMetrics({
-      url: options.prometheus,
-      onQueries: (ok, failed) => current?.recordQueries(ok, failed),
-    }),
+    metrics: new PrometheusMetrics({ url: options.prometheus, recorder }),
     ...(options.alertmanager ? { notifier: new AlertmanagerNotifier(options.alertmanager) } : {}),
   };
 }
 
 function local(options: ControllerCommandOptions, log: Logger): Running {
   if (!options.gateway)
-    throw new RangeError(
+    throw new UsageError(
       '--gateway <url> is required with --local: the local gateway admin URL, such as http://127.0.0.1:15000',
     );
   const token = process.env.WEIR_GATEWAY_TOKEN;
-  if (!token) throw new RangeError('WEIR_GATEWAY_TOKEN is not set: the gateway admin token');
+  if (!token) throw new UsageError('WEIR_GATEWAY_TOKEN is not set: the gateway admin token');
+  const recorder = new ControllerMetrics();
   const loop = new ControllerLoop(
     {
       store: new FileRolloutStore(options.local!),
       router: new GatewayRouter(options.gateway, token),
-      ...common(options),
+      ...common(options, recorder),
       log,
       namespace: 'local',
     },
     webhook(),
+    recorder,
   );
-  current = loop;
   loop.start();
   return { loop, stop: () => loop.stop(), describe: { local: options.local } };
 }
@@ -93,7 +94,8 @@ async function kube(options: ControllerCommandOptions, log: Logger): Promise<Run
     log,
     resyncMs: parseDuration(options.resync),
   });
-  const router = new IstioRouter(kc, { fieldManager, onWrite: () => current?.recordRouteWrite() });
+  const recorder = new ControllerMetrics();
+  const router = new IstioRouter(kc, { fieldManager, onWrite: () => recorder.routeWrite() });
   const events = new KubeEvents(kc, identity, log);
   let elector: LeaderElector | undefined;
   if (options.leaderElect) {
@@ -102,10 +104,10 @@ async function kube(options: ControllerCommandOptions, log: Logger): Promise<Run
     elector = new LeaderElector(kc, { namespace, name: options.leaseName, identity, leaseDurationMs: leaseMs, log });
   }
   const loop = new ControllerLoop(
-    { store, router, events, ...common(options), log, namespace: 'default' },
+    { store, router, events, ...common(options, recorder), log, namespace: 'default' },
     { isLeader: () => elector?.isLeader ?? true, isReady: () => store.synced, ...webhook() },
+    recorder,
   );
-  current = loop;
   await store.start();
   elector?.start();
   loop.start();
@@ -128,7 +130,7 @@ async function kube(options: ControllerCommandOptions, log: Logger): Promise<Run
 export async function runController(options: ControllerCommandOptions): Promise<void> {
   const log = createLogger('controller');
   if (options.local && (options.kubeconfig || options.context))
-    throw new RangeError(
+    throw new UsageError(
       '--local and --kubeconfig/--context exclude each other: local mode reads a folder, Kubernetes mode the API server',
     );
   const running = options.local ? local(options, log) : await kube(options, log);

@@ -1,4 +1,5 @@
-// `weir`: the command-line interface and, in later releases, the controller.
+// `weir`: the command-line interface: the analyst's statistics, rollout commands,
+// reports, the controller, the local gateway, the demo and file generation.
 import { Command } from 'commander';
 import { runDemo } from './demo.js';
 import { SCENARIOS, type ScenarioName } from '../local/demo/scenario.js';
@@ -7,9 +8,11 @@ import { registerAnalystCommands } from './analyst.js';
 import { runGateway, type GatewayCommandOptions } from './gateway.js';
 import { registerRolloutCommands } from './rollouts.js';
 import { registerReportCommand } from './report.js';
+import { registerGenerateCommand } from './generate.js';
 import { runController, type ControllerCommandOptions } from './controller.js';
 import { KubeError } from '../providers/kube/client.js';
 import { CommandRefusedError, InvalidRolloutError } from '../providers/types.js';
+import { UsageError } from '../../../shared/errors.js';
 
 /** commander's collector for an option given several times. */
 const repeatable = (value: string, list: string[]) => [...list, value];
@@ -70,6 +73,7 @@ program
 registerAnalystCommands(program);
 registerRolloutCommands(program);
 registerReportCommand(program);
+registerGenerateCommand(program);
 
 program
   .command('controller')
@@ -136,27 +140,30 @@ program
     await runGateway(options);
   });
 
-// Bad input (a RangeError naming the argument), refusals and API server errors are one line, not a stack trace.
-// Exit codes: 1 failure, 2 bad input, 3 forbidden by RBAC, 4 refused by the rollout's phase.
+// Named errors are one line, not a stack trace. Exit codes: 1 failure (an invalid
+// rollout, an API server error), 2 bad input, 3 forbidden by RBAC, 4 refused by
+// the rollout's phase, 70 a bug in weir (anything else: reported as one).
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof CommandRefusedError) {
-    process.stderr.write(`error: ${err.key}: ${err.message} (recorded in its status; see weir status)\n`);
-    process.exit(4);
-  }
-  if (err instanceof InvalidRolloutError) {
-    process.stderr.write(`error: ${err.message}\n`);
-    process.exit(1);
-  }
-  if (err instanceof RangeError) {
-    process.stderr.write(`error: ${err.message}\n`);
-    process.exit(2);
-  }
-  // The API server's own words (such as an RBAC denial naming the verb and resource), on one line.
-  if (err instanceof KubeError) {
-    process.stderr.write(`error: ${err.message}\n`);
-    process.exit(err.failure.code === 403 ? 3 : 1);
-  }
-  throw err;
+  process.stderr.write(`${errorLine(err)}\n`);
+  process.exit(exitCodeOf(err));
+}
+
+function errorLine(err: unknown): string {
+  if (err instanceof CommandRefusedError)
+    return `error: ${err.key}: ${err.message} (recorded in its status; see weir status)`;
+  // The API server's own words (such as an RBAC denial naming the verb and resource).
+  if (err instanceof UsageError || err instanceof InvalidRolloutError || err instanceof KubeError)
+    return `error: ${err.message}`;
+  const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  return `weir: internal error: this is a bug in weir, not in what you typed; please report it with this output\n${detail}`;
+}
+
+function exitCodeOf(err: unknown): number {
+  if (err instanceof CommandRefusedError) return 4;
+  if (err instanceof UsageError) return 2;
+  if (err instanceof KubeError) return err.failure.code === 403 ? 3 : 1;
+  if (err instanceof InvalidRolloutError) return 1;
+  return 70;
 }

@@ -4,7 +4,7 @@
 // context, as kubectl does, and RBAC decides who may give commands.
 import os from 'node:os';
 import { Command } from 'commander';
-import { createLogger } from '../../../predictor/src/log.js';
+import { createLogger } from '../../../shared/log.js';
 import { isFinished } from '../api/schema.js';
 import type { Command as CommandRecord, CommandType } from '../engine/types.js';
 import { FileRolloutStore } from '../providers/file/store.js';
@@ -12,6 +12,8 @@ import { contextNamespace, loadKubeConfig } from '../providers/kube/client.js';
 import { KubeRolloutStore } from '../providers/kube/store.js';
 import { whoami } from '../providers/kube/whoami.js';
 import type { RolloutListing, StoredRollout } from '../providers/types.js';
+import { sleep } from '../../../shared/wait.js';
+import { UsageError } from '../../../shared/errors.js';
 
 export interface Common {
   local?: string;
@@ -58,7 +60,7 @@ export function open(options: Common): Rollouts {
     };
   }
   if (options.as)
-    throw new RangeError('--as is for local mode; against a cluster the user the API server knows you as is recorded');
+    throw new UsageError('--as is for local mode; against a cluster the user the API server knows you as is recorded');
   const kc = loadKubeConfig({
     ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
     ...(options.context ? { context: options.context } : {}),
@@ -179,7 +181,7 @@ export function registerRolloutCommands(program: Command): void {
             `${options.watch && process.stdout.isTTY ? '\x1b[H\x1b[2J' : ''}${statusText(stored)}\n`,
           );
         if (!options.watch || isFinished(stored.rollout.status!.phase)) return;
-        await new Promise((resolve) => setTimeout(resolve, 2000));
+        await sleep(2000);
       }
     });
 

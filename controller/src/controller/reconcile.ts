@@ -34,8 +34,8 @@
 //    VirtualService route, the loop picks its owner (ownership.ts), and the
 //    others neither write it nor progress. Leadership is checked again right
 //    before each write, so a replica that lost the Lease mid-round stops.
-import type { Logger } from '../../../predictor/src/log.js';
-import { parseDuration } from '../../../predictor/src/duration.js';
+import type { Logger } from '../../../shared/log.js';
+import { parseDuration } from '../../../shared/duration.js';
 import { isFinished, type RolloutStatus } from '../api/schema.js';
 import { observe, planQueries, type Observations } from '../analysis/observations.js';
 import { windowText } from '../analysis/template.js';
@@ -181,8 +181,8 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
   if (!finished) {
     const window = windowText(stageMs, Math.ceil(parseDuration(rollout.spec.analysis.interval) / 1000));
     const plan = planQueries(rollout.spec, { namespace: rollout.metadata.namespace ?? parts.namespace, window });
-    const results = await parts.metrics.query(plan);
-    metricsUnavailable = plan.length > 0 && (parts.metrics.lastFailures?.length ?? 0) === plan.length;
+    const { results, failures } = await parts.metrics.query(plan);
+    metricsUnavailable = plan.length > 0 && failures.length === plan.length;
     observations = observe(rollout.spec, results);
     // The request rate this stage has seen, for the engine's ETA of enough samples.
     const seen = (observations.samples.stable ?? 0) + (observations.samples.canary ?? 0);

@@ -1,7 +1,7 @@
 // The rollout state machine. PURE: (spec, status, observations, commands, now)
 // → decision. No I/O, no clock, no randomness: the same inputs always give the
 // same decision. Every rule of the rollout lives here once.
-import { parseDuration } from '../../../predictor/src/duration.js';
+import { parseDuration } from '../../../shared/duration.js';
 import { isFinished, type ModelRolloutSpec, type Reason, type RolloutStatus } from '../api/schema.js';
 import { judgeGuardrail } from '../analysis/guardrail.js';
 import type { Observations } from '../analysis/observations.js';

@@ -1,6 +1,6 @@
 // The stages of a rollout: an optional mirror (shadow) stage, then the steps.
 import type { ModelRolloutSpec } from '../api/schema.js';
-import { parseDuration } from '../../../predictor/src/duration.js';
+import { parseDuration } from '../../../shared/duration.js';
 
 export interface Stage {
   index: number;

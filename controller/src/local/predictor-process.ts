@@ -3,19 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../../shared/paths.js';
 import { trackChild } from './children.js';
-
-/** The weir package's root folder, found from wherever this module was loaded (dist/ or sources under ts-jest). */
-export function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('cannot find the weir package root');
-    dir = parent;
-  }
-  return dir;
-}
 
 /** The built predictor entry point, dist/predictor/src/main.js. */
 export function predictorEntry(): string {

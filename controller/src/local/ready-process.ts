@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { trackChild } from './children.js';
+import { sleep } from '../../../shared/wait.js';
 
 export interface ReadyProcess {
   url: string;
@@ -43,7 +44,7 @@ export async function startReadyProcess(
         )
       )
         return;
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleep(200);
     }
     throw new Error(`${name} was not ready within 30 s:\n${stderr}`);
   })();

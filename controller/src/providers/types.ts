@@ -107,11 +107,21 @@ export interface TrafficRouter {
   getRoutes(rollout: ModelRollout): Promise<RouteState>;
 }
 
+/** One query of a round that did not answer (not merely empty): which, and why. */
+export interface QueryFailure {
+  key: string;
+  error: string;
+}
+
+/** A round of queries: every result (undefined is nodata), and the queries that failed outright. */
+export interface QueryRound {
+  results: Map<string, QueryResult>;
+  failures: QueryFailure[];
+}
+
 export interface MetricsProvider {
-  /** Runs every query; a failed or empty one maps to undefined (nodata). */
-  query(plan: PlannedQuery[]): Promise<Map<string, QueryResult>>;
-  /** The queries of the last call that failed (not merely empty), when the provider can tell. */
-  lastFailures?: { key: string; error: string }[];
+  /** Runs every planned query. A failed or empty one maps to undefined (nodata); the failed ones are also listed. Never rejects. */
+  query(plan: PlannedQuery[]): Promise<QueryRound>;
 }
 
 /** Where a rollout stands after a reconcile (sent every reconcile, holds included). */

@@ -4,12 +4,13 @@
 // and the totals over the whole rollout (for the business impact and the
 // baselines of the sample-size plan). Without Prometheus the report still has
 // the design, the timeline and every verdict; it says what it left out.
-import { parseDuration } from '../../../predictor/src/duration.js';
-import type { ModelRollout } from '../api/schema.js';
+import { parseDuration } from '../../../shared/duration.js';
+import { isFinished, type ModelRollout } from '../api/schema.js';
 import { renderQuery, type TemplateVariables } from '../analysis/template.js';
-import type { PlannedQuery } from '../analysis/observations.js';
-import { interpret, type PrometheusMetrics } from '../providers/prometheus/provider.js';
-import { businessImpact, type BusinessImpact } from '../stats/business-impact.js';
+import type { PrometheusMetrics } from '../providers/prometheus/provider.js';
+import { impactFromTotals, type VersionTotals } from '../analysis/impact.js';
+import type { BusinessImpact } from '../stats/business-impact.js';
+import { collectTotals, scalarAt } from './totals.js';
 
 /** Realized business value per labelled prediction, from the predictor's counters. */
 export const BUSINESS_VALUE_QUERY = [
@@ -25,17 +26,6 @@ export interface WindowPoint {
   end: number;
   version: string;
   values: Record<string, number>;
-}
-
-export interface VersionTotals {
-  version: string;
-  requests: number;
-  errors: number;
-  labelled: number;
-  correct: number;
-  meanLatencyMs: number;
-  /** Standard error of the mean latency, from the histogram's bucket midpoints. */
-  latencySeMs: number;
 }
 
 export interface ReportData {
@@ -78,36 +68,11 @@ function metricTemplates(rollout: ModelRollout): { name: string; template: strin
   return list;
 }
 
-/** Mean and its standard error from cumulative histogram buckets, each bucket at its midpoint. */
-export function histogramMoments(
-  buckets: { le: number; value: number }[],
-): { n: number; mean: number; se: number } | undefined {
-  const sorted = [...buckets].sort((a, b) => a.le - b.le);
-  const finite = sorted.filter((b) => Number.isFinite(b.le));
-  if (finite.length === 0) return undefined;
-  const counts: { mid: number; count: number }[] = [];
-  let previousLe = 0;
-  let previousCount = 0;
-  for (const b of sorted) {
-    // The +Inf bucket has no upper edge: its requests count at the last finite bound.
-    const mid = Number.isFinite(b.le) ? (previousLe + b.le) / 2 : finite.at(-1)!.le;
-    counts.push({ mid, count: Math.max(0, b.value - previousCount) });
-    previousCount = Math.max(previousCount, b.value);
-    if (Number.isFinite(b.le)) previousLe = b.le;
-  }
-  const n = counts.reduce((a, c) => a + c.count, 0);
-  if (n < 2) return undefined;
-  const mean = counts.reduce((a, c) => a + c.mid * c.count, 0) / n;
-  const variance = counts.reduce((a, c) => a + c.count * (c.mid - mean) ** 2, 0) / (n - 1);
-  return { n, mean, se: Math.sqrt(variance / n) };
-}
-
-function spanOf(rollout: ModelRollout, now: number): { start: number; end: number } {
+export function spanOf(rollout: ModelRollout, now: number): { start: number; end: number } {
   const status = rollout.status!;
   const history = status.history;
   const startMs = Date.parse(status.startedAt ?? history[0]?.at ?? new Date(now).toISOString());
-  const terminal = ['Promoted', 'RolledBack', 'Failed'].includes(status.phase);
-  const endMs = terminal && history.length > 0 ? Date.parse(history.at(-1)!.at) : now;
+  const endMs = isFinished(status.phase) && history.length > 0 ? Date.parse(history.at(-1)!.at) : now;
   return { start: Math.floor(startMs / 1000), end: Math.max(Math.floor(startMs / 1000) + 1, Math.ceil(endMs / 1000)) };
 }
 
@@ -192,45 +157,11 @@ export async function collectReport(rollout: ModelRollout, options: CollectOptio
 
   // Totals over the whole rollout, evaluated at its end.
   const whole = `${length}s`;
-  // The controller's own reading of an answer: one number (or bucket counts), else undefined.
-  const answer = async (query: string, what: string, kind: PlannedQuery['kind']) => {
-    try {
-      return interpret({ key: what, kind, query }, await prom.instant(query, span.end));
-    } catch (err) {
-      note(what, err);
-      return undefined;
-    }
-  };
-  const at = async (query: string, what: string) => {
-    const value = await answer(query, what, 'scalar');
-    return typeof value === 'number' ? value : undefined;
-  };
-  for (const version of versions) {
-    const served = `destination_version="${version}",request_mirrored!="true"`;
-    const feedback = `model="${spec.model}",version="${version}"`;
-    const [requests, errors, correct, labelled] = await Promise.all([
-      at(`sum(increase(istio_requests_total{${served}}[${whole}]))`, 'requests'),
-      at(`sum(increase(istio_requests_total{${served},response_code!~"2.."}[${whole}])) or vector(0)`, 'errors'),
-      at(`sum(increase(weir_predictor_feedback_total{${feedback},outcome="correct"}[${whole}]))`, 'feedback'),
-      at(`sum(increase(weir_predictor_feedback_total{${feedback}}[${whole}]))`, 'feedback'),
-    ]);
-    const buckets = await answer(
-      `sum by (le) (increase(istio_request_duration_milliseconds_bucket{${served}}[${whole}]))`,
-      'latency histogram',
-      'buckets',
-    );
-    const latency = Array.isArray(buckets) ? histogramMoments(buckets) : undefined;
-    if (requests === undefined || labelled === undefined || correct === undefined || !latency) continue;
-    data.totals.push({
-      version,
-      requests,
-      errors: errors ?? 0,
-      labelled,
-      correct,
-      meanLatencyMs: latency.mean,
-      latencySeMs: latency.se,
-    });
-  }
+  const at = (query: string, what: string) =>
+    scalarAt(prom, query, span.end).catch((err: unknown) => (note(what, err), undefined));
+  const totals = await collectTotals(prom, rollout, span);
+  for (const failure of totals.failures) note(failure.what, failure.err);
+  data.totals = totals.totals;
   if (data.totals.length === 2 && data.totals.every((t) => t.requests > 0 && t.labelled > 0)) {
     data.trafficRate = (data.totals[0]!.requests + data.totals[1]!.requests) / length;
     if (spec.analysis.business)
@@ -257,29 +188,4 @@ export async function collectReport(rollout: ModelRollout, options: CollectOptio
     }
   }
   return data;
-}
-
-/** The seed's business value model on the rollout's totals: accuracy and error rate in points, latency in ms. */
-export function impactFromTotals(
-  stable: VersionTotals,
-  canary: VersionTotals,
-  coefficients: NonNullable<ModelRollout['spec']['analysis']['business']>,
-  alpha: number,
-): BusinessImpact {
-  const points = (x: number, n: number) => ({ p: x / n, se: 100 * Math.sqrt(((x / n) * (1 - x / n)) / n) });
-  const [as, ac] = [points(stable.correct, stable.labelled), points(canary.correct, canary.labelled)];
-  const [es, ec] = [points(stable.errors, stable.requests), points(canary.errors, canary.requests)];
-  return businessImpact(
-    coefficients,
-    {
-      accuracyPoints: { estimate: 100 * (ac.p - as.p), se: Math.hypot(as.se, ac.se) },
-      latencyMs: {
-        estimate: canary.meanLatencyMs - stable.meanLatencyMs,
-        se: Math.hypot(stable.latencySeMs, canary.latencySeMs),
-      },
-      errorRatePoints: { estimate: 100 * (ec.p - es.p), se: Math.hypot(es.se, ec.se) },
-    },
-    alpha,
-    coefficients.materialValue,
-  );
 }

@@ -1,7 +1,7 @@
 // The experiment report of one rollout, as Markdown or as one HTML file with
 // inline SVG charts. The content is built once as blocks; each format renders
 // the same blocks. Nothing refers to an outside asset, and no script runs.
-import { parseDuration } from '../../../predictor/src/duration.js';
+import { parseDuration } from '../../../shared/duration.js';
 import type { Reason } from '../api/schema.js';
 import { stagesOf } from '../engine/stages.js';
 import { correlation, type Correlation } from '../stats/correlation.js';

@@ -1,11 +1,12 @@
 // Collect, render and write one report: shared by `weir report` and `weir demo`.
 import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseDuration } from '../../../predictor/src/duration.js';
+import { parseDuration } from '../../../shared/duration.js';
 import type { ModelRollout } from '../api/schema.js';
 import { PrometheusMetrics } from '../providers/prometheus/provider.js';
 import { collectReport, type ReportData } from './collect.js';
 import { renderHtml, renderMarkdown } from './render.js';
+import { UsageError } from '../../../shared/errors.js';
 
 export type ReportFormat = 'md' | 'html';
 
@@ -20,7 +21,7 @@ export interface ReportOptions {
 export function reportFormat(options: { format?: string; out?: string }): ReportFormat {
   if (options.format !== undefined) {
     if (options.format !== 'md' && options.format !== 'html')
-      throw new RangeError(`--format: "${options.format}" is not a report format; expected md or html`);
+      throw new UsageError(`--format: "${options.format}" is not a report format; expected md or html`);
     return options.format;
   }
   return options.out && /\.html?$/i.test(options.out) ? 'html' : 'md';
@@ -34,7 +35,7 @@ export async function writeReport(
   const format = reportFormat(options);
   const windowSeconds = options.window ? parseDuration(options.window) / 1000 : undefined;
   if (windowSeconds !== undefined && !(windowSeconds >= 1))
-    throw new RangeError(`--window: "${options.window}" is shorter than 1s`);
+    throw new UsageError(`--window: "${options.window}" is shorter than 1s`);
   const data = await collectReport(rollout, {
     ...(options.prometheus
       ? { prometheus: new PrometheusMetrics({ url: options.prometheus, timeoutMs: 10_000, retries: 1 }) }

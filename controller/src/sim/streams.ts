@@ -1,7 +1,7 @@
 // Synthetic metric streams for the simulation: per interval, requests split by
 // weight, ground-truth correctness, errors and latency histograms, drawn from a
 // seeded generator so every run is reproducible.
-import { gaussian, seededRandom } from '../../../predictor/src/market/random.js';
+import { gaussian, seededRandom } from '../../../shared/random.js';
 
 export interface VersionModel {
   accuracy: number;

@@ -1,8 +1,9 @@
 // Sends market feature rows through the gateway at a steady rate, then ground
 // truth (label and realized return) to the predictor that answered, after a
 // delay: the way a trading system learns how its predictions turned out.
-import { generateMarket } from '../../../../predictor/src/market/market.js';
-import { labelledRows, type LabelledRow } from '../../../../predictor/src/market/features.js';
+import { generateMarket } from '../../../../shared/market/market.js';
+import { labelledRows, type LabelledRow } from '../../../../shared/market/features.js';
+import { sleep } from '../../../../shared/wait.js';
 
 export interface LoadStats {
   sent: number;
@@ -99,7 +100,7 @@ export class LoadGenerator {
     const stats = this.version(version);
     stats.requests++;
     stats.latencies.push(performance.now() - started);
-    await new Promise((resolve) => setTimeout(resolve, this.options.feedbackDelayMs));
+    await sleep(this.options.feedbackDelayMs);
     const url = this.options.predictorUrls[version];
     if (!url) return;
     try {

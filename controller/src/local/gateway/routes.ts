@@ -5,8 +5,9 @@
 // so no header value can stall the gateway.
 import { RE2JS } from 're2js';
 import { z } from 'zod';
-import { parseDuration } from '../../../../predictor/src/duration.js';
+import { parseDuration } from '../../../../shared/duration.js';
 import { formatIssues } from '../../api/validate.js';
+import { UsageError } from '../../../../shared/errors.js';
 
 const stringMatch = z
   .object({ exact: z.string().optional(), prefix: z.string().optional(), regex: z.string().optional() })
@@ -66,7 +67,7 @@ function compileMatch(m: { regex?: string | undefined }, field: string): void {
   try {
     compiled.set(m, RE2JS.compile(m.regex));
   } catch (err) {
-    throw new RangeError(
+    throw new UsageError(
       `${field}.regex: ${JSON.stringify(m.regex)} is not an RE2 regular expression (${(err as Error).message})`,
     );
   }
@@ -79,12 +80,12 @@ export function parseRouteTable(input: unknown): RouteTable {
       ? (input as { spec: unknown }).spec
       : input;
   const parsed = routeTableSchema.safeParse(spec, { reportInput: true });
-  if (!parsed.success) throw new RangeError(formatIssues(parsed.error.issues, spec, 'spec').join('; '));
+  if (!parsed.success) throw new UsageError(formatIssues(parsed.error.issues, spec, 'spec').join('; '));
   parsed.data.http.forEach((route, i) => {
     const weights = route.route.map((r) => r.weight ?? (route.route.length === 1 ? 100 : 0));
     const total = weights.reduce((a, b) => a + b, 0);
     if (total !== 100)
-      throw new RangeError(`spec.http[${i}].route: weights add up to ${total}; they must add up to 100`);
+      throw new UsageError(`spec.http[${i}].route: weights add up to ${total}; they must add up to 100`);
     route.match?.forEach((m, j) => {
       for (const [name, condition] of Object.entries(m.headers ?? {}))
         compileMatch(condition, `spec.http[${i}].match[${j}].headers.${name}`);
@@ -139,7 +140,7 @@ export function pickDestination(route: HttpRoute, draw: number): Destination {
 export function weightsOf(table: RouteTable, routeName: string): Record<string, number> {
   const route = table.http.find((r) => r.name === routeName);
   if (!route)
-    throw new RangeError(
+    throw new UsageError(
       `route "${routeName}" not found; routes: ${table.http.map((r) => r.name ?? '(unnamed)').join(', ')}`,
     );
   return Object.fromEntries(route.route.map((r) => [r.destination.subset ?? r.destination.host, r.weight ?? 100]));
@@ -166,33 +167,33 @@ export function parseWeightsChange(
 ): WeightsChange {
   const example = '{"weights": {"v1": 90, "v2": 10}}';
   if (body === null || typeof body !== 'object' || Array.isArray(body))
-    throw new RangeError(`body: expected ${example}`);
+    throw new UsageError(`body: expected ${example}`);
   const { weights, mirror } = body as { weights?: unknown; mirror?: unknown };
   if (weights === null || typeof weights !== 'object' || Array.isArray(weights))
-    throw new RangeError(`weights: expected an object of destination → percentage, such as ${example}`);
+    throw new UsageError(`weights: expected an object of destination → percentage, such as ${example}`);
   const inRoute = new Set((route?.route ?? []).map((d) => d.destination.subset ?? d.destination.host));
   const isKnown = (name: string) => SUBSET.test(name) && (known.has(name) || inRoute.has(name));
   const knownList = () => [...new Set([...known, ...inRoute])].join(', ') || 'none';
   const entries = Object.entries(weights as Record<string, unknown>);
-  if (entries.length === 0) throw new RangeError(`weights: empty; expected ${example}`);
+  if (entries.length === 0) throw new UsageError(`weights: empty; expected ${example}`);
   const checked: Record<string, number> = Object.create(null) as Record<string, number>;
   for (const [name, weight] of entries) {
     if (!isKnown(name))
-      throw new RangeError(`weights.${name}: not a destination this gateway knows; known: ${knownList()}`);
+      throw new UsageError(`weights.${name}: not a destination this gateway knows; known: ${knownList()}`);
     if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > 100)
-      throw new RangeError(`weights.${name}: ${JSON.stringify(weight)} is not a whole percentage from 0 to 100`);
+      throw new UsageError(`weights.${name}: ${JSON.stringify(weight)} is not a whole percentage from 0 to 100`);
     checked[name] = weight;
   }
   const total = Object.values(checked).reduce((a, b) => a + b, 0);
-  if (total !== 100) throw new RangeError(`weights: add up to ${total}; they must add up to 100`);
+  if (total !== 100) throw new UsageError(`weights: add up to ${total}; they must add up to 100`);
   if (mirror === undefined || mirror === null) return { weights: { ...checked } };
   if (typeof mirror !== 'object' || Array.isArray(mirror))
-    throw new RangeError('mirror: expected {"subset": "v2", "percent": 10}');
+    throw new UsageError('mirror: expected {"subset": "v2", "percent": 10}');
   const { subset, percent } = mirror as { subset?: unknown; percent?: unknown };
   if (typeof percent !== 'number' || !Number.isFinite(percent) || percent < 0 || percent > 100)
-    throw new RangeError(`mirror.percent: ${JSON.stringify(percent)} is not a percentage from 0 to 100`);
+    throw new UsageError(`mirror.percent: ${JSON.stringify(percent)} is not a percentage from 0 to 100`);
   if (percent > 0 && (typeof subset !== 'string' || !isKnown(subset)))
-    throw new RangeError(
+    throw new UsageError(
       `mirror.subset: ${JSON.stringify(subset)} is not a destination this gateway knows; known: ${knownList()}`,
     );
   return { weights: { ...checked }, ...(percent > 0 ? { mirror: { subset: subset as string, percent } } : {}) };
@@ -202,11 +203,11 @@ export function parseWeightsChange(
 export function withWeights(table: RouteTable, routeName: string, change: WeightsChange): RouteTable {
   const index = table.http.findIndex((r) => r.name === routeName);
   if (index < 0)
-    throw new RangeError(
+    throw new UsageError(
       `route "${routeName}" not found; routes: ${table.http.map((r) => r.name ?? '(unnamed)').join(', ')}`,
     );
   const total = Object.values(change.weights).reduce((a, b) => a + b, 0);
-  if (total !== 100) throw new RangeError(`weights add up to ${total}; they must add up to 100`);
+  if (total !== 100) throw new UsageError(`weights add up to ${total}; they must add up to 100`);
   const route = table.http[index]!;
   const host = route.route[0]!.destination.host;
   const next: HttpRoute = {

@@ -4,10 +4,11 @@
 // it sees. A VirtualService that does not validate, or is deleted, leaves the
 // last good routes in place.
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import type { Logger } from '../../../../predictor/src/log.js';
+import type { Logger } from '../../../../shared/log.js';
 import { Informer, type Listed } from '../../providers/kube/informer.js';
 import { parseRouteTable } from './routes.js';
 import type { Gateway } from './server.js';
+import { UsageError } from '../../../../shared/errors.js';
 
 const GROUP = 'networking.istio.io';
 const VERSION = 'v1beta1';
@@ -62,7 +63,7 @@ export class VirtualServiceWatcher {
     await this.informer.start();
     if (this.counts.applied + this.counts.rejected === 0) {
       this.informer.stop();
-      throw new RangeError(`VirtualService ${this.target.namespace}/${this.target.name} does not exist`);
+      throw new UsageError(`VirtualService ${this.target.namespace}/${this.target.name} does not exist`);
     }
   }
 

@@ -4,6 +4,7 @@
 // (a crashed writer) is broken; a live one is waited for.
 import { randomUUID } from 'node:crypto';
 import { link, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { sleep } from '../../../../shared/wait.js';
 
 /** An unreadable or empty lock older than this is abandoned (only older versions could leave one). */
 const EMPTY_LOCK_GRACE_MS = 5000;
@@ -54,7 +55,7 @@ export async function withLock<T>(lockPath: string, work: () => Promise<T>, time
     )
       continue;
     if (Date.now() > deadline) throw new Error(`${lockPath}: held by pid ${owner} for more than ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
   try {
     return await work();

@@ -24,6 +24,7 @@ import {
   type StoredRollout,
 } from '../types.js';
 import { withLock } from './lock.js';
+import { UsageError } from '../../../../shared/errors.js';
 
 export { ConflictError } from '../types.js';
 
@@ -52,7 +53,7 @@ export class FileRolloutStore implements RolloutStore {
   constructor(readonly dir: string) {}
 
   private file(name: string): string {
-    if (!NAME.test(name)) throw new RangeError(`rollout name "${name}" is not a DNS label`);
+    if (!NAME.test(name)) throw new UsageError(`rollout name "${name}" is not a DNS label`);
     return path.join(this.dir, `${name}.yaml`);
   }
 
@@ -64,7 +65,7 @@ export class FileRolloutStore implements RolloutStore {
       text = await readFile(file, 'utf8');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new RangeError(`rollout "${name}" not found in ${this.dir}`);
+      if (code === 'ENOENT') throw new UsageError(`rollout "${name}" not found in ${this.dir}`);
       throw new InvalidRolloutError(name, `${file}: cannot be read (${code ?? (err as Error).message})`);
     }
     let doc: unknown;
@@ -142,7 +143,7 @@ export class FileRolloutStore implements RolloutStore {
         rollouts.push(await this.get(name));
       } catch (err) {
         if (err instanceof InvalidRolloutError) invalid.push({ key: name, reason: err.reason, metadata: { name } });
-        else if (err instanceof RangeError && /not found/.test(err.message))
+        else if (err instanceof UsageError && /not found/.test(err.message))
           continue; // deleted while listing
         else throw err;
       }

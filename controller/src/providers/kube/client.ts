@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
+import { UsageError } from '../../../../shared/errors.js';
 
 export interface KubeConnection {
   /** A kubeconfig file; default KUBECONFIG, then ~/.kube/config, then the pod's service account. */
@@ -17,20 +18,20 @@ const IN_CLUSTER_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 export function loadKubeConfig(options: KubeConnection = {}): KubeConfig {
   const kc = new KubeConfig();
   if (options.kubeconfig) {
-    if (!existsSync(options.kubeconfig)) throw new RangeError(`--kubeconfig: ${options.kubeconfig} does not exist`);
+    if (!existsSync(options.kubeconfig)) throw new UsageError(`--kubeconfig: ${options.kubeconfig} does not exist`);
     kc.loadFromFile(options.kubeconfig);
   } else if (process.env.KUBECONFIG || existsSync(path.join(os.homedir(), '.kube', 'config'))) {
     kc.loadFromDefault();
   } else if (process.env.KUBERNETES_SERVICE_HOST && existsSync(IN_CLUSTER_TOKEN)) {
     kc.loadFromCluster();
   } else {
-    throw new RangeError(
+    throw new UsageError(
       'no Kubernetes cluster configured: pass --kubeconfig FILE, set KUBECONFIG, create ~/.kube/config, or run in a pod (for local mode pass --local DIR)',
     );
   }
   if (options.context) {
     if (!kc.getContextObject(options.context))
-      throw new RangeError(
+      throw new UsageError(
         `--context: "${options.context}" is not in the kubeconfig; it has ${
           kc
             .getContexts()
@@ -41,7 +42,7 @@ export function loadKubeConfig(options: KubeConnection = {}): KubeConfig {
     kc.setCurrentContext(options.context);
   }
   if (!kc.getCurrentCluster())
-    throw new RangeError(`the kubeconfig's current context "${kc.getCurrentContext()}" names no cluster`);
+    throw new UsageError(`the kubeconfig's current context "${kc.getCurrentContext()}" names no cluster`);
   return kc;
 }
 

@@ -1,7 +1,7 @@
 // core/v1 Events about ModelRollouts, as `kubectl describe` shows them.
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import type { Logger } from '../../../../predictor/src/log.js';
+import type { Logger } from '../../../../shared/log.js';
 import type { ModelRollout } from '../../api/schema.js';
 import type { EventRecorder } from '../types.js';
 import { kubeFailure } from './client.js';

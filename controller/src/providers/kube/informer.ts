@@ -5,7 +5,7 @@
 // A watch the client ends for inactivity (client-node: 30 s without data) or the
 // server closes continues from the last resourceVersion seen, without a list.
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
-import type { Logger } from '../../../../predictor/src/log.js';
+import type { Logger } from '../../../../shared/log.js';
 import { kubeFailure } from './client.js';
 
 export interface Listed<T> {

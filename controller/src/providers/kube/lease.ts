@@ -5,8 +5,9 @@
 // leader that cannot renew within the renew deadline stops acting; every write
 // carries the resourceVersion it read, so two candidates never both win.
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
-import type { Logger } from '../../../../predictor/src/log.js';
+import type { Logger } from '../../../../shared/log.js';
 import { isConflict, isNotFound, kubeFailure } from './client.js';
+import { UsageError } from '../../../../shared/errors.js';
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -52,7 +53,7 @@ export class LeaderElector {
     this.renewDeadlineMs = options.renewDeadlineMs ?? Math.round((this.leaseMs * 2) / 3);
     this.retryMs = options.retryPeriodMs ?? Math.round(this.leaseMs / 7.5);
     if (!(this.retryMs < this.renewDeadlineMs && this.renewDeadlineMs < this.leaseMs)) {
-      throw new RangeError(
+      throw new UsageError(
         `leader election: need retry period (${this.retryMs} ms) < renew deadline (${this.renewDeadlineMs} ms) < lease duration (${this.leaseMs} ms)`,
       );
     }

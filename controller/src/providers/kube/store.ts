@@ -4,7 +4,7 @@
 // status.commands until the controller consumes them.
 import { randomUUID } from 'node:crypto';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import type { Logger } from '../../../../predictor/src/log.js';
+import type { Logger } from '../../../../shared/log.js';
 import { API_GROUP, API_VERSION, type RolloutStatus } from '../../api/schema.js';
 import { validateModelRollout } from '../../api/validate.js';
 import { commandRefusal, REFUSALS_KEPT } from '../../engine/commands.js';
@@ -21,6 +21,7 @@ import {
 } from '../types.js';
 import { isConflict, kubeCall } from './client.js';
 import { Informer, type Listed } from './informer.js';
+import { UsageError } from '../../../../shared/errors.js';
 
 export const PLURAL = 'modelrollouts';
 
@@ -44,7 +45,7 @@ export interface KubeStoreOptions {
 
 export function splitKey(key: string): { namespace: string; name: string } {
   const slash = key.indexOf('/');
-  if (slash <= 0) throw new RangeError(`rollout key "${key}" is not namespace/name`);
+  if (slash <= 0) throw new UsageError(`rollout key "${key}" is not namespace/name`);
   return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
 }
 

@@ -1,14 +1,15 @@
-// MetricsProvider over the Prometheus HTTP API (axios), with timeouts, retries
+// MetricsProvider over the Prometheus HTTP API (fetch), with timeouts, retries
 // and auth options. A query that fails, times out, is empty or is ambiguous
 // becomes undefined: nodata, so the engine holds and never promotes on it.
-import axios, { type AxiosInstance } from 'axios';
+// Each round's failures come back with its results.
 import type { PlannedQuery, QueryResult } from '../../analysis/observations.js';
-import type { MetricsProvider } from '../types.js';
+import { retry } from '../../../../shared/retry.js';
+import type { MetricsProvider, QueryFailure, QueryRound } from '../types.js';
 
 export interface PrometheusOptions {
-  /** Told after every query round how many queries answered and how many failed. */
-  onQueries?: (ok: number, failed: number) => void;
   url: string;
+  /** Told how many queries of each round answered and how many failed (the controller's metrics). */
+  recorder?: { queries(ok: number, failed: number): void };
   timeoutMs?: number;
   /** Extra attempts after a failed request (network error, 5xx). */
   retries?: number;
@@ -23,39 +24,43 @@ interface PromSample {
   value: [number, string];
 }
 
-export interface QueryFailure {
-  key: string;
-  error: string;
+/** A failed request: `retryable` unless Prometheus refused the query itself (4xx). */
+class PrometheusError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
 }
 
 export class PrometheusMetrics implements MetricsProvider {
-  private readonly http: AxiosInstance;
-  /** Failures of the last `query` call, for logs, metrics and alerts. */
-  lastFailures: QueryFailure[] = [];
+  private readonly base: string;
+  private readonly headers: Record<string, string> = {};
 
   constructor(private readonly options: PrometheusOptions) {
-    const headers: Record<string, string> = {};
-    if (options.bearerToken) headers.authorization = `Bearer ${options.bearerToken}`;
-    this.http = axios.create({
-      baseURL: options.url.replace(/\/$/, ''),
-      timeout: options.timeoutMs ?? 5000,
-      headers,
-      ...(options.basicAuth ? { auth: options.basicAuth } : {}),
-      // Prometheus answers 4xx with a JSON error body; read it instead of throwing.
-      validateStatus: () => true,
-    });
+    this.base = options.url.replace(/\/$/, '');
+    if (options.bearerToken) this.headers.authorization = `Bearer ${options.bearerToken}`;
+    else if (options.basicAuth)
+      this.headers.authorization = `Basic ${Buffer.from(`${options.basicAuth.username}:${options.basicAuth.password}`).toString('base64')}`;
   }
 
   /** True when Prometheus answered its readiness endpoint. */
   async ready(): Promise<boolean> {
     try {
-      return (await this.http.get('/-/ready')).status === 200;
+      return (
+        await fetch(`${this.base}/-/ready`, {
+          headers: this.headers,
+          signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000),
+        })
+      ).ok;
     } catch {
       return false;
     }
   }
 
-  async query(plan: PlannedQuery[]): Promise<Map<string, QueryResult>> {
+  /** Runs every query of the plan (a few at a time); each failure is in `failures`, and its result is undefined. */
+  async query(plan: PlannedQuery[]): Promise<QueryRound> {
     const results = new Map<string, QueryResult>();
     const failures: QueryFailure[] = [];
     let next = 0;
@@ -71,9 +76,8 @@ export class PrometheusMetrics implements MetricsProvider {
       }
     };
     await Promise.all(Array.from({ length: Math.min(plan.length, this.options.concurrency ?? 8) }, worker));
-    this.lastFailures = failures;
-    this.options.onQueries?.(plan.length - failures.length, failures.length);
-    return results;
+    this.options.recorder?.queries(plan.length - failures.length, failures.length);
+    return { results, failures };
   }
 
   /** An instant query's raw answer, evaluated at `time` (seconds since the epoch) when given. */
@@ -100,25 +104,44 @@ export class PrometheusMetrics implements MetricsProvider {
   }
 
   private async get(path: string, params: Record<string, string>): Promise<{ resultType: string; result: unknown }> {
-    const attempts = 1 + (this.options.retries ?? 2);
-    let lastError = 'no attempt';
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      try {
-        const response = await this.http.get(path, { params });
-        const body = response.data as {
-          status?: string;
-          data?: { resultType: string; result: unknown };
-          error?: string;
-        };
-        if (response.status === 200 && body.status === 'success' && body.data) return body.data;
-        lastError = `HTTP ${response.status}: ${body.error ?? 'unexpected response'}`;
-        if (response.status < 500) break; // a bad query does not get better by asking again
-      } catch (err) {
-        lastError = axios.isAxiosError(err) ? (err.code ?? err.message) : (err as Error).message;
-      }
-      if (attempt < attempts) await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** (attempt - 1)));
+    const url = `${this.base}${path}?${new URLSearchParams(params)}`;
+    try {
+      return await retry(
+        async () => {
+          let response: Response;
+          try {
+            response = await fetch(url, {
+              headers: this.headers,
+              signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000),
+            });
+          } catch (err) {
+            const e = err as Error & { cause?: { code?: string; message?: string } };
+            throw new PrometheusError(
+              e.name === 'TimeoutError' ? 'timeout' : (e.cause?.code ?? e.cause?.message ?? e.message),
+              true,
+            );
+          }
+          const body = (await response.json().catch(() => ({}))) as {
+            status?: string;
+            data?: { resultType: string; result: unknown };
+            error?: string;
+          };
+          if (response.status === 200 && body.status === 'success' && body.data) return body.data;
+          // A bad query does not get better by asking again; a 5xx might.
+          throw new PrometheusError(
+            `HTTP ${response.status}: ${body.error ?? 'unexpected response'}`,
+            response.status >= 500,
+          );
+        },
+        {
+          attempts: 1 + (this.options.retries ?? 2),
+          baseMs: 100,
+          retryOn: (err) => err instanceof PrometheusError && err.retryable,
+        },
+      );
+    } catch (err) {
+      throw new Error(`prometheus query failed: ${(err as Error).message}`, { cause: err });
     }
-    throw new Error(`prometheus query failed: ${lastError}`);
   }
 }
 

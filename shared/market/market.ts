@@ -2,7 +2,7 @@
 // trending regime (momentum) and a ranging regime (mean reversion, higher
 // volatility). Direction is predictable, but how depends on the regime, which a
 // linear model cannot see and a small MLP can.
-import { gaussian, seededRandom } from './random.js';
+import { gaussian, seededRandom } from '../random.js';
 
 export interface MarketBar {
   price: number;

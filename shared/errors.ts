@@ -1,6 +1,12 @@
-// An error that carries the HTTP status to answer with. Its message is shown to
-// the client, so it must name the field and say what was expected.
+// Named errors weir's parts share: callers branch on the class, never on a message.
+// Every message is shown to a person, so it names the field and says what was expected.
 
+/** Bad input from whoever runs a command: a flag, a file, an argument. The CLI exits 2 and prints the message. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** An error that carries the HTTP status to answer with; its message goes to the client. */
 export class RequestError extends Error {
   constructor(
     readonly status: number,

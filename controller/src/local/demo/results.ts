@@ -1,0 +1,91 @@
+// What a finished demo scenario reports: every number of the results table
+// from Prometheus, the business impact from the rollout's totals, the weights
+// the rollout applied (from its status history), and the alerts Alertmanager
+// holds at the end.
+import type { ModelRollout } from '../../api/schema.js';
+import { impactFromTotals } from '../../analysis/impact.js';
+import type { PrometheusMetrics } from '../../providers/prometheus/provider.js';
+import { spanOf } from '../../report/collect.js';
+import { collectTotals } from '../../report/totals.js';
+import type { BusinessImpact } from '../../stats/business-impact.js';
+import type { VersionRow } from './scenario.js';
+
+async function promScalar(prometheus: PrometheusMetrics, query: string): Promise<Map<string, number>> {
+  const { result } = await prometheus.instant(query);
+  return new Map(
+    (result as { metric: Record<string, string>; value: [number, string] }[]).map((r) => [
+      r.metric.destination_version ?? r.metric.version ?? '',
+      Number(r.value[1]),
+    ]),
+  );
+}
+
+/** The seed's results table, every number from Prometheus. */
+export async function resultsTable(prometheus: PrometheusMetrics, versions: string[]): Promise<VersionRow[]> {
+  const served = 'istio_requests_total{request_mirrored="false"}';
+  const [requests, ok, sum, count, p95, correct, labelled, gains, losses] = await Promise.all([
+    promScalar(prometheus, `sum by (destination_version) (${served})`),
+    promScalar(
+      prometheus,
+      `sum by (destination_version) (istio_requests_total{request_mirrored="false",response_code=~"2.."})`,
+    ),
+    promScalar(
+      prometheus,
+      'sum by (destination_version) (istio_request_duration_milliseconds_sum{request_mirrored="false"})',
+    ),
+    promScalar(
+      prometheus,
+      'sum by (destination_version) (istio_request_duration_milliseconds_count{request_mirrored="false"})',
+    ),
+    promScalar(
+      prometheus,
+      'histogram_quantile(0.95, sum by (le, destination_version) (istio_request_duration_milliseconds_bucket{request_mirrored="false"}))',
+    ),
+    promScalar(prometheus, 'sum by (version) (weir_predictor_feedback_total{outcome="correct"})'),
+    promScalar(prometheus, 'sum by (version) (weir_predictor_feedback_total)'),
+    promScalar(prometheus, 'sum by (version) (weir_predictor_business_value_gains_sum_total)'),
+    promScalar(prometheus, 'sum by (version) (weir_predictor_business_value_losses_sum_total)'),
+  ]);
+  return versions.map((version) => {
+    const n = requests.get(version) ?? 0;
+    return {
+      version,
+      requests: n,
+      successRate: n > 0 ? (ok.get(version) ?? 0) / n : 0,
+      meanLatencyMs: (count.get(version) ?? 0) > 0 ? (sum.get(version) ?? 0) / count.get(version)! : 0,
+      p95LatencyMs: p95.get(version) ?? 0,
+      accuracy: (labelled.get(version) ?? 0) > 0 ? (correct.get(version) ?? 0) / labelled.get(version)! : 0,
+      errorRate: n > 0 ? 1 - (ok.get(version) ?? 0) / n : 0,
+      businessValue: (gains.get(version) ?? 0) - (losses.get(version) ?? 0),
+    };
+  });
+}
+
+/** The canary weights the rollout applied, in order, as its history records them. */
+export function weightsApplied(rollout: ModelRollout): number[] {
+  return rollout.status!.history.map((h) => h.canaryWeight).filter((w, i, all) => i === 0 || w !== all[i - 1]);
+}
+
+/** The rollout's business impact over its whole run, when it has coefficients and Prometheus has both versions' totals. */
+export async function businessOf(prometheus: PrometheusMetrics, rollout: ModelRollout): Promise<BusinessImpact | null> {
+  const { business, alpha } = rollout.spec.analysis;
+  if (!business) return null;
+  const { totals } = await collectTotals(prometheus, rollout, spanOf(rollout, Date.now()));
+  if (totals.length !== 2 || !totals.every((t) => t.requests > 0 && t.labelled > 0)) return null;
+  return impactFromTotals(totals[0]!, totals[1]!, business, alpha);
+}
+
+/** The alerts Alertmanager lists as active. */
+export async function activeAlerts(
+  alertmanagerUrl: string,
+): Promise<{ alertname: string; severity: string; state: string }[]> {
+  const alerts = (await (await fetch(`${alertmanagerUrl}/api/v2/alerts`)).json()) as {
+    labels: Record<string, string>;
+    status: { state: string };
+  }[];
+  return alerts.map((a) => ({
+    alertname: a.labels.alertname ?? '',
+    severity: a.labels.severity ?? '',
+    state: a.status.state,
+  }));
+}

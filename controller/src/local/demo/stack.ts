@@ -1,0 +1,143 @@
+// Everything one demo scenario runs on this machine: predictors (v1 and the
+// canary), the gateway, real Prometheus and Alertmanager, a load generator
+// with ground truth, and the controller loop with the file store. `stop()`
+// stops all of it, in reverse order, however the scenario ended.
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createLogger } from '../../../../shared/log.js';
+import { packageRoot } from '../../../../shared/paths.js';
+import { ControllerLoop } from '../../controller/loop.js';
+import { ControllerMetrics } from '../../controller/metrics.js';
+import { AlertmanagerNotifier } from '../../providers/alertmanager/notifier.js';
+import { FileRolloutStore } from '../../providers/file/store.js';
+import { GatewayRouter } from '../../providers/gateway/router.js';
+import { PrometheusMetrics } from '../../providers/prometheus/provider.js';
+import { startAlertmanager, type AlertmanagerProcess } from '../alertmanager-process.js';
+import { freePort } from '../free-port.js';
+import { Gateway } from '../gateway/server.js';
+import { parseRouteTable } from '../gateway/routes.js';
+import { startPredictor, type PredictorProcess } from '../predictor-process.js';
+import { startPrometheus, type PrometheusProcess } from '../prometheus-process.js';
+import { LoadGenerator } from './load-generator.js';
+import { demoRolloutYaml } from './rollout-spec.js';
+
+export const ROLLOUT = 'price-direction';
+const MODEL = 'price-direction';
+
+export interface DemoStack {
+  store: FileRolloutStore;
+  prometheus: PrometheusProcess;
+  alertmanager: AlertmanagerProcess;
+  notifier: AlertmanagerNotifier;
+  loop: ControllerLoop;
+  load: LoadGenerator;
+  /** Stops everything started, newest first; never rejects. */
+  stop(): Promise<void>;
+}
+
+/** Starts the whole local loop for a rollout of v1 → `canary`, and the controller and load on it. */
+export async function startStack(canary: string, ratePerSecond?: number): Promise<DemoStack> {
+  const log = createLogger('controller', 'error');
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'weir-demo-'));
+  const cleanups: (() => Promise<unknown>)[] = [() => rm(scratch, { recursive: true, force: true })];
+  const stop = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  };
+  try {
+    const rolloutsDir = path.join(scratch, 'rollouts');
+    await mkdir(rolloutsDir);
+    await writeFile(path.join(rolloutsDir, `${ROLLOUT}.yaml`), demoRolloutYaml(canary));
+    const repository = path.join(packageRoot(), 'predictor', 'models');
+    const predictors: Record<string, PredictorProcess> = {};
+    for (const version of ['v1', canary]) {
+      const p = await startPredictor({
+        modelRepository: repository,
+        model: MODEL,
+        version,
+        args: ['--log-level', 'warn'],
+      });
+      predictors[version] = p;
+      cleanups.push(() => p.stop());
+    }
+    const token = randomBytes(24).toString('hex');
+    const gateway = new Gateway(
+      {
+        table: parseRouteTable({
+          http: [
+            {
+              name: 'primary',
+              route: [
+                { destination: { host: 'predictor', subset: 'v1' }, weight: 100 },
+                { destination: { host: 'predictor', subset: canary }, weight: 0 },
+              ],
+            },
+          ],
+        }),
+        backends: { v1: [predictors.v1!.url], [canary]: [predictors[canary]!.url] },
+        service: 'predictor',
+        token,
+      },
+      createLogger('gateway', 'error'),
+    );
+    const ports = await gateway.listen(0, 0);
+    cleanups.push(() => gateway.close());
+    const alertmanager: AlertmanagerProcess = await startAlertmanager();
+    cleanups.push(() => alertmanager.stop());
+
+    const router = new GatewayRouter(`http://127.0.0.1:${ports.adminPort}`, token);
+    const notifier = new AlertmanagerNotifier(alertmanager.url);
+    const store = new FileRolloutStore(rolloutsDir);
+    // The same loop as `weir controller`, serving /metrics for Prometheus (the dashboards' rollout panels).
+    const controllerPort = await freePort();
+    const prometheus: PrometheusProcess = await startPrometheus({
+      targets: [
+        { job: 'gateway', targets: [`127.0.0.1:${ports.adminPort}`] },
+        // In a cluster, discovery labels each predictor series with its namespace; the dashboards filter on it.
+        {
+          job: 'predictors',
+          targets: Object.values(predictors).map((p) => new URL(p.url).host),
+          labels: { namespace: 'local' },
+        },
+        { job: 'weir-controller', targets: [`127.0.0.1:${controllerPort}`] },
+      ],
+      // weir's own alert rules, evaluated by Prometheus and sent to the same Alertmanager.
+      ruleFiles: [path.join(packageRoot(), 'alerts', 'weir.rules.yml')],
+      alertmanagerUrl: alertmanager.url,
+    });
+    cleanups.push(() => prometheus.stop());
+    const recorder = new ControllerMetrics();
+    const loop = new ControllerLoop(
+      {
+        store,
+        router,
+        metrics: new PrometheusMetrics({ url: prometheus.url, timeoutMs: 2000, retries: 1, recorder }),
+        notifier,
+        log,
+        namespace: 'local',
+      },
+      {},
+      recorder,
+    );
+    await loop.listen(controllerPort);
+    cleanups.push(() => loop.stop());
+    const load = new LoadGenerator({
+      gatewayUrl: `http://127.0.0.1:${ports.port}`,
+      predictorUrls: Object.fromEntries(Object.entries(predictors).map(([v, p]) => [v, p.url])),
+      model: MODEL,
+      ratePerSecond: ratePerSecond ?? 100,
+      feedbackDelayMs: 1000,
+      seed: 7,
+    });
+    load.start();
+    cleanups.push(() => load.stop());
+    loop.start();
+
+    loop.start();
+    return { store, prometheus, alertmanager, notifier, loop, load, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
