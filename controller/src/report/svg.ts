@@ -117,3 +117,52 @@ export function dots(points: [number, number][], sx: Scale, sy: Scale, color: st
     )
     .join('');
 }
+
+/** One look of a forest chart: an estimate, its interval, a label drawn beside it and a tooltip. */
+export interface ForestLook {
+  effect: number;
+  ci: [number, number];
+  label: string;
+  title: string;
+}
+
+/**
+ * A forest chart: each look's estimate (a dot) and interval (a line), first at
+ * the top, against the zero line and dashed ±minEffect guides. Interval ends
+ * are clamped to ±1e6 so an unbounded interval still draws.
+ */
+export function forestChart(options: {
+  id: string;
+  title: string;
+  label: string;
+  minEffect: number;
+  looks: ForestLook[];
+}): string {
+  const { looks, minEffect } = options;
+  const bounded = (v: number) => Math.max(-1e6, Math.min(1e6, v));
+  const xs = looks.flatMap((l) => [bounded(l.ci[0]), bounded(l.ci[1]), l.effect]);
+  const xRange = rangeOf(xs, 0.08, [0, minEffect, -minEffect]);
+  return chart(
+    {
+      id: options.id,
+      title: options.title,
+      height: 80 + looks.length * 34,
+      x: { ...xRange, label: options.label },
+      y: { min: 0, max: looks.length + 1, label: 'decision', format: () => '' },
+    },
+    (sx, sy) => {
+      const guides = [0, minEffect, -minEffect]
+        .filter((v, i, all) => all.indexOf(v) === i)
+        .map(
+          (v) =>
+            `<line x1="${sx(v)}" x2="${sx(v)}" y1="${sy(0)}" y2="${sy(looks.length + 1)}" stroke="${v === 0 ? '#888' : '#bbb'}" stroke-dasharray="${v === 0 ? '' : '4 3'}"/>`,
+        )
+        .join('');
+      const rows = looks.map((look, i) => {
+        const y = sy(looks.length - i);
+        return `<line class="data" x1="${sx(bounded(look.ci[0]))}" x2="${sx(bounded(look.ci[1]))}" y1="${y}" y2="${y}" stroke="${COLORS.canary}" stroke-width="2"/>${dots([[look.effect, looks.length - i]], sx, sy, COLORS.canary, [look.title])}<text x="${sx(xRange.min) + 4}" y="${y - 6}">${esc(look.label)}</text>`;
+      });
+      return guides + rows.join('');
+    },
+  );
+}

@@ -1,0 +1,139 @@
+// The ModelRollout's status: where a rollout stands (phase, stage, weights),
+// its history and last analysis, the commands people gave, and the conditions.
+// With spec.ts's schema, the source of the CRD's OpenAPI schema.
+import { z } from 'zod';
+import { versionRef } from './version-ref.js';
+
+export const phases = [
+  'Pending',
+  'Mirroring',
+  'Progressing',
+  'AwaitingApproval',
+  'Paused',
+  'Promoted',
+  'RolledBack',
+  'Failed',
+] as const;
+
+/** A finished rollout keeps its final route (100% for Promoted, 0% otherwise) until `weir retry` starts a new attempt. */
+export const FINISHED_PHASES: readonly Phase[] = ['Promoted', 'RolledBack', 'Failed'];
+
+export function isFinished(phase: Phase): boolean {
+  return FINISHED_PHASES.includes(phase);
+}
+
+const reason = z.object({
+  kind: z.enum(['guardrail', 'comparison', 'gate', 'command', 'business', 'rollout']),
+  metric: z.string().optional(),
+  verdict: z.string(),
+  message: z.string(),
+  value: z.number().optional(),
+  stableValue: z.number().optional(),
+  threshold: z.number().optional(),
+  effect: z.number().optional(),
+  ci: z.array(z.number()).optional(),
+  pValue: z.number().optional(),
+  adjustedPValue: z.number().optional(),
+  z: z.number().optional().describe('comparison: the estimate divided by its standard error'),
+  boundary: z
+    .number()
+    .optional()
+    .describe(
+      'comparison: the sequential boundary at this look; mSPRT: the alpha the (Holm-adjusted) always-valid p-value must reach; alpha spending: the |z| to cross',
+    ),
+  samples: z.object({ stable: z.number(), canary: z.number() }).optional(),
+});
+
+/** Who did something: a Kubernetes user, user@host, or alertmanager:ALERT. Bounded, since it travels into route records and alerts. */
+const actor = z.string().min(1).max(256, 'is longer than 256 characters');
+const timestamp = z.string().max(64, 'is longer than 64 characters');
+
+export const commandSchema = z.object({
+  id: z.string().min(1).max(128, 'is longer than 128 characters'),
+  type: z.enum(['approve', 'abort', 'pause', 'resume', 'promote', 'retry']),
+  by: actor.describe('who gave the command: the Kubernetes user, or user@host in local mode'),
+  at: timestamp.describe('when it was given (RFC 3339)'),
+  full: z.boolean().optional().describe('promote only: straight to 100% and done'),
+});
+
+const condition = z.object({
+  type: z.string(),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string(),
+  message: z.string(),
+  lastTransitionTime: z.string(),
+});
+
+export const statusSchema = z.object({
+  phase: z.enum(phases).default('Pending'),
+  attempt: z.number().int().default(1),
+  stage: z
+    .number()
+    .int()
+    .default(-1)
+    .describe('index into the stages (mirror stage first when configured); -1 before the start'),
+  canaryWeight: z.number().int().default(0),
+  mirrorPercent: z.number().int().default(0),
+  startedAt: z.string().optional(),
+  stageStartedAt: z.string().optional(),
+  pausedFrom: z.enum(phases).optional(),
+  lastStepId: z.string().optional(),
+  approvals: z.array(z.object({ stage: z.number().int(), by: actor, at: timestamp })).default([]),
+  versions: z
+    .object({ stable: versionRef, canary: versionRef })
+    .optional()
+    .describe(
+      "the versions this attempt routes between, recorded when it starts: a spec naming another canary starts a new attempt, and nothing else can move a finished rollout's traffic to another version",
+    ),
+  consumedCommands: z.array(z.string()).default([]),
+  guardrailFailures: z.record(z.string(), z.number().int()).default({}),
+  sequential: z
+    .record(z.string(), z.record(z.string(), z.unknown()))
+    .default({})
+    .describe('per-metric sequential test state for the current stage'),
+  analysis: z.array(reason).default([]).describe('the reasons of the last decision'),
+  history: z
+    .array(
+      z.object({
+        stepId: z.string(),
+        action: z.string(),
+        stage: z.number().int(),
+        canaryWeight: z.number().int(),
+        at: z.string(),
+        by: z.string().optional(),
+        summary: z.string(),
+        analysis: z.array(reason).optional().describe('the reasons of the decision this step was taken on'),
+      }),
+    )
+    .default([]),
+  message: z.string().optional(),
+  commands: z
+    .array(commandSchema)
+    .max(1000)
+    .default([])
+    .describe(
+      'commands people gave (weir approve, abort, ...) that the controller has not consumed yet (Kubernetes mode)',
+    ),
+  refusedCommands: z
+    .array(z.object({ type: z.string().max(32), by: actor, at: timestamp, reason: z.string().max(1024) }))
+    .default([])
+    .describe(
+      'the latest commands that were refused (such as approve on a rolled-back rollout): who tried what, when, and why (bounded)',
+    ),
+  conditions: z
+    .array(condition)
+    .default([])
+    .describe(
+      'TrafficRouted: whether the VirtualService route, its destinations and subsets exist and carry the weights',
+    ),
+});
+
+export type RolloutStatus = z.output<typeof statusSchema>;
+export type Reason = z.output<typeof reason>;
+export type Condition = z.output<typeof condition>;
+export type Phase = (typeof phases)[number];
+
+/** A status with every default filled in. */
+export function emptyStatus(): RolloutStatus {
+  return statusSchema.parse({});
+}
