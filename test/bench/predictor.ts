@@ -16,6 +16,7 @@ import { generateMarket } from '../../shared/market/market.js';
 import { labelledRows } from '../../shared/market/features.js';
 import { startPredictor } from '../../controller/src/local/predictor-process.js';
 import { packageRoot } from '../../shared/paths.js';
+import { quantileSorted } from 'simple-statistics';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = [1, 16, 64];
@@ -153,9 +154,8 @@ async function startBareServer(): Promise<{ url: string; stop: () => void }> {
   return { url: `http://127.0.0.1:${port}/v2/models/${MODEL}/infer`, stop: () => child.kill() };
 }
 
-function percentile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-}
+/** The q-quantile of sorted values (simple-statistics' quantileSorted). */
+const percentile = (sorted: number[], q: number): number => quantileSorted(sorted, q);
 
 /** In-process ONNX Runtime on the same single-row inputs, one call at a time. */
 async function inProcess(

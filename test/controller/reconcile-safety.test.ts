@@ -22,7 +22,7 @@ import { FileRolloutStore } from '../../controller/src/providers/file/store.js';
 import { GatewayRouter } from '../../controller/src/providers/gateway/router.js';
 import { PrometheusMetrics } from '../../controller/src/providers/prometheus/provider.js';
 import { ConflictError, type RolloutStore } from '../../controller/src/providers/types.js';
-import { sleep } from '../../shared/wait.js';
+import { waitFor } from '../../shared/wait.js';
 
 const TOKEN = 'reconcile-safety-token-0123456789';
 // Failed writes are logged at error level on purpose here; the test reads results, not logs.
@@ -93,11 +93,7 @@ async function setGuardrail(value: number): Promise<void> {
     };
     return Number(body.data.result[0]?.value[1]) === value;
   };
-  const deadline = Date.now() + 10_000;
-  while (!(await answers())) {
-    if (Date.now() > deadline) throw new Error(`Prometheus never answered ${value}`);
-    await sleep(100);
-  }
+  await waitFor(answers, 10_000, `Prometheus to answer ${value}`, 100);
 }
 
 /** A second rollout file, on a route of its own or a shared one, with a guardrail on the test gauge. */

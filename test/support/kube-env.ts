@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { freePort } from '../../controller/src/local/free-port.js';
 import { packageRoot } from '../../shared/paths.js';
-import { sleep } from '../../shared/wait.js';
+import { waitFor } from '../../shared/wait.js';
 
 export interface KubeUser {
   name: string;
@@ -109,13 +109,19 @@ export async function startKube(users: KubeUser[] = []): Promise<KubeEnv> {
     }
     await rm(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 60_000;
-  while (!(await ready(server, all[0]!.token))) {
-    if (Date.now() > deadline || apiserver.exitCode !== null) {
-      await stop();
-      throw new Error('kube-apiserver did not become ready within 60 s');
-    }
-    await sleep(250);
+  try {
+    await waitFor(
+      async () => {
+        if (apiserver.exitCode !== null) throw new Error(`kube-apiserver exited with code ${apiserver.exitCode}`);
+        return ready(server, all[0]!.token);
+      },
+      60_000,
+      'kube-apiserver to be ready',
+      250,
+    );
+  } catch (err) {
+    await stop();
+    throw err;
   }
   const kubeconfig = async (user = 'admin') => {
     const u = all.find((x) => x.name === user);

@@ -2,6 +2,7 @@
 // Kayenta's judge; nodata is never a pass.
 import type { Guardrail } from '../api/schema.js';
 import type { GuardrailObservation } from './observations.js';
+import { formatNumber } from '../../../shared/format.js';
 
 export type GuardrailVerdict = 'pass' | 'high' | 'low' | 'nodata';
 
@@ -13,7 +14,7 @@ export interface GuardrailJudgement {
   threshold?: number;
 }
 
-const fmt = (n: number) => (Math.abs(n) >= 100 || n === 0 ? n.toFixed(2) : n.toPrecision(4));
+const fmt = (n: number) => formatNumber(n, 4);
 
 export function judgeGuardrail(guardrail: Guardrail, observation: GuardrailObservation): GuardrailJudgement {
   const { canary, stable } = observation;

@@ -2,6 +2,7 @@
 // output by default; with --json, one JSON object on the last line.
 import { Command, InvalidArgumentError } from 'commander';
 import { UsageError } from '../../../shared/errors.js';
+import { formatNumber } from '../../../shared/format.js';
 import { mannWhitneyHistogram } from '../stats/mann-whitney-histogram.js';
 import { sampleSizeMean, sampleSizeProportion } from '../stats/sample-size.js';
 import { twoProportionZTest } from '../stats/two-proportion-z-test.js';
@@ -74,12 +75,8 @@ function verdictOf(significant: boolean, canaryHigher: boolean, better: Better):
   return canaryHigher === (better === 'higher') ? 'better' : 'worse';
 }
 
-const fmt = (n: number) =>
-  Number.isInteger(n)
-    ? String(n)
-    : Math.abs(n) < 1e-3 && n !== 0
-      ? n.toExponential(4)
-      : String(Number(n.toPrecision(6)));
+/** Six significant digits: the analyst compares these with scipy's output. */
+const fmt = (n: number) => formatNumber(n, 6);
 
 /** Prints human lines, or only the JSON object when --json was given. */
 function emit(json: boolean, lines: string[], result: Record<string, unknown>): void {

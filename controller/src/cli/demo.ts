@@ -8,8 +8,9 @@ import {
   type ScenarioView,
   type VersionRow,
 } from '../local/demo/scenario.js';
+import { formatNumber } from '../../../shared/format.js';
 
-const fmt = (n: number, digits = 3) => (Number.isFinite(n) ? Number(n.toPrecision(digits)).toString() : String(n));
+const fmt = formatNumber;
 
 function verdictLine(r: Reason): string {
   const extra =

@@ -52,6 +52,7 @@ import {
   type RouteState,
   type TrafficRouter,
 } from '../providers/types.js';
+import { retry } from '../../../shared/retry.js';
 import { setCondition } from './conditions.js';
 import { UnwrittenDecisions } from './unwritten.js';
 
@@ -123,13 +124,10 @@ export async function reconcile(
   key: string,
   options: ReconcileOptions = {},
 ): Promise<ReconcileResult> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await reconcileOnce(parts, key, options);
-    } catch (err) {
-      if (!(err instanceof ConflictError) || attempt >= CONFLICT_RETRIES) throw err;
-    }
-  }
+  return retry(() => reconcileOnce(parts, key, options), {
+    attempts: CONFLICT_RETRIES,
+    retryOn: (err) => err instanceof ConflictError,
+  });
 }
 
 async function reconcileOnce(parts: ControllerParts, key: string, options: ReconcileOptions): Promise<ReconcileResult> {

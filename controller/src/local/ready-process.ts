@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { trackChild } from './children.js';
-import { sleep } from '../../../shared/wait.js';
+import { waitFor } from '../../../shared/wait.js';
 
 export interface ReadyProcess {
   url: string;
@@ -33,21 +33,20 @@ export async function startReadyProcess(
     await exited;
     await rm(dir, { recursive: true, force: true });
   };
-  const ready = (async () => {
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
+  const ready = waitFor(
+    async () => {
       if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}:\n${stderr}`);
-      if (
-        await fetch(`${url}/-/ready`).then(
-          (r) => r.ok,
-          () => false,
-        )
-      )
-        return;
-      await sleep(200);
-    }
-    throw new Error(`${name} was not ready within 30 s:\n${stderr}`);
-  })();
+      return fetch(`${url}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
+    },
+    30_000,
+    `${name} to be ready`,
+    200,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}:\n${stderr}`);
+  });
   try {
     await Promise.race([ready, failed]);
   } catch (err) {

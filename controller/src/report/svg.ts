@@ -2,17 +2,15 @@
 // scripts, no fonts or styles from outside. Every data mark carries the class
 // "data" so a reader (or a test) can tell a chart with data from an empty frame.
 
+import { formatNumber } from '../../../shared/format.js';
+
 export const COLORS = { stable: '#1f77b4', canary: '#d62728', neutral: '#555', band: '#d0d7de' };
 
 export const esc = (text: string): string =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-/** Short, readable numbers for ticks and labels. */
-export function fmt(value: number, digits = 3): string {
-  if (!Number.isFinite(value)) return String(value);
-  if (value !== 0 && (Math.abs(value) >= 1e6 || Math.abs(value) < 1e-3)) return value.toExponential(digits - 1);
-  return Number(value.toPrecision(digits)).toString();
-}
+/** Short, readable numbers for ticks and labels: three significant digits. */
+export const fmt = (value: number, digits = 3): string => formatNumber(value, digits);
 
 /** About `count` round tick values covering [min, max]. */
 export function niceTicks(min: number, max: number, count = 5): number[] {

@@ -2,6 +2,7 @@
 // a model metric (accuracy) move with the business value? Pearson's r with
 // Fisher's z interval, and Spearman's rank correlation for monotone but
 // non-linear links and outlying windows.
+import { sampleCorrelation, sampleRankCorrelation } from 'simple-statistics';
 import { checkAlpha, normalQuantile, twoSidedTP } from './distributions.js';
 
 export interface Correlation {
@@ -18,33 +19,10 @@ export interface Correlation {
   rhoPValue: number;
 }
 
+/** Pearson's r (simple-statistics), NaN when either variable does not vary, clamped to [−1, 1] against rounding. */
 function pearson(x: number[], y: number[]): number {
-  const n = x.length;
-  const mx = x.reduce((a, b) => a + b, 0) / n;
-  const my = y.reduce((a, b) => a + b, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (x[i]! - mx) * (y[i]! - my);
-    sxx += (x[i]! - mx) ** 2;
-    syy += (y[i]! - my) ** 2;
-  }
-  if (sxx === 0 || syy === 0) return NaN;
-  return Math.max(-1, Math.min(1, sxy / Math.sqrt(sxx * syy)));
-}
-
-/** Ranks from 1, ties sharing their average rank. */
-export function averageRanks(values: number[]): number[] {
-  const order = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
-  const ranks = new Array<number>(values.length);
-  for (let i = 0; i < order.length;) {
-    let j = i;
-    while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
-    for (let k = i; k <= j; k++) ranks[order[k]![1]] = (i + j) / 2 + 1;
-    i = j + 1;
-  }
-  return ranks;
+  const r = sampleCorrelation(x, y);
+  return Number.isFinite(r) ? Math.max(-1, Math.min(1, r)) : NaN;
 }
 
 const tTestOfR = (r: number, n: number) =>
@@ -62,7 +40,9 @@ export function correlation(x: number[], y: number[], alpha = 0.05): Correlation
   if (Number.isNaN(r)) return undefined;
   const half = normalQuantile(1 - alpha / 2) / Math.sqrt(n - 3);
   const z = Math.atanh(Math.min(Math.max(r, -1 + 1e-15), 1 - 1e-15));
-  const rho = pearson(averageRanks(x), averageRanks(y));
+  // Spearman's rho: Pearson's r of midranks (ties share their average rank), as scipy.stats.spearmanr.
+  const rhoRaw = sampleRankCorrelation(x, y);
+  const rho = Number.isFinite(rhoRaw) ? Math.max(-1, Math.min(1, rhoRaw)) : NaN;
   return {
     n,
     r,

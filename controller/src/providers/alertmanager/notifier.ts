@@ -6,6 +6,7 @@
 // keyed by alert identity so a newer state replaces an older one: while
 // Alertmanager is down nothing within the bound is lost, and delivery retries
 // with exponential backoff.
+import { backoffMs } from '../../../../shared/retry.js';
 import type { Notifier, RolloutEvent } from '../types.js';
 
 export interface AlertmanagerAlert {
@@ -223,7 +224,7 @@ export class AlertmanagerNotifier implements Notifier {
       this.failures = 0;
     } catch {
       this.counts.failedPosts++;
-      const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** this.failures++);
+      const delay = backoffMs(this.failures++, 500, MAX_BACKOFF_MS);
       clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => void this.flush(), delay);
       this.retryTimer.unref();

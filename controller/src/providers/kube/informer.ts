@@ -7,6 +7,7 @@
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../../../../shared/log.js';
 import { kubeFailure } from './client.js';
+import { backoffMs } from '../../../../shared/retry.js';
 
 export interface Listed<T> {
   items: T[];
@@ -123,7 +124,7 @@ export class Informer<T extends Named> {
     if (err) {
       this.options.log.warn('watch ended; listing again', { path: this.options.path, err: kubeFailure(err).message });
     }
-    const delay = err ? Math.min(30_000, 500 * 2 ** this.failures++) : 0;
+    const delay = err ? backoffMs(this.failures++, 500, 30_000) : 0;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.relist().catch((e: unknown) => this.listFailed(e)), delay);
   }

@@ -19,6 +19,7 @@ import {
   type RolloutStore,
   type StoredRollout,
 } from '../types.js';
+import { retry } from '../../../../shared/retry.js';
 import { isConflict, kubeCall } from './client.js';
 import { Informer, type Listed } from './informer.js';
 import { UsageError } from '../../../../shared/errors.js';
@@ -207,30 +208,29 @@ export class KubeRolloutStore implements RolloutStore {
 
   async addCommand(key: string, command: Omit<Command, 'id'>): Promise<Command> {
     const recorded: Command = { id: randomUUID(), ...command };
-    for (let attempt = 1; ; attempt++) {
-      const raw = await this.getRaw(key);
-      // A malformed status is never replaced by a fresh one to carry a command.
-      const parsed = parseStoredStatus(raw.status);
-      if ('error' in parsed) throw new InvalidRolloutError(key, parsed.error);
-      const { status } = parsed;
-      const refusal = commandRefusal(status.phase, command.type);
-      const next = refusal
-        ? {
-            ...status,
-            refusedCommands: [
-              ...status.refusedCommands,
-              { type: command.type, by: command.by, at: command.at, reason: refusal },
-            ].slice(-REFUSALS_KEPT),
-          }
-        : { ...status, commands: [...status.commands, recorded] };
-      try {
+    // Read, then write with the resourceVersion read; another writer in between is a 409: read again.
+    return retry(
+      async () => {
+        const raw = await this.getRaw(key);
+        // A malformed status is never replaced by a fresh one to carry a command.
+        const parsed = parseStoredStatus(raw.status);
+        if ('error' in parsed) throw new InvalidRolloutError(key, parsed.error);
+        const { status } = parsed;
+        const refusal = commandRefusal(status.phase, command.type);
+        const next = refusal
+          ? {
+              ...status,
+              refusedCommands: [
+                ...status.refusedCommands,
+                { type: command.type, by: command.by, at: command.at, reason: refusal },
+              ].slice(-REFUSALS_KEPT),
+            }
+          : { ...status, commands: [...status.commands, recorded] };
         await this.putStatus(key, raw.metadata.resourceVersion ?? '', next);
-      } catch (err) {
-        if (!isConflict(err) || attempt >= CONFLICT_RETRIES) throw err;
-        continue;
-      }
-      if (refusal) throw new CommandRefusedError(key, status.phase, refusal);
-      return recorded;
-    }
+        if (refusal) throw new CommandRefusedError(key, status.phase, refusal);
+        return recorded;
+      },
+      { attempts: CONFLICT_RETRIES, retryOn: isConflict },
+    );
   }
 }
