@@ -259,19 +259,25 @@ Example:
   curl -s localhost:8080/v2/models/price-direction/infer -d '{"inputs":[{"name":"features","shape":[1,9],"datatype":"FP32","data":[0,0,0,0,0,0,0.5,0,0.01]}]}'`,
     );
   const options = SPECS.map((spec) => {
-    const option = new Option(spec.flag, `${spec.help} [env ${spec.env}]`);
+    // commander reads the variable itself (Option.env) and shows it in --help; flags win over it.
+    const option = new Option(spec.flag, spec.help).env(spec.env);
     if (spec.default !== undefined) option.default(spec.default);
     program.addOption(option);
     return option;
   });
-  program.parse(argv, { from: 'user' });
-  const flags = program.opts<Record<string, string | undefined>>();
+  // commander reads process.env; a caller's own environment (tests) stands in for it during the parse.
+  const saved = process.env;
+  process.env = env;
+  try {
+    program.parse(argv, { from: 'user' });
+  } finally {
+    process.env = saved;
+  }
+  const values = program.opts<Record<string, string | undefined>>();
   const config: Record<string, unknown> = {};
   SPECS.forEach((spec, i) => {
     // commander names values after the flag (--cache-ttl → cacheTtl), not after our keys.
-    const attribute = options[i]!.attributeName();
-    const fromFlag = program.getOptionValueSource(attribute) === 'cli' ? flags[attribute] : undefined;
-    const raw = fromFlag ?? env[spec.env] ?? spec.default;
+    const raw = values[options[i]!.attributeName()];
     if (raw === undefined || raw === '') {
       if (spec.required) throw new UsageError(`${spec.flag.split(' ')[0]} is required (or set ${spec.env})`);
       config[spec.key] = undefined;

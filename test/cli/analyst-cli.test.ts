@@ -3,21 +3,11 @@
 // test/stats-reference/reference.py ("cli" block). Tolerances as accepted:
 // 0.1% relative on statistics and CIs, 0.5% on p-values.
 import { describe, expect, test } from '@jest/globals';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { packageRoot } from '../../shared/paths.js';
 
-const weir = path.join(packageRoot(), 'bin', 'weir.js');
-async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [weir, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+
+import { runWeir } from '../support/cli.js';
+
+const run = (...args: string[]) => runWeir(args);
 async function json(...args: string[]): Promise<Record<string, any>> {
   const { stdout, code } = await run(...args, '--json');
   expect(code).toBe(0);

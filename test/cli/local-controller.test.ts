@@ -2,11 +2,11 @@
 // local CLI commands: it starts the rollout, holds while Prometheus is
 // unreachable, and obeys `weir abort`, recording who gave it.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+
 import { createLogger } from '../../shared/log.js';
 import { demoRolloutYaml } from '../../controller/src/local/demo/rollout-spec.js';
 import { Gateway } from '../../controller/src/local/gateway/server.js';
@@ -15,6 +15,7 @@ import { packageRoot } from '../../shared/paths.js';
 import { FileRolloutStore } from '../../controller/src/providers/file/store.js';
 import { waitFor } from '../support/predictor.js';
 import { sleep } from '../../shared/wait.js';
+import { runWeir } from '../support/cli.js';
 
 const TOKEN = 'controller-test-token-0123456789';
 const weir = path.join(packageRoot(), 'bin', 'weir.js');
@@ -24,7 +25,11 @@ let controller: ChildProcess;
 let logs = '';
 let port = 0;
 
-const cli = async (...args: string[]) => (await promisify(execFile)(process.execPath, [weir, ...args])).stdout;
+const cli = async (...args: string[]) => {
+  const result = await runWeir(args);
+  expect([result.code, result.stderr]).toEqual([0, '']);
+  return result.stdout;
+};
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'weir-local-'));

@@ -23,6 +23,7 @@ import { GatewayRouter } from '../../controller/src/providers/gateway/router.js'
 import { PrometheusMetrics } from '../../controller/src/providers/prometheus/provider.js';
 import { ConflictError, type RolloutStore } from '../../controller/src/providers/types.js';
 import { waitFor } from '../../shared/wait.js';
+import { aSpecInput } from '../support/fixtures.js';
 
 const TOKEN = 'reconcile-safety-token-0123456789';
 // Failed writes are logged at error level on purpose here; the test reads results, not logs.
@@ -105,10 +106,7 @@ async function guarded(name: string, failureLimit: number): Promise<void> {
       kind: 'ModelRollout',
       metadata: { name },
       spec: {
-        model: 'price-direction',
-        virtualService: { name: 'predictor', route: 'primary' },
-        stable: { version: 'v1' },
-        canary: { version: 'v2' },
+        ...aSpecInput(),
         strategy: { steps: [10, 25, 50, 100], minStageDuration: '0s', minSamplesPerStage: 0 },
         analysis: {
           interval: '1s',
@@ -140,10 +138,7 @@ beforeEach(async () => {
       kind: 'ModelRollout',
       metadata: { name: 'price-direction' },
       spec: {
-        model: 'price-direction',
-        virtualService: { name: 'predictor', route: 'primary' },
-        stable: { version: 'v1' },
-        canary: { version: 'v2' },
+        ...aSpecInput(),
         strategy: { steps: [10, 25, 50, 100], minStageDuration: '0s', minSamplesPerStage: 0 },
         analysis: { interval: '1s' },
       },

@@ -21,7 +21,7 @@ import { createLogger } from '../../shared/log.js';
 import { freePort } from '../../controller/src/local/free-port.js';
 import { Gateway } from '../../controller/src/local/gateway/server.js';
 import { parseRouteTable, weightsOf } from '../../controller/src/local/gateway/routes.js';
-import { parseMetricsText, sumOf } from '../../controller/src/local/metrics-text.js';
+
 import { startPredictor, type PredictorProcess } from '../../controller/src/local/predictor-process.js';
 import { packageRoot } from '../../shared/paths.js';
 import { startPrometheus, type PrometheusProcess } from '../../controller/src/local/prometheus-process.js';
@@ -29,6 +29,8 @@ import { FileRolloutStore } from '../../controller/src/providers/file/store.js';
 import { MODEL, MODELS_DIR, inferBody, marketRows, waitFor } from '../support/predictor.js';
 import { startController, type ControllerProcess } from '../support/controller-process.js';
 import { sleep } from '../../shared/wait.js';
+import { runWeir } from '../support/cli.js';
+import { metricAt } from '../support/metrics.js';
 
 const TOKEN = 'local-safety-gateway-token-01234';
 const WEBHOOK = 'local-safety-webhook-token-01234';
@@ -44,15 +46,7 @@ const store = () => new FileRolloutStore(dir);
 const row = marketRows(1)[0]!.features;
 
 /** `weir ARGS` in local mode; resolves with its exit code and output, whatever the code. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [weir, ...args, '--local', dir]);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (...args: string[]) => runWeir([...args, '--local', dir]);
 
 const rollout = (
   name: string,
@@ -91,8 +85,8 @@ const launch = () =>
     withoutDacOverride: true,
   });
 const canaryOf = (route: string, version: string) => weightsOf(gateway.routes, route)[version] ?? 0;
-const controllerMetric = async (name: string, where: Record<string, string> = {}) =>
-  sumOf(parseMetricsText(await (await fetch(`http://127.0.0.1:${controllerPort}/metrics`)).text()), name, where);
+const controllerMetric = (name: string, where: Record<string, string> = {}) =>
+  metricAt(`http://127.0.0.1:${controllerPort}/metrics`, name, where);
 
 /** Watches a route's canary weight every 10 ms and sends predictions through the gateway, until stopped. */
 function watch(route: string, version: string, header: Record<string, string> = {}) {

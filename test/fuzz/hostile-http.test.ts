@@ -22,6 +22,7 @@ import { GatewayRouter } from '../../controller/src/providers/gateway/router.js'
 import { PrometheusMetrics } from '../../controller/src/providers/prometheus/provider.js';
 import { MODEL, inferBody, marketRows, metric, predictor } from '../support/predictor.js';
 import { rawSocket } from '../support/raw-http.js';
+import { aSpecInput } from '../support/fixtures.js';
 
 const SEED = Number(process.env.WEIR_FUZZ_SEED ?? 20261123);
 const ADMIN_TOKEN = 'fuzz-predictor-admin-token-0123';
@@ -333,10 +334,7 @@ beforeAll(async () => {
   ports = await gateway.listen(0, 0);
   dir = await mkdtemp(path.join(os.tmpdir(), 'weir-fuzz-'));
   const spec = {
-    model: MODEL,
-    virtualService: { name: 'predictor', route: 'primary' },
-    stable: { version: 'v1' },
-    canary: { version: 'v2' },
+    ...aSpecInput({ model: MODEL }),
     notifications: { abortOnAlert: ['ModelAccuracyDegraded'] },
   };
   await writeFile(

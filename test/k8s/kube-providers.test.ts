@@ -23,6 +23,7 @@ import type { AppliedStep } from '../../controller/src/engine/types.js';
 import { waitFor } from '../support/predictor.js';
 import { startKube, type KubeEnv } from '../support/kube-env.js';
 import { sleep } from '../../shared/wait.js';
+import { aSpecInput } from '../support/fixtures.js';
 
 const log = createLogger('test', 'error');
 const VS = { group: 'networking.istio.io', version: 'v1beta1', namespace: 'team', plural: 'virtualservices' };
@@ -36,10 +37,7 @@ const rollout = (name: string, extra: Record<string, unknown> = {}): ModelRollou
     kind: 'ModelRollout',
     metadata: { name, namespace: 'team' },
     spec: {
-      model: 'm',
-      virtualService: { name: 'predictor', route: 'primary' },
-      stable: { version: 'v1' },
-      canary: { version: 'v2' },
+      ...aSpecInput({ model: 'm' }),
       ...extra,
     },
   }).rollout!;

@@ -4,9 +4,9 @@
 // real Prometheus scrapes everything, and a load generator sends predictions
 // and ground truth the whole time. Traffic follows what the controller writes.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
+
 import { CoordinationV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
 import { createLogger } from '../../shared/log.js';
@@ -25,6 +25,8 @@ import { KubeRolloutStore } from '../../controller/src/providers/kube/store.js';
 import { MODEL, MODELS_DIR, waitFor } from '../support/predictor.js';
 import { startKube, type KubeEnv } from '../support/kube-env.js';
 import { sleep } from '../../shared/wait.js';
+import { runWeir } from '../support/cli.js';
+import { metricAt } from '../support/metrics.js';
 
 const SA = 'system:serviceaccount:weir-system:weir-controller';
 const LEASE_MS = 4000;
@@ -89,13 +91,7 @@ async function startController(id: string): Promise<Controller> {
   return controller;
 }
 
-async function metric(c: Controller, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${c.port}/metrics`)).text();
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith(name) && !l.startsWith('#'))
-    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
-}
+const metric = (c: Controller, name: string) => metricAt(`http://127.0.0.1:${c.port}/metrics`, name);
 
 async function leaseHolder(): Promise<string> {
   const lease = await admin
@@ -130,10 +126,8 @@ async function rolloutReaches(
   }
 }
 
-const cli = (user: string, ...args: string[]) =>
-  kube
-    .kubeconfig(user)
-    .then((config) => promisify(execFile)(process.execPath, [weir, ...args, '--kubeconfig', config, '-n', 'models']));
+const cli = async (user: string, ...args: string[]) =>
+  runWeir([...args, '--kubeconfig', await kube.kubeconfig(user), '-n', 'models']);
 
 function rolloutYaml(name: string, stable: string, canary: string): string {
   const doc = parse(demoRolloutYaml(canary)) as {
@@ -388,15 +382,13 @@ describe('Kubernetes mode, end to end', () => {
     expect((await cli('bob', 'status', 'price-direction')).stdout).toMatch(
       /^price-direction \(namespace models\): AwaitingApproval/,
     );
-    const refused = await cli('bob', 'approve', 'price-direction').then(
-      () => undefined,
-      (err: { stderr: string; code: number }) => err,
-    );
-    expect(refused?.code).toBe(3);
-    expect(refused?.stderr).toMatch(
+    const refused = await cli('bob', 'approve', 'price-direction');
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(
       /^error: .*forbidden: User "bob" cannot update resource "modelrollouts\/status" in API group "weir.dev" in the namespace "models"\n$/,
     );
     const approved = await cli('alice', 'approve', 'price-direction');
+    expect(approved.code).toBe(0);
     expect(approved.stdout).toMatch(/^approve recorded for price-direction \(AwaitingApproval, canary 50%\) by alice/);
     await rolloutReaches('price-direction', (s) => s.phase === 'Promoted', 60_000, 'the promotion');
 

@@ -10,9 +10,9 @@
 //      canary's traffic away at once, across a kill -9 of the controller; the
 //      status catches up, with the original author, when the right is back.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { execFile } from 'node:child_process';
+
 import path from 'node:path';
-import { promisify } from 'node:util';
+
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { createLogger } from '../../shared/log.js';
@@ -24,9 +24,9 @@ import { waitFor } from '../support/predictor.js';
 import { startKube, type KubeEnv } from '../support/kube-env.js';
 import { startController, type ControllerProcess } from '../support/controller-process.js';
 import { sleep } from '../../shared/wait.js';
+import { runWeir } from '../support/cli.js';
 
 const SA = 'system:serviceaccount:weir-system:weir-controller';
-const weir = path.join(packageRoot(), 'bin', 'weir.js');
 const manifest = (file: string) => path.join(packageRoot(), 'manifests', file);
 const HOST = 'predictor.models.svc.cluster.local';
 const VS_LIST = { group: 'networking.istio.io', version: 'v1beta1', namespace: 'models', plural: 'virtualservices' };
@@ -44,23 +44,8 @@ const status = async (name: string) =>
   ((await api.getNamespacedCustomObject({ ...MR, name })) as { status?: RolloutStatus }).status!;
 const canaryNow = (route: string) => canaryWeights[route]?.at(-1) ?? 0;
 
-async function cli(user: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const config = await kube.kubeconfig(user);
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [
-      weir,
-      ...args,
-      '--kubeconfig',
-      config,
-      '-n',
-      'models',
-    ]);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = async (user: string, ...args: string[]) =>
+  runWeir([...args, '--kubeconfig', await kube.kubeconfig(user), '-n', 'models']);
 
 async function launch(id: string): Promise<ControllerProcess> {
   // No Prometheus: these rollouts have no metric gates, so nothing waits on data.

@@ -16,16 +16,14 @@ import { AlertmanagerNotifier } from '../../controller/src/providers/alertmanage
 import type { RolloutEvent } from '../../controller/src/providers/types.js';
 import { waitFor } from '../support/predictor.js';
 import { sleep } from '../../shared/wait.js';
+import { aSpecInput } from '../support/fixtures.js';
 
 const rollout: ModelRollout = {
   apiVersion: 'weir.dev/v1alpha1',
   kind: 'ModelRollout',
   metadata: { name: 'price-direction', namespace: 'models' },
   spec: specSchema.parse({
-    model: 'price-direction',
-    virtualService: { name: 'predictor', route: 'primary' },
-    stable: { version: 'v1' },
-    canary: { version: 'v3' },
+    ...aSpecInput({ canary: { version: 'v3' } }),
   }),
 };
 const started: AlertmanagerProcess[] = [];
@@ -203,10 +201,7 @@ describe('Alertmanager webhook → abort', () => {
   test('a firing alert naming the canary version aborts a rollout that opted in, and records who', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'weir-webhook-'));
     const spec = (canary: string, abortOnAlert: string[]) => ({
-      model: 'price-direction',
-      virtualService: { name: 'predictor', route: 'primary' },
-      stable: { version: 'v1' },
-      canary: { version: canary },
+      ...aSpecInput({ canary: { version: canary } }),
       notifications: { abortOnAlert },
     });
     await writeFile(
@@ -336,10 +331,7 @@ describe('Alertmanager webhook → abort', () => {
   test('one rollout whose abort cannot be recorded does not keep the others from being aborted; Alertmanager is told to retry', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'weir-webhook-'));
     const spec = (canary: string) => ({
-      model: 'price-direction',
-      virtualService: { name: 'predictor', route: 'primary' },
-      stable: { version: 'v1' },
-      canary: { version: canary },
+      ...aSpecInput({ canary: { version: canary } }),
       notifications: { abortOnAlert: ['ModelAccuracyDegraded'] },
     });
     for (const name of ['a-first', 'b-second'])

@@ -9,12 +9,10 @@ import { startPrometheus, type PrometheusProcess } from '../../controller/src/lo
 import { freePort } from '../../controller/src/local/free-port.js';
 import { PrometheusMetrics } from '../../controller/src/providers/prometheus/provider.js';
 import { MODEL, infer, marketRows, predictor, request, waitFor } from '../support/predictor.js';
+import { aSpecInput } from '../support/fixtures.js';
 
 const spec = specSchema.parse({
-  model: MODEL,
-  virtualService: { name: 'predictor', route: 'primary' },
-  stable: { version: 'v1' },
-  canary: { version: 'v2' },
+  ...aSpecInput({ model: MODEL }),
   strategy: { steps: [50, 100], minStageDuration: '1s', minSamplesPerStage: 10, maxDuration: '1h' },
   analysis: {
     samples: 'sum(weir_predictor_requests_total{model="{{model}}",version="{{version}}",endpoint="infer"})',

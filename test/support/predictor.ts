@@ -11,7 +11,7 @@ import {
   type PredictorProcessOptions,
 } from '../../controller/src/local/predictor-process.js';
 import { packageRoot } from '../../shared/paths.js';
-import { parseMetricsText, sumOf } from '../../controller/src/local/metrics-text.js';
+import { metricAt } from './metrics.js';
 
 export const MODEL = 'price-direction';
 export const MODELS_DIR = path.join(packageRoot(), 'predictor', 'models');
@@ -71,8 +71,7 @@ export async function metric(
   name: string,
   where: Record<string, string> = {},
 ): Promise<number> {
-  const text = await (await fetch(`${predictor.url}/metrics`)).text();
-  return sumOf(parseMetricsText(text), name, where);
+  return metricAt(`${predictor.url}/metrics`, name, where);
 }
 
 /** A private copy of some versions, so a test may change files without touching the committed models. */

@@ -3,12 +3,10 @@ import { specSchema } from '../api/schema.js';
 import { judgeGuardrail } from './guardrail.js';
 import { observe, planQueries, type QueryResult } from './observations.js';
 import { renderQuery, windowText } from './template.js';
+import { aSpecInput } from '../../../test/support/fixtures.js';
 
 const spec = specSchema.parse({
-  model: 'price-direction',
-  virtualService: { name: 'predictor', route: 'primary' },
-  stable: { version: 'v1' },
-  canary: { version: 'v2' },
+  ...aSpecInput(),
   analysis: {
     guardrails: [{ name: 'errors', query: 'err{v="{{version}}",ns="{{namespace}}"}', max: 0.05 }],
     comparisons: [

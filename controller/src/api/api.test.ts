@@ -5,6 +5,7 @@ import { stringify } from 'yaml';
 import { packageRoot } from '../../../shared/paths.js';
 import { modelRolloutCrdYaml } from './crd.js';
 import { validateModelRollout, validateText } from './validate.js';
+import { aSpecInput } from '../../../test/support/fixtures.js';
 
 const root = packageRoot();
 const minimal = {
@@ -12,10 +13,7 @@ const minimal = {
   kind: 'ModelRollout',
   metadata: { name: 'r' },
   spec: {
-    model: 'price-direction',
-    virtualService: { name: 'predictor', route: 'primary' },
-    stable: { version: 'v1' },
-    canary: { version: 'v2' },
+    ...aSpecInput(),
   },
 };
 const withSpec = (spec: Record<string, unknown>) => ({ ...minimal, spec: { ...minimal.spec, ...spec } });

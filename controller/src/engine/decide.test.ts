@@ -4,16 +4,14 @@ import { emptyStatus, specSchema, type ModelRolloutSpecInput, type RolloutStatus
 import type { Observations } from '../analysis/observations.js';
 import { decide } from './decide.js';
 import type { Command, Decision } from './types.js';
+import { aSpecInput } from '../../../test/support/fixtures.js';
 
 const T0 = Date.parse('2026-11-22T10:00:00Z');
 const MIN = 60_000;
 
 function specWith(overrides: Partial<ModelRolloutSpecInput> = {}) {
   return specSchema.parse({
-    model: 'price-direction',
-    virtualService: { name: 'predictor', route: 'primary' },
-    stable: { version: 'v1' },
-    canary: { version: 'v2' },
+    ...aSpecInput(),
     strategy: { steps: [10, 50, 100], minStageDuration: '5m', minSamplesPerStage: 100, maxDuration: '2h' },
     analysis: {
       guardrails: [{ name: 'error-rate', query: 'q', max: 0.05, failureLimit: 2 }],

@@ -12,13 +12,11 @@ import {
   withAppliedStep,
   type IstioHttpRoute,
 } from './routes.js';
+import { aSpecInput } from '../../../../test/support/fixtures.js';
 
 const spec = (extra: Partial<ModelRolloutSpecInput> = {}) =>
   specSchema.parse({
-    model: 'm',
-    virtualService: { name: 'predictor', route: 'primary' },
-    stable: { version: 'v1' },
-    canary: { version: 'v2' },
+    ...aSpecInput({ model: 'm' }),
     ...extra,
   });
 

@@ -1,0 +1,49 @@
+// Rollouts for tests: one minimal spec (the seed model, VirtualService
+// "predictor", route "primary", v1 → v2) that a test overrides field by field,
+// instead of each test writing its own.
+import {
+  emptyStatus,
+  specSchema,
+  type ModelRollout,
+  type ModelRolloutSpec,
+  type ModelRolloutSpecInput,
+} from '../../controller/src/api/schema.js';
+
+/** The spec as a person writes it (defaults not filled in); `overrides` replace whole top-level fields. */
+export function aSpecInput(overrides: Partial<ModelRolloutSpecInput> = {}): ModelRolloutSpecInput {
+  return {
+    model: 'price-direction',
+    virtualService: { name: 'predictor', route: 'primary' },
+    stable: { version: 'v1' },
+    canary: { version: 'v2' },
+    ...overrides,
+  };
+}
+
+/** The spec with every default filled in, as the engine sees it. */
+export function aSpec(overrides: Partial<ModelRolloutSpecInput> = {}): ModelRolloutSpec {
+  return specSchema.parse(aSpecInput(overrides));
+}
+
+/** A ModelRollout document (what a file or kubectl holds), without status. */
+export function aRolloutDocument(
+  name = 'price-direction',
+  overrides: Partial<ModelRolloutSpecInput> = {},
+  namespace?: string,
+) {
+  return {
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'ModelRollout',
+    metadata: { name, ...(namespace ? { namespace } : {}) },
+    spec: aSpecInput(overrides),
+  };
+}
+
+/** A ModelRollout as the stores return it: spec with defaults, and an empty status. */
+export function aRollout(
+  name = 'price-direction',
+  overrides: Partial<ModelRolloutSpecInput> = {},
+  namespace?: string,
+): ModelRollout {
+  return { ...aRolloutDocument(name, overrides, namespace), spec: aSpec(overrides), status: emptyStatus() };
+}
