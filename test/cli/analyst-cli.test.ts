@@ -4,7 +4,6 @@
 // 0.1% relative on statistics and CIs, 0.5% on p-values.
 import { describe, expect, test } from '@jest/globals';
 
-
 import { runWeir } from '../support/cli.js';
 
 const run = (...args: string[]) => runWeir(args);
