@@ -174,6 +174,7 @@ export interface Exchange {
 /** Returns the reply to send, or nothing when it wrote the response itself. */
 export type Handler = (exchange: Exchange) => Promise<Reply | void> | Reply | void;
 
+/** One route: method(s), a find-my-way path, a name for metrics, and its handler. */
 export interface Route {
   method: HTTPMethod | HTTPMethod[];
   path: string;
@@ -182,6 +183,7 @@ export interface Route {
   handler: Handler;
 }
 
+/** How createServer builds a server: its routes, what answers the rest, and hooks for metrics. */
 export interface ServerOptions {
   routes: Route[];
   log: Logger;

@@ -4,6 +4,7 @@
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+/** Structured logging by level; `always` lines print at every level. */
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;
@@ -17,6 +18,7 @@ export function isLogLevel(value: string): value is LogLevel {
   return value in RANK;
 }
 
+/** A logger writing one JSON object per line (see the module comment). */
 export function createLogger(
   component: string,
   level: LogLevel = 'info',

@@ -27,6 +27,7 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
+/** Dynamic batching for one loaded model (see the module comment). */
 export class Batcher {
   private readonly queue: Pending[] = [];
   private running = false;

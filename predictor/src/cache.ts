@@ -22,6 +22,7 @@ export function cacheKey(load: string, values: InputArray): string {
   return `${load}\u0000${values.constructor.name}\u0000${values.length}\u0000${digest}`;
 }
 
+/** An LRU of answers with a TTL, keyed by the model's load and the input bytes. */
 export class PredictionCache {
   private readonly entries: LRUCache<string, OutputTensor[]> | undefined;
 

@@ -5,6 +5,7 @@ import { parseDuration } from '../../shared/duration.js';
 import { UsageError } from '../../shared/errors.js';
 import { isLogLevel, type LogLevel } from '../../shared/log.js';
 
+/** weir-predictor's settings, from flags and environment variables (flags win). */
 export interface PredictorConfig {
   modelRepository: string;
   model: string;

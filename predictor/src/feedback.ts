@@ -39,6 +39,7 @@ export interface ScoredRow {
 export type Rejection = 'unknown' | 'expired' | 'invalid' | 'mismatch';
 export const REJECTION_STATUS: Record<Rejection, number> = { unknown: 404, expired: 410, invalid: 400, mismatch: 422 };
 
+/** Recent predictions by id, bounded in count and age, each scored once by its label. */
 export class PredictionStore {
   // A Map keeps insertion order, and every entry lives equally long, so the
   // oldest entries are always at the front: expiry and eviction are O(1) each.

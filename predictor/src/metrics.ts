@@ -9,6 +9,7 @@ const PREFIX = 'weir_predictor_';
 export const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 
+/** The predictor's Prometheus metrics (see the module comment). */
 export class PredictorMetrics {
   readonly registry = new client.Registry();
   private readonly requests;

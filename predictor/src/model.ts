@@ -124,6 +124,7 @@ class WorkerExecutor implements Executor {
 /** Counts loads in this process, so every loaded model has its own identity. */
 let loads = 0;
 
+/** One loaded, warmed-up model version (see the module comment). */
 export class LoadedModel {
   /** Unique per load (version and load number): what a cached answer belongs to. */
   readonly loadId = `${++loads}`;

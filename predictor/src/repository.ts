@@ -40,6 +40,7 @@ export function compareVersions(a: string, b: string): number {
   return a.localeCompare(b, 'en', { numeric: true });
 }
 
+/** The model repository of one model (see the module comment). */
 export class ModelRepository {
   private current: LoadedModel | undefined;
   private unloaded = false;

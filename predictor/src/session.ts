@@ -39,6 +39,7 @@ const ORT_TO_OIP: Record<string, string> = {
   string: 'BYTES',
 };
 
+/** An ONNX Runtime session from model bytes, with `intraOpThreads` threads per run. */
 export function createSession(bytes: Uint8Array, intraOpThreads: number): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(bytes, {
     intraOpNumThreads: intraOpThreads,

@@ -7,6 +7,7 @@ export interface LinearModel {
   bias: number;
 }
 
+/** Logistic regression by batch gradient descent with L2 penalty, deterministic for a given seed. */
 export function trainLogistic(x: number[][], y: number[], { ridge = 1e-3, iterations = 25 } = {}): LinearModel {
   const width = x[0]!.length + 1; // last coefficient is the bias
   let beta = new Array<number>(width).fill(0);

@@ -33,6 +33,7 @@ export function predictMlp(model: MlpModel, x: number[][]): number[] {
   return x.map((row) => forward(model, row).p);
 }
 
+/** A one-hidden-layer tanh MLP trained with Adam, deterministic for a given seed. */
 export function trainMlp(x: number[][], y: number[], options: MlpOptions): MlpModel {
   const { hidden, epochs, batchSize, learningRate, l2, seed } = options;
   const inputs = x[0]!.length;

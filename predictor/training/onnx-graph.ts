@@ -12,6 +12,7 @@ export const OPSET = 17;
 
 type Attribute = { name: string; i?: number; f?: number; t?: Tensor };
 
+/** Builds an ONNX graph node by node, with initializers, and serializes the model. */
 export class GraphBuilder {
   private readonly nodes: Node[] = [];
   private readonly initializers: Tensor[] = [];

@@ -111,6 +111,7 @@ async function holdoutAccuracy(file: Uint8Array, x: number[][], y: number[]): Pr
   }
 }
 
+/** Trains every seed version on the synthetic market and writes model.onnx and metadata.json per version. */
 export async function trainAll(
   outDir: string,
   seed = TRAINING_SEED,

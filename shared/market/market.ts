@@ -20,6 +20,7 @@ const SWITCH_PROBABILITY = 0.01;
 const TREND = { momentum: 0.35, volatility: 0.006 };
 const RANGE = { reversal: -0.4, pull: 0.25, volatility: 0.014 };
 
+/** A deterministic synthetic market: a log-price walk switching between trending and ranging regimes. */
 export function generateMarket({ seed, length }: MarketOptions): MarketBar[] {
   const uniform = seededRandom(seed);
   const normal = gaussian(uniform);

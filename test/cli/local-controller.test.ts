@@ -10,12 +10,13 @@ import path from 'node:path';
 import { createLogger } from '../../shared/log.js';
 import { demoRolloutYaml } from '../../controller/src/local/demo/rollout-spec.js';
 import { Gateway } from '../../controller/src/local/gateway/server.js';
-import { parseRouteTable, weightsOf } from '../../controller/src/local/gateway/routes.js';
+import { weightsOf } from '../../controller/src/local/gateway/routes.js';
 import { packageRoot } from '../../shared/paths.js';
 import { FileRolloutStore } from '../../controller/src/providers/file/store.js';
 import { waitFor } from '../support/predictor.js';
 import { sleep } from '../../shared/wait.js';
 import { runWeir } from '../support/cli.js';
+import { aRouteTable } from '../support/fixtures.js';
 
 const TOKEN = 'controller-test-token-0123456789';
 const weir = path.join(packageRoot(), 'bin', 'weir.js');
@@ -36,17 +37,7 @@ beforeAll(async () => {
   await writeFile(path.join(dir, 'price-direction.yaml'), demoRolloutYaml('v2'));
   gateway = new Gateway(
     {
-      table: parseRouteTable({
-        http: [
-          {
-            name: 'primary',
-            route: [
-              { destination: { host: 'predictor', subset: 'v1' }, weight: 100 },
-              { destination: { host: 'predictor', subset: 'v2' }, weight: 0 },
-            ],
-          },
-        ],
-      }),
+      table: aRouteTable(),
       backends: {},
       service: 'predictor',
       token: TOKEN,

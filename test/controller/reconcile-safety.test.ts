@@ -23,7 +23,7 @@ import { GatewayRouter } from '../../controller/src/providers/gateway/router.js'
 import { PrometheusMetrics } from '../../controller/src/providers/prometheus/provider.js';
 import { ConflictError, type RolloutStore } from '../../controller/src/providers/types.js';
 import { waitFor } from '../../shared/wait.js';
-import { aSpecInput } from '../support/fixtures.js';
+import { aRouteTable, aSpecInput } from '../support/fixtures.js';
 
 const TOKEN = 'reconcile-safety-token-0123456789';
 // Failed writes are logged at error level on purpose here; the test reads results, not logs.
@@ -146,17 +146,7 @@ beforeEach(async () => {
   );
   gateway = new Gateway(
     {
-      table: parseRouteTable({
-        http: [
-          {
-            name: 'primary',
-            route: [
-              { destination: { host: 'predictor', subset: 'v1' }, weight: 100 },
-              { destination: { host: 'predictor', subset: 'v2' }, weight: 0 },
-            ],
-          },
-        ],
-      }),
+      table: aRouteTable(),
       backends: {},
       service: 'predictor',
       token: TOKEN,

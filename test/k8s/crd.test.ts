@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import path from 'node:path';
 import { packageRoot } from '../../shared/paths.js';
-import { startKube, type KubeEnv } from '../support/kube-env.js';
+import { installCrds, startKube, type KubeEnv } from '../support/kube-env.js';
 
 let kube: KubeEnv;
 const root = packageRoot();
@@ -17,8 +17,7 @@ afterAll(async () => {
 
 describe('ModelRollout CRD', () => {
   test('is accepted, established, and serves the example with server-side defaults', async () => {
-    await kube.kubectl(['apply', '-f', path.join(root, 'manifests/crds/modelrollouts.weir.dev.yaml')]);
-    await kube.kubectl(['wait', '--for', 'condition=established', '--timeout=30s', 'crd/modelrollouts.weir.dev']);
+    await installCrds(kube, ['weir']);
     await kube.kubectl(['create', 'namespace', 'models']);
     await kube.kubectl(['apply', '-f', path.join(root, 'manifests/examples/price-direction.yaml')]);
     const stored = JSON.parse(

@@ -1,8 +1,7 @@
 // The local gateway following a VirtualService in a real kube-apiserver: weight
 // patches reach it quickly, traffic follows them, and an invalid update is refused.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import path from 'node:path';
-import { stringify } from 'yaml';
+
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { createLogger } from '../../shared/log.js';
 import { Gateway } from '../../controller/src/local/gateway/server.js';
@@ -10,9 +9,9 @@ import { parseRouteTable, weightsOf } from '../../controller/src/local/gateway/r
 import { VirtualServiceWatcher } from '../../controller/src/local/gateway/vs-watch.js';
 import { loadKubeConfig } from '../../controller/src/providers/kube/client.js';
 import { type PredictorProcess } from '../../controller/src/local/predictor-process.js';
-import { packageRoot } from '../../shared/paths.js';
+
 import { MODEL, inferBody, marketRows, predictor, request, waitFor } from '../support/predictor.js';
-import { startKube, type KubeEnv } from '../support/kube-env.js';
+import { applyObject, installCrds, patchJson, startKube, type KubeEnv } from '../support/kube-env.js';
 import { sleep } from '../../shared/wait.js';
 
 let kube: KubeEnv;
@@ -45,33 +44,16 @@ const vs = (w1: number, w2: number) => ({
   },
 });
 const patchWeights = (w1: number, w2: number) =>
-  kube.kubectl([
-    'patch',
-    'virtualservice',
-    'predictor',
-    '-n',
-    'models',
-    '--type',
-    'json',
-    '-p',
-    JSON.stringify([
-      { op: 'replace', path: '/spec/http/1/route/0/weight', value: w1 },
-      { op: 'replace', path: '/spec/http/1/route/1/weight', value: w2 },
-    ]),
+  patchJson(kube, 'virtualservice', 'predictor', 'models', [
+    { op: 'replace', path: '/spec/http/1/route/0/weight', value: w1 },
+    { op: 'replace', path: '/spec/http/1/route/1/weight', value: w2 },
   ]);
 
 beforeAll(async () => {
   [kube, v1, v2] = await Promise.all([startKube(), predictor({ version: 'v1' }), predictor({ version: 'v2' })]);
-  await kube.kubectl(['apply', '-f', path.join(packageRoot(), 'test/k8s/istio-crds.yaml')]);
-  await kube.kubectl([
-    'wait',
-    '--for',
-    'condition=established',
-    '--timeout=30s',
-    'crd/virtualservices.networking.istio.io',
-  ]);
+  await installCrds(kube, ['istio']);
   await kube.kubectl(['create', 'namespace', 'models']);
-  await kube.kubectl(['apply', '-f', '-'], 'admin', stringify(vs(100, 0)));
+  await applyObject(kube, vs(100, 0));
   gateway = new Gateway(
     {
       table: parseRouteTable(vs(50, 50).spec),

@@ -2,26 +2,20 @@
 // Istio router's optimistic concurrency and its configuration errors, the
 // ModelRollout store's resourceVersion checks and commands, and the Lease.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import path from 'node:path';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
+
 import { createLogger } from '../../shared/log.js';
 import { validateModelRollout } from '../../controller/src/api/validate.js';
 import type { ModelRollout } from '../../controller/src/api/schema.js';
 import { loadKubeConfig } from '../../controller/src/providers/kube/client.js';
-import { packageRoot } from '../../shared/paths.js';
+
 import { IstioRouter } from '../../controller/src/providers/istio/router.js';
 import { LeaderElector } from '../../controller/src/providers/kube/lease.js';
 import { KubeRolloutStore } from '../../controller/src/providers/kube/store.js';
-import {
-  CommandRefusedError,
-  ConflictError,
-  InvalidRolloutError,
-  RouteConfigError,
-} from '../../controller/src/providers/types.js';
+import { CommandRefusedError, ConflictError, InvalidRolloutError, RouteConfigError } from '../../controller/src/providers/types.js';
 import type { AppliedStep } from '../../controller/src/engine/types.js';
 import { waitFor } from '../support/predictor.js';
-import { startKube, type KubeEnv } from '../support/kube-env.js';
+import { applyObject, installCrds, patchJson, startKube, type KubeEnv } from '../support/kube-env.js';
 import { sleep } from '../../shared/wait.js';
 import { aSpecInput } from '../support/fixtures.js';
 
@@ -71,32 +65,14 @@ const readVs = async () =>
 
 beforeAll(async () => {
   kube = await startKube();
-  await kube.kubectl([
-    'apply',
-    '-f',
-    path.join(packageRoot(), 'test/k8s/istio-crds.yaml'),
-    '-f',
-    path.join(packageRoot(), 'manifests/crds/modelrollouts.weir.dev.yaml'),
-  ]);
-  await kube.kubectl([
-    'wait',
-    '--for',
-    'condition=established',
-    '--timeout=30s',
-    'crd/virtualservices.networking.istio.io',
-    'crd/modelrollouts.weir.dev',
-  ]);
+  await installCrds(kube);
   await kube.kubectl(['create', 'namespace', 'team']);
-  await kube.kubectl(
-    ['apply', '-f', '-'],
-    'admin',
-    stringify({
-      apiVersion: 'networking.istio.io/v1beta1',
-      kind: 'DestinationRule',
-      metadata: { name: 'predictor', namespace: 'team' },
-      spec: { host: 'predictor.team.svc.cluster.local', subsets: [{ name: 'v1' }, { name: 'v2' }] },
-    }),
-  );
+  await applyObject(kube, {
+    apiVersion: 'networking.istio.io/v1beta1',
+    kind: 'DestinationRule',
+    metadata: { name: 'predictor', namespace: 'team' },
+    spec: { host: 'predictor.team.svc.cluster.local', subsets: [{ name: 'v1' }, { name: 'v2' }] },
+  });
   kc = loadKubeConfig({ kubeconfig: await kube.kubeconfig() });
   api = kc.makeApiClient(CustomObjectsApi);
 }, 120_000);
@@ -113,38 +89,27 @@ describe('IstioRouter', () => {
         (err: unknown) => (err instanceof RouteConfigError ? err.reason : `not a RouteConfigError: ${String(err)}`),
       );
     expect(await reasonOf(router.getRoutes(rollout('r')))).toBe('VirtualServiceNotFound');
-    await kube.kubectl(
-      ['apply', '-f', '-'],
-      'admin',
-      stringify(virtualService([{ name: 'other', route: [{ destination: { host: 'predictor', subset: 'v1' } }] }])),
+    await applyObject(
+      kube,
+      virtualService([{ name: 'other', route: [{ destination: { host: 'predictor', subset: 'v1' } }] }]),
     );
     expect(await reasonOf(router.getRoutes(rollout('r')))).toBe('RouteNotFound');
-    await kube.kubectl(['apply', '-f', '-'], 'admin', stringify(virtualService([primary])));
+    await applyObject(kube, virtualService([primary]));
     expect(await reasonOf(router.getRoutes(rollout('r', { canary: { version: 'v9' } })))).toBe('SubsetNotFound');
     expect(await router.getRoutes(rollout('r'))).toEqual({ stable: 100, canary: 0, mirrorPercent: 0 });
   });
 
   test('a concurrent edit of another route makes the write conflict (409); the retry keeps both', async () => {
-    await kube.kubectl(['apply', '-f', '-'], 'admin', stringify(virtualService([primary])));
+    await applyObject(kube, virtualService([primary]));
     const router = new IstioRouter(kc);
     const r = rollout('r');
     await router.getRoutes(r); // reads the VirtualService that setRoutes will patch
-    await kube.kubectl([
-      'patch',
-      'virtualservice',
-      'predictor',
-      '-n',
-      'team',
-      '--type',
-      'json',
-      '-p',
-      JSON.stringify([
-        {
-          op: 'add',
-          path: '/spec/http/0',
-          value: { name: 'beta', route: [{ destination: { host: 'predictor', subset: 'v2' } }] },
-        },
-      ]),
+    await patchJson(kube, 'virtualservice', 'predictor', 'team', [
+      {
+        op: 'add',
+        path: '/spec/http/0',
+        value: { name: 'beta', route: [{ destination: { host: 'predictor', subset: 'v2' } }] },
+      },
     ]);
     await router.setRoutes(r, 25, 0, step('a1-s1-progressing', 'advance'));
     expect(router.counts).toEqual({ writes: 1, conflicts: 1 });
@@ -154,7 +119,7 @@ describe('IstioRouter', () => {
   });
 
   test('mirror and header route for a strategy that asks for them', async () => {
-    await kube.kubectl(['apply', '-f', '-'], 'admin', stringify(virtualService([primary])));
+    await applyObject(kube, virtualService([primary]));
     const router = new IstioRouter(kc);
     const r = rollout('r', {
       strategy: {
@@ -178,21 +143,18 @@ describe('IstioRouter', () => {
 
 describe('IstioRouter step record (issue 11, bug 6)', () => {
   test('the route keeps the step it carries beside its weights, per rollout, and ignores a record it did not write', async () => {
-    await kube.kubectl(
-      ['apply', '-f', '-'],
-      'admin',
-      stringify(
-        virtualService([
-          primary,
-          {
-            name: 'other',
-            route: [
-              { destination: { host: 'predictor', subset: 'v1' }, weight: 100 },
-              { destination: { host: 'predictor', subset: 'v2' }, weight: 0 },
-            ],
-          },
-        ]),
-      ),
+    await applyObject(
+      kube,
+      virtualService([
+        primary,
+        {
+          name: 'other',
+          route: [
+            { destination: { host: 'predictor', subset: 'v1' }, weight: 100 },
+            { destination: { host: 'predictor', subset: 'v2' }, weight: 0 },
+          ],
+        },
+      ]),
     );
     const router = new IstioRouter(kc);
     const mine = rollout('mine');
@@ -245,27 +207,19 @@ describe('IstioRouter step record (issue 11, bug 6)', () => {
 describe('KubeRolloutStore', () => {
   test('an invalid spec is listed apart with its reason and never blocks the others; a finished rollout refuses commands and records who tried', async () => {
     const good = rollout('good');
-    await kube.kubectl(
-      ['apply', '-f', '-'],
-      'admin',
-      stringify({
-        apiVersion: 'weir.dev/v1alpha1',
-        kind: 'ModelRollout',
-        metadata: { name: 'good', namespace: 'team' },
-        spec: good.spec,
-      }),
-    );
+    await applyObject(kube, {
+      apiVersion: 'weir.dev/v1alpha1',
+      kind: 'ModelRollout',
+      metadata: { name: 'good', namespace: 'team' },
+      spec: good.spec,
+    });
     // The CRD schema admits it; weir's validation does not (an approval that is not a step).
-    await kube.kubectl(
-      ['apply', '-f', '-'],
-      'admin',
-      stringify({
-        apiVersion: 'weir.dev/v1alpha1',
-        kind: 'ModelRollout',
-        metadata: { name: 'bad', namespace: 'team' },
-        spec: { ...good.spec, strategy: { ...good.spec.strategy, approvals: [33] } },
-      }),
-    );
+    await applyObject(kube, {
+      apiVersion: 'weir.dev/v1alpha1',
+      kind: 'ModelRollout',
+      metadata: { name: 'bad', namespace: 'team' },
+      spec: { ...good.spec, strategy: { ...good.spec.strategy, approvals: [33] } },
+    });
     const store = new KubeRolloutStore(kc, { namespaces: ['team'], log });
     await store.start();
     try {
@@ -311,16 +265,12 @@ describe('KubeRolloutStore', () => {
   });
 
   test('status writes need the current resourceVersion; commands survive concurrent writers', async () => {
-    await kube.kubectl(
-      ['apply', '-f', '-'],
-      'admin',
-      stringify({
-        apiVersion: 'weir.dev/v1alpha1',
-        kind: 'ModelRollout',
-        metadata: { name: 'store', namespace: 'team' },
-        spec: rollout('store').spec,
-      }),
-    );
+    await applyObject(kube, {
+      apiVersion: 'weir.dev/v1alpha1',
+      kind: 'ModelRollout',
+      metadata: { name: 'store', namespace: 'team' },
+      spec: rollout('store').spec,
+    });
     let changes = 0;
     const store = new KubeRolloutStore(kc, { namespaces: ['team'], log, onChange: () => changes++ });
     await store.start();

@@ -23,15 +23,14 @@ import { startPrometheus, type PrometheusProcess } from '../../controller/src/lo
 import { Informer } from '../../controller/src/providers/kube/informer.js';
 import { KubeRolloutStore } from '../../controller/src/providers/kube/store.js';
 import { MODEL, MODELS_DIR, waitFor } from '../support/predictor.js';
-import { startKube, type KubeEnv } from '../support/kube-env.js';
+import { CONTROLLER_SA, installWeir, patchJson, startKube, tokenUser, type KubeEnv } from '../support/kube-env.js';
 import { sleep } from '../../shared/wait.js';
 import { runWeir } from '../support/cli.js';
 import { metricAt } from '../support/metrics.js';
 
-const SA = 'system:serviceaccount:weir-system:weir-controller';
+const SA = CONTROLLER_SA;
 const LEASE_MS = 4000;
 const weir = path.join(packageRoot(), 'bin', 'weir.js');
-const manifest = (file: string) => path.join(packageRoot(), 'manifests', file);
 const VS_LIST = { group: 'networking.istio.io', version: 'v1beta1', namespace: 'models', plural: 'virtualservices' };
 const VS_REF = { ...VS_LIST, name: 'predictor' };
 const MR_REF = { group: 'weir.dev', version: 'v1alpha1', namespace: 'models', plural: 'modelrollouts' };
@@ -146,50 +145,9 @@ const kill9 = async (c: Controller) => {
 };
 
 beforeAll(async () => {
-  kube = await startKube([
-    {
-      name: SA,
-      token: `sa-${Math.random().toString(36).slice(2)}`,
-      groups: ['system:serviceaccounts', 'system:serviceaccounts:weir-system'],
-    },
-    { name: 'alice', token: `alice-${Math.random().toString(36).slice(2)}` },
-    { name: 'bob', token: `bob-${Math.random().toString(36).slice(2)}` },
-  ]);
-  await kube.kubectl([
-    'apply',
-    '-f',
-    path.join(packageRoot(), 'test/k8s/istio-crds.yaml'),
-    '-f',
-    manifest('crds/modelrollouts.weir.dev.yaml'),
-  ]);
-  await kube.kubectl([
-    'wait',
-    '--for',
-    'condition=established',
-    '--timeout=30s',
-    'crd/virtualservices.networking.istio.io',
-    'crd/destinationrules.networking.istio.io',
-    'crd/modelrollouts.weir.dev',
-  ]);
+  kube = await startKube([tokenUser(SA), tokenUser('alice'), tokenUser('bob')]);
   // The install's own namespaces, RBAC and Istio routing, as a cluster admin would apply them.
-  for (const file of [
-    'namespaces.yaml',
-    'rbac/controller.yaml',
-    'rbac/approver.yaml',
-    'istio/destinationrule.yaml',
-    'istio/virtualservice.yaml',
-  ])
-    await kube.kubectl(['apply', '-f', manifest(file)]);
-  await kube.kubectl([
-    'create',
-    'rolebinding',
-    'release-managers',
-    '--clusterrole=weir-approver',
-    '--user=alice',
-    '-n',
-    'models',
-  ]);
-  await kube.kubectl(['create', 'rolebinding', 'viewers', '--clusterrole=weir-viewer', '--user=bob', '-n', 'models']);
+  await installWeir(kube, { approvers: ['alice'], viewers: ['bob'] });
 
   admin = loadKubeConfig({ kubeconfig: await kube.kubeconfig() });
   api = admin.makeApiClient(CustomObjectsApi);
@@ -331,26 +289,16 @@ describe('Kubernetes mode, end to end', () => {
     expect(await metric(standby, 'weir_controller_reconciles_total')).toBe(0);
 
     // A person adds a route of their own to the same VirtualService mid-rollout.
-    await kube.kubectl([
-      'patch',
-      'virtualservice',
-      'predictor',
-      '-n',
-      'models',
-      '--type',
-      'json',
-      '-p',
-      JSON.stringify([
-        {
-          op: 'add',
-          path: '/spec/http/0',
-          value: {
-            name: 'beta',
-            match: [{ headers: { 'x-cohort': { exact: 'beta' } } }],
-            route: [{ destination: { host: 'predictor.models.svc.cluster.local', subset: 'v1' } }],
-          },
+    await patchJson(kube, 'virtualservice', 'predictor', 'models', [
+      {
+        op: 'add',
+        path: '/spec/http/0',
+        value: {
+          name: 'beta',
+          match: [{ headers: { 'x-cohort': { exact: 'beta' } } }],
+          route: [{ destination: { host: 'predictor.models.svc.cluster.local', subset: 'v1' } }],
         },
-      ]),
+      },
     ]);
 
     // kill -9 the leader in the middle of stage 25%: the standby takes over within the lease duration.
@@ -452,16 +400,8 @@ describe('Kubernetes mode, end to end', () => {
     ) as { items: { reason: string }[] };
     expect(warnings.items.map((e) => e.reason)).toContain('SubsetNotFound');
 
-    await kube.kubectl([
-      'patch',
-      'destinationrule',
-      'predictor',
-      '-n',
-      'models',
-      '--type',
-      'json',
-      '-p',
-      JSON.stringify([{ op: 'add', path: '/spec/subsets/-', value: { name: 'v4', labels: { version: 'v4' } } }]),
+    await patchJson(kube, 'destinationrule', 'predictor', 'models', [
+      { op: 'add', path: '/spec/subsets/-', value: { name: 'v4', labels: { version: 'v4' } } },
     ]);
     await rolloutReaches('slow-canary', (s) => s.phase === 'RolledBack', 150_000, 'the rollback');
     const status = await rolloutStatus('slow-canary');

@@ -21,12 +21,12 @@ import { packageRoot } from '../../shared/paths.js';
 import { loadKubeConfig } from '../../controller/src/providers/kube/client.js';
 import { Informer } from '../../controller/src/providers/kube/informer.js';
 import { waitFor } from '../support/predictor.js';
-import { startKube, type KubeEnv } from '../support/kube-env.js';
+import { CONTROLLER_SA, installWeir, patchJson, startKube, tokenUser, type KubeEnv } from '../support/kube-env.js';
 import { startController, type ControllerProcess } from '../support/controller-process.js';
 import { sleep } from '../../shared/wait.js';
 import { runWeir } from '../support/cli.js';
 
-const SA = 'system:serviceaccount:weir-system:weir-controller';
+const SA = CONTROLLER_SA;
 const manifest = (file: string) => path.join(packageRoot(), 'manifests', file);
 const HOST = 'predictor.models.svc.cluster.local';
 const VS_LIST = { group: 'networking.istio.io', version: 'v1beta1', namespace: 'models', plural: 'virtualservices' };
@@ -87,71 +87,22 @@ const rollout = (name: string, route: string) =>
   });
 
 beforeAll(async () => {
-  kube = await startKube([
-    {
-      name: SA,
-      token: `sa-${Math.random().toString(36).slice(2)}`,
-      groups: ['system:serviceaccounts', 'system:serviceaccounts:weir-system'],
-    },
-    { name: 'alice', token: `alice-${Math.random().toString(36).slice(2)}` },
-  ]);
-  await kube.kubectl([
-    'apply',
-    '-f',
-    path.join(packageRoot(), 'test/k8s/istio-crds.yaml'),
-    '-f',
-    manifest('crds/modelrollouts.weir.dev.yaml'),
-  ]);
-  await kube.kubectl([
-    'wait',
-    '--for',
-    'condition=established',
-    '--timeout=30s',
-    'crd/virtualservices.networking.istio.io',
-    'crd/destinationrules.networking.istio.io',
-    'crd/modelrollouts.weir.dev',
-  ]);
-  for (const file of [
-    'namespaces.yaml',
-    'rbac/controller.yaml',
-    'rbac/approver.yaml',
-    'istio/destinationrule.yaml',
-    'istio/virtualservice.yaml',
-  ])
-    await kube.kubectl(['apply', '-f', manifest(file)]);
-  await kube.kubectl([
-    'create',
-    'rolebinding',
-    'release-managers',
-    '--clusterrole=weir-approver',
-    '--user=alice',
-    '-n',
-    'models',
-  ]);
+  kube = await startKube([tokenUser(SA), tokenUser('alice')]);
+  await installWeir(kube, { approvers: ['alice'] });
   // A second route for the second rollout.
-  await kube.kubectl([
-    'patch',
-    'virtualservice',
-    'predictor',
-    '-n',
-    'models',
-    '--type',
-    'json',
-    '-p',
-    JSON.stringify([
-      {
-        op: 'add',
-        path: '/spec/http/0',
-        value: {
-          name: 'second',
-          match: [{ headers: { 'x-rollout': { exact: 'second' } } }],
-          route: [
-            { destination: { host: HOST, subset: 'v1' }, weight: 100 },
-            { destination: { host: HOST, subset: 'v2' }, weight: 0 },
-          ],
-        },
+  await patchJson(kube, 'virtualservice', 'predictor', 'models', [
+    {
+      op: 'add',
+      path: '/spec/http/0',
+      value: {
+        name: 'second',
+        match: [{ headers: { 'x-rollout': { exact: 'second' } } }],
+        route: [
+          { destination: { host: HOST, subset: 'v1' }, weight: 100 },
+          { destination: { host: HOST, subset: 'v2' }, weight: 0 },
+        ],
       },
-    ]),
+    },
   ]);
   admin = loadKubeConfig({ kubeconfig: await kube.kubeconfig() });
   api = admin.makeApiClient(CustomObjectsApi);
@@ -239,19 +190,9 @@ describe('Kubernetes mode: a rollback sticks, and lands although status cannot b
     ]);
 
     // Someone edits the route back to 50/50: the controller puts it back at 0%.
-    await kube.kubectl([
-      'patch',
-      'virtualservice',
-      'predictor',
-      '-n',
-      'models',
-      '--type',
-      'json',
-      '-p',
-      JSON.stringify([
-        { op: 'replace', path: '/spec/http/1/route/0/weight', value: 50 },
-        { op: 'replace', path: '/spec/http/1/route/1/weight', value: 50 },
-      ]),
+    await patchJson(kube, 'virtualservice', 'predictor', 'models', [
+      { op: 'replace', path: '/spec/http/1/route/0/weight', value: 50 },
+      { op: 'replace', path: '/spec/http/1/route/1/weight', value: 50 },
     ]);
     await waitFor(() => canaryNow('primary') === 50, 5000, 'the edit to be seen');
     await waitFor(() => canaryNow('primary') === 0, 10_000, 'the route back at 0%');

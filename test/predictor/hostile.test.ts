@@ -2,9 +2,9 @@
 // 10, 11 and 12), each reproduction as it was reported, against real
 // predictor processes: 4xx naming the problem, never a 5xx, counters that
 // stay finite and all-or-nothing, a cache that follows what was loaded.
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { copyFile, rename, rm } from 'node:fs/promises';
+import { copyFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { predictorEntry } from '../../controller/src/local/predictor-process.js';
@@ -17,17 +17,14 @@ import {
   metric,
   predictorsPerTest,
   request,
-  scratchRepository,
+  scratchRepositoriesPerTest,
   waitFor,
 } from '../support/predictor.js';
 import { rawRequest, rawSocket } from '../support/raw-http.js';
 import { sleep } from '../../shared/wait.js';
 
 const start = predictorsPerTest();
-const scratch: string[] = [];
-afterEach(async () => {
-  await Promise.all(scratch.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
+const repo = scratchRepositoriesPerTest();
 const rows = marketRows(8).map((r) => r.features);
 const ADMIN = 'predictor-admin-token-0123456789';
 const feedbackUrl = (url: string) => `${url}/v2/models/${MODEL}/feedback`;
@@ -114,8 +111,7 @@ describe('feedback is bounded and all-or-nothing (bug 7)', () => {
 
 describe('the prediction cache follows what was loaded (bug 8)', () => {
   test("after a same-version reload with new files, the same input gets the new model's answer", async () => {
-    const root = await scratchRepository(['v1']);
-    scratch.push(root);
+    const root = await repo(['v1']);
     const server = await start({
       modelRepository: root,
       version: 'v1',
@@ -283,8 +279,7 @@ describe('small ones (bug 12)', () => {
   });
 
   test('without --version, a vanished serving version is logged, counted and makes readiness false; no older version is loaded on its own', async () => {
-    const root = await scratchRepository(['v1', 'v2']);
-    scratch.push(root);
+    const root = await repo(['v1', 'v2']);
     const server = await start({
       modelRepository: root,
       version: undefined,

@@ -1,7 +1,7 @@
 // Version management and shutdown: hot reload under load, corrupt models, the
 // repository API, and SIGTERM draining, against real predictor processes.
-import { afterEach, describe, expect, test } from '@jest/globals';
-import { copyFile, cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { describe, expect, test } from '@jest/globals';
+import { copyFile, cp, mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import type { PredictorProcess } from '../../controller/src/local/predictor-process.js';
@@ -14,21 +14,13 @@ import {
   metric,
   predictorsPerTest,
   request,
-  scratchRepository,
+  scratchRepositoriesPerTest,
   waitFor,
 } from '../support/predictor.js';
 import { sleep } from '../../shared/wait.js';
 
 const start = predictorsPerTest();
-const scratch: string[] = [];
-async function repo(versions: string[]) {
-  const dir = await scratchRepository(versions);
-  scratch.push(dir);
-  return dir;
-}
-afterEach(async () => {
-  await Promise.all(scratch.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
+const repo = scratchRepositoriesPerTest();
 
 const rows = marketRows(64).map((r) => r.features);
 const noCache = { 'cache-control': 'no-cache' };

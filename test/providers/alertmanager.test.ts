@@ -13,7 +13,7 @@ import { emptyStatus, specSchema, type ModelRollout, type RolloutStatus } from '
 import { startAlertmanager, type AlertmanagerProcess } from '../../controller/src/local/alertmanager-process.js';
 import { freePort } from '../../controller/src/local/free-port.js';
 import { AlertmanagerNotifier } from '../../controller/src/providers/alertmanager/notifier.js';
-import type { RolloutEvent } from '../../controller/src/providers/types.js';
+import type { RolloutEvent, RolloutStore } from '../../controller/src/providers/types.js';
 import { waitFor } from '../support/predictor.js';
 import { sleep } from '../../shared/wait.js';
 import { aSpecInput } from '../support/fixtures.js';
@@ -197,6 +197,22 @@ describe('AlertmanagerNotifier', () => {
   });
 });
 
+/** A controller serving only the webhook, on `store`: nothing else of the loop runs. */
+async function webhookLoop(store: RolloutStore): Promise<{ loop: ControllerLoop; port: number }> {
+  const unused = () => Promise.reject(new Error('not used by the webhook'));
+  const loop = new ControllerLoop(
+    {
+      store,
+      router: { setRoutes: unused, getRoutes: unused },
+      metrics: { query: unused },
+      log: createLogger('controller', 'error'),
+      namespace: 'local',
+    },
+    { webhookToken: 'webhook-token-0123456789' },
+  );
+  return { loop, port: await loop.listen(0) };
+}
+
 describe('Alertmanager webhook → abort', () => {
   test('a firing alert naming the canary version aborts a rollout that opted in, and records who', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'weir-webhook-'));
@@ -232,18 +248,7 @@ describe('Alertmanager webhook → abort', () => {
       }),
     );
     const store = new FileRolloutStore(dir);
-    const unused = () => Promise.reject(new Error('not used by the webhook'));
-    const loop = new ControllerLoop(
-      {
-        store,
-        router: { setRoutes: unused, getRoutes: unused },
-        metrics: { query: unused },
-        log: createLogger('controller', 'error'),
-        namespace: 'local',
-      },
-      { webhookToken: 'webhook-token-0123456789' },
-    );
-    const port = await loop.listen(0);
+    const { loop, port } = await webhookLoop(store);
     const webhookUrl = `http://127.0.0.1:${port}/alertmanager/webhook`;
     try {
       expect(
@@ -348,18 +353,7 @@ describe('Alertmanager webhook → abort', () => {
       addCommand: (k: string, c: Parameters<FileRolloutStore['addCommand']>[1]) =>
         k === 'a-first' ? Promise.reject(new Error('EACCES: permission denied')) : real.addCommand(k, c),
     };
-    const unused = () => Promise.reject(new Error('not used by the webhook'));
-    const loop = new ControllerLoop(
-      {
-        store,
-        router: { setRoutes: unused, getRoutes: unused },
-        metrics: { query: unused },
-        log: createLogger('controller', 'error'),
-        namespace: 'local',
-      },
-      { webhookToken: 'webhook-token-0123456789' },
-    );
-    const port = await loop.listen(0);
+    const { loop, port } = await webhookLoop(store);
     try {
       const reply = await fetch(`http://127.0.0.1:${port}/alertmanager/webhook`, {
         method: 'POST',

@@ -8,6 +8,7 @@ import {
   type ModelRolloutSpec,
   type ModelRolloutSpecInput,
 } from '../../controller/src/api/schema.js';
+import { parseRouteTable, type RouteTable } from '../../controller/src/local/gateway/routes.js';
 
 /** The spec as a person writes it (defaults not filled in); `overrides` replace whole top-level fields. */
 export function aSpecInput(overrides: Partial<ModelRolloutSpecInput> = {}): ModelRolloutSpecInput {
@@ -46,4 +47,19 @@ export function aRollout(
   namespace?: string,
 ): ModelRollout {
   return { ...aRolloutDocument(name, overrides, namespace), spec: aSpec(overrides), status: emptyStatus() };
+}
+
+/** A gateway route table with one route, `route`, of v1 at 100% and `canary` at 0%. */
+export function aRouteTable(canary = 'v2', route = 'primary'): RouteTable {
+  return parseRouteTable({
+    http: [
+      {
+        name: route,
+        route: [
+          { destination: { host: 'predictor', subset: 'v1' }, weight: 100 },
+          { destination: { host: 'predictor', subset: canary }, weight: 0 },
+        ],
+      },
+    ],
+  });
 }

@@ -156,3 +156,82 @@ export async function startKube(users: KubeUser[] = []): Promise<KubeEnv> {
   };
   return { server, dir, kubeconfig, kubectl, stop };
 }
+
+/** The controller's ServiceAccount, as the RBAC in manifests/ binds it. */
+export const CONTROLLER_SA = 'system:serviceaccount:weir-system:weir-controller';
+
+/** A token user: the controller's ServiceAccount (in its groups), or a person in no group. */
+export function tokenUser(name: string): KubeUser {
+  const token = `${name.replace(/[^a-z0-9]/gi, '-')}-${Math.random().toString(36).slice(2)}`;
+  return name === CONTROLLER_SA
+    ? { name, token, groups: ['system:serviceaccounts', 'system:serviceaccounts:weir-system'] }
+    : { name, token };
+}
+
+/** Applies CRDs (Istio's VirtualService and DestinationRule from test/k8s, and weir's ModelRollout) and waits until they serve. */
+export async function installCrds(kube: KubeEnv, which: ('istio' | 'weir')[] = ['istio', 'weir']): Promise<void> {
+  const files = [
+    ...(which.includes('istio') ? ['test/k8s/istio-crds.yaml'] : []),
+    ...(which.includes('weir') ? ['manifests/crds/modelrollouts.weir.dev.yaml'] : []),
+  ];
+  await kube.kubectl(['apply', ...files.flatMap((f) => ['-f', path.join(packageRoot(), f)])]);
+  const crds = [
+    ...(which.includes('istio')
+      ? ['crd/virtualservices.networking.istio.io', 'crd/destinationrules.networking.istio.io']
+      : []),
+    ...(which.includes('weir') ? ['crd/modelrollouts.weir.dev'] : []),
+  ];
+  await kube.kubectl(['wait', '--for', 'condition=established', '--timeout=30s', ...crds]);
+}
+
+/**
+ * weir's install as a cluster admin applies it: the CRDs, the namespaces, the
+ * controller's and the approver's RBAC, Istio routing from manifests/, and
+ * RoleBindings in `models` for approvers (weir-approver) and viewers (weir-viewer).
+ */
+export async function installWeir(
+  kube: KubeEnv,
+  people: { approvers?: string[]; viewers?: string[] } = {},
+): Promise<void> {
+  await installCrds(kube);
+  for (const file of [
+    'namespaces.yaml',
+    'rbac/controller.yaml',
+    'rbac/approver.yaml',
+    'istio/destinationrule.yaml',
+    'istio/virtualservice.yaml',
+  ]) {
+    await kube.kubectl(['apply', '-f', path.join(packageRoot(), 'manifests', file)]);
+  }
+  for (const [role, users] of [
+    ['weir-approver', people.approvers ?? []],
+    ['weir-viewer', people.viewers ?? []],
+  ] as const) {
+    for (const user of users)
+      await kube.kubectl([
+        'create',
+        'rolebinding',
+        `${role}-${user}`,
+        `--clusterrole=${role}`,
+        `--user=${user}`,
+        '-n',
+        'models',
+      ]);
+  }
+}
+
+/** kubectl patch --type json of one object, as admin. */
+export function patchJson(
+  kube: KubeEnv,
+  kind: string,
+  name: string,
+  namespace: string,
+  operations: unknown[],
+): Promise<string> {
+  return kube.kubectl(['patch', kind, name, '-n', namespace, '--type', 'json', '-p', JSON.stringify(operations)]);
+}
+
+/** kubectl apply of one object (written as YAML), as admin. */
+export function applyObject(kube: KubeEnv, object: unknown): Promise<string> {
+  return kube.kubectl(['apply', '-f', '-'], 'admin', stringify(object));
+}

@@ -1,6 +1,6 @@
 // Helpers for tests that talk to a real weir-predictor process over HTTP.
 import { afterEach } from '@jest/globals';
-import { cp, mkdtemp } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { generateMarket } from '../../shared/market/market.js';
@@ -89,6 +89,19 @@ export function predictor(
 }
 
 export { waitFor } from '../../shared/wait.js';
+
+/** For one test file: a `repo(versions)` that copies versions into a scratch repository, all removed after each test. */
+export function scratchRepositoriesPerTest(): (versions: string[]) => Promise<string> {
+  const made: string[] = [];
+  afterEach(async () => {
+    await Promise.all(made.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+  });
+  return async (versions) => {
+    const dir = await scratchRepository(versions);
+    made.push(dir);
+    return dir;
+  };
+}
 
 /** For one test file: a `start` that launches predictors, all stopped after each test. */
 export function predictorsPerTest(): typeof predictor {

@@ -16,6 +16,7 @@ export interface GuardrailJudgement {
 
 const fmt = (n: number) => formatNumber(n, 4);
 
+/** Judges one guardrail on the canary's value (and stable's, for relative bounds): pass, high, low, or nodata when a value is missing. */
 export function judgeGuardrail(guardrail: Guardrail, observation: GuardrailObservation): GuardrailJudgement {
   const { canary, stable } = observation;
   if (canary === undefined) return { verdict: 'nodata', message: `${guardrail.name}: no data for the canary` };

@@ -4,6 +4,7 @@
 import type { ModelRolloutSpec } from '../api/schema.js';
 import { businessImpact, type BusinessImpact } from '../stats/business-impact.js';
 
+/** One version's totals over a whole rollout: what the business impact is computed from. */
 export interface VersionTotals {
   version: string;
   requests: number;

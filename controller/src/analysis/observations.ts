@@ -29,6 +29,7 @@ export type ComparisonObservation =
   | { name: string; type: 'mean'; stable?: Moments; canary?: Moments }
   | { name: string; type: 'histogram'; bounds?: number[]; stable?: number[]; canary?: number[] };
 
+/** What the engine judges a stage on: samples per version, each guardrail's values, each comparison's counts. */
 export interface Observations {
   samples: { stable: number | undefined; canary: number | undefined };
   guardrails: GuardrailObservation[];

@@ -277,6 +277,7 @@ export type ModelRolloutSpecInput = z.input<typeof specSchema>;
 export type Guardrail = ModelRolloutSpec['analysis']['guardrails'][number];
 export type Comparison = ModelRolloutSpec['analysis']['comparisons'][number];
 
+/** A ModelRollout as weir's code handles it: spec with defaults filled in, and its status. */
 export interface ModelRollout {
   apiVersion: string;
   kind: string;

@@ -18,6 +18,7 @@ export const phases = [
 /** A finished rollout keeps its final route (100% for Promoted, 0% otherwise) until `weir retry` starts a new attempt. */
 export const FINISHED_PHASES: readonly Phase[] = ['Promoted', 'RolledBack', 'Failed'];
 
+/** Whether a phase is finished (Promoted, RolledBack, Failed). */
 export function isFinished(phase: Phase): boolean {
   return FINISHED_PHASES.includes(phase);
 }

@@ -4,6 +4,7 @@ import { parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { API_GROUP, API_VERSION, KIND, specSchema, type ModelRollout } from './schema.js';
 
+/** The rollout, when it validated; otherwise one line per problem. */
 export interface ValidationResult {
   rollout?: ModelRollout;
   errors: string[];

@@ -136,6 +136,7 @@ function usage<A extends unknown[]>(action: (...args: A) => void): (...args: A) 
   };
 }
 
+/** Adds `weir compare` and `weir sample-size`: the statistics on numbers an analyst already has. */
 export function registerAnalystCommands(program: Command): void {
   const compare = program
     .command('compare')

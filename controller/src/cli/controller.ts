@@ -127,6 +127,7 @@ async function kube(options: ControllerCommandOptions, log: Logger): Promise<Run
   };
 }
 
+/** `weir controller`: runs the loop in local or Kubernetes mode until SIGTERM, then stops gracefully. */
 export async function runController(options: ControllerCommandOptions): Promise<void> {
   const log = createLogger('controller');
   if (options.local && (options.kubeconfig || options.context))

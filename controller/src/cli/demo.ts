@@ -89,6 +89,7 @@ function summary(result: ScenarioResult): string {
   return lines.join('\n');
 }
 
+/** `weir demo`: runs one scenario with a live screen (or one JSON line) and writes its report. */
 export async function runDemo(scenario: ScenarioName, json: boolean, reportPath: string): Promise<ScenarioResult> {
   const controller = new AbortController();
   let interrupts = 0;

@@ -34,6 +34,7 @@ export function parseBackend(text: string): [string, string[]] {
   return [match[1]!, urls];
 }
 
+/** `weir gateway`: serves the local gateway from a route file, or following a VirtualService. */
 export async function runGateway(options: GatewayCommandOptions): Promise<void> {
   const log = createLogger('gateway');
   const token = options.tokenFile ? (await readFile(options.tokenFile, 'utf8')).trim() : process.env.WEIR_GATEWAY_TOKEN;

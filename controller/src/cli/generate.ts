@@ -31,6 +31,7 @@ const GENERATORS: Record<string, { what: string; files(): Promise<[string, strin
   },
 };
 
+/** Adds `weir generate crd|dashboards|alerts`. */
 export function registerGenerateCommand(program: Command): void {
   program
     .command('generate')

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { reportFormat, writeReport, type ReportOptions } from '../report/write.js';
 import { open, withStore, type Common } from './rollouts.js';
 
+/** Adds `weir report NAME`. */
 export function registerReportCommand(program: Command): void {
   withStore(
     program

@@ -47,6 +47,7 @@ export const withStore = (command: Command) =>
     .option('--context <name>', 'kubeconfig context (default: current-context)')
     .option('--json', 'print JSON');
 
+/** The rollouts the CLI options name: a local folder (--local) or the current kube context. */
 export function open(options: Common): Rollouts {
   if (options.local) {
     const store = new FileRolloutStore(options.local);
@@ -115,6 +116,7 @@ function statusText({ rollout, commands }: StoredRollout): string {
   return lines.join('\n');
 }
 
+/** Adds `weir get rollouts`, `status`, `history` and the commands people give (approve, abort, pause, resume, promote, retry). */
 export function registerRolloutCommands(program: Command): void {
   const get = program.command('get').description('list resources');
   withStore(get.command('rollouts').description('list ModelRollouts with their phase and canary weight'))

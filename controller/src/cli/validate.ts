@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { validateText } from '../api/validate.js';
 
+/** `weir validate FILE`: silent and 0 when every document is a valid ModelRollout; one line per problem and 1 otherwise. */
 export async function runValidate(file: string): Promise<number> {
   let text: string;
   try {

@@ -12,6 +12,7 @@ const ROLLOUT_LABELS = ['rollout', 'rollout_namespace', 'model'] as const;
 
 export type ReconcileOutcome = 'ok' | 'unroutable' | 'failed' | 'error';
 
+/** The controller's metrics recorder (see the module comment). */
 export class ControllerMetrics {
   readonly registry = new client.Registry();
   private readonly counter = (name: string, help: string, labelNames: readonly string[] = []) =>

@@ -56,6 +56,7 @@ import { retry } from '../../../shared/retry.js';
 import { setCondition } from './conditions.js';
 import { UnwrittenDecisions } from './unwritten.js';
 
+/** The edges one reconcile talks to, and the controller's memory of what status could not record yet. */
 export interface ControllerParts {
   store: RolloutStore;
   router: TrafficRouter;

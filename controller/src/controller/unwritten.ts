@@ -21,6 +21,7 @@ interface Unwritten {
   sequential: RolloutStatus['sequential'];
 }
 
+/** Decisions status has not recorded yet, per rollout (see the module comment). */
 export class UnwrittenDecisions {
   private readonly byRollout = new Map<string, Unwritten>();
 

@@ -111,6 +111,7 @@ interface Tested {
   state: Record<string, unknown>;
 }
 
+/** Runs every comparison's sequential test on this look, Holm-adjusts across them, and classifies each (better, worse, harmful, negligible, inconclusive, nodata). */
 export function evaluateComparisons(
   spec: ModelRolloutSpec,
   observations: ComparisonObservation[],

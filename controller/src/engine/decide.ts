@@ -30,6 +30,7 @@ const HISTORY_LIMIT = 100;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** The one decision for a rollout now: commands first (refused when the phase cannot take them), then start, guardrails, comparisons, maxDuration and the stage's gates. Pure: the same input always gives the same decision. */
 export function decide(input: EngineInput): Decision {
   const { spec, now } = input;
   const stages = stagesOf(spec);

@@ -1,63 +1,12 @@
 // Finished rollouts (issue 11): every command refused and recorded, the route
 // held at 0% or 100%, a recorded rollback completed as decided, and a new
 // canary in the spec starting a new attempt.
-import { emptyStatus, specSchema, type ModelRolloutSpecInput, type RolloutStatus } from '../api/schema.js';
-import type { Observations } from '../analysis/observations.js';
+import { emptyStatus, type RolloutStatus } from '../api/schema.js';
+
 import { decide } from './decide.js';
-import type { Command, Decision } from './types.js';
-import { aSpecInput } from '../../../test/support/fixtures.js';
+import type { Command } from './types.js';
 
-const T0 = Date.parse('2026-11-22T10:00:00Z');
-const MIN = 60_000;
-
-function specWith(overrides: Partial<ModelRolloutSpecInput> = {}) {
-  return specSchema.parse({
-    ...aSpecInput(),
-    strategy: { steps: [10, 50, 100], minStageDuration: '5m', minSamplesPerStage: 100, maxDuration: '2h' },
-    analysis: {
-      guardrails: [{ name: 'error-rate', query: 'q', max: 0.05, failureLimit: 2 }],
-      comparisons: [
-        { name: 'accuracy', type: 'proportion', role: 'primary', successes: 's', trials: 't', minEffect: 0.01 },
-      ],
-    },
-    ...overrides,
-  });
-}
-
-/** Observations with an error rate and accuracy counts per arm. */
-function obs(
-  o: { errorRate?: number | undefined; stable?: [number, number]; canary?: [number, number]; samples?: number } = {},
-): Observations {
-  const [ss, sn] = o.stable ?? [600, 1000];
-  const [cs, cn] = o.canary ?? [600, 1000];
-  return {
-    samples: { stable: o.samples ?? 1000, canary: o.samples ?? 1000 },
-    guardrails: [{ name: 'error-rate', canary: 'errorRate' in o ? o.errorRate : 0.01, stable: 0.01 }],
-    comparisons: [
-      {
-        name: 'accuracy',
-        type: 'proportion',
-        stable: { successes: ss, trials: sn },
-        canary: { successes: cs, trials: cn },
-      },
-    ],
-  };
-}
-
-/** Runs decide and feeds the status back, as a controller would. */
-function step(
-  spec: ReturnType<typeof specWith>,
-  status: RolloutStatus,
-  observations: Observations,
-  now: number,
-  commands: Command[] = [],
-): Decision {
-  return decide({ spec, status, observations, commands, now });
-}
-
-function started(spec = specWith()) {
-  return step(spec, emptyStatus(), obs(), T0);
-}
+import { MIN, obs, specWith, started, step, T0 } from './decide.test-helpers.js';
 
 describe('finished rollouts (issue 11, bug 1)', () => {
   const spec = specWith({

@@ -11,6 +11,7 @@ export interface Stage {
   minDurationMs: number;
 }
 
+/** The stages of a rollout: the optional mirror stage, then one per step, each with its weight and minimum duration. */
 export function stagesOf(spec: ModelRolloutSpec): Stage[] {
   const stages: Stage[] = [];
   const { mirror, steps, minStageDuration } = spec.strategy;

@@ -9,6 +9,7 @@ import { freePort } from './free-port.js';
 
 export type AlertmanagerProcess = ReadyProcess;
 
+/** Starts a real Alertmanager on a free loopback port (optionally with a webhook receiver) and waits until it is ready. */
 export async function startAlertmanager(
   options: { binary?: string; port?: number; webhook?: { url: string; token: string } } = {},
 ): Promise<AlertmanagerProcess> {

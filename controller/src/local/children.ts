@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 const live = new Set<ChildProcess>();
 let hooked = false;
 
+/** Registers a child process to be killed when this process exits, however it exits. */
 export function trackChild(child: ChildProcess): ChildProcess {
   live.add(child);
   child.once('exit', () => live.delete(child));

@@ -1,6 +1,7 @@
 // A free loopback port, for servers (Prometheus, Alertmanager) that cannot be told to pick one.
 import net from 'node:net';
 
+/** A loopback port nobody listens on right now. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();

@@ -9,6 +9,7 @@ export interface Sample {
 const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/;
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
 
+/** Every sample of a Prometheus text exposition, with its labels. */
 export function parseMetricsText(text: string): Sample[] {
   const samples: Sample[] = [];
   for (const line of text.split('\n')) {

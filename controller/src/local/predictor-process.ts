@@ -35,6 +35,7 @@ export interface PredictorProcess {
   exited: Promise<number | null>;
 }
 
+/** Starts a weir-predictor process on a free loopback port and resolves once it listens. */
 export async function startPredictor(options: PredictorProcessOptions): Promise<PredictorProcess> {
   const args = [
     predictorEntry(),

@@ -17,6 +17,7 @@ export interface ScrapeTarget {
 
 export type PrometheusProcess = ReadyProcess;
 
+/** Starts a real Prometheus scraping `targets` every second (by default) and waits until it is ready. */
 export async function startPrometheus(options: {
   targets: ScrapeTarget[];
   scrapeInterval?: string;

@@ -11,6 +11,7 @@ export interface ReadyProcess {
   stop(): Promise<void>;
 }
 
+/** Starts a server binary as a tracked child and waits until its readiness URL answers; stops it with its folder. */
 export async function startReadyProcess(
   name: string,
   binary: string,

@@ -89,6 +89,7 @@ export function variable(name: string, label: string, query: string) {
   };
 }
 
+/** A whole Grafana dashboard: variables, panels laid out on the grid, and stage annotations. */
 export function dashboard(uid: string, title: string, description: string, variables: unknown[], specs: PanelSpec[]) {
   return {
     uid,

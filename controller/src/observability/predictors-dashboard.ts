@@ -11,6 +11,7 @@ import {
   PREDICTOR,
 } from './promql.js';
 
+/** The predictors dashboard (see the module comment). */
 export function predictorsDashboard() {
   const sel = `${PREDICTOR},version=~"$version"`;
   const infer = `${sel},endpoint="infer"`;

@@ -4,6 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 
+/** alerts/weir.rules.yml as a PrometheusRule manifest, for the Prometheus Operator. */
 export async function prometheusRuleYaml(alertsDir: string): Promise<string> {
   const files = (await readdir(alertsDir)).filter((f) => f.endsWith('.rules.yml')).sort();
   const groups = [];

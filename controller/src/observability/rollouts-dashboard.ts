@@ -13,6 +13,7 @@ import {
   ROLLOUT,
 } from './promql.js';
 
+/** The rollouts dashboard (see the module comment). */
 export function rolloutsDashboard() {
   return dashboard(
     'weir-rollouts',

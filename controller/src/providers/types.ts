@@ -27,11 +27,13 @@ export interface InvalidRollout {
   metadata?: { name: string; namespace?: string; uid?: string; resourceVersion?: string };
 }
 
+/** Everything a store holds: the rollouts it can use, and the ones it cannot (with why). */
 export interface RolloutListing {
   rollouts: StoredRollout[];
   invalid: InvalidRollout[];
 }
 
+/** Where ModelRollouts live: a folder of YAML files locally, the Kubernetes API in a cluster. */
 export interface RolloutStore {
   /** Every rollout; an unusable one is listed in `invalid` and the rest are returned. Throws only when nothing can be listed. */
   list(): Promise<RolloutListing>;
@@ -96,6 +98,7 @@ export interface RouteState {
   step?: AppliedStep;
 }
 
+/** What carries the weights: the local gateway, or an Istio VirtualService. */
 export interface TrafficRouter {
   /**
    * Sets the route's weights (stable gets the rest) and mirroring, and keeps
@@ -119,6 +122,7 @@ export interface QueryRound {
   failures: QueryFailure[];
 }
 
+/** Where the metrics come from: Prometheus. */
 export interface MetricsProvider {
   /** Runs every planned query. A failed or empty one maps to undefined (nodata); the failed ones are also listed. Never rejects. */
   query(plan: PlannedQuery[]): Promise<QueryRound>;
@@ -140,7 +144,13 @@ export interface RolloutEvent {
   statusWriteFailure?: string;
 }
 
+/** Who hears about rollouts: Alertmanager. */
 export interface Notifier {
+  /**
+   * Told where a rollout stands after every reconcile (holds included): fires
+   * alerts while their condition holds and resolves them when it ends. Never
+   * blocks a decision: delivery is buffered and retried.
+   */
   notify(event: RolloutEvent): Promise<void>;
 }
 

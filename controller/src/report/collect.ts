@@ -68,6 +68,7 @@ function metricTemplates(rollout: ModelRollout): { name: string; template: strin
   return list;
 }
 
+/** When a rollout started and ended (or now, while it runs), in whole seconds since the epoch. */
 export function spanOf(rollout: ModelRollout, now: number): { start: number; end: number } {
   const status = rollout.status!;
   const history = status.history;
@@ -76,6 +77,7 @@ export function spanOf(rollout: ModelRollout, now: number): { start: number; end
   return { start: Math.floor(startMs / 1000), end: Math.max(Math.floor(startMs / 1000) + 1, Math.ceil(endMs / 1000)) };
 }
 
+/** Everything a report needs besides the stored rollout, from Prometheus (see the module comment); without Prometheus, notes what it left out. */
 export async function collectReport(rollout: ModelRollout, options: CollectOptions = {}): Promise<ReportData> {
   const now = options.now ?? Date.now();
   const span = spanOf(rollout, now);

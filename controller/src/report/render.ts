@@ -44,6 +44,7 @@ export function reportBlocks(data: ReportData): Block[] {
 /** The report as Markdown; charts are SVG images in data URIs, so the file stays self-contained. */
 const mdCell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
+/** The report as Markdown; charts are SVG images in data URIs, so the file stays self-contained. */
 export function renderMarkdown(data: ReportData): string {
   return `${reportBlocks(data)
     .map((b) => {

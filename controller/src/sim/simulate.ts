@@ -251,6 +251,7 @@ function median(values: number[]): number | undefined {
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
+/** Runs a scenario many times under each decision rule and reports how often each promoted, rolled back, or ran out of time. */
 export function simulateScenario(policy: Policy, scenario: Scenario, runs: number, seed = 1): ScenarioReport {
   const results = Array.from({ length: runs }, (_, i) => runOnce(policy, scenario, seed * 1_000_003 + i));
   const rate = (o: Outcome) => results.filter((r) => r.outcome === o).length / runs;

@@ -60,6 +60,7 @@ export const emptyCounts = (): ArmCounts => ({
   latency: LATENCY_BOUNDS.map(() => 0),
 });
 
+/** Seeded request, error, latency and label streams for two versions, as the simulator feeds the engine. */
 export class StreamGenerator {
   private readonly uniform: () => number;
   private readonly normal: () => number;

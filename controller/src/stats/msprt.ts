@@ -25,6 +25,7 @@ export interface MsprtResult extends MsprtState {
   difference: number;
 }
 
+/** The mSPRT state before the first look. */
 export function initialMsprtState(): MsprtState {
   return { looks: 0, pValue: 1, ci: [-Infinity, Infinity] };
 }

@@ -6,6 +6,7 @@ import { REJECTION_STATUS, decodeFeedback, type ScoredRow } from '../feedback.js
 import type { PredictorState } from '../state.js';
 import { checkModelName } from './models.js';
 
+/** POST …/feedback: counts the labels, or nothing when any item is rejected. */
 export async function feedback(state: PredictorState, { req, params }: Exchange): Promise<Reply> {
   checkModelName(state, params.model!);
   const servingVersion = state.repository.serving?.version ?? 'none';

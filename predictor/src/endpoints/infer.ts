@@ -9,6 +9,7 @@ import type { PredictorState } from '../state.js';
 import { decodeInferRequest } from '../tensor.js';
 import { modelFor } from './models.js';
 
+/** POST …/infer: the serving model's answer, from the cache or a batch run. */
 export async function infer(state: PredictorState, { req, params, labels }: Exchange): Promise<Reply> {
   const model = modelFor(state, params.model!, params.version);
   labels.version = model.version;

@@ -26,6 +26,7 @@ export interface LoadGeneratorOptions {
   seed: number;
 }
 
+/** Sends predictions through the gateway at a steady rate, and each one's ground truth after a delay, as a client would. */
 export class LoadGenerator {
   readonly stats: LoadStats = { sent: 0, ok: 0, failed: 0, byVersion: {} };
   private readonly rows: LabelledRow[];

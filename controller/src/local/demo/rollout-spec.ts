@@ -1,6 +1,7 @@
 // The demo's ModelRollout: the seed model on short stages, so a scenario ends in minutes.
 import { stringify } from 'yaml';
 
+/** The demo's ModelRollout for v1 → `canary`, as YAML. */
 export function demoRolloutYaml(canary: string): string {
   const window = '[{{window}}]';
   const served = `istio_requests_total{destination_version="{{version}}",request_mirrored="false"}`;

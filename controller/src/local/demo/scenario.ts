@@ -66,6 +66,7 @@ export interface ScenarioOptions {
   beforeStop?: (running: { prometheusUrl: string; rollout: string; startedAt: number }) => Promise<void>;
 }
 
+/** Runs one demo scenario to its end and returns what happened, every number from Prometheus. */
 export async function runScenario(scenario: ScenarioName, options: ScenarioOptions = {}): Promise<ScenarioResult> {
   const canary = SCENARIOS[scenario];
   const started = Date.now();

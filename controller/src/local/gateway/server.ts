@@ -35,6 +35,7 @@ export interface GatewayOptions {
   random?: () => number;
 }
 
+/** The local gateway: a data port that routes by the table, and an admin port (see the module comment). */
 export class Gateway {
   readonly telemetry: GatewayTelemetry;
   private table: RouteTable;

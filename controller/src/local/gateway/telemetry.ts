@@ -6,6 +6,7 @@ import client from 'prom-client';
 const ISTIO_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000];
 const LABELS = ['reporter', 'destination_service', 'destination_version', 'response_code', 'request_mirrored'] as const;
 
+/** The gateway's Istio-standard request metrics and its configured weights. */
 export class GatewayTelemetry {
   readonly registry = new client.Registry();
   private readonly requests = new client.Counter({

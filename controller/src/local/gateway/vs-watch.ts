@@ -24,6 +24,7 @@ interface VirtualService {
   spec?: unknown;
 }
 
+/** Keeps the gateway's table equal to a VirtualService in a Kubernetes API server (what Envoy does in a mesh). */
 export class VirtualServiceWatcher {
   private readonly informer: Informer<VirtualService>;
   /** Updates applied, and updates refused because they did not validate. */

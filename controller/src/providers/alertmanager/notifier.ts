@@ -41,6 +41,7 @@ interface Wanted {
 
 const MAX_BACKOFF_MS = 30_000;
 
+/** A Notifier over Alertmanager's v2 API (see the module comment). */
 export class AlertmanagerNotifier implements Notifier {
   /** Firing condition alerts per rollout: identity → alert and when it was last sent. */
   private readonly active = new Map<string, { alert: AlertmanagerAlert; sentAt: number }>();

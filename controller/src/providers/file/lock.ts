@@ -41,6 +41,7 @@ async function abandoned(lockPath: string): Promise<{ stale: boolean; owner: str
   return { stale: info !== undefined && Date.now() - info.mtimeMs > EMPTY_LOCK_GRACE_MS, owner: 'unknown' };
 }
 
+/** Runs `work` holding the lock file; a dead owner's lock is broken, a live one waited for up to `timeoutMs`. */
 export async function withLock<T>(lockPath: string, work: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (!(await tryAcquire(lockPath))) {

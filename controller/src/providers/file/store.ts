@@ -49,6 +49,7 @@ export function parseStoredStatus(raw: unknown): { status: RolloutStatus } | { e
   return { error: `malformed status, left as it is: ${formatIssues(parsed.error.issues, raw, 'status').join('; ')}` };
 }
 
+/** A RolloutStore on a folder of YAML files (see the module comment). */
 export class FileRolloutStore implements RolloutStore {
   constructor(readonly dir: string) {}
 

@@ -13,6 +13,7 @@ interface RouteReply {
   step?: unknown;
 }
 
+/** A TrafficRouter over the local gateway's admin API. */
 export class GatewayRouter implements TrafficRouter {
   constructor(
     private readonly adminUrl: string,

@@ -48,6 +48,7 @@ export interface IstioRouterOptions {
   onWrite?: (rollout: ModelRollout, attempts: number) => void;
 }
 
+/** A TrafficRouter on Istio VirtualServices (see the module comment). */
 export class IstioRouter implements TrafficRouter {
   private readonly api: CustomObjectsApi;
   /** The VirtualService getRoutes just read and checked, per rollout: setRoutes patches it with one call. */

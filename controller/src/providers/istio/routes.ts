@@ -39,6 +39,7 @@ export function isDestinationOf(destination: IstioDestination, ref: VersionRef):
   return destination.subset === (ref.subset ?? ref.version);
 }
 
+/** The HTTP route a rollout owns, by name; a RouteConfigError when it or its stable destination is missing. */
 export function ownedRoute(http: IstioHttpRoute[] | undefined, spec: ModelRolloutSpec, vsName: string): IstioHttpRoute {
   const name = spec.virtualService.route;
   const route = (http ?? []).find((r) => r.name === name);

@@ -15,6 +15,7 @@ export interface KubeConnection {
 
 const IN_CLUSTER_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
+/** The kubeconfig as kubectl finds it: --kubeconfig, KUBECONFIG or ~/.kube/config, else the pod's service account. */
 export function loadKubeConfig(options: KubeConnection = {}): KubeConfig {
   const kc = new KubeConfig();
   if (options.kubeconfig) {

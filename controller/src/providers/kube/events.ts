@@ -9,6 +9,7 @@ import { kubeFailure } from './client.js';
 const COMPONENT = 'weir-controller';
 const MESSAGE_LIMIT = 1024;
 
+/** An EventRecorder writing core/v1 Events about ModelRollouts. */
 export class KubeEvents implements EventRecorder {
   private readonly api: CoreV1Api;
 

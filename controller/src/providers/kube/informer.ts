@@ -35,6 +35,7 @@ export interface InformerOptions<T> {
 
 const keyOf = (o: Named) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
+/** A list-then-watch cache of one resource path (see the module comment). */
 export class Informer<T extends Named> {
   private readonly objects = new Map<string, T>();
   private abort: AbortController | undefined;

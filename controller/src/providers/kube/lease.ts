@@ -31,6 +31,7 @@ function micro(spec: NonNullable<V1Lease['spec']>): NonNullable<V1Lease['spec']>
   };
 }
 
+/** Leader election on a coordination.k8s.io Lease, with client-go's timing rules. */
 export class LeaderElector {
   private readonly api: CoordinationV1Api;
   private readonly leaseMs: number;

@@ -44,6 +44,7 @@ export interface KubeStoreOptions {
   onChange?: () => void;
 }
 
+/** namespace/name → its parts; a UsageError for anything else. */
 export function splitKey(key: string): { namespace: string; name: string } {
   const slash = key.indexOf('/');
   if (slash <= 0) throw new UsageError(`rollout key "${key}" is not namespace/name`);
@@ -52,6 +53,7 @@ export function splitKey(key: string): { namespace: string; name: string } {
 
 const CONFLICT_RETRIES = 8;
 
+/** A RolloutStore on the Kubernetes API (see the module comment). */
 export class KubeRolloutStore implements RolloutStore {
   private readonly api: CustomObjectsApi;
   private readonly informers: Informer<RawRollout>[];

@@ -12,6 +12,7 @@ export interface Identity {
   source: 'server' | 'kubeconfig';
 }
 
+/** Who the API server knows this kubeconfig's user as (SelfSubjectReview), or the kubeconfig's own claim on older servers. */
 export async function whoami(kc: KubeConfig): Promise<Identity> {
   try {
     const review = await kc

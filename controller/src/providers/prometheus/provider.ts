@@ -34,6 +34,7 @@ class PrometheusError extends Error {
   }
 }
 
+/** A MetricsProvider over Prometheus' HTTP API (see the module comment). */
 export class PrometheusMetrics implements MetricsProvider {
   private readonly base: string;
   private readonly headers: Record<string, string> = {};

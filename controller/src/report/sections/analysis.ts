@@ -33,6 +33,7 @@ function reasonRow(r: Reason, alpha: number): string[] {
   ];
 }
 
+/** The analysis at each decision, and a forest chart per comparison. */
 export function analysisBlocks(data: ReportData): Block[] {
   const { spec, status } = data.rollout;
   const start = data.span.start * 1000;

@@ -4,6 +4,7 @@ import { type ReportData } from '../collect.js';
 import { fmt } from '../svg.js';
 import { interval, pct, type Block } from '../blocks.js';
 
+/** The business impact, its interval and the recommendation. */
 export function businessBlocks(data: ReportData): Block[] {
   const { spec, status } = data.rollout;
   const blocks: Block[] = [{ kind: 'heading', level: 2, text: 'Business impact and recommendation' }];

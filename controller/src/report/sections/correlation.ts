@@ -14,6 +14,7 @@ function reading(c: Correlation): string {
   return `${strength} ${strength === 'no clear' ? 'link' : `${sign} link`}${significant ? '' : ' (not significant at 0.05)'}`;
 }
 
+/** How each model metric moved with the business value across windows. */
 export function correlationBlocks(data: ReportData): Block[] {
   if (data.windows.length === 0) return [];
   const { spec } = data.rollout;

@@ -8,6 +8,7 @@ import { type ReportData } from '../collect.js';
 import { fmt } from '../svg.js';
 import { duration, type Block } from '../blocks.js';
 
+/** The experiment's design: hypothesis, metrics, alpha and power, and the sample-size plan per stage. */
 export function designBlocks(data: ReportData): Block[] {
   const { spec } = data.rollout;
   const { analysis, strategy } = spec;

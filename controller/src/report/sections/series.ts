@@ -4,6 +4,7 @@ import { VALUE_METRIC, type ReportData } from '../collect.js';
 import { chart, COLORS, dots, line, rangeOf } from '../svg.js';
 import { type Block } from '../blocks.js';
 
+/** Each metric over time, per version. */
 export function seriesBlocks(data: ReportData): Block[] {
   if (data.windows.length === 0) return [];
   const { spec } = data.rollout;

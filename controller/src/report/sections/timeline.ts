@@ -4,6 +4,7 @@ import { type ReportData } from '../collect.js';
 import { chart, COLORS, dots, line } from '../svg.js';
 import { seconds, type Block } from '../blocks.js';
 
+/** The stage timeline: a chart of the canary weight and a table of every step with who took it. */
 export function timelineBlocks(data: ReportData): Block[] {
   const { history } = data.rollout.status!;
   const start = data.span.start * 1000;

@@ -1,0 +1,60 @@
+// What the engine's tests share: a spec with one guardrail and one primary
+// comparison, observations to feed it, and `step`, which runs decide and feeds
+// status back as a controller would, moving time instead of sleeping.
+import { emptyStatus, specSchema, type ModelRolloutSpecInput, type RolloutStatus } from '../api/schema.js';
+import type { Observations } from '../analysis/observations.js';
+import { aSpecInput } from '../../../test/support/fixtures.js';
+import { decide } from './decide.js';
+import type { Command, Decision } from './types.js';
+
+export const T0 = Date.parse('2026-11-22T10:00:00Z');
+export const MIN = 60_000;
+
+export function specWith(overrides: Partial<ModelRolloutSpecInput> = {}) {
+  return specSchema.parse({
+    ...aSpecInput(),
+    strategy: { steps: [10, 50, 100], minStageDuration: '5m', minSamplesPerStage: 100, maxDuration: '2h' },
+    analysis: {
+      guardrails: [{ name: 'error-rate', query: 'q', max: 0.05, failureLimit: 2 }],
+      comparisons: [
+        { name: 'accuracy', type: 'proportion', role: 'primary', successes: 's', trials: 't', minEffect: 0.01 },
+      ],
+    },
+    ...overrides,
+  });
+}
+
+/** Observations with an error rate and accuracy counts per arm. */
+export function obs(
+  o: { errorRate?: number | undefined; stable?: [number, number]; canary?: [number, number]; samples?: number } = {},
+): Observations {
+  const [ss, sn] = o.stable ?? [600, 1000];
+  const [cs, cn] = o.canary ?? [600, 1000];
+  return {
+    samples: { stable: o.samples ?? 1000, canary: o.samples ?? 1000 },
+    guardrails: [{ name: 'error-rate', canary: 'errorRate' in o ? o.errorRate : 0.01, stable: 0.01 }],
+    comparisons: [
+      {
+        name: 'accuracy',
+        type: 'proportion',
+        stable: { successes: ss, trials: sn },
+        canary: { successes: cs, trials: cn },
+      },
+    ],
+  };
+}
+
+/** Runs decide and feeds the status back, as a controller would. */
+export function step(
+  spec: ReturnType<typeof specWith>,
+  status: RolloutStatus,
+  observations: Observations,
+  now: number,
+  commands: Command[] = [],
+): Decision {
+  return decide({ spec, status, observations, commands, now });
+}
+
+export function started(spec = specWith()) {
+  return step(spec, emptyStatus(), obs(), T0);
+}
