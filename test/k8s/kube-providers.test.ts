@@ -12,7 +12,12 @@ import { loadKubeConfig } from '../../controller/src/providers/kube/client.js';
 import { IstioRouter } from '../../controller/src/providers/istio/router.js';
 import { LeaderElector } from '../../controller/src/providers/kube/lease.js';
 import { KubeRolloutStore } from '../../controller/src/providers/kube/store.js';
-import { CommandRefusedError, ConflictError, InvalidRolloutError, RouteConfigError } from '../../controller/src/providers/types.js';
+import {
+  CommandRefusedError,
+  ConflictError,
+  InvalidRolloutError,
+  RouteConfigError,
+} from '../../controller/src/providers/types.js';
 import type { AppliedStep } from '../../controller/src/engine/types.js';
 import { waitFor } from '../support/predictor.js';
 import { applyObject, installCrds, patchJson, startKube, type KubeEnv } from '../support/kube-env.js';
