@@ -3,6 +3,7 @@
 // a new version when it is swapped in. The controller's comparisons read the
 // feedback counters (proportions and sufficient statistics) straight from here.
 import client from 'prom-client';
+import { PREDICTOR_FEEDBACK } from '../../shared/metric-names.js';
 
 const PREFIX = 'weir_predictor_';
 /** Seconds; from 0.5 ms, since a small model answers in about a millisecond. */
@@ -126,7 +127,7 @@ export class PredictorMetrics {
       registers,
     });
     this.feedbackLabels = new client.Counter({
-      name: `${PREFIX}feedback_total`,
+      name: PREDICTOR_FEEDBACK,
       help: 'Labelled predictions by outcome (correct, incorrect)',
       labelNames: [...labelNames, 'outcome'],
       registers,

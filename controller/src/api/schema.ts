@@ -4,6 +4,10 @@ import { z } from 'zod';
 import type { RolloutStatus } from './status.js';
 import { versionRef } from './version-ref.js';
 import { parseDuration } from '../../../shared/duration.js';
+import { ISTIO_REQUESTS } from '../../../shared/metric-names.js';
+
+/** Requests a version served in the stage window, from Istio's standard counter. */
+const DEFAULT_SAMPLES = `sum(increase(${ISTIO_REQUESTS}{destination_version="{{version}}",reporter="destination"}[{{window}}]))`;
 
 export const API_GROUP = 'weir.dev';
 export const API_VERSION = 'v1alpha1';
@@ -183,11 +187,7 @@ export const specSchema = z
         alpha: z.number().gt(0, 'is not above 0').lt(1, 'is not below 1').default(0.05),
         power: z.number().gt(0, 'is not above 0').lt(1, 'is not below 1').default(0.8),
         sequential: z.enum(['msprt', 'obrien-fleming', 'pocock']).default('msprt'),
-        samples: promql
-          .default(
-            'sum(increase(istio_requests_total{destination_version="{{version}}",reporter="destination"}[{{window}}]))',
-          )
-          .describe('requests served by a version in the stage window'),
+        samples: promql.default(DEFAULT_SAMPLES).describe('requests served by a version in the stage window'),
         guardrails: z.array(guardrail).default([]),
         comparisons: z.array(comparison).default([]),
         business: z
@@ -204,8 +204,7 @@ export const specSchema = z
         alpha: 0.05,
         power: 0.8,
         sequential: 'msprt',
-        samples:
-          'sum(increase(istio_requests_total{destination_version="{{version}}",reporter="destination"}[{{window}}]))',
+        samples: DEFAULT_SAMPLES,
         guardrails: [],
         comparisons: [],
       }),

@@ -1,6 +1,8 @@
 // The PromQL the dashboards draw: per-version accuracy with its band, error rate,
 // latency quantiles, cache hits, business value, and the selectors every panel
 // filters by. One query style for both dashboards.
+import { PREDICTOR_FEEDBACK } from '../../../shared/metric-names.js';
+
 export interface PanelTarget {
   expr: string;
   legendFormat: string;
@@ -10,8 +12,8 @@ export interface PanelTarget {
 
 /** Accuracy per version over 5 minutes of ground truth, and its normal-approximation 95% band. */
 export function accuracyTargets(selector: string): PanelTarget[] {
-  const correct = `sum by (version) (increase(weir_predictor_feedback_total{${selector},outcome="correct"}[5m]))`;
-  const labelled = `sum by (version) (increase(weir_predictor_feedback_total{${selector}}[5m]))`;
+  const correct = `sum by (version) (increase(${PREDICTOR_FEEDBACK}{${selector},outcome="correct"}[5m]))`;
+  const labelled = `sum by (version) (increase(${PREDICTOR_FEEDBACK}{${selector}}[5m]))`;
   const p = `(${correct} / ${labelled})`;
   const half = `1.96 * sqrt(${p} * (1 - ${p}) / ${labelled})`;
   return [

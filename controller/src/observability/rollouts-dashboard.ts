@@ -12,6 +12,7 @@ import {
   PREDICTOR,
   ROLLOUT,
 } from './promql.js';
+import { ISTIO_DURATION, ISTIO_REQUESTS } from '../../../shared/metric-names.js';
 
 /** The rollouts dashboard (see the module comment). */
 export function rolloutsDashboard() {
@@ -43,7 +44,7 @@ export function rolloutsDashboard() {
             legendFormat: '{{rollout}} configured canary',
           },
           {
-            expr: `100 * sum by (destination_version) (rate(istio_requests_total{${ISTIO}}[$__rate_interval])) / ignoring (destination_version) group_left () sum(rate(istio_requests_total{${ISTIO}}[$__rate_interval]))`,
+            expr: `100 * sum by (destination_version) (rate(${ISTIO_REQUESTS}{${ISTIO}}[$__rate_interval])) / ignoring (destination_version) group_left () sum(rate(${ISTIO_REQUESTS}{${ISTIO}}[$__rate_interval]))`,
             legendFormat: '{{destination_version}} actual share',
           },
         ],
@@ -55,7 +56,7 @@ export function rolloutsDashboard() {
         unit: 'reqps',
         targets: [
           {
-            expr: `sum by (destination_version, response_code) (rate(istio_requests_total{${ISTIO}}[$__rate_interval]))`,
+            expr: `sum by (destination_version, response_code) (rate(${ISTIO_REQUESTS}{${ISTIO}}[$__rate_interval]))`,
             legendFormat: '{{destination_version}} {{response_code}}',
           },
         ],
@@ -65,7 +66,7 @@ export function rolloutsDashboard() {
         description: 'Request latency seen by the mesh, per version.',
         type: 'timeseries',
         unit: 'ms',
-        targets: latencyTargets('istio_request_duration_milliseconds_bucket', 'destination_version', ISTIO),
+        targets: latencyTargets(`${ISTIO_DURATION}_bucket`, 'destination_version', ISTIO),
       },
       {
         title: 'Error rate by version',
@@ -73,7 +74,7 @@ export function rolloutsDashboard() {
         type: 'timeseries',
         unit: 'percentunit',
         min: 0,
-        targets: [errorRateTarget('istio_requests_total', 'destination_version', ISTIO, 'response_code!~"2.."')],
+        targets: [errorRateTarget(ISTIO_REQUESTS, 'destination_version', ISTIO, 'response_code!~"2.."')],
       },
       {
         title: 'Accuracy with 95% band',

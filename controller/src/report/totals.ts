@@ -5,6 +5,7 @@ import type { ModelRollout } from '../api/schema.js';
 import { histogramMoments, type VersionTotals } from '../analysis/impact.js';
 import type { PlannedQuery } from '../analysis/observations.js';
 import { interpret, type PrometheusMetrics } from '../providers/prometheus/provider.js';
+import { ISTIO_DURATION, ISTIO_REQUESTS, PREDICTOR_FEEDBACK } from '../../../shared/metric-names.js';
 
 /** One query's answer at `time` (seconds): one number, or undefined (no data, or ambiguous). */
 export async function scalarAt(prom: PrometheusMetrics, query: string, time: number): Promise<number | undefined> {
@@ -42,13 +43,13 @@ export async function collectTotals(
     const served = `destination_version="${version}",request_mirrored!="true"`;
     const feedback = `model="${spec.model}",version="${version}"`;
     const [requests, errors, correct, labelled] = await Promise.all([
-      at(`sum(increase(istio_requests_total{${served}}[${whole}]))`, 'requests'),
-      at(`sum(increase(istio_requests_total{${served},response_code!~"2.."}[${whole}])) or vector(0)`, 'errors'),
-      at(`sum(increase(weir_predictor_feedback_total{${feedback},outcome="correct"}[${whole}]))`, 'feedback'),
-      at(`sum(increase(weir_predictor_feedback_total{${feedback}}[${whole}]))`, 'feedback'),
+      at(`sum(increase(${ISTIO_REQUESTS}{${served}}[${whole}]))`, 'requests'),
+      at(`sum(increase(${ISTIO_REQUESTS}{${served},response_code!~"2.."}[${whole}])) or vector(0)`, 'errors'),
+      at(`sum(increase(${PREDICTOR_FEEDBACK}{${feedback},outcome="correct"}[${whole}]))`, 'feedback'),
+      at(`sum(increase(${PREDICTOR_FEEDBACK}{${feedback}}[${whole}]))`, 'feedback'),
     ]);
     const buckets = await answer(
-      `sum by (le) (increase(istio_request_duration_milliseconds_bucket{${served}}[${whole}]))`,
+      `sum by (le) (increase(${ISTIO_DURATION}_bucket{${served}}[${whole}]))`,
       'latency histogram',
       'buckets',
     );

@@ -9,6 +9,7 @@ import { spanOf } from '../../report/collect.js';
 import { collectTotals } from '../../report/totals.js';
 import type { BusinessImpact } from '../../stats/business-impact.js';
 import type { VersionRow } from './scenario.js';
+import { ISTIO_DURATION, ISTIO_REQUESTS, PREDICTOR_FEEDBACK } from '../../../../shared/metric-names.js';
 
 async function promScalar(prometheus: PrometheusMetrics, query: string): Promise<Map<string, number>> {
   const { result } = await prometheus.instant(query);
@@ -22,27 +23,21 @@ async function promScalar(prometheus: PrometheusMetrics, query: string): Promise
 
 /** The seed's results table, every number from Prometheus. */
 export async function resultsTable(prometheus: PrometheusMetrics, versions: string[]): Promise<VersionRow[]> {
-  const served = 'istio_requests_total{request_mirrored="false"}';
+  const served = `${ISTIO_REQUESTS}{request_mirrored="false"}`;
   const [requests, ok, sum, count, p95, correct, labelled, gains, losses] = await Promise.all([
     promScalar(prometheus, `sum by (destination_version) (${served})`),
     promScalar(
       prometheus,
-      `sum by (destination_version) (istio_requests_total{request_mirrored="false",response_code=~"2.."})`,
+      `sum by (destination_version) (${ISTIO_REQUESTS}{request_mirrored="false",response_code=~"2.."})`,
     ),
+    promScalar(prometheus, `sum by (destination_version) (${ISTIO_DURATION}_sum{request_mirrored="false"})`),
+    promScalar(prometheus, `sum by (destination_version) (${ISTIO_DURATION}_count{request_mirrored="false"})`),
     promScalar(
       prometheus,
-      'sum by (destination_version) (istio_request_duration_milliseconds_sum{request_mirrored="false"})',
+      `histogram_quantile(0.95, sum by (le, destination_version) (${ISTIO_DURATION}_bucket{request_mirrored="false"}))`,
     ),
-    promScalar(
-      prometheus,
-      'sum by (destination_version) (istio_request_duration_milliseconds_count{request_mirrored="false"})',
-    ),
-    promScalar(
-      prometheus,
-      'histogram_quantile(0.95, sum by (le, destination_version) (istio_request_duration_milliseconds_bucket{request_mirrored="false"}))',
-    ),
-    promScalar(prometheus, 'sum by (version) (weir_predictor_feedback_total{outcome="correct"})'),
-    promScalar(prometheus, 'sum by (version) (weir_predictor_feedback_total)'),
+    promScalar(prometheus, `sum by (version) (${PREDICTOR_FEEDBACK}{outcome="correct"})`),
+    promScalar(prometheus, `sum by (version) (${PREDICTOR_FEEDBACK})`),
     promScalar(prometheus, 'sum by (version) (weir_predictor_business_value_gains_sum_total)'),
     promScalar(prometheus, 'sum by (version) (weir_predictor_business_value_losses_sum_total)'),
   ]);

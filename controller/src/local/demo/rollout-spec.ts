@@ -1,10 +1,11 @@
 // The demo's ModelRollout: the seed model on short stages, so a scenario ends in minutes.
 import { stringify } from 'yaml';
+import { ISTIO_DURATION, ISTIO_REQUESTS, PREDICTOR_FEEDBACK } from '../../../../shared/metric-names.js';
 
 /** The demo's ModelRollout for v1 → `canary`, as YAML. */
 export function demoRolloutYaml(canary: string): string {
   const window = '[{{window}}]';
-  const served = `istio_requests_total{destination_version="{{version}}",request_mirrored="false"}`;
+  const served = `${ISTIO_REQUESTS}{destination_version="{{version}}",request_mirrored="false"}`;
   return stringify({
     apiVersion: 'weir.dev/v1alpha1',
     kind: 'ModelRollout',
@@ -29,13 +30,13 @@ export function demoRolloutYaml(canary: string): string {
         guardrails: [
           {
             name: 'error-rate',
-            query: `(sum(increase(istio_requests_total{destination_version="{{version}}",request_mirrored="false",response_code!~"2.."}${window})) or vector(0)) / sum(increase(${served}${window}))`,
+            query: `(sum(increase(${ISTIO_REQUESTS}{destination_version="{{version}}",request_mirrored="false",response_code!~"2.."}${window})) or vector(0)) / sum(increase(${served}${window}))`,
             max: 0.01,
             failureLimit: 2,
           },
           {
             name: 'p95-latency-ms',
-            query: `histogram_quantile(0.95, sum by (le) (rate(istio_request_duration_milliseconds_bucket{destination_version="{{version}}",request_mirrored="false"}${window})))`,
+            query: `histogram_quantile(0.95, sum by (le) (rate(${ISTIO_DURATION}_bucket{destination_version="{{version}}",request_mirrored="false"}${window})))`,
             // Healthy versions sit near 5 ms; 40 ms with 3 strikes leaves room for a busy machine.
             max: 40,
             failureLimit: 3,
@@ -49,8 +50,8 @@ export function demoRolloutYaml(canary: string): string {
             better: 'higher',
             minEffect: 0.01,
             tau: 0.05,
-            successes: `sum(increase(weir_predictor_feedback_total{model="{{model}}",version="{{version}}",outcome="correct"}${window}))`,
-            trials: `sum(increase(weir_predictor_feedback_total{model="{{model}}",version="{{version}}"}${window}))`,
+            successes: `sum(increase(${PREDICTOR_FEEDBACK}{model="{{model}}",version="{{version}}",outcome="correct"}${window}))`,
+            trials: `sum(increase(${PREDICTOR_FEEDBACK}{model="{{model}}",version="{{version}}"}${window}))`,
           },
           {
             name: 'latency',
@@ -60,7 +61,7 @@ export function demoRolloutYaml(canary: string): string {
             // On the probability-of-superiority scale (0.5 = no shift). Processes sharing
             // two cores drift by ~0.15 when the machine is busy; v4 shifts by 0.5.
             minEffect: 0.25,
-            buckets: `sum by (le) (increase(istio_request_duration_milliseconds_bucket{destination_version="{{version}}",request_mirrored="false"}${window}))`,
+            buckets: `sum by (le) (increase(${ISTIO_DURATION}_bucket{destination_version="{{version}}",request_mirrored="false"}${window}))`,
           },
         ],
         business: { revenuePerAccuracyPoint: 1000, costPerMs: 20, riskPerErrorPoint: -500 },

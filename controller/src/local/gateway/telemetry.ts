@@ -1,6 +1,7 @@
 // Istio-standard request metrics, so the same analysis queries work locally and
 // in a cluster: istio_requests_total and istio_request_duration_milliseconds.
 import client from 'prom-client';
+import { ISTIO_DURATION, ISTIO_REQUESTS } from '../../../../shared/metric-names.js';
 
 /** Istio's default duration buckets (ms), up to one minute. */
 const ISTIO_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000];
@@ -10,13 +11,13 @@ const LABELS = ['reporter', 'destination_service', 'destination_version', 'respo
 export class GatewayTelemetry {
   readonly registry = new client.Registry();
   private readonly requests = new client.Counter({
-    name: 'istio_requests_total',
+    name: ISTIO_REQUESTS,
     help: 'Requests by destination version and response code (Istio standard metric)',
     labelNames: LABELS,
     registers: [this.registry],
   });
   private readonly duration = new client.Histogram({
-    name: 'istio_request_duration_milliseconds',
+    name: ISTIO_DURATION,
     help: 'Request duration in ms (Istio standard metric)',
     labelNames: LABELS,
     buckets: ISTIO_BUCKETS,
