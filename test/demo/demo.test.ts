@@ -145,22 +145,26 @@ describe('weir demo', () => {
     expect(page.consoleErrors).toEqual([]);
     expect(page.title).toBe('Experiment report: price-direction');
     const charts = new Map(page.charts.map((c) => [c.id, c]));
+    const html = await readFile(r.report, 'utf8');
+    // A canary this bad can be rolled back at the first stage within seconds (more often on a busy
+    // machine, where fewer labelled rows reach it and the early market rows weigh more): the
+    // report then has fewer than two windows and must say why it draws no series.
+    const short = /shorter than two \d+ s windows: no metrics over time/.test(html);
+    if (short) expect(r.weightsApplied).toEqual([10, 0]);
     // Marks each chart draws at the least: the timeline a line and two steps; the effect chart one decision
     // (its interval and its dot: a rollback can come at the first judged stage); the others three or more points.
     const least: Record<string, number> = {
       timeline: 3,
       'effect-accuracy': 2,
-      'series-accuracy': 3,
-      'series-business value': 3,
-      'correlation-accuracy': 3,
+      ...(short ? {} : { 'series-accuracy': 3, 'series-business value': 3, 'correlation-accuracy': 3 }),
     };
+    expect([...charts.keys()]).toEqual(expect.arrayContaining(Object.keys(least)));
     for (const [id, marks] of Object.entries(least)) {
       expect(charts.get(id)).toMatchObject({ width: 640 });
       expect(charts.get(id)!.height).toBeGreaterThan(100);
       expect(charts.get(id)!.visibleMarks).toBeGreaterThanOrEqual(marks);
     }
     for (const chart of page.charts) expect(chart.visibleMarks).toBeGreaterThan(0);
-    const html = await readFile(r.report, 'utf8');
     expect(html).toContain('harmful');
     expect(html).not.toMatch(/<script|src="http|href="http/);
   }, 330_000);

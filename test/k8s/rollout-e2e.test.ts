@@ -20,10 +20,19 @@ import { loadKubeConfig } from '../../controller/src/providers/kube/client.js';
 import { startPredictor, type PredictorProcess } from '../../controller/src/local/predictor-process.js';
 import { packageRoot } from '../../shared/paths.js';
 import { startPrometheus, type PrometheusProcess } from '../../controller/src/local/prometheus-process.js';
-import { Informer } from '../../controller/src/providers/kube/informer.js';
+
 import { KubeRolloutStore } from '../../controller/src/providers/kube/store.js';
 import { MODEL, MODELS_DIR, waitFor } from '../support/predictor.js';
-import { CONTROLLER_SA, installWeir, patchJson, startKube, tokenUser, type KubeEnv } from '../support/kube-env.js';
+import {
+  CONTROLLER_SA,
+  installWeir,
+  patchJson,
+  startKube,
+  tokenUser,
+  watchCollection,
+  type KubeEnv,
+  type WatchedVirtualService,
+} from '../support/kube-env.js';
 import { sleep } from '../../shared/wait.js';
 import { runWeir } from '../support/cli.js';
 import { metricAt } from '../support/metrics.js';
@@ -144,6 +153,17 @@ const kill9 = async (c: Controller) => {
   await new Promise((resolve) => c.child.once('exit', resolve));
 };
 
+/** Waits until the gateway, fed by its own watch of the API server, routes `weight`% of `primary` to `subset`. */
+const gatewayAt = (subset: string, weight: number, timeoutMs: number) =>
+  waitFor(
+    () =>
+      gateway.routes.http.some(
+        (r) => r.name === 'primary' && r.route.some((d) => d.destination.subset === subset && d.weight === weight),
+      ),
+    timeoutMs,
+    `the gateway at ${subset} ${weight}%`,
+  );
+
 beforeAll(async () => {
   kube = await startKube([tokenUser(SA), tokenUser('alice'), tokenUser('bob')]);
   // The install's own namespaces, RBAC and Istio routing, as a cluster admin would apply them.
@@ -182,44 +202,30 @@ beforeAll(async () => {
     ],
   });
   // The test's own view of the API server: every weight and every step, with when it became visible.
-  const log = createLogger('test', 'error');
-  const vsInformer = new Informer<{
-    metadata: { name: string };
-    spec: { http: { name?: string; route: { destination: { subset?: string }; weight?: number }[] }[] };
-  }>({
-    kubeconfig: admin,
-    path: '/apis/networking.istio.io/v1beta1/namespaces/models/virtualservices',
-    list: async () => (await api.listNamespacedCustomObject(VS_LIST)) as never,
-    log,
-    onEvent: (_phase, vs) => {
-      const primary = vs.spec.http.find((r) => r.name === 'primary');
-      if (primary)
-        seen.weights.push({
-          at: performance.now(),
-          weights: Object.fromEntries(primary.route.map((d) => [d.destination.subset ?? '', d.weight ?? 0])),
-        });
-    },
-  });
-  const mrInformer = new Informer<{ metadata: { name: string }; status?: RolloutStatus }>({
-    kubeconfig: admin,
-    path: '/apis/weir.dev/v1alpha1/namespaces/models/modelrollouts',
-    list: async () => (await api.listNamespacedCustomObject(MR_REF)) as never,
-    log,
-    onEvent: (_phase, mr) => {
-      const s = mr.status;
-      const last = seen.steps.findLast((x) => x.rollout === mr.metadata.name);
-      if (s?.lastStepId && last?.stepId !== s.lastStepId)
-        seen.steps.push({
-          at: performance.now(),
-          rollout: mr.metadata.name,
-          stepId: s.lastStepId,
-          canaryWeight: s.canaryWeight,
-          phase: s.phase,
-        });
-    },
-  });
-  await Promise.all([vsInformer.start(), mrInformer.start()]);
-  informers.push(vsInformer, mrInformer);
+  informers.push(
+    ...(await Promise.all([
+      watchCollection<WatchedVirtualService>(admin, VS_LIST, (vs) => {
+        const primary = vs.spec.http.find((r) => r.name === 'primary');
+        if (primary)
+          seen.weights.push({
+            at: performance.now(),
+            weights: Object.fromEntries(primary.route.map((d) => [d.destination.subset ?? '', d.weight ?? 0])),
+          });
+      }),
+      watchCollection<{ metadata: { name: string }; status?: RolloutStatus }>(admin, MR_REF, (mr) => {
+        const s = mr.status;
+        const last = seen.steps.findLast((x) => x.rollout === mr.metadata.name);
+        if (s?.lastStepId && last?.stepId !== s.lastStepId)
+          seen.steps.push({
+            at: performance.now(),
+            rollout: mr.metadata.name,
+            stepId: s.lastStepId,
+            canaryWeight: s.canaryWeight,
+            phase: s.phase,
+          });
+      }),
+    ])),
+  );
   load = new LoadGenerator({
     gatewayUrl: `http://127.0.0.1:${ports.port}`,
     predictorUrls: Object.fromEntries(Object.entries(predictors).map(([v, p]) => [v, p.url])),
@@ -270,14 +276,7 @@ describe('Kubernetes mode, end to end', () => {
     const [c1, c2] = await Promise.all([startController('c1'), startController('c2')]);
     await waitFor(async () => ['c1', 'c2'].includes(await leaseHolder()), 20_000, 'a leader');
     await kube.kubectl(['apply', '-f', '-'], 'admin', rolloutYaml('price-direction', 'v1', 'v2'));
-    await waitFor(
-      () =>
-        gateway.routes.http.some(
-          (r) => r.name === 'primary' && r.route.some((d) => d.destination.subset === 'v2' && d.weight === 10),
-        ),
-      30_000,
-      'the gateway at 10%',
-    );
+    await gatewayAt('v2', 10, 30_000);
 
     // Only the leader writes.
     const leader = (await leaseHolder()) === 'c1' ? c1! : c2!;
@@ -408,14 +407,7 @@ describe('Kubernetes mode, end to end', () => {
     expect(status.message).toMatch(/^rolled back: /);
     expect(status.analysis.length).toBeGreaterThan(0);
     expect(status.conditions.find((c) => c.type === 'TrafficRouted')).toMatchObject({ status: 'True' });
-    await waitFor(
-      () =>
-        gateway.routes.http.some(
-          (r) => r.name === 'primary' && r.route.some((d) => d.destination.subset === 'v2' && d.weight === 100),
-        ),
-      10_000,
-      'the gateway at v2 100%',
-    );
+    await gatewayAt('v2', 100, 10_000);
     const last = seen.weights.at(-1)!.weights;
     expect([last.v2, last.v4]).toEqual([100, 0]);
     const events = JSON.parse(

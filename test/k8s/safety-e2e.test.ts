@@ -15,13 +15,22 @@ import path from 'node:path';
 
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { createLogger } from '../../shared/log.js';
+
 import type { RolloutStatus } from '../../controller/src/api/schema.js';
 import { packageRoot } from '../../shared/paths.js';
 import { loadKubeConfig } from '../../controller/src/providers/kube/client.js';
-import { Informer } from '../../controller/src/providers/kube/informer.js';
+
 import { waitFor } from '../support/predictor.js';
-import { CONTROLLER_SA, installWeir, patchJson, startKube, tokenUser, type KubeEnv } from '../support/kube-env.js';
+import {
+  CONTROLLER_SA,
+  installWeir,
+  patchJson,
+  startKube,
+  tokenUser,
+  watchCollection,
+  type KubeEnv,
+  type WatchedVirtualService,
+} from '../support/kube-env.js';
 import { startController, type ControllerProcess } from '../support/controller-process.js';
 import { sleep } from '../../shared/wait.js';
 import { runWeir } from '../support/cli.js';
@@ -106,23 +115,13 @@ beforeAll(async () => {
   ]);
   admin = loadKubeConfig({ kubeconfig: await kube.kubeconfig() });
   api = admin.makeApiClient(CustomObjectsApi);
-  const vs = new Informer<{
-    metadata: { name: string };
-    spec: { http: { name?: string; route: { destination: { subset?: string }; weight?: number }[] }[] };
-  }>({
-    kubeconfig: admin,
-    path: '/apis/networking.istio.io/v1beta1/namespaces/models/virtualservices',
-    list: async () => (await api.listNamespacedCustomObject(VS_LIST)) as never,
-    log: createLogger('test', 'error'),
-    onEvent: (_phase, object) => {
-      for (const route of object.spec.http) {
-        const weight = route.route.find((d) => d.destination.subset === 'v2')?.weight ?? 0;
-        const list = (canaryWeights[route.name ?? ''] ??= []);
-        if (list.at(-1) !== weight) list.push(weight);
-      }
-    },
+  const vs = await watchCollection<WatchedVirtualService>(admin, VS_LIST, (object) => {
+    for (const route of object.spec.http) {
+      const weight = route.route.find((d) => d.destination.subset === 'v2')?.weight ?? 0;
+      const list = (canaryWeights[route.name ?? ''] ??= []);
+      if (list.at(-1) !== weight) list.push(weight);
+    }
   });
-  await vs.start();
   informers.push(vs);
   controller = await launch('c1');
 }, 180_000);

@@ -7,8 +7,11 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { freePort } from '../../controller/src/local/free-port.js';
+import { Informer } from '../../controller/src/providers/kube/informer.js';
+import { createLogger } from '../../shared/log.js';
 import { packageRoot } from '../../shared/paths.js';
 import { waitFor } from '../../shared/wait.js';
 
@@ -234,4 +237,41 @@ export function patchJson(
 /** kubectl apply of one object (written as YAML), as admin. */
 export function applyObject(kube: KubeEnv, object: unknown): Promise<string> {
   return kube.kubectl(['apply', '-f', '-'], 'admin', stringify(object));
+}
+
+/** A namespaced collection of custom objects, as CustomObjectsApi names it. */
+export interface CustomCollection {
+  group: string;
+  version: string;
+  namespace: string;
+  plural: string;
+}
+
+/** The VirtualService fields the tests read. */
+export interface WatchedVirtualService {
+  metadata: { name: string };
+  spec: { http: { name?: string; route: { destination: { subset?: string }; weight?: number }[] }[] };
+}
+
+/**
+ * The test's own view of a collection through the API server, as `kubeconfig`'s
+ * user sees it: `onEvent` sees every version of every object, in the order the
+ * watch delivers them. Started; stop it after the tests.
+ */
+export async function watchCollection<T extends { metadata: { name: string } }>(
+  kubeconfig: KubeConfig,
+  collection: CustomCollection,
+  onEvent: (object: T) => void,
+): Promise<Informer<T>> {
+  const api = kubeconfig.makeApiClient(CustomObjectsApi);
+  const { group, version, namespace, plural } = collection;
+  const informer = new Informer<T>({
+    kubeconfig,
+    path: `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
+    list: async () => (await api.listNamespacedCustomObject(collection)) as never,
+    log: createLogger('test', 'error'),
+    onEvent: (_phase, object) => onEvent(object),
+  });
+  await informer.start();
+  return informer;
 }

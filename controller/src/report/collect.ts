@@ -126,7 +126,8 @@ export async function collectReport(rollout: ModelRollout, options: CollectOptio
     { name: VALUE_METRIC, template: options.valueQuery ?? BUSINESS_VALUE_QUERY },
   ];
   const points = new Map<string, WindowPoint>();
-  if (length >= windowSeconds) {
+  // One window is one point per version: too few to draw a series or to correlate.
+  if (length >= 2 * windowSeconds) {
     await Promise.all(
       series.flatMap(({ name, template }) =>
         versions.map(async (version) => {
@@ -152,10 +153,17 @@ export async function collectReport(rollout: ModelRollout, options: CollectOptio
         }),
       ),
     );
-  } else data.notes.push(`The rollout ran ${length} s, shorter than one ${windowSeconds} s window: no time series.`);
+  } else
+    data.notes.push(
+      `The rollout ran ${length} s, shorter than two ${windowSeconds} s windows: no metrics over time and no correlation with business value.`,
+    );
   data.windows = [...points.values()].sort(
     (a, b) => a.end - b.end || versions.indexOf(a.version) - versions.indexOf(b.version),
   );
+  if (length >= 2 * windowSeconds && data.windows.length === 0 && failed.size === 0)
+    data.notes.push(
+      `Prometheus had no data in any ${windowSeconds} s window of the rollout: no metrics over time and no correlation with business value.`,
+    );
 
   // Totals over the whole rollout, evaluated at its end.
   const whole = `${length}s`;
