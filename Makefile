@@ -46,15 +46,16 @@ deps: $(STAMP) ## install Node (if needed) and node_modules
 
 # Real Prometheus and Alertmanager for the tests and the demo: Debian's packages,
 # installed when the binaries are missing and apt-get can run (root).
-SYSTEM_PACKAGES := prometheus prometheus-alertmanager
-system-tools: ## install Debian's prometheus and prometheus-alertmanager when missing (needs root)
-	@if ! command -v prometheus >/dev/null || ! command -v prometheus-alertmanager >/dev/null; then \
+# redis-server holds the shared prediction log in the demo and the tests.
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager redis-server
+system-tools: ## install Debian's prometheus, prometheus-alertmanager and redis-server when missing (needs root)
+	@if ! command -v prometheus >/dev/null || ! command -v prometheus-alertmanager >/dev/null || ! command -v redis-server >/dev/null; then \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	    echo "installing $(SYSTEM_PACKAGES) from Debian's packages" >&2; \
 	    export DEBIAN_FRONTEND=noninteractive; \
 	    (apt-get install -y -qq $(SYSTEM_PACKAGES) || (apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES))) >&2; \
 	  else \
-	    echo "prometheus and prometheus-alertmanager are missing; install them (apt-get install $(SYSTEM_PACKAGES)) or run make as root" >&2; exit 1; \
+	    echo "prometheus, prometheus-alertmanager or redis-server is missing; install them (apt-get install $(SYSTEM_PACKAGES)) or run make as root" >&2; exit 1; \
 	  fi; \
 	fi
 

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { parseDuration } from '../../shared/duration.js';
 import { UsageError } from '../../shared/errors.js';
 import { isLogLevel, type LogLevel } from '../../shared/log.js';
+import { checkRedisUrl } from './prediction-log/log.js';
 
 /** weir-predictor's settings, from flags and environment variables (flags win). */
 export interface PredictorConfig {
@@ -19,6 +20,8 @@ export interface PredictorConfig {
   cacheMaxEntries: number;
   cacheTtlMs: number;
   feedbackMaxEntries: number;
+  predictionLog: string | undefined;
+  feedbackToken: string | undefined;
   feedbackTtlMs: number;
   maxFeedbackValue: number;
   intraOpThreads: number;
@@ -29,7 +32,7 @@ export interface PredictorConfig {
   logLevel: LogLevel;
 }
 
-type Kind = 'string' | 'segment' | 'int' | 'number' | 'duration' | 'level';
+type Kind = 'string' | 'segment' | 'int' | 'number' | 'duration' | 'level' | 'redis';
 interface Spec {
   key: keyof PredictorConfig;
   flag: string;
@@ -135,7 +138,22 @@ const SPECS: Spec[] = [
     env: 'WEIR_FEEDBACK_MAX_ENTRIES',
     kind: 'int',
     default: '200000',
-    help: 'recent predictions remembered for ground-truth feedback',
+    help: 'recent predictions the in-process log keeps for ground-truth feedback (without --prediction-log)',
+  },
+  {
+    key: 'predictionLog',
+    flag: '--prediction-log <url>',
+    env: 'WEIR_PREDICTION_LOG',
+    kind: 'redis',
+    help: 'redis://HOST:PORT[/DB]: log every prediction in this shared Redis, so feedback posted to any replica of any version is counted for each version that predicted the request (default: in this process only)',
+  },
+  {
+    key: 'feedbackToken',
+    flag: '--feedback-token <token>',
+    env: 'WEIR_PREDICTOR_FEEDBACK_TOKEN',
+    kind: 'string',
+    secret: true,
+    help: 'bearer token that POST …/feedback must carry; whoever can post labels can steer a rollout (prefer the env var)',
   },
   {
     key: 'feedbackTtlMs',
@@ -143,7 +161,7 @@ const SPECS: Spec[] = [
     env: 'WEIR_FEEDBACK_TTL',
     kind: 'duration',
     default: '1h',
-    help: 'how long feedback for a prediction is accepted',
+    help: 'how long feedback for a prediction is accepted (later: 410 for a grace of a tenth of this, 1 min to 1 h; then 404)',
   },
   {
     key: 'maxFeedbackValue',
@@ -227,6 +245,9 @@ function convert(spec: Spec, raw: string): PredictorConfig[keyof PredictorConfig
       return raw;
     case 'duration':
       return parseDuration(raw, `${name} (${spec.env})`);
+    case 'redis':
+      checkRedisUrl(raw);
+      return raw;
     case 'level':
       if (!isLogLevel(raw))
         throw new UsageError(`${name} (${spec.env}): "${raw}" is not a log level; expected debug, info, warn or error`);
@@ -250,7 +271,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       `
 Endpoints:
   POST /v2/models/<model>[/versions/<v>]/infer      predict (OIP v2 JSON; FP32, FP64, INT32, INT64)
-  POST /v2/models/<model>/feedback                  {"id", "label", "value"?, "return"?} or a list
+  POST /v2/models/<model>/feedback                  {"id", "label", "value"?, "return"?} or a list;
+                                                    200 counted or duplicate, 404 unknown, 410 expired,
+                                                    503 + Retry-After while the prediction log is down
   GET  /v2, /v2/health/{live,ready}, /v2/models/<model>[/versions/<v>][/ready]
   POST /v2/repository/models/<model>/{load,unload}  needs --admin-token
   GET  /metrics                                     Prometheus (weir_predictor_*)

@@ -1,68 +1,118 @@
 import { describe, expect, test } from '@jest/globals';
 import { RequestError } from '../../shared/errors.js';
-import { PredictionStore, decodeFeedback } from './feedback.js';
+import { checkItem, decodeFeedback, pairOutcome, scoreRows, type FeedbackItem } from './feedback.js';
+import { InProcessLog } from './prediction-log/in-process.js';
+import { claimKey, expiredGraceMs, type LoggedPrediction } from './prediction-log/log.js';
+import { taskOf, type ModelTask } from './task.js';
 
-const prediction = { version: 'v1', labels: [1], probabilities: [0.8] };
+const binary: ModelTask = { type: 'classification', classes: [0, 1], output: 'label', positive: 1 };
+const item = (labels: number[], extra: Partial<FeedbackItem> = {}): FeedbackItem => ({
+  id: 'a',
+  labels,
+  values: undefined,
+  returns: undefined,
+  ...extra,
+});
+const up: LoggedPrediction = { version: 'v1', outputs: [1], probabilities: [0.8], at: 0 };
 
-describe('PredictionStore', () => {
-  test('joins a label with its prediction once: correctness, Brier loss and captured return', () => {
-    const store = new PredictionStore(10, 1000);
-    store.remember('a', prediction, 0);
+describe('scoring a label against a prediction', () => {
+  test('correctness, Brier loss and captured return', () => {
     // Predicted up with p=0.8, truth down: incorrect, Brier (0.8-0)^2 = 0.64,
     // a long position earns the realized return -0.02.
-    expect(store.score({ id: 'a', labels: [0], values: undefined, returns: [-0.02] }, 10)).toEqual([
-      { version: 'v1', correct: false, brier: expect.closeTo(0.64, 12), value: -0.02 },
+    expect(scoreRows(binary, up, item([0], { returns: [-0.02] }))).toEqual([
+      { predicted: 1, actual: 0, correct: false, loss: expect.closeTo(0.64, 12), value: -0.02 },
     ]);
-    expect(store.score({ id: 'a', labels: [0], values: undefined, returns: undefined }, 10)).toMatchObject({
-      rejection: 'unknown',
-    });
   });
 
   test('a predicted down earns the negated return; an explicit value wins over the return', () => {
-    const store = new PredictionStore(10, 1000);
-    store.remember('b', { version: 'v2', labels: [0, 1], probabilities: [0.3, 0.6] }, 0);
-    const rows = store.score({ id: 'b', labels: [0, 0], values: undefined, returns: [-0.01, 0.03] }, 1);
+    const rows = scoreRows(
+      binary,
+      { version: 'v2', outputs: [0, 1], probabilities: [0.3, 0.6], at: 0 },
+      item([0, 0], { returns: [-0.01, 0.03] }),
+    );
     expect(rows).toEqual([
-      { version: 'v2', correct: true, brier: expect.closeTo(0.09, 12), value: 0.01 },
-      { version: 'v2', correct: false, brier: expect.closeTo(0.36, 12), value: 0.03 },
+      { predicted: 0, actual: 0, correct: true, loss: expect.closeTo(0.09, 12), value: 0.01 },
+      { predicted: 1, actual: 0, correct: false, loss: expect.closeTo(0.36, 12), value: 0.03 },
     ]);
-    store.remember('c', prediction, 0);
-    expect(store.score({ id: 'c', labels: [1], values: [5], returns: [-1] }, 1)).toEqual([
-      { version: 'v1', correct: true, brier: expect.closeTo(0.04, 12), value: 5 },
+    expect(scoreRows(binary, up, item([1], { values: [5], returns: [-1] }))[0]).toMatchObject({ value: 5 });
+  });
+
+  test('regression: squared error as the loss, no correctness', () => {
+    const task: ModelTask = { type: 'regression', output: 'value' };
+    expect(scoreRows(task, { version: 'v1', outputs: [2.5, -1], at: 0 }, item([2, 1]))).toEqual([
+      { predicted: 2.5, actual: 2, correct: undefined, loss: 0.25, value: undefined },
+      { predicted: -1, actual: 1, correct: undefined, loss: 4, value: undefined },
     ]);
   });
 
-  test('expired predictions are rejected as expired, evicted ones as unknown', () => {
-    const store = new PredictionStore(2, 100);
-    store.remember('old', prediction, 0);
-    expect(store.score({ id: 'old', labels: [1], values: undefined, returns: undefined }, 100)).toMatchObject({
-      rejection: 'expired',
-    });
-    store.remember('x', prediction, 200);
-    store.remember('y', prediction, 201);
-    store.remember('z', prediction, 202);
-    expect(store.size).toBe(2);
-    expect(store.score({ id: 'x', labels: [1], values: undefined, returns: undefined }, 203)).toMatchObject({
-      rejection: 'unknown',
-    });
+  test("pair outcomes from the version's side", () => {
+    const row = (correct: boolean) => ({ predicted: 1, actual: 1, correct, loss: 0, value: undefined });
+    expect(pairOutcome(row(true), row(true))).toBe('both_correct');
+    expect(pairOutcome(row(true), row(false))).toBe('version_only');
+    expect(pairOutcome(row(false), row(true))).toBe('baseline_only');
+    expect(pairOutcome(row(false), row(false))).toBe('neither');
   });
 
-  test('a label list must have one entry per predicted row', () => {
-    const store = new PredictionStore(10, 1000);
-    store.remember('m', { version: 'v1', labels: [1, 0], probabilities: undefined }, 0);
-    expect(store.score({ id: 'm', labels: [1], values: undefined, returns: undefined }, 1)).toMatchObject({
+  test('unknown, expired (every version past the TTL) and row mismatches are named', () => {
+    expect(checkItem(item([1]), undefined, 100, 50)).toMatchObject({ rejection: 'unknown' });
+    expect(checkItem(item([1]), [up], 100, 100)).toMatchObject({ rejection: 'expired' });
+    expect(checkItem(item([1]), [up, { ...up, version: 'v3', at: 20 }], 100, 100)).toBeUndefined();
+    expect(checkItem(item([1, 0]), [up], 100, 1)).toMatchObject({
       rejection: 'mismatch',
-      message: expect.stringContaining('label has 1 entries, but the prediction had 2 rows'),
+      message: expect.stringContaining('label has 2 entries, but the prediction had 1 rows'),
     });
+  });
+});
+
+describe('InProcessLog', () => {
+  test('each (id, claim) is granted once; a later lookup shows it claimed', async () => {
+    const log = new InProcessLog(10, 1000, () => 0);
+    log.record('a', up);
+    expect(await log.claim([{ id: 'a', key: claimKey('v1') }])).toEqual([true]);
+    expect(
+      await log.claim([
+        { id: 'a', key: claimKey('v1') },
+        { id: 'b', key: claimKey('v1') },
+      ]),
+    ).toEqual([false, false]);
+    expect((await log.lookup(['a'])).get('a')!.claimed.has(claimKey('v1'))).toBe(true);
+  });
+
+  test('bounded by count: the oldest goes first, however many pass through', async () => {
+    const log = new InProcessLog(3, 1_000_000, () => 0);
+    for (let i = 0; i < 10_000; i++) log.record(`id-${i}`, up);
+    expect(log.size).toBe(3);
+    const found = await log.lookup(['id-9996', 'id-9997', 'id-9998', 'id-9999']);
+    expect([...found.values()].map((r) => r !== undefined)).toEqual([false, true, true, true]);
+  });
+
+  test('bounded by age: kept for the TTL plus a grace (late feedback is told "expired"), then dropped', async () => {
+    let now = 0;
+    const ttl = 600_000;
+    const log = new InProcessLog(100, ttl, () => now);
+    log.record('old', up);
+    now = ttl + expiredGraceMs(ttl) - 1;
+    expect((await log.lookup(['old'])).get('old')).toBeDefined();
+    now += 1;
+    expect((await log.lookup(['old'])).get('old')).toBeUndefined();
+    log.record('new', { ...up, at: now });
+    expect(log.size).toBe(1);
+  });
+
+  test('one id predicted by two versions holds both', async () => {
+    const log = new InProcessLog(10, 1000, () => 0);
+    log.record('a', up);
+    log.record('a', { ...up, version: 'v3' });
+    expect((await log.lookup(['a'])).get('a')!.predictions.map((p) => p.version)).toEqual(['v1', 'v3']);
   });
 });
 
 describe('decodeFeedback', () => {
   test('accepts one item or a list, scalar or per-row labels', () => {
-    expect(decodeFeedback({ id: 'a', label: 1 }, [0, 1])).toEqual([
+    expect(decodeFeedback({ id: 'a', label: 1 }, binary)).toEqual([
       { id: 'a', labels: [1], values: undefined, returns: undefined },
     ]);
-    expect(decodeFeedback([{ id: 'a', label: [1, 0], value: [0.5, -0.5] }], [0, 1])).toEqual([
+    expect(decodeFeedback([{ id: 'a', label: [1, 0], value: [0.5, -0.5] }], binary)).toEqual([
       { id: 'a', labels: [1, 0], values: [0.5, -0.5], returns: undefined },
     ]);
   });
@@ -71,7 +121,7 @@ describe('decodeFeedback', () => {
     [[], 'feedback: the list is empty'],
     ['x', 'feedback: expected an object'],
     [{ label: 1 }, 'id: expected the id (1 to 256 characters) of an earlier prediction, got nothing'],
-    [{ id: 'a' }, 'label: missing; expected 0 or 1'],
+    [{ id: 'a' }, 'label: missing; expected a class label (0 or 1)'],
     [{ id: 'a', label: 2 }, 'label: 2 is not a class label (0 or 1)'],
     [
       [
@@ -94,15 +144,29 @@ describe('decodeFeedback', () => {
       ],
       '[1].id: "a" appears twice in this request',
     ],
+    [{ id: 'a', label: 0.5 }, 'label: 0.5 is not a class label (0 or 1)'],
   ])('rejects %j with a message naming the field', (body, message) => {
     let caught: unknown;
     try {
-      decodeFeedback(body, [0, 1]);
+      decodeFeedback(body, binary);
     } catch (err) {
       caught = err;
     }
     expect(caught).toBeInstanceOf(RequestError);
     expect((caught as RequestError).status).toBe(400);
     expect((caught as RequestError).message).toContain(message);
+  });
+});
+
+describe('the task from metadata', () => {
+  test('defaults to a 0/1 classifier; regression names its output; bad fields are named', () => {
+    expect(taskOf({}, 'm')).toEqual({ type: 'classification', classes: [0, 1], output: 'label', positive: 1 });
+    expect(taskOf({ task: 'regression' }, 'm')).toEqual({ type: 'regression', output: 'value' });
+    expect(decodeFeedback({ id: 'a', label: 2.5 }, taskOf({ task: 'regression' }, 'm'))[0]!.labels).toEqual([2.5]);
+    expect(() => taskOf({ task: 'ranking' }, 'm/v1/metadata.json')).toThrow(
+      'm/v1/metadata.json: task: "ranking" is not a task',
+    );
+    expect(() => taskOf({ classes: [0, 0] }, 'm')).toThrow('classes: expected 2 to 64 distinct whole numbers');
+    expect(() => taskOf({ classes: Array.from({ length: 65 }, (_, i) => i) }, 'm')).toThrow('classes');
   });
 });

@@ -1,127 +1,105 @@
-// Ground truth for earlier predictions. The predictor remembers recent
-// predictions (bounded count, bounded age); a label joins one and turns into
-// the counters the controller compares: correct/incorrect, the Brier loss's
-// sufficient statistics, and business value.
+// Ground truth for earlier predictions: decoding a feedback body, and scoring
+// one version's prediction (and a pair of versions' predictions of the same
+// request) against it. Pure: the prediction log and the endpoint do the I/O.
 //
-// A request is all-or-nothing: every item is decoded, bounded and joined with
-// its prediction (known, not expired, row counts) before any counter moves or
-// any prediction is used up, so a bad item changes nothing and the corrected
-// request works. Values are bounded (--max-feedback-value, at most 1e100), so
-// no sum or sum of squares can reach ±Infinity.
+// Values are bounded (--max-feedback-value, at most 1e100), so no sum or sum
+// of squares can reach ±Infinity.
 import { RequestError, shown } from '../../shared/errors.js';
-
-export interface StoredPrediction {
-  version: string;
-  /** Predicted class per row (1 = up). */
-  labels: number[];
-  /** Probability of class 1 per row, when the model outputs one. */
-  probabilities: number[] | undefined;
-  expiresAt: number;
-}
+import type { LoggedPrediction } from './prediction-log/log.js';
+import type { ModelTask } from './task.js';
 
 export interface FeedbackItem {
   id: string;
+  /** The true class (classification) or value (regression), per row. */
   labels: number[];
   /** Business value per row, given by the caller. */
   values: number[] | undefined;
-  /** Realized return per row; value = return when the prediction was up, -return when down. */
+  /** Realized return per row; value = return when the prediction was the positive class, -return otherwise. */
   returns: number[] | undefined;
 }
 
+/** One row of one version's prediction, scored. */
 export interface ScoredRow {
-  version: string;
-  correct: boolean;
-  /** (p - y)²; undefined when the model gave no probability. */
-  brier: number | undefined;
+  predicted: number;
+  actual: number;
+  /** Classification: the predicted class is the true one. Regression: undefined. */
+  correct: boolean | undefined;
+  /** Classification: (p − y)² with y = 1 for the positive class (undefined without a probability). Regression: (ŷ − y)². */
+  loss: number | undefined;
   value: number | undefined;
 }
 
-export type Rejection = 'unknown' | 'expired' | 'invalid' | 'mismatch';
-export const REJECTION_STATUS: Record<Rejection, number> = { unknown: 404, expired: 410, invalid: 400, mismatch: 422 };
+export type Rejection = 'unknown' | 'expired' | 'invalid' | 'mismatch' | 'unavailable';
+export const REJECTION_STATUS: Record<Rejection, number> = {
+  unknown: 404,
+  expired: 410,
+  invalid: 400,
+  mismatch: 422,
+  unavailable: 503,
+};
 
-/** Recent predictions by id, bounded in count and age, each scored once by its label. */
-export class PredictionStore {
-  // A Map keeps insertion order, and every entry lives equally long, so the
-  // oldest entries are always at the front: expiry and eviction are O(1) each.
-  private readonly entries = new Map<string, StoredPrediction>();
-
-  constructor(
-    private readonly maxEntries: number,
-    private readonly ttlMs: number,
-  ) {}
-
-  get size(): number {
-    return this.entries.size;
-  }
-
-  remember(id: string, prediction: Omit<StoredPrediction, 'expiresAt'>, now: number): void {
-    this.entries.delete(id);
-    this.entries.set(id, { ...prediction, expiresAt: now + this.ttlMs });
-    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    this.sweep(now);
-  }
-
-  /**
-   * Checks a label against its prediction without using it up: undefined when
-   * it can be scored, otherwise why not.
-   */
-  check(item: FeedbackItem, now: number): { rejection: Rejection; message: string } | undefined {
-    const stored = this.entries.get(item.id);
-    if (!stored)
+/** Why an item cannot be scored against these predictions, or undefined when it can. */
+export function checkItem(
+  item: FeedbackItem,
+  predictions: LoggedPrediction[] | undefined,
+  ttlMs: number,
+  now: number,
+): { rejection: Rejection; message: string } | undefined {
+  const id = JSON.stringify(item.id);
+  if (!predictions || predictions.length === 0)
+    return {
+      rejection: 'unknown',
+      message: `id ${id}: no prediction with this id is logged (never made, or gone long after its feedback TTL)`,
+    };
+  if (predictions.every((p) => p.at + ttlMs <= now))
+    return {
+      rejection: 'expired',
+      message: `id ${id}: the prediction expired; feedback must arrive within ${ttlMs} ms (--feedback-ttl)`,
+    };
+  const rows = predictions[0]!.outputs.length;
+  for (const [field, list] of [
+    ['label', item.labels],
+    ['value', item.values],
+    ['return', item.returns],
+  ] as const) {
+    if (list && list.length !== rows) {
       return {
-        rejection: 'unknown',
-        message: `id ${JSON.stringify(item.id)}: no prediction with this id is remembered (never made, evicted, or already labelled)`,
+        rejection: 'mismatch',
+        message: `id ${id}: ${field} has ${list.length} entries, but the prediction had ${rows} rows`,
       };
-    if (stored.expiresAt <= now)
-      return {
-        rejection: 'expired',
-        message: `id ${JSON.stringify(item.id)}: the prediction expired; feedback must arrive within ${this.ttlMs} ms`,
-      };
-    const rows = stored.labels.length;
-    for (const [field, list] of [
-      ['label', item.labels],
-      ['value', item.values],
-      ['return', item.returns],
-    ] as const) {
-      if (list && list.length !== rows) {
-        return {
-          rejection: 'mismatch',
-          message: `id ${JSON.stringify(item.id)}: ${field} has ${list.length} entries, but the prediction had ${rows} rows`,
-        };
-      }
-    }
-    return undefined;
-  }
-
-  /** Joins a checked label with its prediction and forgets the prediction, so each is scored once. */
-  score(item: FeedbackItem, now: number): ScoredRow[] | { rejection: Rejection; message: string } {
-    const problem = this.check(item, now);
-    if (problem) {
-      if (problem.rejection === 'expired') this.entries.delete(item.id);
-      return problem;
-    }
-    const stored = this.entries.get(item.id)!;
-    this.entries.delete(item.id);
-    return stored.labels.map((predicted, i) => {
-      const truth = item.labels[i]!;
-      const p = stored.probabilities?.[i];
-      const realized = item.returns?.[i];
-      const value = item.values?.[i] ?? (realized === undefined ? undefined : predicted === 1 ? realized : -realized);
-      return {
-        version: stored.version,
-        correct: predicted === truth,
-        brier: p === undefined ? undefined : (p - truth) ** 2,
-        value,
-      };
-    });
-  }
-
-  private sweep(now: number): void {
-    for (const [id, entry] of this.entries) {
-      if (entry.expiresAt > now) break;
-      this.entries.delete(id);
     }
   }
+  return undefined;
+}
+
+/** One version's prediction scored row by row against an item already checked. */
+export function scoreRows(task: ModelTask, prediction: LoggedPrediction, item: FeedbackItem): ScoredRow[] {
+  return prediction.outputs.map((predicted, i) => {
+    const actual = item.labels[i]!;
+    if (task.type === 'regression')
+      return { predicted, actual, correct: undefined, loss: (predicted - actual) ** 2, value: item.values?.[i] };
+    const p = prediction.probabilities?.[i];
+    const y = actual === task.positive ? 1 : 0;
+    const realized = item.returns?.[i];
+    const value =
+      item.values?.[i] ?? (realized === undefined ? undefined : predicted === task.positive ? realized : -realized);
+    return {
+      predicted,
+      actual,
+      correct: predicted === actual,
+      loss: p === undefined ? undefined : (p - y) ** 2,
+      value,
+    };
+  });
+}
+
+export type PairOutcome = 'both_correct' | 'version_only' | 'baseline_only' | 'neither';
+
+/** The outcome of one row for a version against a baseline that predicted the same request. */
+export function pairOutcome(version: ScoredRow, baseline: ScoredRow): PairOutcome | undefined {
+  if (version.correct === undefined || baseline.correct === undefined) return undefined;
+  if (version.correct) return baseline.correct ? 'both_correct' : 'version_only';
+  return baseline.correct ? 'baseline_only' : 'neither';
 }
 
 function numbers(value: unknown, field: string, check: (n: number) => boolean, expected: string): number[] | undefined {
@@ -145,7 +123,7 @@ export interface FeedbackLimits {
 /** Decodes a feedback body: one {"id", "label", "value"?, "return"?} or a list of them. Throws a 400 naming the first bad field. */
 export function decodeFeedback(
   body: unknown,
-  classes: readonly number[],
+  task: ModelTask,
   limits: FeedbackLimits = { maxAbsValue: 1e9, maxItems: 10_000 },
 ): FeedbackItem[] {
   const list = Array.isArray(body) ? body : [body];
@@ -154,14 +132,15 @@ export function decodeFeedback(
     throw new RequestError(400, `feedback: ${list.length} items; at most ${limits.maxItems} per request`);
   const bounded = (n: number) => Number.isFinite(n) && Math.abs(n) <= limits.maxAbsValue;
   const within = `a finite number from −${limits.maxAbsValue} to ${limits.maxAbsValue} (--max-feedback-value)`;
+  const classes = task.type === 'classification' ? task.classes : undefined;
+  const expected = classes ? classes.join(' | ') : 'number';
+  const isLabel = classes ? (n: number) => classes.includes(n) : bounded;
+  const labelKind = classes ? `a class label (${classes.join(' or ')})` : `the true value, ${within}`;
   const seen = new Set<string>();
   return list.map((entry, index) => {
     const field = Array.isArray(body) ? `[${index}]` : '';
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
-      throw new RequestError(
-        400,
-        `feedback${field}: expected an object {"id": string, "label": ${classes.join(' | ')}}`,
-      );
+      throw new RequestError(400, `feedback${field}: expected an object {"id": string, "label": ${expected}}`);
     }
     const record = entry as Record<string, unknown>;
     const prefix = field ? `${field}.` : '';
@@ -177,15 +156,10 @@ export function decodeFeedback(
       );
     seen.add(record.id);
     if (record.label === undefined)
-      throw new RequestError(400, `${prefix}label: missing; expected ${classes.join(' or ')} (or a list, one per row)`);
+      throw new RequestError(400, `${prefix}label: missing; expected ${labelKind} (or a list, one per row)`);
     return {
       id: record.id,
-      labels: numbers(
-        record.label,
-        `${prefix}label`,
-        (n) => classes.includes(n),
-        `a class label (${classes.join(' or ')})`,
-      )!,
+      labels: numbers(record.label, `${prefix}label`, isLabel, labelKind)!,
       values: numbers(record.value, `${prefix}value`, bounded, within),
       returns: numbers(record.return, `${prefix}return`, bounded, within),
     };

@@ -34,6 +34,18 @@ export class PredictorMetrics {
   private readonly valueSquares;
   private readonly aborts;
   private readonly vanished;
+  private readonly confusion;
+  private readonly regressionCount;
+  private readonly regressionAbsolute;
+  private readonly regressionSquared;
+  private readonly paired;
+  private readonly pairedLossSamples;
+  private readonly pairedLossVersion;
+  private readonly pairedLossBaseline;
+  private readonly pairedLossSquares;
+  private readonly duplicates;
+  private readonly unlogged;
+  private readonly logUp;
 
   /** Read at scrape time: queued requests per version, and cache entries. */
   private readonly sources: {
@@ -189,6 +201,53 @@ export class PredictorMetrics {
       labelNames,
       registers,
     });
+    const counter = (name: string, help: string, extra: string[] = []) =>
+      new client.Counter({ name: `${PREFIX}${name}`, help, labelNames: [...labelNames, ...extra], registers });
+    this.confusion = counter(
+      'confusion_total',
+      'Labelled rows by predicted and actual class (classification; classes bounded by the model metadata)',
+      ['predicted', 'actual'],
+    );
+    this.regressionCount = counter('regression_labelled_total', 'Labelled rows of a regression model');
+    this.regressionAbsolute = counter(
+      'regression_absolute_error_sum_total',
+      'Sum of |predicted − actual| (regression)',
+    );
+    this.regressionSquared = counter('regression_squared_error_sum_total', 'Sum of (predicted − actual)² (regression)');
+    this.paired = counter(
+      'paired_feedback_total',
+      'Labelled rows predicted by both `version` and `baseline` (a shadow and stable), by outcome: both_correct, version_only, baseline_only, neither',
+      ['baseline', 'outcome'],
+    );
+    this.pairedLossSamples = counter('paired_loss_samples_total', 'Rows where both version and baseline have a loss', [
+      'baseline',
+    ]);
+    this.pairedLossVersion = counter('paired_loss_version_sum_total', "Sum of the version's loss over paired rows", [
+      'baseline',
+    ]);
+    this.pairedLossBaseline = counter('paired_loss_baseline_sum_total', "Sum of the baseline's loss over paired rows", [
+      'baseline',
+    ]);
+    this.pairedLossSquares = counter(
+      'paired_loss_difference_squares_sum_total',
+      'Sum of (version loss − baseline loss)² over paired rows (loss: Brier for classification, squared error for regression)',
+      ['baseline'],
+    );
+    this.duplicates = counter(
+      'feedback_duplicates_total',
+      "Feedback for a version's prediction that was already scored (a retry, or a mirrored copy); answered 200, not counted again",
+    );
+    this.unlogged = counter(
+      'predictions_unlogged_total',
+      'Predictions not written to the prediction log, by reason (unavailable, backlog, error); inference still answered',
+      ['reason'],
+    );
+    this.logUp = new client.Gauge({
+      name: `${PREFIX}prediction_log_up`,
+      help: '1 while the prediction log accepts writes',
+      labelNames: ['model', 'log'],
+      registers,
+    });
     client.collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
   }
 
@@ -224,17 +283,19 @@ export class PredictorMetrics {
     this.modelReady.set({ model: this.model, version }, ready ? 1 : 0);
   }
 
-  predicted(version: string, labels: ArrayLike<number>): void {
-    let ones = 0;
-    for (let i = 0; i < labels.length; i++) if (labels[i] === 1) ones++;
-    if (ones > 0) this.predictions.inc({ model: this.model, version, class: '1' }, ones);
-    if (labels.length - ones > 0)
-      this.predictions.inc({ model: this.model, version, class: '0' }, labels.length - ones);
+  /** Predicted rows by class; a class the metadata does not declare counts as "other", so the label set stays bounded. */
+  predicted(version: string, labels: ArrayLike<number>, classes: readonly number[]): void {
+    const counts = new Map<string, number>();
+    for (let i = 0; i < labels.length; i++) {
+      const name = classes.includes(labels[i]!) ? String(labels[i]) : 'other';
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+    }
+    for (const [name, count] of counts) this.predictions.inc({ model: this.model, version, class: name }, count);
   }
 
-  labelled(version: string, correct: boolean, brier: number | undefined, value: number | undefined): void {
+  labelled(version: string, correct: boolean | undefined, brier: number | undefined, value: number | undefined): void {
     const labels = { model: this.model, version };
-    this.feedbackLabels.inc({ ...labels, outcome: correct ? 'correct' : 'incorrect' });
+    if (correct !== undefined) this.feedbackLabels.inc({ ...labels, outcome: correct ? 'correct' : 'incorrect' });
     if (brier !== undefined) {
       this.brierSum.inc(labels, brier);
       this.brierSquares.inc(labels, brier * brier);
@@ -245,6 +306,49 @@ export class PredictorMetrics {
       else this.valueLosses.inc(labels, -value);
       this.valueSquares.inc(labels, value * value);
     }
+  }
+
+  /** One labelled row of a classifier, in the confusion matrix. */
+  classified(version: string, predicted: number, actual: number): void {
+    this.confusion.inc({ model: this.model, version, predicted: String(predicted), actual: String(actual) });
+  }
+
+  /** One labelled row of a regression model. */
+  regressed(version: string, predicted: number, actual: number): void {
+    const labels = { model: this.model, version };
+    const error = predicted - actual;
+    this.regressionCount.inc(labels);
+    this.regressionAbsolute.inc(labels, Math.abs(error));
+    this.regressionSquared.inc(labels, error * error);
+  }
+
+  /** One row predicted by two versions: the outcome (classification) and the losses, for paired tests. */
+  pairedRow(
+    version: string,
+    baseline: string,
+    outcome: string | undefined,
+    losses: [number, number] | undefined,
+  ): void {
+    const labels = { model: this.model, version, baseline };
+    if (outcome) this.paired.inc({ ...labels, outcome });
+    if (losses) {
+      this.pairedLossSamples.inc(labels);
+      this.pairedLossVersion.inc(labels, losses[0]);
+      this.pairedLossBaseline.inc(labels, losses[1]);
+      this.pairedLossSquares.inc(labels, (losses[0] - losses[1]) ** 2);
+    }
+  }
+
+  duplicate(version: string): void {
+    this.duplicates.inc({ model: this.model, version });
+  }
+
+  notLogged(version: string, reason: string, count = 1): void {
+    this.unlogged.inc({ model: this.model, version, reason }, count);
+  }
+
+  logState(log: string, up: boolean): void {
+    this.logUp.set({ model: this.model, log }, up ? 1 : 0);
   }
 
   aborted(version: string, endpoint: string): void {

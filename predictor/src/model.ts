@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import type { InputArray, InputSpec, ModelElementType } from './tensor.js';
 import type { WorkerReply, WorkerRequest } from './model-worker.js';
+import { taskOf, type ModelTask } from './task.js';
 import { createSession, runSession, type OutputTensor, type RunRequest, type SessionSignature } from './session.js';
 
 export type { OutputTensor } from './session.js';
@@ -128,6 +129,8 @@ let loads = 0;
 export class LoadedModel {
   /** Unique per load (version and load number): what a cached answer belongs to. */
   readonly loadId = `${++loads}`;
+  /** What the model predicts (classification or regression), from its metadata. */
+  readonly task: ModelTask;
 
   private constructor(
     readonly name: string,
@@ -139,7 +142,9 @@ export class LoadedModel {
     private executor: Executor,
     /** ONNX Runtime's median time for a full warm-up batch, in ms. */
     readonly warmupRunMs: number,
-  ) {}
+  ) {
+    this.task = taskOf(metadata, `${name}/${version}/${METADATA_FILE}`);
+  }
 
   get placement(): Placement {
     return this.executor.placement;
@@ -251,6 +256,8 @@ async function readMetadata(dir: string): Promise<ModelMetadata> {
   const parsed: unknown = JSON.parse(text);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw new Error(`${path.join(dir, METADATA_FILE)}: expected a JSON object`);
+  // A bad task fails the load here, before a session is made.
+  taskOf(parsed as ModelMetadata, path.join(dir, METADATA_FILE));
   return parsed as ModelMetadata;
 }
 

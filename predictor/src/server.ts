@@ -9,9 +9,11 @@ import type { Logger } from '../../shared/log.js';
 import { Batcher } from './batcher.js';
 import { PredictionCache } from './cache.js';
 import type { PredictorConfig } from './config.js';
-import { PredictionStore } from './feedback.js';
 import { PredictorMetrics } from './metrics.js';
 import type { LoadedModel } from './model.js';
+import { InProcessLog } from './prediction-log/in-process.js';
+import { checkRedisUrl, type PredictionLog } from './prediction-log/log.js';
+import { RedisLog } from './prediction-log/redis.js';
 import { ModelRepository } from './repository.js';
 import { predictorRoutes } from './routes.js';
 import type { PredictorState } from './state.js';
@@ -23,7 +25,7 @@ export class PredictorServer implements PredictorState {
   readonly metrics: PredictorMetrics;
   readonly repository: ModelRepository;
   readonly cache: PredictionCache;
-  readonly store: PredictionStore;
+  readonly predictions: PredictionLog;
   private readonly batchers = new Map<LoadedModel, Batcher>();
   private readonly server: http.Server;
   draining = false;
@@ -35,7 +37,7 @@ export class PredictorServer implements PredictorState {
     this.metrics = new PredictorMetrics(config.model);
     this.metrics.setServing(undefined);
     this.cache = new PredictionCache({ maxEntries: config.cacheMaxEntries, ttlMs: config.cacheTtlMs });
-    this.store = new PredictionStore(config.feedbackMaxEntries, config.feedbackTtlMs);
+    this.predictions = this.predictionLog();
     this.repository = new ModelRepository(
       {
         root: config.modelRepository,
@@ -79,6 +81,28 @@ export class PredictorServer implements PredictorState {
     });
   }
 
+  /** Redis when --prediction-log names one, else the in-process store. */
+  private predictionLog(): PredictionLog {
+    const { predictionLog: url, feedbackTtlMs, feedbackMaxEntries, model } = this.config;
+    if (!url) {
+      this.metrics.logState('in-process', true);
+      return new InProcessLog(feedbackMaxEntries, feedbackTtlMs);
+    }
+    const servingVersion = () => this.repository?.serving?.version ?? 'none';
+    const log = new RedisLog(
+      {
+        url,
+        model,
+        ttlMs: feedbackTtlMs,
+        onUnlogged: (reason, count) => this.metrics.notLogged(servingVersion(), reason, count),
+        onUp: (up) => this.metrics.logState('redis', up),
+      },
+      this.log,
+    );
+    this.metrics.logState('redis', false);
+    return log;
+  }
+
   batcherFor(model: LoadedModel): Batcher | undefined {
     return this.batchers.get(model);
   }
@@ -108,6 +132,7 @@ export class PredictorServer implements PredictorState {
   }
 
   async start(): Promise<number> {
+    if (this.predictions instanceof RedisLog) this.predictions.start();
     await this.repository.start();
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -122,6 +147,20 @@ export class PredictorServer implements PredictorState {
       ready: this.ready,
     });
     if (!this.config.adminToken) this.log.info('repository load/unload API disabled: no admin token configured');
+    if (this.config.predictionLog)
+      this.log.always('prediction log: Redis, shared by every replica of every version', {
+        url: checkRedisUrl(this.config.predictionLog),
+        ttlMs: this.config.feedbackTtlMs,
+      });
+    else
+      this.log.always(
+        'prediction log: in this process only (embedded default); feedback must reach this process. Use --prediction-log redis://HOST:PORT for replicas',
+        { maxEntries: this.config.feedbackMaxEntries, ttlMs: this.config.feedbackTtlMs },
+      );
+    if (!this.config.feedbackToken)
+      this.log.info(
+        'feedback is not authenticated: set WEIR_PREDICTOR_FEEDBACK_TOKEN so that only your labeller can post truth',
+      );
     return port;
   }
 
@@ -142,6 +181,7 @@ export class PredictorServer implements PredictorState {
     }
     await this.repository.stop();
     await Promise.all([...this.batchers.values()].map((b) => b.idle()));
+    await this.predictions.close();
     this.log.always('drained', { outcome });
   }
 

@@ -1,12 +1,12 @@
 // What the endpoints of one predictor share: its configuration, the model
-// serving now, the cache, the prediction store and the metrics.
+// serving now, the cache, the prediction log and the metrics.
 import type { Logger } from '../../shared/log.js';
 import type { Batcher } from './batcher.js';
 import type { PredictionCache } from './cache.js';
 import type { PredictorConfig } from './config.js';
-import type { PredictionStore } from './feedback.js';
 import type { PredictorMetrics } from './metrics.js';
 import type { LoadedModel } from './model.js';
+import type { PredictionLog } from './prediction-log/log.js';
 import type { ModelRepository } from './repository.js';
 
 export interface PredictorState {
@@ -15,7 +15,8 @@ export interface PredictorState {
   readonly metrics: PredictorMetrics;
   readonly repository: ModelRepository;
   readonly cache: PredictionCache;
-  readonly store: PredictionStore;
+  /** Where predictions wait for their ground truth: in this process, or shared in Redis. */
+  readonly predictions: PredictionLog;
   /** The batcher of a loaded model; undefined while it is being replaced. */
   batcherFor(model: LoadedModel): Batcher | undefined;
   /** True from SIGTERM on. */

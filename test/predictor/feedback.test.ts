@@ -57,10 +57,13 @@ describe('feedback', () => {
       predicted.filter((p) => p === 1).length,
     );
 
-    // The same prediction cannot be labelled twice.
+    // The same prediction is counted once: a second label is a duplicate (200, so a retry is safe), not counted again.
     const again = await request(feedbackUrl(server), { body: { id: 'batch-1', label: labels } });
-    expect(again.status).toBe(404);
+    expect(again).toMatchObject({ status: 200, body: { accepted: 0, duplicates: 1 } });
     expect(await metric(server, 'weir_predictor_feedback_total', v1)).toBe(6);
+    expect(await metric(server, 'weir_predictor_feedback_duplicates_total', v1)).toBe(1);
+    // The in-process log said so at start.
+    expect(server.logs.join('\n')).toContain('prediction log: in this process only');
   });
 
   test('an explicit business value is used as given; a list is accepted item by item', async () => {
@@ -83,7 +86,7 @@ describe('feedback', () => {
     await infer(server, [marketRows(1)[0]!.features], { extra: { id: 'soon-expired' } });
     const unknown = await request(feedbackUrl(server), { body: { id: 'never-made', label: 1 } });
     expect(unknown.status).toBe(404);
-    expect(unknown.body.error).toContain('id "never-made": no prediction with this id is remembered');
+    expect(unknown.body.error).toContain('id "never-made": no prediction with this id is logged');
     await sleep(500);
     const expired = await request(feedbackUrl(server), { body: { id: 'soon-expired', label: 1 } });
     expect(expired.status).toBe(410);

@@ -157,3 +157,74 @@ for key, x, y, level in [
     s = stats.spearmanr(x, y)
     corr[key] = {"r": r.statistic, "p": r.pvalue, "ci": [ci.low, ci.high], "rho": s.statistic, "rho_p": s.pvalue}
 print(json.dumps({"correlation": corr}, indent=1))
+
+# Paired tests for shadow traffic, where canary and stable answer the same requests
+# (controller/src/stats/mcnemar.test.ts and paired-mean.test.ts).
+# McNemar: b = pairs only the canary got right, c = pairs only stable got right, of n.
+# Tables are [[both right, stable only], [canary only, both wrong]]: rows stable,
+# columns canary. The chi-squared (no continuity correction) and exact binomial
+# p-values are statsmodels' mcnemar when statsmodels is importable, otherwise the
+# same formulas with scipy (chi2.sf; binomtest, two-sided, at 0.5); with statsmodels
+# both are computed and must agree. The committed McNemar values came from
+# statsmodels 0.13.5 (Debian's python3-statsmodels, run with /usr/bin/python3 and
+# its scipy 1.10.1); scipy 1.17.1 without statsmodels gives the same to ~1e-14.
+# The difference p_canary - p_stable = (b - c)/n has the Wald variance
+# ((b + c)/n - ((b - c)/n)^2)/n, Agresti, CDA (2nd ed.), section 10.1.
+try:
+    import statsmodels
+    from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+except ImportError:
+    statsmodels = sm_mcnemar = None
+
+def paired_prop(table, alpha=0.05):
+    (_, c), (b, _) = table
+    n = sum(map(sum, table))
+    d = (b - c) / n
+    var = ((b + c) / n - d * d) / n
+    z = d / math.sqrt(var) if var > 0 else (0.0 if d == 0 else math.copysign(math.inf, d))
+    q = stats.norm.ppf(1 - alpha / 2)
+    res = {"n": n, "b": b, "c": c, "difference": d, "variance": var, "z": z,
+           "p": float(2 * stats.norm.sf(abs(z))), "ci": [d - q * math.sqrt(var), d + q * math.sqrt(var)]}
+    if b + c == 0:
+        return {**res, "statistic": 0.0, "mcnemar_p": 1.0, "exact_p": 1.0, "source": "edge"}
+    chi2 = (b - c) ** 2 / (b + c)
+    scipy_p = (float(stats.chi2.sf(chi2, 1)), float(stats.binomtest(b, b + c, 0.5).pvalue))
+    res.update(statistic=chi2, mcnemar_p=scipy_p[0], exact_p=scipy_p[1], source="scipy")
+    if sm_mcnemar is not None:
+        asymptotic = sm_mcnemar(table, exact=False, correction=False)
+        exact = sm_mcnemar(table, exact=True)
+        assert math.isclose(asymptotic.statistic, chi2, rel_tol=1e-13)
+        assert math.isclose(asymptotic.pvalue, scipy_p[0], rel_tol=1e-12)
+        assert math.isclose(exact.pvalue, scipy_p[1], rel_tol=1e-12)
+        res.update(statistic=float(asymptotic.statistic), mcnemar_p=float(asymptotic.pvalue),
+                   exact_p=float(exact.pvalue), source="statsmodels " + statsmodels.__version__)
+    return res
+
+paired = {"scipy": __import__("scipy").__version__}
+# Agresti, CDA (2nd ed.), Table 10.1: the same 1600 people asked twice whether they
+# approve; first survey = stable, second = canary. Agresti: z = -4.17 and the 95%
+# Wald interval -0.04 +/- 1.96(0.0095) = (-0.06, -0.02).
+paired["mcnemar_agresti"] = paired_prop([[794, 150], [86, 570]])
+paired["mcnemar_b"] = paired_prop([[14210, 530], [612, 4648]], alpha=0.01)
+paired["mcnemar_small"] = paired_prop([[25, 2], [7, 6]])
+paired["mcnemar_one_way"] = paired_prop([[0, 0], [10, 0]])
+paired["mcnemar_none"] = paired_prop([[30, 0], [0, 20]])
+
+# Paired t: scipy's ttest_rel(canary, stable) and its confidence_interval(1 - alpha).
+def paired_mean(canary, stable, alpha=0.05):
+    r = stats.ttest_rel(canary, stable)
+    ci = r.confidence_interval(1 - alpha)
+    d = np.subtract(canary, stable)
+    return {"n": len(d), "mean": float(d.mean()), "sd": float(d.std(ddof=1)), "t": float(r.statistic),
+            "df": float(r.df), "p": float(r.pvalue), "ci": [float(ci.low), float(ci.high)]}
+
+# Student (1908), Biometrika 6:1-25, via R's datasets::sleep: extra hours of sleep
+# with drug 1 (stable) and drug 2 (canary) in the same 10 patients.
+# R's t.test(paired = TRUE): t = 4.0621, df = 9, p = 0.002833, CI (0.7001142, 2.4598858).
+paired["paired_sleep"] = paired_mean([1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4],
+                                     [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0])
+paired["paired_latency"] = paired_mean(
+    [41.2, 38.9, 52.3, 47.0, 39.8, 44.1, 60.5, 35.7, 42.8, 49.9, 37.4, 45.6],
+    [40.1, 39.5, 50.2, 45.8, 40.3, 42.0, 58.9, 35.9, 41.1, 48.2, 36.8, 44.0], alpha=0.1)
+paired["paired_two"] = paired_mean([0.91, 0.87], [0.88, 0.86])
+print(json.dumps({"paired": paired}, indent=1))

@@ -1,8 +1,10 @@
 // What one evaluation asks Prometheus, and what the answers mean: the query
 // plan for a rollout's metrics, and the observations built from the results.
 // Missing or empty data stays undefined ("nodata"); it never counts as a pass.
-import type { Comparison, ModelRolloutSpec } from '../api/schema.js';
+import { isPaired, type Comparison, type ModelRolloutSpec } from '../api/schema.js';
+import type { PairedProportionTable } from '../stats/mcnemar.js';
 import { momentsFromSums, type Moments } from '../stats/moments-from-sums.js';
+import type { PairedDifferences } from '../stats/paired-mean.js';
 import type { ProportionSample } from '../stats/two-proportion-z-test.js';
 import { renderQuery, type TemplateVariables } from './template.js';
 
@@ -27,7 +29,9 @@ export interface GuardrailObservation {
 export type ComparisonObservation =
   | { name: string; type: 'proportion'; stable?: ProportionSample; canary?: ProportionSample }
   | { name: string; type: 'mean'; stable?: Moments; canary?: Moments }
-  | { name: string; type: 'histogram'; bounds?: number[]; stable?: number[]; canary?: number[] };
+  | { name: string; type: 'histogram'; bounds?: number[]; stable?: number[]; canary?: number[] }
+  | { name: string; type: 'paired-proportion'; table?: PairedProportionTable }
+  | { name: string; type: 'paired-mean'; differences?: PairedDifferences };
 
 /** What the engine judges a stage on: samples per version, each guardrail's values, each comparison's counts. */
 export interface Observations {
@@ -67,6 +71,18 @@ function comparisonQueries(comparison: Comparison): [string, string][] {
       ];
     case 'histogram':
       return [['buckets', comparison.buckets]];
+    case 'paired-proportion':
+      return [
+        ['canaryOnly', comparison.canaryOnly],
+        ['stableOnly', comparison.stableOnly],
+        ['pairs', comparison.pairs],
+      ];
+    case 'paired-mean':
+      return [
+        ['count', comparison.count],
+        ['sum', comparison.sum],
+        ['sumOfSquares', comparison.sumOfSquares],
+      ];
   }
 }
 
@@ -88,6 +104,8 @@ export function planQueries(spec: ModelRolloutSpec, context: PlanContext): Plann
       });
     });
     spec.analysis.comparisons.forEach((c, i) => {
+      // A paired comparison's queries name both versions ({{canary}}, {{stable}}): asked once, as the canary's.
+      if (isPaired(c) && arm === 'stable') return;
       for (const [part, template] of comparisonQueries(c)) {
         plan.push({
           key: `comparison/${c.name}/${part}/${arm}`,
@@ -111,6 +129,20 @@ function proportion(successes: number | undefined, trials: number | undefined): 
   const n = Math.round(trials);
   if (n < 1) return undefined;
   return { successes: Math.min(n, Math.max(0, Math.round(successes))), trials: n };
+}
+
+/** Discordant counts and pairs, rounded, with the discordant ones bounded by the pairs; undefined without pairs. */
+function pairedTable(
+  canaryOnly: number | undefined,
+  stableOnly: number | undefined,
+  pairs: number | undefined,
+): PairedProportionTable | undefined {
+  if (canaryOnly === undefined || stableOnly === undefined || pairs === undefined) return undefined;
+  const n = Math.round(pairs);
+  if (n < 1) return undefined;
+  const b = Math.min(n, Math.max(0, Math.round(canaryOnly)));
+  const c = Math.min(n - b, Math.max(0, Math.round(stableOnly)));
+  return { canaryOnly: b, stableOnly: c, pairs: n };
 }
 
 function moments(count: number | undefined, sum: number | undefined, squares: number | undefined): Moments | undefined {
@@ -157,6 +189,24 @@ export function observe(spec: ModelRolloutSpec, results: Map<string, QueryResult
         if (!s || !k || s.bounds.length !== k.bounds.length || s.bounds.some((b, i) => b !== k.bounds[i]))
           return { name: c.name, type: 'histogram' };
         return { name: c.name, type: 'histogram', bounds: s.bounds, stable: s.counts, canary: k.counts };
+      }
+      case 'paired-proportion':
+        return {
+          name: c.name,
+          type: 'paired-proportion',
+          table: pairedTable(get('canaryOnly', 'canary'), get('stableOnly', 'canary'), get('pairs', 'canary')),
+        };
+      case 'paired-mean': {
+        const count = get('count', 'canary');
+        const sum = get('sum', 'canary');
+        const squares = get('sumOfSquares', 'canary');
+        const n = count === undefined ? 0 : Math.round(count);
+        // increase() extrapolates: the sums are scaled to the rounded count, as for a mean.
+        const differences =
+          n >= 2 && sum !== undefined && squares !== undefined && squares >= 0
+            ? { n, sum: sum * (n / count!), sumOfSquares: squares * (n / count!) }
+            : undefined;
+        return { name: c.name, type: 'paired-mean', differences };
       }
     }
   });

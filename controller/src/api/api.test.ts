@@ -74,7 +74,7 @@ describe('ModelRollout validation', () => {
     ],
     [
       { analysis: { comparisons: [{ name: 'acc', type: 'ratio' }] } },
-      'spec.analysis.comparisons[0].type: "ratio" is not a comparison type; expected proportion, mean or histogram',
+      'spec.analysis.comparisons[0].type: "ratio" is not a comparison type; expected proportion, mean, histogram, paired-proportion or paired-mean',
     ],
     [
       { analysis: { comparisons: [{ name: 'acc', type: 'proportion', successes: 'a' }] } },

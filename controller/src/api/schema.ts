@@ -111,8 +111,23 @@ const comparison = z.discriminatedUnion(
       better: z.enum(['higher', 'lower']).default('lower'),
       buckets: promql.describe('cumulative bucket counts in the window, one series per `le`'),
     }),
+    // Paired: the canary (a shadow) and stable predicted the same requests. Judged in the mirror stage only.
+    z.object({
+      type: z.literal('paired-proportion'),
+      ...comparisonCommon,
+      canaryOnly: promql.describe('labelled pairs in the window where only the canary was right'),
+      stableOnly: promql.describe('labelled pairs in the window where only stable was right'),
+      pairs: promql.describe('all labelled pairs in the window'),
+    }),
+    z.object({
+      type: z.literal('paired-mean'),
+      ...comparisonCommon,
+      count: promql.describe('pairs in the window'),
+      sum: promql.describe('sum of the per-pair differences canary − stable'),
+      sumOfSquares: promql.describe('sum of the squared per-pair differences'),
+    }),
   ],
-  { error: 'is not a comparison type; expected proportion, mean or histogram' },
+  { error: 'is not a comparison type; expected proportion, mean, histogram, paired-proportion or paired-mean' },
 );
 
 const steps = z
@@ -275,6 +290,11 @@ export type ModelRolloutSpec = z.output<typeof specSchema>;
 export type ModelRolloutSpecInput = z.input<typeof specSchema>;
 export type Guardrail = ModelRolloutSpec['analysis']['guardrails'][number];
 export type Comparison = ModelRolloutSpec['analysis']['comparisons'][number];
+
+/** Paired comparisons (shadow vs stable on the same requests) are judged in the mirror stage; the others while traffic is split. */
+export function isPaired(comparison: Comparison): boolean {
+  return comparison.type === 'paired-proportion' || comparison.type === 'paired-mean';
+}
 
 /** A ModelRollout as weir's code handles it: spec with defaults filled in, and its status. */
 export interface ModelRollout {

@@ -1,11 +1,13 @@
 // Champion vs challenger for every comparison of one evaluation: the
 // sequential test chosen in the spec (state carried in status, reset per
 // stage), Holm across metrics, and a verdict with its numbers.
-import type { Comparison, ModelRolloutSpec, Reason } from '../api/schema.js';
+import { isPaired, type Comparison, type ModelRolloutSpec, type Reason } from '../api/schema.js';
 import type { ComparisonObservation } from '../analysis/observations.js';
 import { nextBoundary, type SpendingState } from '../stats/alpha-spending.js';
 import { holm } from '../stats/holm.js';
 import { mannWhitneyHistogram } from '../stats/mann-whitney-histogram.js';
+import { pairedProportionTest } from '../stats/mcnemar.js';
+import { pairedMeanTest } from '../stats/paired-mean.js';
 import { initialMsprtState, msprt, type MsprtState } from '../stats/msprt.js';
 import { sampleSizeMean, sampleSizeProportion } from '../stats/sample-size.js';
 import { twoSidedNormalP } from '../stats/distributions.js';
@@ -96,6 +98,32 @@ function estimate(
     const variance = zScale === undefined ? (ns + nc + 1) / (12 * ns * nc) : (zScale / (ns * nc)) ** 2;
     return { difference, variance, samples: r.samples, defaultTau: 0.05, plannedPerArm: undefined };
   }
+  if (observation.type === 'paired-proportion' && observation.table) {
+    // McNemar: only discordant pairs carry information; the Wald variance of the paired difference.
+    const r = pairedProportionTest(observation.table, alpha);
+    const n = observation.table.pairs;
+    return {
+      difference: r.difference,
+      variance: r.variance,
+      samples: { stable: n, canary: n },
+      defaultTau: 0.02,
+      plannedPerArm: undefined,
+    };
+  }
+  if (observation.type === 'paired-mean' && observation.differences) {
+    const r = pairedMeanTest(observation.differences, alpha);
+    const n = observation.differences.n;
+    return {
+      difference: r.difference,
+      variance: r.variance,
+      samples: { stable: n, canary: n },
+      defaultTau: Math.max(r.sd * 0.1, 1e-12),
+      plannedPerArm:
+        comparison.minEffect > 0 && r.sd > 0
+          ? sampleSizeMean(r.sd / Math.SQRT2, comparison.minEffect, alpha, power).perArm
+          : undefined,
+    };
+  }
   return undefined;
 }
 
@@ -116,12 +144,15 @@ export function evaluateComparisons(
   spec: ModelRolloutSpec,
   observations: ComparisonObservation[],
   sequential: Record<string, Record<string, unknown>>,
+  /** 'paired' in the mirror stage (shadow vs stable on the same requests), 'split' while traffic is split. */
+  kind: 'paired' | 'split' = 'split',
 ): ComparisonOutcome[] {
   const { alpha } = spec.analysis;
   const tested: Tested[] = [];
   const outcomes = new Map<string, ComparisonOutcome>();
-  const m = spec.analysis.comparisons.length;
-  for (const comparison of spec.analysis.comparisons) {
+  const judged = spec.analysis.comparisons.filter((c) => isPaired(c) === (kind === 'paired'));
+  const m = judged.length;
+  for (const comparison of judged) {
     const est = estimate(
       comparison,
       observations.find((o) => o.name === comparison.name),
@@ -232,5 +263,5 @@ export function evaluateComparisons(
       state: t.state,
     });
   });
-  return spec.analysis.comparisons.map((c) => outcomes.get(c.name)!);
+  return judged.map((c) => outcomes.get(c.name)!);
 }

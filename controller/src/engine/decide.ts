@@ -246,9 +246,14 @@ export function decide(input: EngineInput): Decision {
   if (tripped)
     return rollback(`rolled back: guardrail ${tripped.name} failed ${failures[tripped.name]} time(s) in a row`);
 
-  // Comparisons run while both versions take traffic.
-  const compared = stage.kind === 'canary' && stage.weight < 100;
-  const outcomes = compared ? evaluateComparisons(spec, input.observations.comparisons, status.sequential) : [];
+  // Comparisons run while both versions take traffic (unpaired), and in the mirror stage, where the
+  // shadow and stable answered the same requests (paired: McNemar, paired mean).
+  const split = stage.kind === 'canary' && stage.weight < 100;
+  const mirroring = stage.kind === 'mirror';
+  const outcomes =
+    split || mirroring
+      ? evaluateComparisons(spec, input.observations.comparisons, status.sequential, mirroring ? 'paired' : 'split')
+      : [];
   for (const outcome of outcomes) {
     reasons.push(outcome.reason);
     if (outcome.state) status.sequential = { ...status.sequential, [outcome.name]: outcome.state };
@@ -292,6 +297,14 @@ export function decide(input: EngineInput): Decision {
     blockers.push(
       `samples ${Math.floor(counted.stable)}/${Math.floor(counted.canary)} of ${need} per version${eta !== undefined && Number.isFinite(eta) ? ` (ETA ${Math.ceil(eta)}s)` : ''}`,
     );
+  }
+  if (mirroring && outcomes.length > 0) {
+    // minSamplesPerStage counts labelled pairs here: the fewest any paired comparison has.
+    const pairs = Math.min(
+      ...outcomes.map((o) => (o.reason.samples ? Math.min(o.reason.samples.stable, o.reason.samples.canary) : 0)),
+    );
+    if (pairs < spec.strategy.minSamplesPerStage)
+      blockers.push(`labelled pairs ${Math.floor(pairs)} of ${spec.strategy.minSamplesPerStage}`);
   }
   if (!guardrailsPass) blockers.push('guardrails not all passing (no data counts as not passing)');
   const worse = outcomes.filter((o) => o.verdict === 'worse' || o.verdict === 'nodata');

@@ -17,8 +17,15 @@ export async function startReadyProcess(
   binary: string,
   args: string[],
   url: string,
-  dir: string,
+  /** Removed when the process stops; undefined: nothing to remove. */
+  dir: string | undefined,
   hint: string,
+  /** Whether it is ready; default: its URL's /-/ready answers 2xx. */
+  probe: () => Promise<boolean> = () =>
+    fetch(`${url}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    ),
 ): Promise<ReadyProcess> {
   const child = trackChild(spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] }));
   let stderr = '';
@@ -32,15 +39,12 @@ export async function startReadyProcess(
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
-    await rm(dir, { recursive: true, force: true });
+    if (dir) await rm(dir, { recursive: true, force: true });
   };
   const ready = waitFor(
     async () => {
       if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}:\n${stderr}`);
-      return fetch(`${url}/-/ready`).then(
-        (r) => r.ok,
-        () => false,
-      );
+      return probe();
     },
     30_000,
     `${name} to be ready`,

@@ -1,32 +1,82 @@
 // POST /v2/models/{name}[/versions/{v}]/feedback: ground truth for earlier
-// predictions, all or nothing (see feedback.ts).
+// predictions, accepted by any replica of any version. Each item is joined
+// with every version's prediction of that request (stable, canary, a shadow)
+// from the prediction log, and each (id, version) is counted exactly once
+// across replicas, retries and mirrored copies: the claim is atomic in the log.
+//
+// A request is all or nothing: every item is checked (known, not expired, row
+// counts) before anything is claimed or counted, so a bad item changes nothing
+// and the corrected request works. An item whose predictions were all scored
+// before is a duplicate: 200, counted as such, not again.
+import type http from 'node:http';
 import { RequestError } from '../../../shared/errors.js';
-import { parseJsonBody, readBody, type Exchange, type Reply } from '../../../shared/http.js';
-import { REJECTION_STATUS, decodeFeedback, type ScoredRow } from '../feedback.js';
+import { parseJsonBody, readBody, requireBearer, type Exchange, type Reply } from '../../../shared/http.js';
+import {
+  checkItem,
+  decodeFeedback,
+  pairOutcome,
+  REJECTION_STATUS,
+  scoreRows,
+  type FeedbackItem,
+  type ScoredRow,
+} from '../feedback.js';
+import { claimKey, pairClaimKey, PredictionLogUnavailable, type LoggedPrediction } from '../prediction-log/log.js';
 import type { PredictorState } from '../state.js';
+import type { ModelTask } from '../task.js';
 import { checkModelName } from './models.js';
+
+/** Envoy marks a mirrored request by appending "-shadow" to its host (before any port); weir's local gateway sets x-weir-mirrored. */
+export function isMirroredCopy(headers: http.IncomingHttpHeaders): boolean {
+  if (headers['x-weir-mirrored'] === 'true') return true;
+  const host = headers.host ?? headers[':authority'];
+  return typeof host === 'string' && /-shadow(:\d+)?$/.test(host);
+}
+
+/** Seconds a client waits before retrying while the prediction log is unreachable. */
+const RETRY_AFTER_S = 2;
 
 /** POST …/feedback: counts the labels, or nothing when any item is rejected. */
 export async function feedback(state: PredictorState, { req, params }: Exchange): Promise<Reply> {
   checkModelName(state, params.model!);
-  const servingVersion = state.repository.serving?.version ?? 'none';
-  const hint = params.version;
-  let items;
+  if (state.config.feedbackToken) requireBearer(req, state.config.feedbackToken, 'feedback');
+  const serving = state.repository.serving;
+  if (!serving)
+    throw new RequestError(503, `model "${state.config.model}" is not loaded yet; retry`, { 'retry-after': '1' });
+  const servingVersion = serving.version;
+  if (isMirroredCopy(req.headers)) {
+    // The mesh copied a label meant for the primary to this shadow. The primary's replica scores every
+    // version's prediction of that request, this one included; the claim would refuse a second count anyway.
+    await readBody(req, state.config.maxBodyBytes);
+    return { status: 200, body: { accepted: 0, duplicates: 0, counted: {}, mirrored: true, rejected: [] } };
+  }
+  let items: FeedbackItem[];
   try {
-    items = decodeFeedback(parseJsonBody((await readBody(req, state.config.maxBodyBytes)).toString('utf8')), [0, 1], {
-      maxAbsValue: state.config.maxFeedbackValue,
-      maxItems: 10_000,
-    });
+    items = decodeFeedback(
+      parseJsonBody((await readBody(req, state.config.maxBodyBytes)).toString('utf8')),
+      serving.task,
+      { maxAbsValue: state.config.maxFeedbackValue, maxItems: 10_000 },
+    );
   } catch (err) {
     if (err instanceof RequestError && err.status === 400) state.metrics.rejected(servingVersion, 'invalid');
     throw err;
   }
+  try {
+    return await score(state, serving.task, servingVersion, items);
+  } catch (err) {
+    if (!(err instanceof PredictionLogUnavailable)) throw err;
+    state.metrics.rejected(servingVersion, 'unavailable');
+    throw new RequestError(503, `${err.message}; nothing in this request was counted, retry`, {
+      'retry-after': String(RETRY_AFTER_S),
+    });
+  }
+}
+
+async function score(state: PredictorState, task: ModelTask, servingVersion: string, items: FeedbackItem[]) {
+  const ttlMs = state.config.feedbackTtlMs;
+  const logged = await state.predictions.lookup(items.map((i) => i.id));
   const now = Date.now();
-  // All or nothing: every item is joined with its prediction before any counter moves or any
-  // prediction is used up. One item that cannot be scored (unknown, expired, rows that do not
-  // match) rejects the request whole; the client drops or fixes the listed items and sends again.
   const rejected = items.flatMap((item, index) => {
-    const problem = state.store.check(item, now);
+    const problem = checkItem(item, logged.get(item.id)?.predictions, ttlMs, now);
     return problem ? [{ index, id: item.id, reason: problem.rejection, error: problem.message }] : [];
   });
   if (rejected.length > 0) {
@@ -36,16 +86,65 @@ export async function feedback(state: PredictorState, { req, params }: Exchange)
     const error = `${items.length > 1 ? `[${first.index}]: ` : ''}${first.error}${more}; nothing in this request was counted`;
     return { status: REJECTION_STATUS[first.reason], body: { accepted: 0, rejected, error } };
   }
-  for (const item of items) {
-    const scored = state.store.score(item, now) as ScoredRow[];
-    if (hint !== undefined && scored[0] && scored[0].version !== hint) {
-      // Labels are still counted for the version that predicted; the URL was only a hint.
-      state.log.debug('feedback URL names another version than the prediction', {
-        url: hint,
-        predictedBy: scored[0].version,
+
+  // Every live prediction of each item, and every pair of them, is claimed in one atomic step.
+  const joined = items.map((item) => {
+    const predictions = logged.get(item.id)!.predictions.filter((p) => p.at + ttlMs > now);
+    const pairs: [LoggedPrediction, LoggedPrediction][] = [];
+    for (let a = 0; a < predictions.length; a++)
+      for (let b = a + 1; b < predictions.length; b++) pairs.push([predictions[a]!, predictions[b]!]);
+    return { item, predictions, pairs };
+  });
+  const claims = joined.flatMap(({ item, predictions, pairs }) => [
+    ...predictions.map((p) => ({ id: item.id, key: claimKey(p.version) })),
+    ...pairs.map(([a, b]) => ({ id: item.id, key: pairClaimKey(a.version, b.version) })),
+  ]);
+  const granted = await state.predictions.claim(claims);
+
+  let next = 0;
+  let duplicates = 0;
+  const counted: Record<string, number> = {};
+  for (const { item, predictions, pairs } of joined) {
+    const rows = new Map<string, ScoredRow[]>();
+    const scored = (p: LoggedPrediction) => {
+      let r = rows.get(p.version);
+      if (!r) rows.set(p.version, (r = scoreRows(task, p, item)));
+      return r;
+    };
+    let fresh = false;
+    for (const prediction of predictions) {
+      if (!granted[next++]) {
+        state.metrics.duplicate(prediction.version);
+        continue;
+      }
+      fresh = true;
+      counted[prediction.version] = (counted[prediction.version] ?? 0) + 1;
+      for (const row of scored(prediction)) {
+        if (task.type === 'classification') state.metrics.classified(prediction.version, row.predicted, row.actual);
+        else state.metrics.regressed(prediction.version, row.predicted, row.actual);
+        state.metrics.labelled(
+          prediction.version,
+          row.correct,
+          task.type === 'classification' ? row.loss : undefined,
+          row.value,
+        );
+      }
+    }
+    for (const [a, b] of pairs) {
+      if (!granted[next++]) continue;
+      const rowsA = scored(a);
+      const rowsB = scored(b);
+      rowsA.forEach((ra, i) => {
+        const rb = rowsB[i]!;
+        const losses = ra.loss !== undefined && rb.loss !== undefined;
+        state.metrics.pairedRow(a.version, b.version, pairOutcome(ra, rb), losses ? [ra.loss!, rb.loss!] : undefined);
+        state.metrics.pairedRow(b.version, a.version, pairOutcome(rb, ra), losses ? [rb.loss!, ra.loss!] : undefined);
       });
     }
-    for (const row of scored) state.metrics.labelled(row.version, row.correct, row.brier, row.value);
+    if (!fresh) duplicates++;
   }
-  return { status: 200, body: { accepted: items.length, rejected: [] } };
+  return {
+    status: 200,
+    body: { accepted: items.length - duplicates, duplicates, counted, rejected: [] },
+  };
 }

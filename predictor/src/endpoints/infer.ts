@@ -33,19 +33,25 @@ export async function infer(state: PredictorState, { req, params, labels }: Exch
     outputs = await batcher.submit(request.values, request.rows);
     if (key !== undefined) state.cache.set(key, outputs);
   }
-  const id = request.id ?? randomUUID();
+  // The body's id, else the mesh's request id (Envoy sets it, the same on a mirrored copy, so a
+  // shadow's prediction joins the same label), else a new one.
+  const header = req.headers['x-request-id'];
+  const id =
+    request.id ?? (typeof header === 'string' && header !== '' && header.length <= 256 ? header : randomUUID());
   // Each output becomes plain numbers once; the response and the feedback store share them.
   const plain = new Map(
     outputs.map((o) => [o.name, { tensor: o, data: Array.from(o.data as ArrayLike<number | bigint>, Number) }]),
   );
-  const predicted = plain.get('label');
+  const task = model.task;
+  const predicted = plain.get(task.output);
   if (predicted) {
-    state.metrics.predicted(model.version, predicted.data);
-    state.store.remember(
-      id,
-      { version: model.version, labels: predicted.data, probabilities: plain.get('probability')?.data },
-      Date.now(),
-    );
+    if (task.type === 'classification') state.metrics.predicted(model.version, predicted.data, task.classes);
+    state.predictions.record(id, {
+      version: model.version,
+      outputs: predicted.data,
+      probabilities: task.type === 'classification' ? plain.get('probability')?.data : undefined,
+      at: Date.now(),
+    });
   }
   return {
     status: 200,

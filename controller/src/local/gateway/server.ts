@@ -8,6 +8,7 @@
 // an origin-form path. Any input gets a 4xx naming what was wrong; upstream
 // garbage becomes a 502; an unexpected error fails that one request with a 500,
 // never the process.
+import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RequestError, UsageError } from '../../../../shared/errors.js';
@@ -140,6 +141,10 @@ export class Gateway {
     const route = selectRoute(this.table, pathOnly, req.headers);
     if (!route) throw new RequestError(404, `no route matches ${req.method} ${path}`);
     const destination = pickDestination(route, this.random());
+    // As Envoy does: every request carries an x-request-id, the same on its mirrored copy, so the
+    // versions that answered one request log their predictions under one id.
+    if (typeof req.headers['x-request-id'] !== 'string' || req.headers['x-request-id'] === '')
+      req.headers['x-request-id'] = randomUUID();
     if (route.mirror && this.random() * 100 < (route.mirrorPercentage?.value ?? 100))
       void this.mirror(route.mirror.subset ?? route.mirror.host, req, path, body);
     const version = destination.subset ?? destination.host;

@@ -1,0 +1,108 @@
+// The mirror stage judged by paired comparisons: the shadow and stable answered
+// the same requests, so McNemar (discordant pairs) and a paired mean decide. A
+// worse shadow is rolled back before it takes any user traffic; minSamplesPerStage
+// counts labelled pairs.
+import { describe, expect, test } from '@jest/globals';
+import { emptyStatus, type RolloutStatus } from '../api/schema.js';
+import type { Observations } from '../analysis/observations.js';
+import { MIN, specWith, step, T0 } from './decide.test-helpers.js';
+
+const spec = specWith({
+  strategy: {
+    mirror: { percent: 100, duration: '2m' },
+    steps: [10, 50, 100],
+    minStageDuration: '1m',
+    minSamplesPerStage: 200,
+    maxDuration: '2h',
+  },
+  analysis: {
+    guardrails: [],
+    comparisons: [
+      { name: 'accuracy', type: 'proportion', role: 'primary', successes: 's', trials: 't', minEffect: 0.01 },
+      {
+        name: 'shadow-accuracy',
+        type: 'paired-proportion',
+        minEffect: 0.02,
+        canaryOnly: 'b',
+        stableOnly: 'c',
+        pairs: 'n',
+      },
+      { name: 'shadow-brier', type: 'paired-mean', better: 'lower', count: 'n', sum: 's', sumOfSquares: 'q' },
+    ],
+  },
+});
+
+function paired(
+  table: { canaryOnly: number; stableOnly: number; pairs: number },
+  brier?: [number, number, number],
+): Observations {
+  const [n, sum, sumOfSquares] = brier ?? [table.pairs, 0, table.pairs * 0.01];
+  return {
+    samples: { stable: table.pairs, canary: 0 },
+    guardrails: [],
+    comparisons: [
+      { name: 'accuracy', type: 'proportion' },
+      { name: 'shadow-accuracy', type: 'paired-proportion', table },
+      { name: 'shadow-brier', type: 'paired-mean', differences: { n, sum, sumOfSquares } },
+    ],
+  };
+}
+
+function mirroring(): RolloutStatus {
+  const first = step(spec, emptyStatus(), paired({ canaryOnly: 0, stableOnly: 0, pairs: 1 }), T0);
+  expect(first).toMatchObject({ action: 'advance', canaryWeight: 0, mirrorPercent: 100 });
+  return first.statusPatch;
+}
+
+describe('the mirror stage', () => {
+  test('a shadow worse on the same requests is rolled back at once, never routed', () => {
+    // 40 pairs only stable got right, 10 only the shadow: McNemar χ² = 18, difference −0.03 of 1000 pairs.
+    const d = step(spec, mirroring(), paired({ canaryOnly: 10, stableOnly: 40, pairs: 1000 }), T0 + 30_000);
+    expect(d).toMatchObject({ action: 'rollback', canaryWeight: 0, mirrorPercent: 0 });
+    expect(d.statusPatch.phase).toBe('RolledBack');
+    const reason = d.reasons.find((r) => r.metric === 'shadow-accuracy')!;
+    expect(reason).toMatchObject({ verdict: 'harmful', samples: { stable: 1000, canary: 1000 } });
+    expect(reason.effect).toBeCloseTo(-0.03, 12);
+    // The unpaired comparison is not judged in the mirror stage (the shadow serves nobody).
+    expect(d.reasons.some((r) => r.metric === 'accuracy')).toBe(false);
+  });
+
+  test('an equal shadow holds until the stage time and the labelled pairs are there, then goes to 10%', () => {
+    const status = mirroring();
+    const early = step(spec, status, paired({ canaryOnly: 5, stableOnly: 5, pairs: 150 }), T0 + 3 * MIN);
+    expect(early.action).toBe('hold');
+    expect(early.statusPatch.message).toContain('labelled pairs 150 of 200');
+    const ready = step(spec, early.statusPatch, paired({ canaryOnly: 12, stableOnly: 12, pairs: 400 }), T0 + 4 * MIN);
+    expect(ready).toMatchObject({ action: 'advance', canaryWeight: 10, mirrorPercent: 0 });
+    // Traffic stages judge the unpaired comparisons only.
+    expect(
+      step(spec, ready.statusPatch, paired({ canaryOnly: 0, stableOnly: 0, pairs: 1 }), T0 + 5 * MIN).reasons.some(
+        (r) => r.metric === 'shadow-accuracy',
+      ),
+    ).toBe(false);
+  });
+
+  test('no pairs at all is nodata, which holds (never a pass)', () => {
+    const d = step(
+      spec,
+      mirroring(),
+      { samples: { stable: 0, canary: 0 }, guardrails: [], comparisons: [] },
+      T0 + 10 * MIN,
+    );
+    expect(d.action).toBe('hold');
+    expect(d.statusPatch.message).toContain('shadow-accuracy nodata');
+  });
+
+  test('a paired loss that is higher for the shadow rolls it back', () => {
+    // Brier differences d = shadow − stable: mean 0.05, sd ≈ 0.1 over 500 pairs: t ≈ 11.
+    const n = 500;
+    const d = step(
+      spec,
+      mirroring(),
+      paired({ canaryOnly: 10, stableOnly: 10, pairs: n }, [n, 0.05 * n, n * (0.1 ** 2 * ((n - 1) / n) + 0.05 ** 2)]),
+      T0 + MIN,
+    );
+    expect(d.action).toBe('rollback');
+    expect(d.statusPatch.message).toContain('shadow-brier: harmful');
+  });
+});

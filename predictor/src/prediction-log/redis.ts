@@ -1,0 +1,214 @@
+// The shared prediction log in Redis. One hash per request id,
+// `weir:<model>:<id>`, holds each version's prediction (field `r:<version>`,
+// compact JSON) and the claims taken when it was scored (`v:<version>`, and
+// `p:<a>|<b>` for a pair). The hash expires a grace period after the feedback
+// TTL. Claims are HSETNX inside one MULTI, so each (id, version) is scored
+// exactly once across replicas, retries and mirrored copies.
+//
+// Writes are batched per event-loop turn into one pipeline, off the request
+// path. While Redis is unreachable, or when too many writes are in flight,
+// predictions are counted as unlogged and dropped; inference never waits.
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { createClient, type RedisClientType } from 'redis';
+import type { Logger } from '../../../shared/log.js';
+import {
+  checkRedisUrl,
+  expiredGraceMs,
+  PredictionLogUnavailable,
+  type LoggedPrediction,
+  type LoggedRequest,
+  type PredictionLog,
+  type UnloggedReason,
+} from './log.js';
+
+export interface RedisLogOptions {
+  /** redis://[user:password@]host:port[/db] */
+  url: string;
+  model: string;
+  ttlMs: number;
+  /** Most records written but not yet acknowledged; more are dropped as unlogged (backlog). */
+  maxInFlight?: number;
+  /** Longest wait for a feedback read or claim before it is answered 503. */
+  timeoutMs?: number;
+  onUnlogged(reason: UnloggedReason, count: number): void;
+  onUp?(up: boolean): void;
+}
+
+interface Stored {
+  o: number[];
+  p?: number[];
+  t: number;
+}
+
+/** The shared prediction log (see the module comment). */
+export class RedisLog implements PredictionLog {
+  readonly kind = 'redis';
+  private readonly client: RedisClientType;
+  private readonly keepMs: number;
+  private readonly maxInFlight: number;
+  private readonly timeoutMs: number;
+  private batch: { key: string; field: string; value: string }[] = [];
+  private flushScheduled = false;
+  private inFlight = 0;
+  private ready = false;
+  private closed = false;
+  private lastErrorLog = 0;
+
+  constructor(
+    private readonly options: RedisLogOptions,
+    private readonly log: Logger,
+  ) {
+    this.keepMs = options.ttlMs + expiredGraceMs(options.ttlMs);
+    this.maxInFlight = options.maxInFlight ?? 50_000;
+    this.timeoutMs = options.timeoutMs ?? 2000;
+    this.client = createClient({
+      url: options.url,
+      // Commands fail at once while disconnected instead of queueing without bound.
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: 2000,
+        // Forever, from 100 ms up to 2 s apart: logging resumes by itself when Redis returns.
+        reconnectStrategy: (retries: number) => Math.min(2000, 100 * 2 ** Math.min(retries, 5)),
+      },
+    }) as RedisClientType;
+    this.client.on('ready', () => this.setReady(true));
+    this.client.on('end', () => this.setReady(false));
+    this.client.on('reconnecting', () => this.setReady(false));
+    this.client.on('error', (err: Error) => {
+      this.setReady(false);
+      // One line per 10 s at most: a down Redis must not flood the log.
+      const now = Date.now();
+      if (now - this.lastErrorLog > 10_000) {
+        this.lastErrorLog = now;
+        this.log.warn('prediction log (Redis) unreachable; predictions are counted as unlogged until it returns', {
+          url: checkRedisUrl(options.url),
+          error: err.message,
+        });
+      }
+    });
+  }
+
+  get up(): boolean {
+    return this.ready;
+  }
+
+  /** Starts connecting; resolves at once even when Redis is down (it keeps trying in the background). */
+  start(): void {
+    this.client.connect().catch(() => undefined);
+  }
+
+  private setReady(ready: boolean): void {
+    if (this.ready === ready) return;
+    this.ready = ready;
+    if (ready) this.log.info('prediction log (Redis) connected', { url: checkRedisUrl(this.options.url) });
+    this.options.onUp?.(ready);
+  }
+
+  private key(id: string): string {
+    return `weir:${this.options.model}:${id}`;
+  }
+
+  record(id: string, prediction: LoggedPrediction): void {
+    if (!this.ready) return this.options.onUnlogged('unavailable', 1);
+    if (this.inFlight + this.batch.length >= this.maxInFlight) return this.options.onUnlogged('backlog', 1);
+    const stored: Stored = { o: prediction.outputs, t: prediction.at };
+    if (prediction.probabilities) stored.p = prediction.probabilities;
+    this.batch.push({ key: this.key(id), field: `r:${prediction.version}`, value: JSON.stringify(stored) });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.batch;
+    this.batch = [];
+    if (batch.length === 0) return;
+    if (!this.ready) return this.options.onUnlogged('unavailable', batch.length);
+    this.inFlight += batch.length;
+    const pipeline = this.client.multi();
+    for (const { key, field, value } of batch) pipeline.hSet(key, field, value).pExpire(key, this.keepMs);
+    pipeline
+      .execAsPipeline()
+      .catch(() => this.options.onUnlogged('error', batch.length))
+      .finally(() => {
+        this.inFlight -= batch.length;
+      });
+  }
+
+  private async bounded<T>(what: string, work: () => Promise<T>): Promise<T> {
+    if (!this.ready) throw new PredictionLogUnavailable('the prediction log (Redis) is unreachable');
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        work(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new PredictionLogUnavailable(
+                  `the prediction log (Redis) did not answer ${what} within ${this.timeoutMs} ms`,
+                ),
+              ),
+            this.timeoutMs,
+          );
+        }),
+      ]);
+    } catch (err) {
+      if (err instanceof PredictionLogUnavailable) throw err;
+      throw new PredictionLogUnavailable(`the prediction log (Redis) failed ${what}: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  lookup(ids: string[]): Promise<Map<string, LoggedRequest | undefined>> {
+    return this.bounded('a lookup', async () => {
+      const pipeline = this.client.multi();
+      for (const id of ids) pipeline.hGetAll(this.key(id));
+      const replies = (await pipeline.execAsPipeline()) as unknown as Record<string, string>[];
+      return new Map(ids.map((id, i) => [id, parseRequest(replies[i] ?? {})]));
+    });
+  }
+
+  claim(claims: { id: string; key: string }[]): Promise<boolean[]> {
+    if (claims.length === 0) return Promise.resolve([]);
+    return this.bounded('a claim', async () => {
+      const transaction = this.client.multi();
+      for (const { id, key } of claims) {
+        // A hash that expired between lookup and claim must not come back without an expiry.
+        transaction.hSetNX(this.key(id), key, '1').pExpire(this.key(id), this.keepMs, 'NX');
+      }
+      const replies = (await transaction.exec()) as unknown as unknown[];
+      return claims.map((_, i) => Number(replies[i * 2]) === 1);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.flush();
+    const deadline = Date.now() + 2000;
+    while (this.inFlight > 0 && Date.now() < deadline) await nextTurn();
+    await this.client.close().catch(() => this.client.destroy());
+  }
+}
+
+/** The stored hash of one request, read back; undefined when it holds no prediction. */
+function parseRequest(hash: Record<string, string>): LoggedRequest | undefined {
+  const predictions: LoggedPrediction[] = [];
+  const claimed = new Set<string>();
+  for (const [field, value] of Object.entries(hash)) {
+    if (field.startsWith('r:')) {
+      try {
+        const stored = JSON.parse(value) as Stored;
+        if (!Array.isArray(stored.o) || typeof stored.t !== 'number') continue;
+        predictions.push({ version: field.slice(2), outputs: stored.o, probabilities: stored.p, at: stored.t });
+      } catch {
+        // A record weir did not write, or a corrupt one, is skipped; it cannot be scored.
+      }
+    } else if (field.startsWith('v:') || field.startsWith('p:')) claimed.add(field);
+  }
+  return predictions.length === 0 ? undefined : { predictions, claimed };
+}
