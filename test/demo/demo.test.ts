@@ -175,4 +175,27 @@ describe('weir demo', () => {
     expect(r.weightsApplied.at(-1)).toBe(0);
     expect(r.rollbackReason).toMatch(/latency/);
   }, 330_000);
+
+  test('shadow: v2 is scored on the same requests as v1 before it takes traffic, then promoted', async () => {
+    const r = await demo('shadow');
+    expect(r).toMatchObject({ scenario: 'shadow', phase: 'Promoted', failedRequests: 0 });
+    // The mirror stage applies weight 0 (mirrored only), then the canary steps.
+    expect(r.weightsApplied).toEqual([0, 10, 25, 50, 100]);
+    // Scored on labelled pairs: at least minSamplesPerStage (100) of them, v2 the more accurate.
+    expect(r.shadow).toMatchObject({ version: 'v2' });
+    expect(r.shadow.labelled).toBeGreaterThanOrEqual(100);
+    expect(r.shadow.accuracy).toBeGreaterThan(r.shadow.stableAccuracy);
+    expect(['better', 'inconclusive', 'negligible']).toContain(r.shadow.verdict);
+  }, 330_000);
+
+  test('bad-shadow: v3 is rejected in the shadow stage, and no user request is ever answered by it', async () => {
+    const r = await demo('bad-shadow');
+    expect(r).toMatchObject({ scenario: 'bad-shadow', phase: 'RolledBack', failedRequests: 0 });
+    expect(r.weightsApplied).toEqual([0]);
+    expect(r.rollbackReason).toMatch(/shadow-accuracy: harmful/);
+    expect(r.shadow).toMatchObject({ version: 'v3', verdict: 'harmful' });
+    expect(r.shadow.accuracy).toBeLessThan(r.shadow.stableAccuracy);
+    const v3 = r.table.find((row: { version: string }) => row.version === 'v3');
+    expect(v3.requests).toBe(0);
+  }, 330_000);
 });

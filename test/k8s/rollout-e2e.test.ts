@@ -18,6 +18,7 @@ import { parseRouteTable } from '../../controller/src/local/gateway/routes.js';
 import { VirtualServiceWatcher } from '../../controller/src/local/gateway/vs-watch.js';
 import { loadKubeConfig } from '../../controller/src/providers/kube/client.js';
 import { startPredictor, type PredictorProcess } from '../../controller/src/local/predictor-process.js';
+import { startRedis, type RedisProcess } from '../../controller/src/local/redis-process.js';
 import { packageRoot } from '../../shared/paths.js';
 import { startPrometheus, type PrometheusProcess } from '../../controller/src/local/prometheus-process.js';
 
@@ -51,6 +52,7 @@ let prometheus: PrometheusProcess;
 let gateway: Gateway;
 let watcher: VirtualServiceWatcher;
 let load: LoadGenerator;
+let redis: RedisProcess;
 const predictors: Record<string, PredictorProcess> = {};
 const informers: { stop(): void }[] = [];
 
@@ -171,12 +173,15 @@ beforeAll(async () => {
 
   admin = loadKubeConfig({ kubeconfig: await kube.kubeconfig() });
   api = admin.makeApiClient(CustomObjectsApi);
+  // As in a cluster: every predictor logs its predictions in one Redis, so a label sent through the
+  // gateway (the Service the VirtualService routes) is counted for the version that predicted it.
+  redis = await startRedis();
   for (const version of ['v1', 'v2', 'v4'])
     predictors[version] = await startPredictor({
       modelRepository: MODELS_DIR,
       model: MODEL,
       version,
-      args: ['--cache-max-entries', '0', '--log-level', 'warn'],
+      args: ['--cache-max-entries', '0', '--log-level', 'warn', '--prediction-log', redis.url],
     });
   gateway = new Gateway(
     {
@@ -228,7 +233,6 @@ beforeAll(async () => {
   );
   load = new LoadGenerator({
     gatewayUrl: `http://127.0.0.1:${ports.port}`,
-    predictorUrls: Object.fromEntries(Object.entries(predictors).map(([v, p]) => [v, p.url])),
     model: MODEL,
     ratePerSecond: 100,
     feedbackDelayMs: 1000,
@@ -244,6 +248,7 @@ afterAll(async () => {
   watcher?.stop();
   await gateway?.close();
   await Promise.all([prometheus?.stop(), ...Object.values(predictors).map((p) => p.stop())]);
+  await redis?.stop();
   await kube?.stop();
 });
 

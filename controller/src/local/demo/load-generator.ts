@@ -1,6 +1,8 @@
-// Sends market feature rows through the gateway at a steady rate, then ground
-// truth (label and realized return) to the predictor that answered, after a
-// delay: the way a trading system learns how its predictions turned out.
+// Sends market feature rows through the gateway at a steady rate, then their
+// ground truth (label and realized return) through the gateway too, after a
+// delay: the way a trading system learns how its predictions turned out. The
+// label reaches whichever replica of whichever version the route picks; the
+// shared prediction log finds every version's prediction of that request.
 import { generateMarket } from '../../../../shared/market/market.js';
 import { labelledRows, type LabelledRow } from '../../../../shared/market/features.js';
 import { sleep } from '../../../../shared/wait.js';
@@ -18,8 +20,6 @@ export interface LoadStats {
 
 export interface LoadGeneratorOptions {
   gatewayUrl: string;
-  /** Where each version's feedback goes. */
-  predictorUrls: Record<string, string>;
   model: string;
   ratePerSecond: number;
   feedbackDelayMs: number;
@@ -102,14 +102,19 @@ export class LoadGenerator {
     stats.requests++;
     stats.latencies.push(performance.now() - started);
     await sleep(this.options.feedbackDelayMs);
-    const url = this.options.predictorUrls[version];
-    if (!url) return;
     try {
-      const response = await fetch(`${url}/v2/models/${this.options.model}/feedback`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ id, label: row.label, return: row.nextReturn }),
-      });
+      // A 503 (the prediction log unreachable) says when to retry; a client retries then.
+      let response: Response;
+      for (let attempt = 0; ; attempt++) {
+        response = await fetch(`${this.options.gatewayUrl}/v2/models/${this.options.model}/feedback`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ id, label: row.label, return: row.nextReturn }),
+        });
+        if (response.status !== 503 || attempt >= 3) break;
+        await response.body?.cancel();
+        await sleep(1000 * Number(response.headers.get('retry-after') ?? 1));
+      }
       await response.body?.cancel();
       if (!response.ok) {
         this.stats.failed++;

@@ -84,3 +84,48 @@ export async function activeAlerts(
     state: a.status.state,
   }));
 }
+
+/** What the mirror stage found: the shadow and stable scored on the same labelled requests. */
+export interface ShadowResult {
+  version: string;
+  /** Labelled requests both answered. */
+  labelled: number;
+  accuracy: number;
+  stableAccuracy: number;
+  /** The paired comparison's last verdict in the mirror stage (harmful, inconclusive, better, ...), or nodata. */
+  verdict: string;
+}
+
+/** The shadow's paired results, from Prometheus (counts) and the rollout's history (verdict). */
+export async function shadowOf(
+  prometheus: PrometheusMetrics,
+  rollout: ModelRollout,
+  comparison = 'shadow-accuracy',
+): Promise<ShadowResult> {
+  const { stable, canary } = rollout.spec;
+  const { result } = await prometheus.instant(
+    `sum by (outcome) (weir_predictor_paired_feedback_total{model="${rollout.spec.model}",version="${canary.version}",baseline="${stable.version}"})`,
+  );
+  const counts = new Map(
+    (result as { metric: Record<string, string>; value: [number, string] }[]).map((r) => [
+      r.metric.outcome ?? '',
+      Number(r.value[1]),
+    ]),
+  );
+  const get = (outcome: string) => counts.get(outcome) ?? 0;
+  const labelled = get('both_correct') + get('version_only') + get('baseline_only') + get('neither');
+  const share = (n: number) => (labelled > 0 ? n / labelled : 0);
+  // Paired comparisons are judged in the mirror stage only: the last judgement is the rollback's, the
+  // advance's out of it, or (still mirroring) the latest hold's.
+  const judged = [
+    ...(rollout.status?.history ?? []).flatMap((h) => h.analysis ?? []),
+    ...(rollout.status?.analysis ?? []),
+  ].filter((r) => r.kind === 'comparison' && r.metric === comparison);
+  return {
+    version: canary.version,
+    labelled,
+    accuracy: share(get('both_correct') + get('version_only')),
+    stableAccuracy: share(get('both_correct') + get('baseline_only')),
+    verdict: judged.at(-1)?.verdict ?? 'nodata',
+  };
+}

@@ -2,10 +2,23 @@
 import { stringify } from 'yaml';
 import { ISTIO_DURATION, ISTIO_REQUESTS, PREDICTOR_FEEDBACK } from '../../../../shared/metric-names.js';
 
-/** The demo's ModelRollout for v1 → `canary`, as YAML. */
-export function demoRolloutYaml(canary: string): string {
+/** The paired counters of the shadow ({{canary}}) against stable on the same requests. */
+function pairedQuery(metric: string, outcome?: string): string {
+  const where = `model="{{model}}",version="{{canary}}",baseline="{{stable}}"${outcome ? `,outcome="${outcome}"` : ''}`;
+  return `sum(increase(weir_predictor_${metric}{${where}}[{{window}}])) or vector(0)`;
+}
+
+/**
+ * The demo's ModelRollout for v1 → `canary`, as YAML. With `shadow`, a mirror
+ * stage comes first: the canary answers a copy of every request, nobody sees
+ * its answers, and paired comparisons judge it against stable on the same
+ * requests before it takes any user traffic.
+ */
+export function demoRolloutYaml(canary: string, { shadow = false } = {}): string {
   const window = '[{{window}}]';
-  const served = `${ISTIO_REQUESTS}{destination_version="{{version}}",request_mirrored="false"}`;
+  // In the mirror stage the shadow serves only mirrored copies: its guardrails must see them.
+  const mirrored = shadow ? '' : ',request_mirrored="false"';
+  const served = `${ISTIO_REQUESTS}{destination_version="{{version}}"${mirrored}}`;
   return stringify({
     apiVersion: 'weir.dev/v1alpha1',
     kind: 'ModelRollout',
@@ -16,6 +29,7 @@ export function demoRolloutYaml(canary: string): string {
       stable: { version: 'v1' },
       canary: { version: canary },
       strategy: {
+        ...(shadow ? { mirror: { percent: 100, duration: '15s' } } : {}),
         steps: [10, 25, 50, 100],
         minStageDuration: '10s',
         minSamplesPerStage: 100,
@@ -30,13 +44,13 @@ export function demoRolloutYaml(canary: string): string {
         guardrails: [
           {
             name: 'error-rate',
-            query: `(sum(increase(${ISTIO_REQUESTS}{destination_version="{{version}}",request_mirrored="false",response_code!~"2.."}${window})) or vector(0)) / sum(increase(${served}${window}))`,
+            query: `(sum(increase(${ISTIO_REQUESTS}{destination_version="{{version}}",response_code!~"2.."${mirrored}}${window})) or vector(0)) / sum(increase(${served}${window}))`,
             max: 0.01,
             failureLimit: 2,
           },
           {
             name: 'p95-latency-ms',
-            query: `histogram_quantile(0.95, sum by (le) (rate(${ISTIO_DURATION}_bucket{destination_version="{{version}}",request_mirrored="false"}${window})))`,
+            query: `histogram_quantile(0.95, sum by (le) (rate(${ISTIO_DURATION}_bucket{destination_version="{{version}}"${mirrored}}${window})))`,
             // Healthy versions sit near 5 ms; 40 ms with 3 strikes leaves room for a busy machine.
             max: 40,
             failureLimit: 3,
@@ -63,6 +77,22 @@ export function demoRolloutYaml(canary: string): string {
             minEffect: 0.25,
             buckets: `sum by (le) (increase(${ISTIO_DURATION}_bucket{destination_version="{{version}}",request_mirrored="false"}${window}))`,
           },
+          ...(shadow
+            ? [
+                {
+                  // McNemar on the discordant pairs: only the requests where the two disagree carry information.
+                  name: 'shadow-accuracy',
+                  type: 'paired-proportion',
+                  role: 'guard',
+                  better: 'higher',
+                  minEffect: 0.01,
+                  tau: 0.05,
+                  canaryOnly: pairedQuery('paired_feedback_total', 'version_only'),
+                  stableOnly: pairedQuery('paired_feedback_total', 'baseline_only'),
+                  pairs: pairedQuery('paired_feedback_total'),
+                },
+              ]
+            : []),
         ],
         business: { revenuePerAccuracyPoint: 1000, costPerMs: 20, riskPerErrorPoint: -500 },
       },

@@ -6,11 +6,13 @@ import { PrometheusMetrics } from '../../providers/prometheus/provider.js';
 import { writeReport } from '../../report/write.js';
 import type { BusinessCoefficients, BusinessImpact } from '../../stats/business-impact.js';
 import { sleep } from '../../../../shared/wait.js';
-import { activeAlerts, businessOf, resultsTable, weightsApplied } from './results.js';
+import { activeAlerts, businessOf, resultsTable, shadowOf, weightsApplied, type ShadowResult } from './results.js';
 import { ROLLOUT, startStack } from './stack.js';
 import { watchRollout } from './watch.js';
 
-export const SCENARIOS = { good: 'v2', 'bad-accuracy': 'v3', slow: 'v4' } as const;
+export const SCENARIOS = { good: 'v2', 'bad-accuracy': 'v3', slow: 'v4', shadow: 'v2', 'bad-shadow': 'v3' } as const;
+/** Scenarios with a shadow (mirror) stage before the canary takes traffic. */
+export const SHADOW_SCENARIOS: readonly ScenarioName[] = ['shadow', 'bad-shadow'];
 export type ScenarioName = keyof typeof SCENARIOS;
 
 export interface VersionRow {
@@ -53,6 +55,10 @@ export interface ScenarioResult {
   alertsActive: { alertname: string; severity: string; state: string }[];
   /** Where the experiment report was written. */
   reportPath: string | null;
+  /** Requests each version answered for users (mirrored copies not included), as the client saw them. */
+  answeredBy: Record<string, number>;
+  /** The mirror stage's paired results, in the shadow scenarios. */
+  shadow?: ShadowResult;
 }
 
 export interface ScenarioOptions {
@@ -70,7 +76,8 @@ export interface ScenarioOptions {
 export async function runScenario(scenario: ScenarioName, options: ScenarioOptions = {}): Promise<ScenarioResult> {
   const canary = SCENARIOS[scenario];
   const started = Date.now();
-  const stack = await startStack(canary, options.ratePerSecond);
+  const shadowStage = SHADOW_SCENARIOS.includes(scenario);
+  const stack = await startStack(canary, options.ratePerSecond, shadowStage);
   try {
     const { phase, message } = await watchRollout(stack, scenario, started, options);
     // The rollout is over: no more rounds, so nothing reaches the notifier after it is flushed and closed.
@@ -82,10 +89,11 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
     stack.notifier.close();
     const prometheus = new PrometheusMetrics({ url: stack.prometheus.url });
     const { rollout } = await stack.store.get(ROLLOUT);
-    const [table, business, alertsActive] = await Promise.all([
+    const [table, business, alertsActive, shadow] = await Promise.all([
       resultsTable(prometheus, ['v1', canary]),
       businessOf(prometheus, rollout),
       activeAlerts(stack.alertmanager.url),
+      shadowStage ? shadowOf(prometheus, rollout) : undefined,
     ]);
     if (options.reportPath) await writeReport(rollout, { prometheus: stack.prometheus.url, out: options.reportPath });
     await options.beforeStop?.({ prometheusUrl: stack.prometheus.url, rollout: ROLLOUT, startedAt: started });
@@ -102,6 +110,8 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
       alertsSent: stack.notifier.counts.sent,
       alertsActive,
       reportPath: options.reportPath ?? null,
+      answeredBy: Object.fromEntries(Object.entries(stack.load.stats.byVersion).map(([v, s]) => [v, s.requests])),
+      ...(shadow ? { shadow } : {}),
     };
   } finally {
     await stack.stop();

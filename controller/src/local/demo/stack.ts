@@ -1,6 +1,8 @@
-// Everything one demo scenario runs on this machine: predictors (v1 and the
-// canary), the gateway, real Prometheus and Alertmanager, a load generator
-// with ground truth, and the controller loop with the file store. `stop()`
+// Everything one demo scenario runs on this machine: two replicas each of v1
+// and the canary, sharing a prediction log in a real Redis; the gateway; real
+// Prometheus and Alertmanager; a load generator that sends predictions and
+// their ground truth through the gateway, as a client would; and the
+// controller loop with the file store. `stop()`
 // stops all of it, in reverse order, however the scenario ended.
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -20,6 +22,7 @@ import { Gateway } from '../gateway/server.js';
 import { parseRouteTable } from '../gateway/routes.js';
 import { startPredictor, type PredictorProcess } from '../predictor-process.js';
 import { startPrometheus, type PrometheusProcess } from '../prometheus-process.js';
+import { startRedis } from '../redis-process.js';
 import { LoadGenerator } from './load-generator.js';
 import { demoRolloutYaml } from './rollout-spec.js';
 
@@ -37,8 +40,11 @@ export interface DemoStack {
   stop(): Promise<void>;
 }
 
-/** Starts the whole local loop for a rollout of v1 → `canary`, and the controller and load on it. */
-export async function startStack(canary: string, ratePerSecond?: number): Promise<DemoStack> {
+/** Replicas of each version: more than one, so feedback must find its prediction through the shared log. */
+export const REPLICAS = 2;
+
+/** Starts the whole local loop for a rollout of v1 → `canary` (with a shadow stage first when `shadow`), and the controller and load on it. */
+export async function startStack(canary: string, ratePerSecond?: number, shadow = false): Promise<DemoStack> {
   const log = createLogger('controller', 'error');
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'weir-demo-'));
   const cleanups: (() => Promise<unknown>)[] = [() => rm(scratch, { recursive: true, force: true })];
@@ -48,19 +54,24 @@ export async function startStack(canary: string, ratePerSecond?: number): Promis
   try {
     const rolloutsDir = path.join(scratch, 'rollouts');
     await mkdir(rolloutsDir);
-    await writeFile(path.join(rolloutsDir, `${ROLLOUT}.yaml`), demoRolloutYaml(canary));
+    await writeFile(path.join(rolloutsDir, `${ROLLOUT}.yaml`), demoRolloutYaml(canary, { shadow }));
     const repository = path.join(packageRoot(), 'predictor', 'models');
-    const predictors: Record<string, PredictorProcess> = {};
-    for (const version of ['v1', canary]) {
-      const p = await startPredictor({
-        modelRepository: repository,
-        model: MODEL,
-        version,
-        args: ['--log-level', 'warn'],
-      });
-      predictors[version] = p;
-      cleanups.push(() => p.stop());
-    }
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const predictors: Record<string, PredictorProcess[]> = { v1: [], [canary]: [] };
+    const starting = Object.keys(predictors).flatMap((version) =>
+      Array.from({ length: REPLICAS }, async () => {
+        const p = await startPredictor({
+          modelRepository: repository,
+          model: MODEL,
+          version,
+          args: ['--log-level', 'warn', '--prediction-log', `${redis.url}/0`],
+        });
+        predictors[version]!.push(p);
+        cleanups.push(() => p.stop());
+      }),
+    );
+    await Promise.all(starting);
     const token = randomBytes(24).toString('hex');
     const gateway = new Gateway(
       {
@@ -72,10 +83,11 @@ export async function startStack(canary: string, ratePerSecond?: number): Promis
                 { destination: { host: 'predictor', subset: 'v1' }, weight: 100 },
                 { destination: { host: 'predictor', subset: canary }, weight: 0 },
               ],
+              retries: { attempts: 2, retryOn: 'connect-failure' },
             },
           ],
         }),
-        backends: { v1: [predictors.v1!.url], [canary]: [predictors[canary]!.url] },
+        backends: Object.fromEntries(Object.entries(predictors).map(([v, ps]) => [v, ps.map((p) => p.url)])),
         service: 'predictor',
         token,
       },
@@ -97,7 +109,9 @@ export async function startStack(canary: string, ratePerSecond?: number): Promis
         // In a cluster, discovery labels each predictor series with its namespace; the dashboards filter on it.
         {
           job: 'predictors',
-          targets: Object.values(predictors).map((p) => new URL(p.url).host),
+          targets: Object.values(predictors)
+            .flat()
+            .map((p) => new URL(p.url).host),
           labels: { namespace: 'local' },
         },
         { job: 'weir-controller', targets: [`127.0.0.1:${controllerPort}`] },
@@ -124,7 +138,6 @@ export async function startStack(canary: string, ratePerSecond?: number): Promis
     cleanups.push(() => loop.stop());
     const load = new LoadGenerator({
       gatewayUrl: `http://127.0.0.1:${ports.port}`,
-      predictorUrls: Object.fromEntries(Object.entries(predictors).map(([v, p]) => [v, p.url])),
       model: MODEL,
       ratePerSecond: ratePerSecond ?? 100,
       feedbackDelayMs: 1000,
@@ -132,8 +145,6 @@ export async function startStack(canary: string, ratePerSecond?: number): Promis
     });
     load.start();
     cleanups.push(() => load.stop());
-    loop.start();
-
     loop.start();
     return { store, prometheus, alertmanager, notifier, loop, load, stop };
   } catch (err) {
