@@ -121,7 +121,7 @@ demo: build system-tools ## a full local canary rollout: the good scenario, then
 	$(NODE) bin/weir.js demo --scenario good
 	$(NODE) bin/weir.js demo --scenario bad-accuracy
 
-bench: build ## run the benchmarks, results as JSON on stdout
+bench: build system-tools ## run the benchmarks (prediction log off and on, in one run), results as JSON on stdout
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian package) to generate load" >&2; \
 	  (apt-get install -y -qq wrk || (apt-get update -qq && apt-get install -y -qq wrk)) >/dev/null 2>&1 \
 	  || echo "wrk is unavailable; the benchmark falls back to autocannon" >&2; }

@@ -7,6 +7,7 @@
 // BENCH_TOOL=autocannon forces autocannon.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +15,8 @@ import * as ort from 'onnxruntime-node';
 import autocannon from 'autocannon';
 import { generateMarket } from '../../shared/market/market.js';
 import { labelledRows } from '../../shared/market/features.js';
+import { startRedis } from '../../controller/src/local/redis-process.js';
+import { metricAt } from '../support/metrics.js';
 import { startPredictor } from '../../controller/src/local/predictor-process.js';
 import { packageRoot } from '../../shared/paths.js';
 import { quantileSorted } from 'simple-statistics';
@@ -187,6 +190,18 @@ async function inProcess(
   };
 }
 
+/** Keys in a Redis (DBSIZE), over its text protocol. */
+async function redisKeys(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port }, () => socket.write('DBSIZE\r\n'));
+    socket.once('data', (data) => {
+      socket.destroy();
+      resolve(Number(/^:(\d+)/.exec(data.toString())?.[1] ?? NaN));
+    });
+    socket.once('error', reject);
+  });
+}
+
 async function main(): Promise<void> {
   progress(`${SECONDS}s per phase; connections ${CONNECTIONS.join(', ')}; load from ${TOOL}`);
   const bare = await startBareServer();
@@ -214,6 +229,31 @@ async function main(): Promise<void> {
   } finally {
     await predictor.stop();
   }
+  // The same predictor with the shared prediction log on (a real Redis on loopback), in the same run.
+  progress('weir-predictor v1 with --prediction-log (Redis), 64 connections');
+  let logged: (Phase & { unlogged: number; loggedKeys: number }) | { skipped: string };
+  try {
+    const redis = await startRedis();
+    try {
+      const withLog = await startPredictor({
+        modelRepository: path.join(packageRoot(), 'predictor/models'),
+        model: MODEL,
+        version: 'v1',
+        args: ['--log-level', 'warn', '--prediction-log', redis.url],
+      });
+      try {
+        const phase = await load(`${withLog.url}/v2/models/${MODEL}/infer`, 64);
+        const unlogged = await metricAt(`${withLog.url}/metrics`, 'weir_predictor_predictions_unlogged_total');
+        logged = { ...phase, unlogged, loggedKeys: await redisKeys(redis.port) };
+      } finally {
+        await withLog.stop();
+      }
+    } finally {
+      await redis.stop();
+    }
+  } catch (err) {
+    logged = { skipped: `no Redis: ${(err as Error).message.split('\n')[0]}` };
+  }
   progress('in-process ONNX Runtime: v1, v2, v4');
   const ortV1 = await inProcess('v1', 20_000);
   const ortV2 = await inProcess('v2', 2_000);
@@ -230,6 +270,7 @@ async function main(): Promise<void> {
     predictor: predictorResults,
     bareHttpFloor: bareResults,
     inProcessOnnxRuntime: { v1: ortV1, v2: ortV2, v4: ortV4 },
+    predictionLogOnAt64: logged,
     ratios: CONNECTIONS.map((c, i) => ({
       connections: c,
       throughputVsBareHttp: ratio(predictorResults[i]!.requestsPerSecond, bareResults[i]!.requestsPerSecond),
@@ -243,6 +284,11 @@ async function main(): Promise<void> {
         target: '>= 0.5',
         met: at64.requestsPerSecond >= 0.5 * bare64.requestsPerSecond,
       },
+      predictionLogCostAt64: (() => {
+        if ('skipped' in logged) return { measured: null, target: '<= 0.15', met: false, skipped: logged.skipped };
+        const cost = Math.round((1 - logged.requestsPerSecond / at64.requestsPerSecond) * 1000) / 1000;
+        return { measured: cost, target: '<= 0.15', met: cost <= 0.15 };
+      })(),
       v4ExtraLatencyMs: {
         measured: Math.round((ortV4.meanMs - ortV2.meanMs) * 10) / 10,
         target: '>= 20',
