@@ -73,6 +73,38 @@ export function predictorsDashboard() {
         targets: [businessValueTarget(sel)],
       },
       {
+        title: 'Ground truth: labels counted, and the prediction log',
+        description:
+          "Labelled predictions counted per second by the version that predicted them (whichever replica received the label), and whether each version's replicas reach the prediction log (1 = every one does).",
+        type: 'timeseries',
+        targets: [
+          {
+            expr: `sum by (version) (rate(weir_predictor_feedback_total{${sel}}[$__rate_interval]))`,
+            legendFormat: '{{version}} labelled/s',
+          },
+          { expr: `min by (version) (weir_predictor_prediction_log_up{${sel}})`, legendFormat: '{{version}} log up' },
+        ],
+      },
+      {
+        title: 'Precision and recall (positive class)',
+        description:
+          'From the confusion matrix: precision = TP / predicted positive, recall = TP / actual positive, with the positive class "1".',
+        type: 'timeseries',
+        unit: 'percentunit',
+        min: 0,
+        max: 1,
+        targets: [
+          {
+            expr: `sum by (version) (rate(weir_predictor_confusion_total{${sel},predicted="1",actual="1"}[$__rate_interval])) / sum by (version) (rate(weir_predictor_confusion_total{${sel},predicted="1"}[$__rate_interval]))`,
+            legendFormat: '{{version}} precision',
+          },
+          {
+            expr: `sum by (version) (rate(weir_predictor_confusion_total{${sel},predicted="1",actual="1"}[$__rate_interval])) / sum by (version) (rate(weir_predictor_confusion_total{${sel},actual="1"}[$__rate_interval]))`,
+            legendFormat: '{{version}} recall',
+          },
+        ],
+      },
+      {
         title: 'Batch size',
         description:
           'Rows per ONNX Runtime run: the mean and the p95. Larger batches mean the dynamic batcher is absorbing load.',
