@@ -54,6 +54,27 @@ describe('parseConfig', () => {
     expect(config.adminToken).toBe('s3cret');
     expect(JSON.stringify(redacted(config))).not.toContain('s3cret');
   });
+
+  test('the feedback token and a Redis password never appear in what is logged; a bad log URL is named, not echoed', () => {
+    const config = parseConfig([...required, '--prediction-log', 'redis://:hunter2@redis.models:6379/0'], {
+      WEIR_PREDICTOR_FEEDBACK_TOKEN: 'labeller-token',
+    });
+    expect(config.predictionLog).toBe('redis://:hunter2@redis.models:6379/0');
+    const logged = JSON.stringify(redacted(config));
+    expect(logged).not.toContain('hunter2');
+    expect(logged).not.toContain('labeller-token');
+    expect(logged).toContain('redis.models:6379/0');
+    expect(() => parseConfig([...required, '--prediction-log', 'redis//:hunter2@x'], {})).toThrow(
+      /^--prediction-log \(WEIR_PREDICTION_LOG\): the value is not a URL/,
+    );
+    expect(() => parseConfig([...required, '--prediction-log', 'redis//:hunter2@x'], {})).not.toThrow(/hunter2/);
+    expect(() => parseConfig([...required, '--prediction-log', 'http://redis:6379'], {})).toThrow(
+      '"http:" is not supported; expected redis://HOST:PORT[/DB]',
+    );
+    expect(() => parseConfig([...required, '--prediction-log', 'redis://redis:6379/zero'], {})).toThrow(
+      'database "zero" is not a number',
+    );
+  });
 });
 
 describe('parseDuration', () => {

@@ -325,5 +325,7 @@ Example:
 export function redacted(config: PredictorConfig): Record<string, unknown> {
   const copy: Record<string, unknown> = { ...config };
   for (const spec of SPECS) if (spec.secret && copy[spec.key] !== undefined) copy[spec.key] = '<redacted>';
+  // A Redis URL may carry a password: it is shown masked.
+  if (config.predictionLog) copy.predictionLog = checkRedisUrl(config.predictionLog);
   return copy;
 }

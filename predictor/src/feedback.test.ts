@@ -57,6 +57,10 @@ describe('scoring a label against a prediction', () => {
     expect(checkItem(item([1]), undefined, 100, 50)).toMatchObject({ rejection: 'unknown' });
     expect(checkItem(item([1]), [up], 100, 100)).toMatchObject({ rejection: 'expired' });
     expect(checkItem(item([1]), [up, { ...up, version: 'v3', at: 20 }], 100, 100)).toBeUndefined();
+    expect(checkItem(item([1]), [up, { ...up, version: 'v2', outputs: [1, 0] }], 100, 1)).toMatchObject({
+      rejection: 'mismatch',
+      message: expect.stringContaining('v1 predicted 1 rows under this id but v2 2'),
+    });
     expect(checkItem(item([1, 0]), [up], 100, 1)).toMatchObject({
       rejection: 'mismatch',
       message: expect.stringContaining('label has 2 entries, but the prediction had 1 rows'),
@@ -104,6 +108,22 @@ describe('InProcessLog', () => {
     log.record('a', up);
     log.record('a', { ...up, version: 'v3' });
     expect((await log.lookup(['a'])).get('a')!.predictions.map((p) => p.version)).toEqual(['v1', 'v3']);
+  });
+
+  test('the same version again under an id keeps the first prediction and its claims (as HSETNX in Redis)', async () => {
+    const log = new InProcessLog(10, 1000, () => 0);
+    log.record('a', up);
+    log.record('a', { ...up, version: 'v2' });
+    expect(
+      await log.claim([
+        { id: 'a', key: claimKey('v1') },
+        { id: 'a', key: claimKey('v2') },
+      ]),
+    ).toEqual([true, true]);
+    log.record('a', { ...up, version: 'v2', outputs: [0] });
+    const request = (await log.lookup(['a'])).get('a')!;
+    expect(request.predictions.find((p) => p.version === 'v2')!.outputs).toEqual([1]);
+    expect(await log.claim([{ id: 'a', key: claimKey('v1') }])).toEqual([false]);
   });
 });
 

@@ -57,6 +57,14 @@ export function checkItem(
       message: `id ${id}: the prediction expired; feedback must arrive within ${ttlMs} ms (--feedback-ttl)`,
     };
   const rows = predictions[0]!.outputs.length;
+  // Every version scored must have predicted the same rows (one request, one input): a reused id
+  // whose predictions differ cannot be scored row by row.
+  const other = predictions.find((p) => p.outputs.length !== rows);
+  if (other)
+    return {
+      rejection: 'mismatch',
+      message: `id ${id}: ${predictions[0]!.version} predicted ${rows} rows under this id but ${other.version} ${other.outputs.length}; it cannot be scored`,
+    };
   for (const [field, list] of [
     ['label', item.labels],
     ['value', item.values],

@@ -287,7 +287,8 @@ async function main(): Promise<void> {
       predictionLogCostAt64: (() => {
         if ('skipped' in logged) return { measured: null, target: '<= 0.15', met: false, skipped: logged.skipped };
         const cost = Math.round((1 - logged.requestsPerSecond / at64.requestsPerSecond) * 1000) / 1000;
-        return { measured: cost, target: '<= 0.15', met: cost <= 0.15 };
+        // Cheap because writes were dropped does not count: every prediction must have been logged.
+        return { measured: cost, target: '<= 0.15 with 0 unlogged', met: cost <= 0.15 && logged.unlogged === 0 };
       })(),
       v4ExtraLatencyMs: {
         measured: Math.round((ortV4.meanMs - ortV2.meanMs) * 10) / 10,

@@ -77,6 +77,14 @@ describe('ModelRollout validation', () => {
       'spec.analysis.comparisons[0].type: "ratio" is not a comparison type; expected proportion, mean, histogram, paired-proportion or paired-mean',
     ],
     [
+      {
+        analysis: {
+          comparisons: [{ name: 'shadow', type: 'paired-proportion', canaryOnly: 'b', stableOnly: 'c', pairs: 'n' }],
+        },
+      },
+      'spec.analysis.comparisons[0].type: "paired-proportion" is judged only in a mirror stage, and this rollout has none; set strategy.mirror',
+    ],
+    [
       { analysis: { comparisons: [{ name: 'acc', type: 'proportion', successes: 'a' }] } },
       'spec.analysis.comparisons[0].trials: missing',
     ],

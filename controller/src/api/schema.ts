@@ -251,6 +251,15 @@ export const specSchema = z
         message: 'is the same as stable.version',
         input: spec.canary.version,
       });
+    spec.analysis.comparisons.forEach((c, i) => {
+      if ((c.type === 'paired-proportion' || c.type === 'paired-mean') && !spec.strategy.mirror)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['analysis', 'comparisons', i, 'type'],
+          message: `is judged only in a mirror stage, and this rollout has none; set strategy.mirror (such as {percent: 100, duration: 10m})`,
+          input: c.type,
+        });
+    });
     const seen = new Set<string>();
     for (const [list, key] of [
       [spec.analysis.guardrails, 'guardrails'],

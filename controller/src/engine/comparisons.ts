@@ -104,7 +104,9 @@ function estimate(
     const n = observation.table.pairs;
     return {
       difference: r.difference,
-      variance: r.variance,
+      // No discordant pair (b = c = 0: a shadow identical to stable) is evidence of no difference,
+      // not missing data: floored at half a discordant pair's worth, so it reads as inconclusive.
+      variance: Math.max(r.variance, 1 / (4 * n * n)),
       samples: { stable: n, canary: n },
       defaultTau: 0.02,
       plannedPerArm: undefined,
@@ -115,7 +117,9 @@ function estimate(
     const n = observation.differences.n;
     return {
       difference: r.difference,
-      variance: r.variance,
+      // Identical per-pair differences (sd 0) are data too: a zero difference reads as inconclusive,
+      // a constant nonzero one as significant.
+      variance: Math.max(r.variance, (Number.EPSILON * Math.max(1, Math.abs(r.difference))) ** 2),
       samples: { stable: n, canary: n },
       defaultTau: Math.max(r.sd * 0.1, 1e-12),
       plannedPerArm:

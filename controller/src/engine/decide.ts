@@ -301,7 +301,12 @@ export function decide(input: EngineInput): Decision {
   if (mirroring && outcomes.length > 0) {
     // minSamplesPerStage counts labelled pairs here: the fewest any paired comparison has.
     const pairs = Math.min(
-      ...outcomes.map((o) => (o.reason.samples ? Math.min(o.reason.samples.stable, o.reason.samples.canary) : 0)),
+      ...outcomes.map((o) => {
+        const observed = input.observations.comparisons.find((c) => c.name === o.name);
+        if (observed?.type === 'paired-proportion') return observed.table?.pairs ?? 0;
+        if (observed?.type === 'paired-mean') return observed.differences?.n ?? 0;
+        return 0;
+      }),
     );
     if (pairs < spec.strategy.minSamplesPerStage)
       blockers.push(`labelled pairs ${Math.floor(pairs)} of ${spec.strategy.minSamplesPerStage}`);

@@ -105,4 +105,26 @@ describe('the mirror stage', () => {
     expect(d.action).toBe('rollback');
     expect(d.statusPatch.message).toContain('shadow-brier: harmful');
   });
+
+  test('a shadow identical to stable (no discordant pair, equal losses) is inconclusive, not nodata, and advances', () => {
+    const d = step(
+      spec,
+      mirroring(),
+      paired({ canaryOnly: 0, stableOnly: 0, pairs: 5000 }, [5000, 0, 0]),
+      T0 + 3 * MIN,
+    );
+    expect(d).toMatchObject({ action: 'advance', canaryWeight: 10 });
+    expect(d.reasons.find((r) => r.metric === 'shadow-accuracy')).toMatchObject({ verdict: 'inconclusive' });
+    expect(d.reasons.find((r) => r.metric === 'shadow-brier')).toMatchObject({ verdict: 'inconclusive' });
+  });
+
+  test('the pairs gate counts pairs from the data even when a comparison has too little to judge', () => {
+    const observations = paired({ canaryOnly: 3, stableOnly: 2, pairs: 150 });
+    observations.comparisons[2] = { name: 'shadow-brier', type: 'paired-mean' };
+    const d = step(spec, mirroring(), observations, T0 + 3 * MIN);
+    expect(d.action).toBe('hold');
+    expect(d.statusPatch.message).toContain('labelled pairs 0 of 200');
+    const enough = paired({ canaryOnly: 3, stableOnly: 2, pairs: 150 });
+    expect(step(spec, mirroring(), enough, T0 + 3 * MIN).statusPatch.message).toContain('labelled pairs 150 of 200');
+  });
 });

@@ -25,12 +25,17 @@ import type { PredictorState } from '../state.js';
 import type { ModelTask } from '../task.js';
 import { checkModelName } from './models.js';
 
-/** Envoy marks a mirrored request by appending "-shadow" to its host (before any port); weir's local gateway sets x-weir-mirrored. */
+/**
+ * weir's local gateway marks a mirrored copy with x-weir-mirrored. Envoy's mirror (a "-shadow"
+ * host) is not guessed from the host name, which a real Service may also end with: there the
+ * atomic claims make the copy harmless (it counts nothing the primary's replica counts).
+ */
 export function isMirroredCopy(headers: http.IncomingHttpHeaders): boolean {
-  if (headers['x-weir-mirrored'] === 'true') return true;
-  const host = headers.host ?? headers[':authority'];
-  return typeof host === 'string' && /-shadow(:\d+)?$/.test(host);
+  return headers['x-weir-mirrored'] === 'true';
 }
+
+/** How long a request waits for its claims before it answers 503 (the claims still count when they land). */
+const CLAIM_WAIT_MS = 2000;
 
 /** Seconds a client waits before retrying while the prediction log is unreachable. */
 const RETRY_AFTER_S = 2;
@@ -71,36 +76,14 @@ export async function feedback(state: PredictorState, { req, params }: Exchange)
   }
 }
 
-async function score(state: PredictorState, task: ModelTask, servingVersion: string, items: FeedbackItem[]) {
-  const ttlMs = state.config.feedbackTtlMs;
-  const logged = await state.predictions.lookup(items.map((i) => i.id));
-  const now = Date.now();
-  const rejected = items.flatMap((item, index) => {
-    const problem = checkItem(item, logged.get(item.id)?.predictions, ttlMs, now);
-    return problem ? [{ index, id: item.id, reason: problem.rejection, error: problem.message }] : [];
-  });
-  if (rejected.length > 0) {
-    for (const r of rejected) state.metrics.rejected(servingVersion, r.reason);
-    const first = rejected[0]!;
-    const more = rejected.length > 1 ? ` (and ${rejected.length - 1} more)` : '';
-    const error = `${items.length > 1 ? `[${first.index}]: ` : ''}${first.error}${more}; nothing in this request was counted`;
-    return { status: REJECTION_STATUS[first.reason], body: { accepted: 0, rejected, error } };
-  }
+interface Joined {
+  item: FeedbackItem;
+  predictions: LoggedPrediction[];
+  pairs: [LoggedPrediction, LoggedPrediction][];
+}
 
-  // Every live prediction of each item, and every pair of them, is claimed in one atomic step.
-  const joined = items.map((item) => {
-    const predictions = logged.get(item.id)!.predictions.filter((p) => p.at + ttlMs > now);
-    const pairs: [LoggedPrediction, LoggedPrediction][] = [];
-    for (let a = 0; a < predictions.length; a++)
-      for (let b = a + 1; b < predictions.length; b++) pairs.push([predictions[a]!, predictions[b]!]);
-    return { item, predictions, pairs };
-  });
-  const claims = joined.flatMap(({ item, predictions, pairs }) => [
-    ...predictions.map((p) => ({ id: item.id, key: claimKey(p.version) })),
-    ...pairs.map(([a, b]) => ({ id: item.id, key: pairClaimKey(a.version, b.version) })),
-  ]);
-  const granted = await state.predictions.claim(claims);
-
+/** Counts every granted claim: each version's rows once, and each pair's rows once (in both orientations). */
+function countGranted(state: PredictorState, task: ModelTask, joined: Joined[], granted: boolean[]) {
   let next = 0;
   let duplicates = 0;
   const counted: Record<string, number> = {};
@@ -143,6 +126,52 @@ async function score(state: PredictorState, task: ModelTask, servingVersion: str
     }
     if (!fresh) duplicates++;
   }
+  return { duplicates, counted };
+}
+
+async function score(state: PredictorState, task: ModelTask, servingVersion: string, items: FeedbackItem[]) {
+  const ttlMs = state.config.feedbackTtlMs;
+  const logged = await state.predictions.lookup(items.map((i) => i.id));
+  const now = Date.now();
+  const rejected = items.flatMap((item, index) => {
+    const problem = checkItem(item, logged.get(item.id)?.predictions, ttlMs, now);
+    return problem ? [{ index, id: item.id, reason: problem.rejection, error: problem.message }] : [];
+  });
+  if (rejected.length > 0) {
+    for (const r of rejected) state.metrics.rejected(servingVersion, r.reason);
+    const first = rejected[0]!;
+    const more = rejected.length > 1 ? ` (and ${rejected.length - 1} more)` : '';
+    const error = `${items.length > 1 ? `[${first.index}]: ` : ''}${first.error}${more}; nothing in this request was counted`;
+    return { status: REJECTION_STATUS[first.reason], body: { accepted: 0, rejected, error } };
+  }
+
+  // Every live prediction of each item, and every pair of them, is claimed in one atomic step.
+  const joined: Joined[] = items.map((item) => {
+    const predictions = logged.get(item.id)!.predictions.filter((p) => p.at + ttlMs > now);
+    const pairs: [LoggedPrediction, LoggedPrediction][] = [];
+    for (let a = 0; a < predictions.length; a++)
+      for (let b = a + 1; b < predictions.length; b++) pairs.push([predictions[a]!, predictions[b]!]);
+    return { item, predictions, pairs };
+  });
+  const claims = joined.flatMap(({ item, predictions, pairs }) => [
+    ...predictions.map((p) => ({ id: item.id, key: claimKey(p.version) })),
+    ...pairs.map(([a, b]) => ({ id: item.id, key: pairClaimKey(a.version, b.version) })),
+  ]);
+  // The counts follow the claims whenever they are granted, even after this request gave up waiting
+  // and answered 503: a claim taken is always counted, so the client's retry (a duplicate) loses nothing.
+  const counting = state.predictions.claim(claims).then((granted) => countGranted(state, task, joined, granted));
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    counting,
+    new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), CLAIM_WAIT_MS))),
+  ]).finally(() => clearTimeout(timer));
+  if (outcome === 'late') {
+    counting.catch(() => undefined);
+    throw new PredictionLogUnavailable(
+      `the prediction log (Redis) did not confirm the claims within ${CLAIM_WAIT_MS} ms (they are counted if it does; a retry then answers duplicates)`,
+    );
+  }
+  const { duplicates, counted } = outcome;
   return {
     status: 200,
     body: { accepted: items.length - duplicates, duplicates, counted, rejected: [] },

@@ -1,6 +1,6 @@
 // POST /v2/models/{name}[/versions/{v}]/infer: decode, answer from the cache or
 // a batch run, and remember the prediction for its ground truth.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { RequestError } from '../../../shared/errors.js';
 import { parseJsonBody, readBody, type Exchange, type Reply } from '../../../shared/http.js';
 import { cacheKey } from '../cache.js';
@@ -13,7 +13,8 @@ import { modelFor } from './models.js';
 export async function infer(state: PredictorState, { req, params, labels }: Exchange): Promise<Reply> {
   const model = modelFor(state, params.model!, params.version);
   labels.version = model.version;
-  const body = parseJsonBody((await readBody(req, state.config.maxBodyBytes)).toString('utf8'));
+  const raw = await readBody(req, state.config.maxBodyBytes);
+  const body = parseJsonBody(raw.toString('utf8'));
   // Each element takes at least two bytes of JSON ("0,"), so no honest request carries more than this.
   const request = decodeInferRequest(body, model.input, {
     maxElements: Math.max(model.input.width, Math.floor(state.config.maxBodyBytes / 2)),
@@ -33,11 +34,15 @@ export async function infer(state: PredictorState, { req, params, labels }: Exch
     outputs = await batcher.submit(request.values, request.rows);
     if (key !== undefined) state.cache.set(key, outputs);
   }
-  // The body's id, else the mesh's request id (Envoy sets it, the same on a mirrored copy, so a
-  // shadow's prediction joins the same label), else a new one.
+  // The body's id, else one made from the mesh's request id (Envoy sets it, the same on a mirrored
+  // copy) and a hash of the body: a shadow's copy of the request joins the same label, while a
+  // service that sends one x-request-id on several different calls gets one id per call.
   const header = req.headers['x-request-id'];
   const id =
-    request.id ?? (typeof header === 'string' && header !== '' && header.length <= 256 ? header : randomUUID());
+    request.id ??
+    (typeof header === 'string' && header !== '' && header.length <= 200
+      ? `${header}.${createHash('sha256').update(raw).digest('base64url').slice(0, 16)}`
+      : randomUUID());
   // Each output becomes plain numbers once; the response and the feedback store share them.
   const plain = new Map(
     outputs.map((o) => [o.name, { tensor: o, data: Array.from(o.data as ArrayLike<number | bigint>, Number) }]),
@@ -46,12 +51,18 @@ export async function infer(state: PredictorState, { req, params, labels }: Exch
   const predicted = plain.get(task.output);
   if (predicted) {
     if (task.type === 'classification') state.metrics.predicted(model.version, predicted.data, task.classes);
-    state.predictions.record(id, {
-      version: model.version,
-      outputs: predicted.data,
-      probabilities: task.type === 'classification' ? plain.get('probability')?.data : undefined,
-      at: Date.now(),
-    });
+    const probability = plain.get('probability');
+    if (predicted.data.every(Number.isFinite))
+      state.predictions.record(id, {
+        version: model.version,
+        outputs: predicted.data,
+        // One probability per row (of the positive class); a per-class matrix is not read as one.
+        probabilities:
+          task.type === 'classification' && probability?.tensor.perRow === 1 ? probability.data : undefined,
+        at: Date.now(),
+      });
+    // A non-finite output cannot be scored; it is counted, never logged.
+    else state.metrics.notLogged(model.version, 'invalid');
   }
   return {
     status: 200,

@@ -46,9 +46,11 @@ export class InProcessLog implements PredictionLog {
     this.dropExpired(now);
     const existing = this.byId.get(id);
     if (existing) {
-      // The same id predicted again (a client's own id, reused): the newest prediction per version wins.
-      const others = existing.request.predictions.filter((p) => p.version !== prediction.version);
-      existing.request = { predictions: [...others, prediction], claimed: new Set() };
+      // Another version's prediction of the same request (a shadow's) joins it. The same version
+      // again under this id (a client's reused id) is ignored: the first prediction stays, as in
+      // Redis (HSETNX), so nothing already logged or claimed can be replaced.
+      if (!existing.request.predictions.some((p) => p.version === prediction.version))
+        existing.request.predictions.push(prediction);
       return;
     }
     if (this.used === this.ring.length) this.dropOldest();

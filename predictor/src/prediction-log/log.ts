@@ -77,8 +77,9 @@ export function checkRedisUrl(url: string): string {
   try {
     parsed = new URL(url);
   } catch {
+    // The value may hold a password: it is not repeated.
     throw new UsageError(
-      `--prediction-log (WEIR_PREDICTION_LOG): "${url}" is not a URL; expected redis://HOST:PORT[/DB]`,
+      '--prediction-log (WEIR_PREDICTION_LOG): the value is not a URL; expected redis://HOST:PORT[/DB]',
     );
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')

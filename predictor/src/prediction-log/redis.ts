@@ -2,7 +2,7 @@
 // `weir:<model>:<id>`, holds each version's prediction (field `r:<version>`,
 // compact JSON) and the claims taken when it was scored (`v:<version>`, and
 // `p:<a>|<b>` for a pair). The hash expires a grace period after the feedback
-// TTL. Claims are HSETNX inside one MULTI, so each (id, version) is scored
+// TTL, counted from its first prediction. Claims are HSETNX inside one MULTI, so each (id, version) is scored
 // exactly once across replicas, retries and mirrored copies.
 //
 // Writes are batched per event-loop turn into one pipeline, off the request
@@ -65,6 +65,9 @@ export class RedisLog implements PredictionLog {
       url: options.url,
       // Commands fail at once while disconnected instead of queueing without bound.
       disableOfflineQueue: true,
+      // A dead peer (a node gone without closing the connection) is noticed within seconds, not
+      // when the kernel gives up on the socket.
+      pingInterval: 5000,
       socket: {
         connectTimeout: 2000,
         // Forever, from 100 ms up to 2 s apart: logging resumes by itself when Redis returns.
@@ -75,7 +78,8 @@ export class RedisLog implements PredictionLog {
     this.client.on('end', () => this.setReady(false));
     this.client.on('reconnecting', () => this.setReady(false));
     this.client.on('error', (err: Error) => {
-      this.setReady(false);
+      // Not every error closes the connection; readiness follows the client's own state.
+      this.setReady(this.client.isReady);
       // One line per 10 s at most: a down Redis must not flood the log.
       const now = Date.now();
       if (now - this.lastErrorLog > 10_000) {
@@ -89,7 +93,7 @@ export class RedisLog implements PredictionLog {
   }
 
   get up(): boolean {
-    return this.ready;
+    return this.client.isReady;
   }
 
   /** Starts connecting; resolves at once even when Redis is down (it keeps trying in the background). */
@@ -109,7 +113,7 @@ export class RedisLog implements PredictionLog {
   }
 
   record(id: string, prediction: LoggedPrediction): void {
-    if (!this.ready) return this.options.onUnlogged('unavailable', 1);
+    if (!this.client.isReady) return this.options.onUnlogged('unavailable', 1);
     if (this.inFlight + this.batch.length >= this.maxInFlight) return this.options.onUnlogged('backlog', 1);
     const stored: Stored = { o: prediction.outputs, t: prediction.at };
     if (prediction.probabilities) stored.p = prediction.probabilities;
@@ -125,10 +129,13 @@ export class RedisLog implements PredictionLog {
     const batch = this.batch;
     this.batch = [];
     if (batch.length === 0) return;
-    if (!this.ready) return this.options.onUnlogged('unavailable', batch.length);
+    if (!this.client.isReady) return this.options.onUnlogged('unavailable', batch.length);
     this.inFlight += batch.length;
     const pipeline = this.client.multi();
-    for (const { key, field, value } of batch) pipeline.hSet(key, field, value).pExpire(key, this.keepMs);
+    // HSETNX: the first prediction of a version under an id stays; nothing can replace one already
+    // logged (or claimed). The expiry is set by the first write only (NX), so a later version's
+    // write does not extend it.
+    for (const { key, field, value } of batch) pipeline.hSetNX(key, field, value).pExpire(key, this.keepMs, 'NX');
     pipeline
       .execAsPipeline()
       .catch(() => this.options.onUnlogged('error', batch.length))
@@ -138,7 +145,7 @@ export class RedisLog implements PredictionLog {
   }
 
   private async bounded<T>(what: string, work: () => Promise<T>): Promise<T> {
-    if (!this.ready) throw new PredictionLogUnavailable('the prediction log (Redis) is unreachable');
+    if (!this.client.isReady) throw new PredictionLogUnavailable('the prediction log (Redis) is unreachable');
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
@@ -172,17 +179,25 @@ export class RedisLog implements PredictionLog {
     });
   }
 
-  claim(claims: { id: string; key: string }[]): Promise<boolean[]> {
-    if (claims.length === 0) return Promise.resolve([]);
-    return this.bounded('a claim', async () => {
-      const transaction = this.client.multi();
-      for (const { id, key } of claims) {
-        // A hash that expired between lookup and claim must not come back without an expiry.
-        transaction.hSetNX(this.key(id), key, '1').pExpire(this.key(id), this.keepMs, 'NX');
-      }
-      const replies = (await transaction.exec()) as unknown as unknown[];
-      return claims.map((_, i) => Number(replies[i * 2]) === 1);
-    });
+  /**
+   * Not bounded by the timeout: once the MULTI is sent it may run, and its claims must then be
+   * counted, so the caller keeps waiting for the reply (the endpoint answers 503 meanwhile).
+   */
+  async claim(claims: { id: string; key: string }[]): Promise<boolean[]> {
+    if (claims.length === 0) return [];
+    if (!this.client.isReady) throw new PredictionLogUnavailable('the prediction log (Redis) is unreachable');
+    const transaction = this.client.multi();
+    for (const { id, key } of claims) {
+      // A hash that expired between lookup and claim must not come back without an expiry.
+      transaction.hSetNX(this.key(id), key, '1').pExpire(this.key(id), this.keepMs, 'NX');
+    }
+    let replies: unknown[];
+    try {
+      replies = (await transaction.exec()) as unknown as unknown[];
+    } catch (err) {
+      throw new PredictionLogUnavailable(`the prediction log (Redis) failed a claim: ${(err as Error).message}`);
+    }
+    return claims.map((_, i) => Number(replies[i * 2]) === 1);
   }
 
   async close(): Promise<void> {
@@ -191,7 +206,17 @@ export class RedisLog implements PredictionLog {
     this.flush();
     const deadline = Date.now() + 2000;
     while (this.inFlight > 0 && Date.now() < deadline) await nextTurn();
-    await this.client.close().catch(() => this.client.destroy());
+    // close() waits for every pending reply, which a dead connection never sends.
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      this.client.close().then(
+        () => true,
+        () => false,
+      ),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 2000))),
+    ]);
+    clearTimeout(timer);
+    if (!closed) this.client.destroy();
   }
 }
 
