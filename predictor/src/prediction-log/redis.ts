@@ -5,9 +5,10 @@
 // TTL, counted from its first prediction. Claims are HSETNX inside one MULTI, so each (id, version) is scored
 // exactly once across replicas, retries and mirrored copies.
 //
-// Writes are batched per event-loop turn into one pipeline, off the request
-// path. While Redis is unreachable, or when too many writes are in flight,
+// Writes are batched per event-loop turn into one script call, off the
+// request path. While Redis is unreachable, or when too many writes are in flight,
 // predictions are counted as unlogged and dropped; inference never waits.
+import { createHash } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { createClient, type RedisClientType } from 'redis';
 import type { Logger } from '../../../shared/log.js';
@@ -33,6 +34,20 @@ export interface RedisLogOptions {
   onUnlogged(reason: UnloggedReason, count: number): void;
   onUp?(up: boolean): void;
 }
+
+/**
+ * Logs records: KEYS are the request hashes, ARGV[1] the expiry in ms, then a field and a value per
+ * key. The first prediction of a version under an id stays (HSETNX); the expiry is set once (NX).
+ */
+const RECORD_SCRIPT = `local ttl = ARGV[1]
+for i = 1, #KEYS do
+  redis.call('HSETNX', KEYS[i], ARGV[2 * i], ARGV[2 * i + 1])
+  redis.call('PEXPIRE', KEYS[i], ttl, 'NX')
+end
+return #KEYS`;
+const RECORD_SHA = createHash('sha1').update(RECORD_SCRIPT).digest('hex');
+/** Records per script call, so no one call holds Redis long. */
+const MAX_RECORDS_PER_CALL = 1000;
 
 interface Stored {
   o: number[];
@@ -130,18 +145,33 @@ export class RedisLog implements PredictionLog {
     this.batch = [];
     if (batch.length === 0) return;
     if (!this.client.isReady) return this.options.onUnlogged('unavailable', batch.length);
-    this.inFlight += batch.length;
-    const pipeline = this.client.multi();
-    // HSETNX: the first prediction of a version under an id stays; nothing can replace one already
-    // logged (or claimed). The expiry is set by the first write only (NX), so a later version's
-    // write does not extend it.
-    for (const { key, field, value } of batch) pipeline.hSetNX(key, field, value).pExpire(key, this.keepMs, 'NX');
-    pipeline
-      .execAsPipeline()
-      .catch(() => this.options.onUnlogged('error', batch.length))
-      .finally(() => {
-        this.inFlight -= batch.length;
-      });
+    for (let i = 0; i < batch.length; i += MAX_RECORDS_PER_CALL) {
+      const part = batch.slice(i, i + MAX_RECORDS_PER_CALL);
+      this.inFlight += part.length;
+      this.write(part)
+        .catch(() => this.options.onUnlogged('error', part.length))
+        .finally(() => {
+          this.inFlight -= part.length;
+        });
+    }
+  }
+
+  /**
+   * One EVALSHA per batch: a command per record costs the client a promise and an encoding each,
+   * and the server a parse each; the script does HSETNX + PEXPIRE NX per record inside Redis.
+   */
+  private async write(part: { key: string; field: string; value: string }[]): Promise<void> {
+    const options = {
+      keys: part.map((r) => r.key),
+      arguments: [String(this.keepMs), ...part.flatMap((r) => [r.field, r.value])],
+    };
+    try {
+      await this.client.evalSha(RECORD_SHA, options);
+    } catch (err) {
+      // After a Redis restart its script cache is empty: send the script itself once.
+      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
+      await this.client.eval(RECORD_SCRIPT, options);
+    }
   }
 
   private async bounded<T>(what: string, work: () => Promise<T>): Promise<T> {
