@@ -7,3 +7,9 @@ export const ISTIO_REQUESTS = 'istio_requests_total';
 export const ISTIO_DURATION = 'istio_request_duration_milliseconds';
 /** The predictor's ground-truth counter (labels: model, version, outcome). */
 export const PREDICTOR_FEEDBACK = 'weir_predictor_feedback_total';
+/** The predictor's confusion matrix (labels: model, version, predicted, actual). */
+export const PREDICTOR_CONFUSION = 'weir_predictor_confusion_total';
+/** Rows two versions both answered, by outcome (labels: model, version, baseline, outcome). */
+export const PREDICTOR_PAIRED_FEEDBACK = 'weir_predictor_paired_feedback_total';
+/** 1 while the predictor's prediction log accepts writes (labels: model, version, log). */
+export const PREDICTOR_LOG_UP = 'weir_predictor_prediction_log_up';

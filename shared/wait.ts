@@ -20,3 +20,25 @@ export async function waitFor(
     await sleep(everyMs);
   }
 }
+
+/** What `withTimeout` resolves with when the time ran out first. */
+export const TIMED_OUT = Symbol('timed out');
+
+/**
+ * The work's result, or TIMED_OUT when `ms` pass first. The work is not
+ * cancelled: it goes on, and a rejection after the timeout is left to the caller's own handler.
+ */
+export async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<typeof TIMED_OUT>((resolve) => {
+        timer = setTimeout(() => resolve(TIMED_OUT), ms);
+        timer.unref();
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -3,7 +3,12 @@
 // a new version when it is swapped in. The controller's comparisons read the
 // feedback counters (proportions and sufficient statistics) straight from here.
 import client from 'prom-client';
-import { PREDICTOR_FEEDBACK } from '../../shared/metric-names.js';
+import {
+  PREDICTOR_CONFUSION,
+  PREDICTOR_FEEDBACK,
+  PREDICTOR_LOG_UP,
+  PREDICTOR_PAIRED_FEEDBACK,
+} from '../../shared/metric-names.js';
 
 const PREFIX = 'weir_predictor_';
 /** Seconds; from 0.5 ms, since a small model answers in about a millisecond. */
@@ -62,12 +67,13 @@ export class PredictorMetrics {
     const sources = this.sources;
     const registers = [this.registry];
     const labelNames = ['model', 'version'] as const;
-    this.requests = new client.Counter({
-      name: `${PREFIX}requests_total`,
-      help: 'HTTP requests by endpoint and status code',
-      labelNames: [...labelNames, 'endpoint', 'code'],
-      registers,
-    });
+    /** A counter labelled model and version, plus `extra`. */
+    const counter = (name: string, help: string, extra: string[] = []) =>
+      new client.Counter({ name, help, labelNames: [...labelNames, ...extra], registers });
+    this.requests = counter(`${PREFIX}requests_total`, 'HTTP requests by endpoint and status code', [
+      'endpoint',
+      'code',
+    ]);
     this.requestDuration = new client.Histogram({
       name: `${PREFIX}request_duration_seconds`,
       help: 'HTTP request duration, from first byte read to response written',
@@ -99,18 +105,8 @@ export class PredictorMetrics {
         for (const [version, depth] of sources.queueDepths()) this.set({ model, version }, depth);
       },
     });
-    this.cacheHits = new client.Counter({
-      name: `${PREFIX}cache_hits_total`,
-      help: 'Infer requests answered from the prediction cache',
-      labelNames,
-      registers,
-    });
-    this.cacheMisses = new client.Counter({
-      name: `${PREFIX}cache_misses_total`,
-      help: 'Infer requests not found in the prediction cache',
-      labelNames,
-      registers,
-    });
+    this.cacheHits = counter(`${PREFIX}cache_hits_total`, 'Infer requests answered from the prediction cache');
+    this.cacheMisses = counter(`${PREFIX}cache_misses_total`, 'Infer requests not found in the prediction cache');
     this.cacheEntries = new client.Gauge({
       name: `${PREFIX}cache_entries`,
       help: 'Entries in the prediction cache (all versions)',
@@ -120,130 +116,110 @@ export class PredictorMetrics {
         this.set({ model, version: sources.servingVersion() }, sources.cacheEntries());
       },
     });
-    this.modelLoads = new client.Counter({
-      name: `${PREFIX}model_loads_total`,
-      help: 'Model load attempts by result (success, failure)',
-      labelNames: [...labelNames, 'result'],
-      registers,
-    });
+    this.modelLoads = counter(`${PREFIX}model_loads_total`, 'Model load attempts by result (success, failure)', [
+      'result',
+    ]);
     this.modelReady = new client.Gauge({
       name: `${PREFIX}model_ready`,
       help: '1 while this version is loaded and serving',
       labelNames,
       registers,
     });
-    this.predictions = new client.Counter({
-      name: `${PREFIX}predictions_total`,
-      help: 'Predicted rows by predicted class',
-      labelNames: [...labelNames, 'class'],
-      registers,
-    });
-    this.feedbackLabels = new client.Counter({
-      name: PREDICTOR_FEEDBACK,
-      help: 'Labelled predictions by outcome (correct, incorrect)',
-      labelNames: [...labelNames, 'outcome'],
-      registers,
-    });
-    this.feedbackRejected = new client.Counter({
-      name: `${PREFIX}feedback_rejected_total`,
-      help: 'Feedback items rejected, by reason (unknown, expired, invalid, mismatch)',
-      labelNames: [...labelNames, 'reason'],
-      registers,
-    });
-    this.brierSum = new client.Counter({
-      name: `${PREFIX}brier_loss_sum_total`,
-      help: 'Sum of per-prediction Brier loss (p - y)^2 over labelled predictions',
-      labelNames,
-      registers,
-    });
-    this.brierSquares = new client.Counter({
-      name: `${PREFIX}brier_loss_squares_sum_total`,
-      help: 'Sum of squared per-prediction Brier loss, for variance',
-      labelNames,
-      registers,
-    });
-    this.valueSamples = new client.Counter({
-      name: `${PREFIX}business_value_samples_total`,
-      help: 'Labelled predictions that carried a business value',
-      labelNames,
-      registers,
-    });
+    this.predictions = counter(`${PREFIX}predictions_total`, 'Predicted rows by predicted class', ['class']);
+    this.feedbackLabels = counter(PREDICTOR_FEEDBACK, 'Labelled predictions by outcome (correct, incorrect)', [
+      'outcome',
+    ]);
+    this.feedbackRejected = counter(
+      `${PREFIX}feedback_rejected_total`,
+      'Feedback items rejected, by reason (unknown, expired, invalid, mismatch)',
+      ['reason'],
+    );
+    this.brierSum = counter(
+      `${PREFIX}brier_loss_sum_total`,
+      'Sum of per-prediction Brier loss (p - y)^2 over labelled predictions',
+    );
+    this.brierSquares = counter(
+      `${PREFIX}brier_loss_squares_sum_total`,
+      'Sum of squared per-prediction Brier loss, for variance',
+    );
+    this.valueSamples = counter(
+      `${PREFIX}business_value_samples_total`,
+      'Labelled predictions that carried a business value',
+    );
     // Business value can be negative, and Prometheus reads any decrease of a
     // counter as a reset, so the signed sum is kept as two monotonic counters:
     // net value over a window = increase(gains) - increase(losses).
-    this.valueGains = new client.Counter({
-      name: `${PREFIX}business_value_gains_sum_total`,
-      help: 'Sum of positive business value (return captured by acting on the prediction)',
-      labelNames,
-      registers,
-    });
-    this.valueLosses = new client.Counter({
-      name: `${PREFIX}business_value_losses_sum_total`,
-      help: 'Sum of the magnitudes of negative business value',
-      labelNames,
-      registers,
-    });
-    this.valueSquares = new client.Counter({
-      name: `${PREFIX}business_value_squares_sum_total`,
-      help: 'Sum of squared business value, for variance',
-      labelNames,
-      registers,
-    });
-    this.aborts = new client.Counter({
-      name: `${PREFIX}client_aborts_total`,
-      help: 'Requests the client abandoned before its body arrived (not errors, not in requests_total)',
-      labelNames: [...labelNames, 'endpoint'],
-      registers,
-    });
-    this.vanished = new client.Counter({
-      name: `${PREFIX}model_vanished_total`,
-      help: "Times the serving version's files disappeared from the repository (it keeps answering from memory; readiness turns false)",
-      labelNames,
-      registers,
-    });
-    const counter = (name: string, help: string, extra: string[] = []) =>
-      new client.Counter({ name: `${PREFIX}${name}`, help, labelNames: [...labelNames, ...extra], registers });
+    this.valueGains = counter(
+      `${PREFIX}business_value_gains_sum_total`,
+      'Sum of positive business value (return captured by acting on the prediction)',
+    );
+    this.valueLosses = counter(
+      `${PREFIX}business_value_losses_sum_total`,
+      'Sum of the magnitudes of negative business value',
+    );
+    this.valueSquares = counter(
+      `${PREFIX}business_value_squares_sum_total`,
+      'Sum of squared business value, for variance',
+    );
+    this.aborts = counter(
+      `${PREFIX}client_aborts_total`,
+      'Requests the client abandoned before its body arrived (not errors, not in requests_total)',
+      ['endpoint'],
+    );
+    this.vanished = counter(
+      `${PREFIX}model_vanished_total`,
+      "Times the serving version's files disappeared from the repository (it keeps answering from memory; readiness turns false)",
+    );
     this.confusion = counter(
-      'confusion_total',
+      PREDICTOR_CONFUSION,
       'Labelled rows by predicted and actual class (classification; classes bounded by the model metadata)',
       ['predicted', 'actual'],
     );
-    this.regressionCount = counter('regression_labelled_total', 'Labelled rows of a regression model');
+    this.regressionCount = counter(`${PREFIX}regression_labelled_total`, 'Labelled rows of a regression model');
     this.regressionAbsolute = counter(
-      'regression_absolute_error_sum_total',
+      `${PREFIX}regression_absolute_error_sum_total`,
       'Sum of |predicted − actual| (regression)',
     );
-    this.regressionSquared = counter('regression_squared_error_sum_total', 'Sum of (predicted − actual)² (regression)');
+    this.regressionSquared = counter(
+      `${PREFIX}regression_squared_error_sum_total`,
+      'Sum of (predicted − actual)² (regression)',
+    );
     this.paired = counter(
-      'paired_feedback_total',
+      PREDICTOR_PAIRED_FEEDBACK,
       'Labelled rows predicted by both `version` and `baseline` (a shadow and stable), by outcome: both_correct, version_only, baseline_only, neither',
       ['baseline', 'outcome'],
     );
-    this.pairedLossSamples = counter('paired_loss_samples_total', 'Rows where both version and baseline have a loss', [
-      'baseline',
-    ]);
-    this.pairedLossVersion = counter('paired_loss_version_sum_total', "Sum of the version's loss over paired rows", [
-      'baseline',
-    ]);
-    this.pairedLossBaseline = counter('paired_loss_baseline_sum_total', "Sum of the baseline's loss over paired rows", [
-      'baseline',
-    ]);
+    this.pairedLossSamples = counter(
+      `${PREFIX}paired_loss_samples_total`,
+      'Rows where both version and baseline have a loss',
+      ['baseline'],
+    );
+    this.pairedLossVersion = counter(
+      `${PREFIX}paired_loss_version_sum_total`,
+      "Sum of the version's loss over paired rows",
+      ['baseline'],
+    );
+    this.pairedLossBaseline = counter(
+      `${PREFIX}paired_loss_baseline_sum_total`,
+      "Sum of the baseline's loss over paired rows",
+      ['baseline'],
+    );
     this.pairedLossSquares = counter(
-      'paired_loss_difference_squares_sum_total',
+      `${PREFIX}paired_loss_difference_squares_sum_total`,
       'Sum of (version loss − baseline loss)² over paired rows (loss: Brier for classification, squared error for regression)',
       ['baseline'],
     );
     this.duplicates = counter(
-      'feedback_duplicates_total',
+      `${PREFIX}feedback_duplicates_total`,
       "Feedback for a version's prediction that was already scored (a retry, or a mirrored copy); answered 200, not counted again",
     );
     this.unlogged = counter(
-      'predictions_unlogged_total',
+      `${PREFIX}predictions_unlogged_total`,
       'Predictions not written to the prediction log, by reason (unavailable, backlog, error); inference still answered',
       ['reason'],
     );
     this.logUp = new client.Gauge({
-      name: `${PREFIX}prediction_log_up`,
+      name: PREDICTOR_LOG_UP,
       help: '1 while the prediction log accepts writes',
       labelNames: ['model', 'log'],
       registers,
@@ -285,12 +261,19 @@ export class PredictorMetrics {
 
   /** Predicted rows by class; a class the metadata does not declare counts as "other", so the label set stays bounded. */
   predicted(version: string, labels: ArrayLike<number>, classes: readonly number[]): void {
-    const counts = new Map<string, number>();
+    // On every request: counted per class position (the last slot is "other"), no allocation per class name.
+    const counts = new Array<number>(classes.length + 1).fill(0);
     for (let i = 0; i < labels.length; i++) {
-      const name = classes.includes(labels[i]!) ? String(labels[i]) : 'other';
-      counts.set(name, (counts.get(name) ?? 0) + 1);
+      const at = classes.indexOf(labels[i]!);
+      counts[at < 0 ? classes.length : at]!++;
     }
-    for (const [name, count] of counts) this.predictions.inc({ model: this.model, version, class: name }, count);
+    counts.forEach((count, at) => {
+      if (count > 0)
+        this.predictions.inc(
+          { model: this.model, version, class: at < classes.length ? String(classes[at]) : 'other' },
+          count,
+        );
+    });
   }
 
   labelled(version: string, correct: boolean | undefined, brier: number | undefined, value: number | undefined): void {

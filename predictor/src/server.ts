@@ -6,6 +6,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Exchange } from '../../shared/http.js';
 import type { Logger } from '../../shared/log.js';
+import { TIMED_OUT, withTimeout } from '../../shared/wait.js';
 import { Batcher } from './batcher.js';
 import { PredictionCache } from './cache.js';
 import type { PredictorConfig } from './config.js';
@@ -13,7 +14,6 @@ import { PredictorMetrics } from './metrics.js';
 import type { LoadedModel } from './model.js';
 import { InProcessLog } from './prediction-log/in-process.js';
 import { checkRedisUrl, type PredictionLog } from './prediction-log/log.js';
-import { RedisLog } from './prediction-log/redis.js';
 import { ModelRepository } from './repository.js';
 import { predictorRoutes } from './routes.js';
 import type { PredictorState } from './state.js';
@@ -25,7 +25,8 @@ export class PredictorServer implements PredictorState {
   readonly metrics: PredictorMetrics;
   readonly repository: ModelRepository;
   readonly cache: PredictionCache;
-  readonly predictions: PredictionLog;
+  /** Opened in start(), before the server listens, so no request finds it missing. */
+  predictions!: PredictionLog;
   private readonly batchers = new Map<LoadedModel, Batcher>();
   private readonly server: http.Server;
   draining = false;
@@ -37,7 +38,6 @@ export class PredictorServer implements PredictorState {
     this.metrics = new PredictorMetrics(config.model);
     this.metrics.setServing(undefined);
     this.cache = new PredictionCache({ maxEntries: config.cacheMaxEntries, ttlMs: config.cacheTtlMs });
-    this.predictions = this.predictionLog();
     this.repository = new ModelRepository(
       {
         root: config.modelRepository,
@@ -81,14 +81,18 @@ export class PredictorServer implements PredictorState {
     });
   }
 
-  /** Redis when --prediction-log names one, else the in-process store. */
-  private predictionLog(): PredictionLog {
+  /**
+   * Redis when --prediction-log names one (connecting in the background), else the in-process
+   * store. The Redis client is loaded only then: it costs about 230 ms of start-up to import.
+   */
+  private async openPredictionLog(): Promise<PredictionLog> {
     const { predictionLog: url, feedbackTtlMs, feedbackMaxEntries, model } = this.config;
     if (!url) {
       this.metrics.logState('in-process', true);
       return new InProcessLog(feedbackMaxEntries, feedbackTtlMs);
     }
-    const servingVersion = () => this.repository?.serving?.version ?? 'none';
+    const { RedisLog } = await import('./prediction-log/redis.js');
+    const servingVersion = () => this.repository.serving?.version ?? 'none';
     const log = new RedisLog(
       {
         url,
@@ -100,6 +104,7 @@ export class PredictorServer implements PredictorState {
       this.log,
     );
     this.metrics.logState('redis', false);
+    log.start();
     return log;
   }
 
@@ -132,7 +137,7 @@ export class PredictorServer implements PredictorState {
   }
 
   async start(): Promise<number> {
-    if (this.predictions instanceof RedisLog) this.predictions.start();
+    this.predictions = await this.openPredictionLog();
     await this.repository.start();
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -171,17 +176,17 @@ export class PredictorServer implements PredictorState {
     this.log.info('draining: readiness is false, no new connections', { timeoutMs: this.config.drainTimeoutMs });
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
-    const timeout = new Promise<'timeout'>((resolve) =>
-      setTimeout(() => resolve('timeout'), this.config.drainTimeoutMs).unref(),
-    );
-    const outcome = await Promise.race([closed.then(() => 'drained' as const), timeout]);
+    const outcome =
+      (await withTimeout(closed, this.config.drainTimeoutMs)) === TIMED_OUT
+        ? ('timeout' as const)
+        : ('drained' as const);
     if (outcome === 'timeout') {
       this.log.warn('drain timed out; closing remaining connections');
       this.server.closeAllConnections();
     }
     await this.repository.stop();
     await Promise.all([...this.batchers.values()].map((b) => b.idle()));
-    await this.predictions.close();
+    await this.predictions?.close();
     this.log.always('drained', { outcome });
   }
 

@@ -7,7 +7,6 @@
 // BENCH_TOOL=autocannon forces autocannon.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -15,7 +14,7 @@ import * as ort from 'onnxruntime-node';
 import autocannon from 'autocannon';
 import { generateMarket } from '../../shared/market/market.js';
 import { labelledRows } from '../../shared/market/features.js';
-import { startRedis } from '../../controller/src/local/redis-process.js';
+import { redisCommand, startRedis } from '../../controller/src/local/redis-process.js';
 import { metricAt } from '../support/metrics.js';
 import { startPredictor } from '../../controller/src/local/predictor-process.js';
 import { packageRoot } from '../../shared/paths.js';
@@ -190,18 +189,6 @@ async function inProcess(
   };
 }
 
-/** Keys in a Redis (DBSIZE), over its text protocol. */
-async function redisKeys(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port }, () => socket.write('DBSIZE\r\n'));
-    socket.once('data', (data) => {
-      socket.destroy();
-      resolve(Number(/^:(\d+)/.exec(data.toString())?.[1] ?? NaN));
-    });
-    socket.once('error', reject);
-  });
-}
-
 const LOG_ROUNDS = 3;
 
 interface LogComparison {
@@ -247,7 +234,7 @@ async function comparePredictionLog(): Promise<LogComparison> {
       cost: Math.round((1 - medianOn / medianOff) * 1000) / 1000,
       p99OnMs,
       unlogged: await metricAt(`${on.url}/metrics`, 'weir_predictor_predictions_unlogged_total'),
-      loggedKeys: await redisKeys(redis.port),
+      loggedKeys: Number(/^:(\d+)/.exec((await redisCommand(redis.port, 'DBSIZE')) ?? '')?.[1] ?? NaN),
     };
   } finally {
     await Promise.all(started.map((p) => p.stop()));

@@ -64,6 +64,7 @@ function comparisonQueries(comparison: Comparison): [string, string][] {
         ['trials', comparison.trials],
       ];
     case 'mean':
+    case 'paired-mean':
       return [
         ['count', comparison.count],
         ['sum', comparison.sum],
@@ -76,12 +77,6 @@ function comparisonQueries(comparison: Comparison): [string, string][] {
         ['canaryOnly', comparison.canaryOnly],
         ['stableOnly', comparison.stableOnly],
         ['pairs', comparison.pairs],
-      ];
-    case 'paired-mean':
-      return [
-        ['count', comparison.count],
-        ['sum', comparison.sum],
-        ['sumOfSquares', comparison.sumOfSquares],
       ];
   }
 }
@@ -145,11 +140,21 @@ function pairedTable(
   return { canaryOnly: b, stableOnly: c, pairs: n };
 }
 
-function moments(count: number | undefined, sum: number | undefined, squares: number | undefined): Moments | undefined {
+/** increase() extrapolates: the count is rounded and the sums scaled to it; undefined without data or below 2. */
+function scaledSums(
+  count: number | undefined,
+  sum: number | undefined,
+  squares: number | undefined,
+): PairedDifferences | undefined {
   if (count === undefined || sum === undefined || squares === undefined) return undefined;
   const n = Math.round(count);
   if (n < 2) return undefined;
-  return momentsFromSums(n, sum * (n / count), squares * (n / count));
+  return { n, sum: sum * (n / count), sumOfSquares: squares * (n / count) };
+}
+
+function moments(count: number | undefined, sum: number | undefined, squares: number | undefined): Moments | undefined {
+  const sums = scaledSums(count, sum, squares);
+  return sums && momentsFromSums(sums.n, sums.sum, sums.sumOfSquares);
 }
 
 /** Bucket bounds and cumulative counts (rounded, forced non-decreasing), or undefined without data. */
@@ -197,16 +202,8 @@ export function observe(spec: ModelRolloutSpec, results: Map<string, QueryResult
           table: pairedTable(get('canaryOnly', 'canary'), get('stableOnly', 'canary'), get('pairs', 'canary')),
         };
       case 'paired-mean': {
-        const count = get('count', 'canary');
-        const sum = get('sum', 'canary');
-        const squares = get('sumOfSquares', 'canary');
-        const n = count === undefined ? 0 : Math.round(count);
-        // increase() extrapolates: the sums are scaled to the rounded count, as for a mean.
-        const differences =
-          n >= 2 && sum !== undefined && squares !== undefined && squares >= 0
-            ? { n, sum: sum * (n / count!), sumOfSquares: squares * (n / count!) }
-            : undefined;
-        return { name: c.name, type: 'paired-mean', differences };
+        const sums = scaledSums(get('count', 'canary'), get('sum', 'canary'), get('sumOfSquares', 'canary'));
+        return { name: c.name, type: 'paired-mean', differences: sums && sums.sumOfSquares >= 0 ? sums : undefined };
       }
     }
   });

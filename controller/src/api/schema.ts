@@ -252,7 +252,7 @@ export const specSchema = z
         input: spec.canary.version,
       });
     spec.analysis.comparisons.forEach((c, i) => {
-      if ((c.type === 'paired-proportion' || c.type === 'paired-mean') && !spec.strategy.mirror)
+      if (isPaired(c) && !spec.strategy.mirror)
         ctx.addIssue({
           code: 'custom',
           path: ['analysis', 'comparisons', i, 'type'],

@@ -9,19 +9,24 @@ export interface RedisProcess extends ReadyProcess {
   port: number;
 }
 
-/** Whether a Redis at this port answers PING. */
-export function redisAnswers(port: number, timeoutMs = 500): Promise<boolean> {
+/** Sends one inline command to the Redis at this port and resolves with its first reply chunk (undefined: no answer in time). */
+export function redisCommand(port: number, command: string, timeoutMs = 500): Promise<string | undefined> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean) => {
+    const done = (reply: string | undefined) => {
       socket.destroy();
-      resolve(ok);
+      resolve(reply);
     };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+    socket.setTimeout(timeoutMs, () => done(undefined));
+    socket.once('error', () => done(undefined));
+    socket.once('connect', () => socket.write(`${command}\r\n`));
+    socket.once('data', (data) => done(data.toString()));
   });
+}
+
+/** Whether a Redis at this port answers PING. */
+export async function redisAnswers(port: number, timeoutMs = 500): Promise<boolean> {
+  return (await redisCommand(port, 'PING', timeoutMs))?.startsWith('+PONG') ?? false;
 }
 
 /** Starts redis-server on a free (or the given) loopback port and waits until it answers PING. Without `dir` nothing is kept on disk. */

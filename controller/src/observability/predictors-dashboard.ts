@@ -10,6 +10,7 @@ import {
   latencyTargets,
   PREDICTOR,
 } from './promql.js';
+import { PREDICTOR_CONFUSION, PREDICTOR_LOG_UP } from '../../../shared/metric-names.js';
 
 /** The predictors dashboard (see the module comment). */
 export function predictorsDashboard() {
@@ -82,7 +83,7 @@ export function predictorsDashboard() {
             expr: `sum by (version) (rate(weir_predictor_feedback_total{${sel}}[$__rate_interval]))`,
             legendFormat: '{{version}} labelled/s',
           },
-          { expr: `min by (version) (weir_predictor_prediction_log_up{${sel}})`, legendFormat: '{{version}} log up' },
+          { expr: `min by (version) (${PREDICTOR_LOG_UP}{${sel}})`, legendFormat: '{{version}} log up' },
         ],
       },
       {
@@ -95,11 +96,11 @@ export function predictorsDashboard() {
         max: 1,
         targets: [
           {
-            expr: `sum by (version) (rate(weir_predictor_confusion_total{${sel},predicted="1",actual="1"}[$__rate_interval])) / sum by (version) (rate(weir_predictor_confusion_total{${sel},predicted="1"}[$__rate_interval]))`,
+            expr: `sum by (version) (rate(${PREDICTOR_CONFUSION}{${sel},predicted="1",actual="1"}[$__rate_interval])) / sum by (version) (rate(${PREDICTOR_CONFUSION}{${sel},predicted="1"}[$__rate_interval]))`,
             legendFormat: '{{version}} precision',
           },
           {
-            expr: `sum by (version) (rate(weir_predictor_confusion_total{${sel},predicted="1",actual="1"}[$__rate_interval])) / sum by (version) (rate(weir_predictor_confusion_total{${sel},actual="1"}[$__rate_interval]))`,
+            expr: `sum by (version) (rate(${PREDICTOR_CONFUSION}{${sel},predicted="1",actual="1"}[$__rate_interval])) / sum by (version) (rate(${PREDICTOR_CONFUSION}{${sel},actual="1"}[$__rate_interval]))`,
             legendFormat: '{{version}} recall',
           },
         ],

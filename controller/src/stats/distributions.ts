@@ -19,6 +19,17 @@ export const tCdf = (x: number, df: number): number => tCdfImpl(x, df);
 export const tQuantile = (p: number, df: number): number => tQuantileImpl(p, df);
 /** Two-sided p-value of a t statistic: 2·T(−|t|; df). */
 export const twoSidedTP = (t: number, df: number): number => Math.min(1, 2 * tCdf(-Math.abs(t), df));
+/** Student's t on an estimate with standard error se > 0: the statistic, its two-sided p-value and the 1 − alpha interval. */
+export function tInference(
+  estimate: number,
+  se: number,
+  df: number,
+  alpha: number,
+): { t: number; pValue: number; ci: [number, number] } {
+  const t = estimate / se;
+  const half = tQuantile(1 - alpha / 2, df) * se;
+  return { t, pValue: twoSidedTP(t, df), ci: [estimate - half, estimate + half] };
+}
 /** Upper tail of the chi-squared distribution, 1 − F(x; k). */
 export const chiSquareSf = (x: number, k: number): number => Math.max(0, 1 - chiSquareCdfImpl(x, k));
 /** ln B(a, b), the log of the beta function. */

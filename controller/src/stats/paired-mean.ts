@@ -1,5 +1,5 @@
 // Paired t-test from the sufficient statistics of per-pair differences.
-import { checkAlpha, checkCount, tQuantile, twoSidedTP } from './distributions.js';
+import { checkAlpha, checkCount, tInference } from './distributions.js';
 import { momentsFromSums } from './moments-from-sums.js';
 
 /** Count, sum and sum of squares of the per-pair differences d = canary − stable. */
@@ -56,8 +56,7 @@ export function pairedMeanTest(differences: PairedDifferences, alpha = 0.05): Pa
       pairs: n,
     };
   }
-  const t = difference / se;
-  const half = tQuantile(1 - alpha / 2, degreesOfFreedom) * se;
+  const { t, pValue, ci } = tInference(difference, se, degreesOfFreedom, alpha);
   return {
     test: 'paired-t',
     difference,
@@ -65,8 +64,8 @@ export function pairedMeanTest(differences: PairedDifferences, alpha = 0.05): Pa
     variance,
     t,
     degreesOfFreedom,
-    pValue: twoSidedTP(t, degreesOfFreedom),
-    ci: [difference - half, difference + half],
+    pValue,
+    ci,
     pairs: n,
   };
 }

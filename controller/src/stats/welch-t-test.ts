@@ -1,5 +1,5 @@
 // Welch's unequal-variance t-test from summary statistics.
-import { checkAlpha, tQuantile, twoSidedTP } from './distributions.js';
+import { checkAlpha, tInference } from './distributions.js';
 import type { Moments } from './moments-from-sums.js';
 
 export interface WelchResult {
@@ -52,15 +52,6 @@ export function welchTTest(stable: Moments, canary: Moments, alpha = 0.05): Welc
     };
   }
   const df = (vs + vc) ** 2 / (vs ** 2 / (stable.n - 1) + vc ** 2 / (canary.n - 1));
-  const t = difference / se;
-  const half = tQuantile(1 - alpha / 2, df) * se;
-  return {
-    test: 'welch-t',
-    difference,
-    t,
-    df,
-    pValue: twoSidedTP(t, df),
-    ci: [difference - half, difference + half],
-    samples,
-  };
+  const { t, pValue, ci } = tInference(difference, se, df, alpha);
+  return { test: 'welch-t', difference, t, df, pValue, ci, samples };
 }

@@ -10,6 +10,7 @@
 // before is a duplicate: 200, counted as such, not again.
 import type http from 'node:http';
 import { RequestError } from '../../../shared/errors.js';
+import { TIMED_OUT, withTimeout } from '../../../shared/wait.js';
 import { parseJsonBody, readBody, requireBearer, type Exchange, type Reply } from '../../../shared/http.js';
 import {
   checkItem,
@@ -160,12 +161,8 @@ async function score(state: PredictorState, task: ModelTask, servingVersion: str
   // The counts follow the claims whenever they are granted, even after this request gave up waiting
   // and answered 503: a claim taken is always counted, so the client's retry (a duplicate) loses nothing.
   const counting = state.predictions.claim(claims).then((granted) => countGranted(state, task, joined, granted));
-  let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([
-    counting,
-    new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), CLAIM_WAIT_MS))),
-  ]).finally(() => clearTimeout(timer));
-  if (outcome === 'late') {
+  const outcome = await withTimeout(counting, CLAIM_WAIT_MS);
+  if (outcome === TIMED_OUT) {
     counting.catch(() => undefined);
     throw new PredictionLogUnavailable(
       `the prediction log (Redis) did not confirm the claims within ${CLAIM_WAIT_MS} ms (they are counted if it does; a retry then answers duplicates)`,

@@ -10,6 +10,8 @@
 // predictions are counted as unlogged and dropped; inference never waits.
 import { createHash } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { backoffMs } from '../../../shared/retry.js';
+import { TIMED_OUT, withTimeout } from '../../../shared/wait.js';
 import { createClient, type RedisClientType } from 'redis';
 import type { Logger } from '../../../shared/log.js';
 import {
@@ -86,7 +88,7 @@ export class RedisLog implements PredictionLog {
       socket: {
         connectTimeout: 2000,
         // Forever, from 100 ms up to 2 s apart: logging resumes by itself when Redis returns.
-        reconnectStrategy: (retries: number) => Math.min(2000, 100 * 2 ** Math.min(retries, 5)),
+        reconnectStrategy: (retries: number) => backoffMs(retries, 100, 2000),
       },
     }) as RedisClientType;
     this.client.on('ready', () => this.setReady(true));
@@ -176,28 +178,16 @@ export class RedisLog implements PredictionLog {
 
   private async bounded<T>(what: string, work: () => Promise<T>): Promise<T> {
     if (!this.client.isReady) throw new PredictionLogUnavailable('the prediction log (Redis) is unreachable');
-    let timer: NodeJS.Timeout | undefined;
+    const pending = work();
+    let result: T | typeof TIMED_OUT;
     try {
-      return await Promise.race([
-        work(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () =>
-              reject(
-                new PredictionLogUnavailable(
-                  `the prediction log (Redis) did not answer ${what} within ${this.timeoutMs} ms`,
-                ),
-              ),
-            this.timeoutMs,
-          );
-        }),
-      ]);
+      result = await withTimeout(pending, this.timeoutMs);
     } catch (err) {
-      if (err instanceof PredictionLogUnavailable) throw err;
       throw new PredictionLogUnavailable(`the prediction log (Redis) failed ${what}: ${(err as Error).message}`);
-    } finally {
-      clearTimeout(timer);
     }
+    if (result !== TIMED_OUT) return result;
+    pending.catch(() => undefined);
+    throw new PredictionLogUnavailable(`the prediction log (Redis) did not answer ${what} within ${this.timeoutMs} ms`);
   }
 
   lookup(ids: string[]): Promise<Map<string, LoggedRequest | undefined>> {
@@ -237,16 +227,14 @@ export class RedisLog implements PredictionLog {
     const deadline = Date.now() + 2000;
     while (this.inFlight > 0 && Date.now() < deadline) await nextTurn();
     // close() waits for every pending reply, which a dead connection never sends.
-    let timer: NodeJS.Timeout | undefined;
-    const closed = await Promise.race([
+    const closed = await withTimeout(
       this.client.close().then(
         () => true,
         () => false,
       ),
-      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 2000))),
-    ]);
-    clearTimeout(timer);
-    if (!closed) this.client.destroy();
+      2000,
+    );
+    if (closed !== true) this.client.destroy();
   }
 }
 

@@ -9,13 +9,19 @@ import { spanOf } from '../../report/collect.js';
 import { collectTotals } from '../../report/totals.js';
 import type { BusinessImpact } from '../../stats/business-impact.js';
 import type { VersionRow } from './scenario.js';
-import { ISTIO_DURATION, ISTIO_REQUESTS, PREDICTOR_FEEDBACK } from '../../../../shared/metric-names.js';
+import {
+  ISTIO_DURATION,
+  ISTIO_REQUESTS,
+  PREDICTOR_FEEDBACK,
+  PREDICTOR_PAIRED_FEEDBACK,
+} from '../../../../shared/metric-names.js';
 
-async function promScalar(prometheus: PrometheusMetrics, query: string): Promise<Map<string, number>> {
+/** An instant query's samples by one label (by default the version: destination_version or version). */
+async function promScalar(prometheus: PrometheusMetrics, query: string, label?: string): Promise<Map<string, number>> {
   const { result } = await prometheus.instant(query);
   return new Map(
     (result as { metric: Record<string, string>; value: [number, string] }[]).map((r) => [
-      r.metric.destination_version ?? r.metric.version ?? '',
+      (label ? r.metric[label] : (r.metric.destination_version ?? r.metric.version)) ?? '',
       Number(r.value[1]),
     ]),
   );
@@ -103,14 +109,10 @@ export async function shadowOf(
   comparison = 'shadow-accuracy',
 ): Promise<ShadowResult> {
   const { stable, canary } = rollout.spec;
-  const { result } = await prometheus.instant(
-    `sum by (outcome) (weir_predictor_paired_feedback_total{model="${rollout.spec.model}",version="${canary.version}",baseline="${stable.version}"})`,
-  );
-  const counts = new Map(
-    (result as { metric: Record<string, string>; value: [number, string] }[]).map((r) => [
-      r.metric.outcome ?? '',
-      Number(r.value[1]),
-    ]),
+  const counts = await promScalar(
+    prometheus,
+    `sum by (outcome) (${PREDICTOR_PAIRED_FEEDBACK}{model="${rollout.spec.model}",version="${canary.version}",baseline="${stable.version}"})`,
+    'outcome',
   );
   const get = (outcome: string) => counts.get(outcome) ?? 0;
   const labelled = get('both_correct') + get('version_only') + get('baseline_only') + get('neither');

@@ -1,11 +1,16 @@
 // The demo's ModelRollout: the seed model on short stages, so a scenario ends in minutes.
 import { stringify } from 'yaml';
-import { ISTIO_DURATION, ISTIO_REQUESTS, PREDICTOR_FEEDBACK } from '../../../../shared/metric-names.js';
+import {
+  ISTIO_DURATION,
+  ISTIO_REQUESTS,
+  PREDICTOR_FEEDBACK,
+  PREDICTOR_PAIRED_FEEDBACK,
+} from '../../../../shared/metric-names.js';
 
 /** The paired counters of the shadow ({{canary}}) against stable on the same requests. */
-function pairedQuery(metric: string, outcome?: string): string {
+function pairedQuery(outcome?: string): string {
   const where = `model="{{model}}",version="{{canary}}",baseline="{{stable}}"${outcome ? `,outcome="${outcome}"` : ''}`;
-  return `sum(increase(weir_predictor_${metric}{${where}}[{{window}}])) or vector(0)`;
+  return `sum(increase(${PREDICTOR_PAIRED_FEEDBACK}{${where}}[{{window}}])) or vector(0)`;
 }
 
 /**
@@ -87,9 +92,9 @@ export function demoRolloutYaml(canary: string, { shadow = false } = {}): string
                   better: 'higher',
                   minEffect: 0.01,
                   tau: 0.05,
-                  canaryOnly: pairedQuery('paired_feedback_total', 'version_only'),
-                  stableOnly: pairedQuery('paired_feedback_total', 'baseline_only'),
-                  pairs: pairedQuery('paired_feedback_total'),
+                  canaryOnly: pairedQuery('version_only'),
+                  stableOnly: pairedQuery('baseline_only'),
+                  pairs: pairedQuery(),
                 },
               ]
             : []),
