@@ -9,7 +9,7 @@ import { createClient } from 'redis';
 import { Gateway } from '../../controller/src/local/gateway/server.js';
 import { parseRouteTable } from '../../controller/src/local/gateway/routes.js';
 import type { PredictorProcess } from '../../controller/src/local/predictor-process.js';
-import { startRedis, type RedisProcess } from '../../controller/src/local/redis-process.js';
+import { redisCommand, startRedis, type RedisProcess } from '../../controller/src/local/redis-process.js';
 import { createLogger } from '../../shared/log.js';
 import { GraphBuilder } from '../../predictor/training/onnx-graph.js';
 import { scrape } from '../support/metrics.js';
@@ -206,6 +206,52 @@ describe('the prediction log in Redis', () => {
     expect(await total([a!, b!], 'weir_predictor_feedback_duplicates_total')).toBe(23);
   });
 
+  test('claims Redis confirms after the request gave up (503) are still counted; the retry is a duplicate', async () => {
+    const p = await start({ version: 'v1', ...logged() });
+    const row = marketRows(1)[0]!;
+    const { body } = await request(`${p.url}/v2/models/${MODEL}/infer`, { body: inferBody([row.features]) });
+    await untilLogged(p, body.id);
+    // Writes pause for 3 s, reads go on: the lookup answers, the claim (a write) waits past the 2 s the request waits.
+    expect(await redisCommand(redis.port, 'CLIENT PAUSE 3000 WRITE')).toMatch(/^\+OK/);
+    const late = await request(`${p.url}/v2/models/${MODEL}/feedback`, { body: { id: body.id, label: row.label } });
+    expect(late.status).toBe(503);
+    expect(late.body.error).toContain('did not confirm the claims');
+    await waitFor(
+      async () => (await total([p], 'weir_predictor_feedback_total')) === 1,
+      10_000,
+      'the late claim to count',
+    );
+    const retry = await request(`${p.url}/v2/models/${MODEL}/feedback`, { body: { id: body.id, label: row.label } });
+    expect(retry).toMatchObject({ status: 200, body: { accepted: 0, duplicates: 1 } });
+    expect(await total([p], 'weir_predictor_feedback_total')).toBe(1);
+  });
+
+  test('one x-request-id on two different calls gives two prediction ids; the same call repeated gives one', async () => {
+    const p = await start({ version: 'v1', ...logged() });
+    const [a, b] = marketRows(2);
+    const call = (features: number[]) =>
+      request(`${p.url}/v2/models/${MODEL}/infer`, {
+        body: inferBody([features]),
+        headers: { 'x-request-id': 'upstream-request-7' },
+      });
+    const first = await call(a!.features);
+    const second = await call(b!.features);
+    const again = await call(a!.features);
+    expect(first.body.id).toMatch(/^upstream-request-7\./);
+    expect(second.body.id).not.toBe(first.body.id);
+    expect(again.body.id).toBe(first.body.id);
+    // Each call's label scores its own prediction.
+    await untilLogged(p, second.body.id);
+    const reply = await request(`${p.url}/v2/models/${MODEL}/feedback`, {
+      body: [
+        { id: first.body.id, label: a!.label },
+        { id: second.body.id, label: b!.label },
+      ],
+    });
+    expect(reply).toMatchObject({ status: 200, body: { accepted: 2, duplicates: 0 } });
+    expect(await total([p], 'weir_predictor_feedback_total')).toBe(2);
+  });
+
   test('a feedback token is required when set: missing or wrong is 401, nothing counted', async () => {
     const p = await start({ version: 'v1', ...logged(), env: { WEIR_PREDICTOR_FEEDBACK_TOKEN: 'labeller-secret' } });
     const row = marketRows(1)[0]!;
@@ -302,6 +348,15 @@ describe('the prediction log in Redis', () => {
       // Errors: 1 − 3 = −2 and 0 − (−2) = 2: |e| sums to 4, e² to 8.
       expect(await total([p], 'weir_predictor_regression_labelled_total')).toBe(2);
       expect(await total([p], 'weir_predictor_regression_absolute_error_sum_total')).toBe(4);
+      expect(await total([p], 'weir_predictor_regression_squared_error_sum_total')).toBe(8);
+      // An output that overflows (2 · 3.4e38 is Infinity in FP32) cannot be scored: counted as unlogged, never logged.
+      const overflow = await request(`${p.url}/v2/models/house-price/infer`, {
+        body: inferBody([[3.4e38, 0, 0, 0, 0, 0, 0, 0, 0]], { id: 'overflow' }),
+      });
+      expect(overflow.status).toBe(200);
+      expect(await total([p], 'weir_predictor_predictions_unlogged_total', { reason: 'invalid' })).toBe(1);
+      const unscored = await request(`${p.url}/v2/models/house-price/feedback`, { body: { id: 'overflow', label: 1 } });
+      expect(unscored.status).toBe(404);
       expect(await total([p], 'weir_predictor_regression_squared_error_sum_total')).toBe(8);
       const bad = await request(`${p.url}/v2/models/house-price/feedback`, { body: { id: 'x', label: 'tall' } });
       expect(bad.status).toBe(400);
