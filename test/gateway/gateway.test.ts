@@ -10,6 +10,10 @@ import { parseRouteTable } from '../../controller/src/local/gateway/routes.js';
 import { chiSquareSf } from '../../controller/src/stats/distributions.js';
 import { MODEL, inferBody, marketRows, predictor, request, waitFor } from '../support/predictor.js';
 import { sleep } from '../../shared/wait.js';
+import { GatewayRouter } from '../../controller/src/providers/gateway/router.js';
+import { routeTarget } from '../../controller/src/engine/route.js';
+import { validateModelRollout } from '../../controller/src/api/validate.js';
+import { aSpecInput } from '../support/fixtures.js';
 
 const TOKEN = 'gateway-test-token-0123456789';
 let v1: PredictorProcess;
@@ -68,7 +72,13 @@ async function burst(
 beforeAll(async () => {
   [v1, v2] = await Promise.all([predictor({ version: 'v1' }), predictor({ version: 'v2' })]);
   gateway = new Gateway(
-    { table: table(100, 0), backends: { v1: [v1.url], v2: [v2.url] }, service: 'predictor', token: TOKEN },
+    {
+      table: table(100, 0),
+      // A baseline of v1 (issue 14): the same model behind its own destination name.
+      backends: { v1: [v1.url], v2: [v2.url], 'v1-baseline': [v1.url] },
+      service: 'predictor',
+      token: TOKEN,
+    },
     quiet,
   );
   const ports = await gateway.listen(0, 0);
@@ -223,5 +233,49 @@ describe('gateway', () => {
     } finally {
       await retrying.close();
     }
+  });
+
+  test("the gateway router writes three destinations (stable, baseline, canary), keeps the route's other fields, and sets a destination it no longer names to 0", async () => {
+    gateway.setRoutes(table(100, 0));
+    const router = new GatewayRouter(admin, TOKEN);
+    const withBaseline = validateModelRollout({
+      apiVersion: 'weir.dev/v1alpha1',
+      kind: 'ModelRollout',
+      metadata: { name: 'r', namespace: 'local' },
+      spec: { ...aSpecInput(), baseline: { version: 'v1-baseline' } },
+    }).rollout!;
+    const step = {
+      attempt: 1,
+      stepId: 'a1-s1-progressing',
+      action: 'advance' as const,
+      at: 't',
+      summary: 's',
+      consumed: [],
+    };
+    await router.setRoutes(
+      withBaseline,
+      routeTarget(withBaseline.spec, { canaryWeight: 25, mirrorPercent: 0, baselineWeight: 25 }),
+      step,
+    );
+    expect(await router.getRoutes(withBaseline)).toMatchObject({ weights: [50, 25, 25], mirrorPercent: 0 });
+    const { versions, statuses } = await burst(400);
+    expect(statuses.every((st) => st === 200)).toBe(true);
+    // The baseline answers as v1 (it is v1's model); the gateway counts it under its own destination.
+    expect(new Set(versions)).toEqual(new Set(['v1', 'v2']));
+    const m = await metrics();
+    expect(sumOf(m, 'istio_requests_total', { destination_version: 'v1-baseline' })).toBeGreaterThan(50);
+    expect(sumOf(m, 'weir_gateway_route_weight', { route: 'primary', destination_version: 'v1-baseline' })).toBe(25);
+    const routeTable = await request(`${admin}/routes`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(routeTable.body.http.at(-1).retries).toEqual({ attempts: 2, retryOn: 'connect-failure,5xx' });
+    // A rollout without the baseline now owns the route: the baseline stays listed, at 0.
+    const plain = validateModelRollout({
+      apiVersion: 'weir.dev/v1alpha1',
+      kind: 'ModelRollout',
+      metadata: { name: 'r', namespace: 'local' },
+      spec: aSpecInput(),
+    }).rollout!;
+    await router.setRoutes(plain, routeTarget(plain.spec, { canaryWeight: 0, mirrorPercent: 0 }), step);
+    const after = await request(`${admin}/routes/primary/weights`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(after.body.weights).toEqual({ v1: 100, v2: 0, 'v1-baseline': 0 });
   });
 });

@@ -9,6 +9,7 @@ import { validateModelRollout } from '../../controller/src/api/validate.js';
 import type { ModelRollout } from '../../controller/src/api/schema.js';
 import { loadKubeConfig } from '../../controller/src/providers/kube/client.js';
 
+import { routeTarget } from '../../controller/src/engine/route.js';
 import { IstioRouter } from '../../controller/src/providers/istio/router.js';
 import { LeaderElector } from '../../controller/src/providers/kube/lease.js';
 import { KubeRolloutStore } from '../../controller/src/providers/kube/store.js';
@@ -50,6 +51,10 @@ const step = (stepId: string, action: AppliedStep['action']): AppliedStep => ({
   consumed: [],
 });
 
+/** A two-version rollout's route at `canaryWeight` (stable takes the rest). */
+const at = (r: ModelRollout, canaryWeight: number, mirrorPercent: number) =>
+  routeTarget(r.spec, { canaryWeight, mirrorPercent });
+
 const virtualService = (http: unknown[]) => ({
   apiVersion: 'networking.istio.io/v1beta1',
   kind: 'VirtualService',
@@ -76,7 +81,10 @@ beforeAll(async () => {
     apiVersion: 'networking.istio.io/v1beta1',
     kind: 'DestinationRule',
     metadata: { name: 'predictor', namespace: 'team' },
-    spec: { host: 'predictor.team.svc.cluster.local', subsets: [{ name: 'v1' }, { name: 'v2' }] },
+    spec: {
+      host: 'predictor.team.svc.cluster.local',
+      subsets: [{ name: 'v1' }, { name: 'v1-baseline' }, { name: 'v2' }],
+    },
   });
   kc = loadKubeConfig({ kubeconfig: await kube.kubeconfig() });
   api = kc.makeApiClient(CustomObjectsApi);
@@ -101,7 +109,7 @@ describe('IstioRouter', () => {
     expect(await reasonOf(router.getRoutes(rollout('r')))).toBe('RouteNotFound');
     await applyObject(kube, virtualService([primary]));
     expect(await reasonOf(router.getRoutes(rollout('r', { canary: { version: 'v9' } })))).toBe('SubsetNotFound');
-    expect(await router.getRoutes(rollout('r'))).toEqual({ stable: 100, canary: 0, mirrorPercent: 0 });
+    expect(await router.getRoutes(rollout('r'))).toEqual({ weights: [100, 0], mirrorPercent: 0 });
   });
 
   test('a concurrent edit of another route makes the write conflict (409); the retry keeps both', async () => {
@@ -116,7 +124,7 @@ describe('IstioRouter', () => {
         value: { name: 'beta', route: [{ destination: { host: 'predictor', subset: 'v2' } }] },
       },
     ]);
-    await router.setRoutes(r, 25, 0, step('a1-s1-progressing', 'advance'));
+    await router.setRoutes(r, at(r, 25, 0), step('a1-s1-progressing', 'advance'));
     expect(router.counts).toEqual({ writes: 1, conflicts: 1 });
     const vs = await readVs();
     expect(vs.spec.http.map((h) => h.name)).toEqual(['beta', 'primary']);
@@ -132,17 +140,58 @@ describe('IstioRouter', () => {
         headerRoute: { headers: { 'x-cohort': { exact: 'canary' } } },
       },
     });
-    await router.setRoutes(r, 0, 50, step('a1-s0-mirroring', 'advance'));
+    await router.setRoutes(r, at(r, 0, 50), step('a1-s0-mirroring', 'advance'));
     let vs = (await readVs()) as unknown as { spec: { http: Record<string, unknown>[] } };
     expect(vs.spec.http[0]).toMatchObject({
       name: 'primary',
       mirror: { host: 'predictor', subset: 'v2' },
       mirrorPercentage: { value: 50 },
     });
-    await router.setRoutes(r, 10, 0, step('a1-s1-progressing', 'advance'));
+    await router.setRoutes(r, at(r, 10, 0), step('a1-s1-progressing', 'advance'));
     vs = (await readVs()) as unknown as { spec: { http: Record<string, unknown>[] } };
     expect(vs.spec.http.map((h) => h.name)).toEqual(['primary-weir-canary', 'primary']);
     expect(vs.spec.http[1]).not.toHaveProperty('mirror');
+  });
+
+  test('three destinations (stable, baseline, canary): each gets its weight, foreign fields and routes stay, and a fourth destination is set to 0', async () => {
+    const foreign = {
+      name: 'primary',
+      route: [
+        { destination: { host: 'predictor', subset: 'v1', port: { number: 8080 } }, weight: 90, headers: { x: 1 } },
+        { destination: { host: 'predictor', subset: 'v0' }, weight: 10 },
+      ],
+      timeout: '3s',
+      retries: { attempts: 2 },
+    };
+    const beta = { name: 'beta', route: [{ destination: { host: 'predictor', subset: 'v1' } }] };
+    await applyObject(kube, virtualService([beta, foreign]));
+    const router = new IstioRouter(kc);
+    const r = rollout('r', { baseline: { version: 'v1-baseline' } });
+    expect(await router.getRoutes(r)).toMatchObject({ weights: [90, 0, 0], mirrorPercent: 0 });
+    await router.setRoutes(
+      r,
+      routeTarget(r.spec, { canaryWeight: 25, mirrorPercent: 0, baselineWeight: 25 }),
+      step('a1-s1-progressing', 'advance'),
+    );
+    const vs = (await api.getNamespacedCustomObject({ ...VS, name: 'predictor' })) as {
+      spec: { http: Record<string, unknown>[] };
+    };
+    expect(vs.spec.http[0]).toEqual(beta);
+    expect(vs.spec.http[1]).toEqual({
+      name: 'primary',
+      route: [
+        { destination: { host: 'predictor', subset: 'v1', port: { number: 8080 } }, weight: 50, headers: { x: 1 } },
+        { destination: { host: 'predictor', subset: 'v1-baseline' }, weight: 25 },
+        { destination: { host: 'predictor', subset: 'v2' }, weight: 25 },
+        { destination: { host: 'predictor', subset: 'v0' }, weight: 0 },
+      ],
+      timeout: '3s',
+      retries: { attempts: 2 },
+    });
+    expect(await router.getRoutes(r)).toMatchObject({ weights: [50, 25, 25], mirrorPercent: 0 });
+    // A baseline subset the DestinationRule lacks is named before anything is written.
+    const missing = rollout('r', { baseline: { version: 'v1-base', subset: 'v1-base' } });
+    await expect(router.getRoutes(missing)).rejects.toThrow(/no subset "v1-base" \(version v1-base\)/);
   });
 });
 
@@ -170,28 +219,30 @@ describe('IstioRouter step record (issue 11, bug 6)', () => {
       spec: { ...rollout('x').spec, virtualService: { name: 'predictor', route: 'other' } },
     }).rollout!;
     const rolledBack = { ...step('a1-s2-rolledback', 'rollback'), by: 'carol', consumed: ['abort-1'] };
-    await router.setRoutes(mine, 0, 0, rolledBack);
-    await router.setRoutes(theirs, 25, 0, step('a1-s1-progressing', 'advance'));
+    await router.setRoutes(mine, at(mine, 0, 0), rolledBack);
+    await router.setRoutes(theirs, at(theirs, 25, 0), step('a1-s1-progressing', 'advance'));
     expect(await router.getRoutes(mine)).toEqual({
-      stable: 100,
-      canary: 0,
+      weights: [100, 0],
       mirrorPercent: 0,
       step: { ...rolledBack, rollout: 'team/mine' },
     });
     expect((await router.getRoutes(theirs)).step).toMatchObject({ stepId: 'a1-s1-progressing' });
     // A compare-and-swap on the record: a replica that read the route before another writer
     // recorded a new step (a rollback by the new leader) gets a conflict, and overwrites nothing.
-    await router.setRoutes(mine, 50, 0, step('a1-s2-progressing', 'advance'));
+    await router.setRoutes(mine, at(mine, 50, 0), step('a1-s2-progressing', 'advance'));
     const stale = new IstioRouter(kc);
     await stale.getRoutes(mine);
-    await router.setRoutes(mine, 0, 0, {
+    await router.setRoutes(mine, at(mine, 0, 0), {
       ...step('a1-s2-rolledback', 'rollback'),
       summary: 'the new leader rolled back',
     });
-    await expect(stale.setRoutes(mine, 100, 0, step('a1-s3-progressing', 'advance'))).rejects.toBeInstanceOf(
+    await expect(stale.setRoutes(mine, at(mine, 100, 0), step('a1-s3-progressing', 'advance'))).rejects.toBeInstanceOf(
       ConflictError,
     );
-    expect(await router.getRoutes(mine)).toMatchObject({ canary: 0, step: { summary: 'the new leader rolled back' } });
+    expect(await router.getRoutes(mine)).toMatchObject({
+      weights: [100, 0],
+      step: { summary: 'the new leader rolled back' },
+    });
     // Someone writes garbage into the annotation: no record, and no crash.
     await kube.kubectl(
       [
@@ -205,7 +256,7 @@ describe('IstioRouter step record (issue 11, bug 6)', () => {
       ],
       'admin',
     );
-    expect(await router.getRoutes(mine)).toEqual({ stable: 100, canary: 0, mirrorPercent: 0 });
+    expect(await router.getRoutes(mine)).toEqual({ weights: [100, 0], mirrorPercent: 0 });
   });
 });
 

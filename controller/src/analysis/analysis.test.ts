@@ -55,6 +55,16 @@ describe('query plan and observations', () => {
     expect(plan).toHaveLength(2 * (1 + 1 + 2 + 3 + 1));
   });
 
+  test('in warm-up only guardrails are asked (over the stage so far); with a baseline, the reference arm is the baseline', () => {
+    const warming = planQueries(spec, { namespace: 'models', window: '20s', warming: true });
+    expect(warming.map((q) => q.key)).toEqual(['guardrail/errors/stable', 'guardrail/errors/canary']);
+    const withBaseline = specSchema.parse({ ...spec, baseline: { version: 'v1-baseline' } });
+    const plan = planQueries(withBaseline, { namespace: 'models', window: '40s' });
+    expect(plan.find((q) => q.key === 'comparison/accuracy/successes/stable')!.query).toBe('ok{v="v1-baseline"}[40s]');
+    expect(plan.find((q) => q.key === 'guardrail/errors/stable')!.query).toBe('err{v="v1-baseline",ns="models"}');
+    expect(plan.find((q) => q.key === 'samples/canary')!.query).toContain('destination_version="v2"');
+  });
+
   test('counts from increase() are rounded; missing data stays undefined (nodata)', () => {
     const results = new Map<string, QueryResult>([
       ['samples/stable', 1000.4],

@@ -42,16 +42,24 @@ export interface Observations {
 
 export interface PlanContext {
   namespace: string;
+  /** What the queries cover: the stage after its warm-up (the whole stage so far while it warms up). */
   window: string;
+  /** The stage is in its warm-up: only guardrails are asked (their absolute bounds act at once). */
+  warming?: boolean;
 }
 
-function variables(spec: ModelRolloutSpec, context: PlanContext, arm: Arm): TemplateVariables {
+/** The version the canary is judged against: the baseline when the spec has one, else stable. */
+export function referenceVersion(spec: ModelRolloutSpec): string {
+  return (spec.baseline ?? spec.stable).version;
+}
+
+function variables(spec: ModelRolloutSpec, arm: Arm, namespace: string, window: string): TemplateVariables {
   return {
-    version: spec[arm].version,
+    version: arm === 'canary' ? spec.canary.version : referenceVersion(spec),
     stable: spec.stable.version,
     canary: spec.canary.version,
-    namespace: context.namespace,
-    window: context.window,
+    namespace,
+    window,
     model: spec.model,
   };
 }
@@ -81,22 +89,27 @@ function comparisonQueries(comparison: Comparison): [string, string][] {
   }
 }
 
-/** Every query one evaluation needs, for both versions. Keys are stable across evaluations. */
+/**
+ * Every query one evaluation needs, for the canary and the version it is judged
+ * against (stable, or the baseline). Keys are stable across evaluations: the
+ * 'stable' arm is the reference arm whichever version that is.
+ */
 export function planQueries(spec: ModelRolloutSpec, context: PlanContext): PlannedQuery[] {
   const plan: PlannedQuery[] = [];
   for (const arm of ['stable', 'canary'] as const) {
-    const vars = variables(spec, context, arm);
-    plan.push({
-      key: `samples/${arm}`,
-      kind: 'scalar',
-      query: renderQuery(spec.analysis.samples, vars, 'spec.analysis.samples'),
-    });
+    const vars = variables(spec, arm, context.namespace, context.window);
     spec.analysis.guardrails.forEach((g, i) => {
       plan.push({
         key: `guardrail/${g.name}/${arm}`,
         kind: 'scalar',
         query: renderQuery(g.query, vars, `spec.analysis.guardrails[${i}].query`),
       });
+    });
+    if (context.warming) continue;
+    plan.push({
+      key: `samples/${arm}`,
+      kind: 'scalar',
+      query: renderQuery(spec.analysis.samples, vars, 'spec.analysis.samples'),
     });
     spec.analysis.comparisons.forEach((c, i) => {
       // A paired comparison's queries name both versions ({{canary}}, {{stable}}): asked once, as the canary's.

@@ -81,6 +81,13 @@ const comparisonCommon = {
     .describe(
       'mSPRT mixing scale, in the units of the difference (default: minEffect, or a per-type default when minEffect is 0)',
     ),
+  margin: z
+    .number()
+    .nonnegative('is negative')
+    .optional()
+    .describe(
+      'non-inferiority margin of the stage gate: a stage is left only once the always-valid interval shows the canary is not worse than this, in the units of the difference (default: minEffect, or a per-type scale when minEffect is 0)',
+    ),
   role: z
     .enum(['primary', 'guard'])
     .default('guard')
@@ -148,6 +155,11 @@ export const specSchema = z
     }),
     stable: versionRef,
     canary: versionRef,
+    baseline: versionRef
+      .optional()
+      .describe(
+        "Kayenta's baseline: predictors running the stable model under their own version label (such as v1-baseline), started with the canary and given the same share; comparisons and relative guardrails judge the canary against it instead of the long-running stable",
+      ),
     strategy: z
       .object({
         steps: steps.default([10, 25, 50, 100]),
@@ -199,6 +211,11 @@ export const specSchema = z
     analysis: z
       .object({
         interval: duration.default('30s'),
+        warmup: duration
+          .optional()
+          .describe(
+            'left out of comparisons and relative guardrails at the start of each stage (a version just started or given new load is not judged cold); absolute guardrail bounds act at once. Default: half of minStageDuration, at most 1m',
+          ),
         alpha: z.number().gt(0, 'is not above 0').lt(1, 'is not below 1').default(0.05),
         power: z.number().gt(0, 'is not above 0').lt(1, 'is not below 1').default(0.8),
         sequential: z.enum(['msprt', 'obrien-fleming', 'pocock']).default('msprt'),
@@ -243,6 +260,28 @@ export const specSchema = z
           input: weight,
         });
       }
+    }
+    if (spec.baseline) {
+      for (const [other, what] of [
+        [spec.stable.version, 'stable.version'],
+        [spec.canary.version, 'canary.version'],
+      ] as const)
+        if (spec.baseline.version === other)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['baseline', 'version'],
+            message: `is the same as ${what}; the baseline's pods need a version label of their own (such as ${spec.stable.version}-baseline) so its metrics are told apart`,
+            input: spec.baseline.version,
+          });
+      spec.strategy.steps.forEach((weight, i) => {
+        if (weight < 100 && weight > 50)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['strategy', 'steps', i],
+            message: `is above 50: with a baseline, the baseline takes the same share as the canary, so every step before 100 must be at most 50`,
+            input: weight,
+          });
+      });
     }
     if (spec.stable.version === spec.canary.version)
       ctx.addIssue({

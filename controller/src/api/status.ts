@@ -43,6 +43,18 @@ const reason = z.object({
       'comparison: the sequential boundary at this look; mSPRT: the alpha the (Holm-adjusted) always-valid p-value must reach; alpha spending: the |z| to cross',
     ),
   samples: z.object({ stable: z.number(), canary: z.number() }).optional(),
+  margin: z
+    .number()
+    .optional()
+    .describe('comparison: the non-inferiority margin the stage gate waits on, in the units of the effect'),
+  nonInferior: z
+    .boolean()
+    .optional()
+    .describe('comparison: whether the interval shows the canary is not worse than the margin (the stage gate)'),
+  minimum: z
+    .object({ needed: z.number(), have: z.number(), what: z.string() })
+    .optional()
+    .describe("comparison: the evidence its test's approximation needs before it may act, and what there is"),
 });
 
 /** Who did something: a Kubernetes user, user@host, or alertmanager:ALERT. Bounded, since it travels into route records and alerts. */
@@ -75,6 +87,11 @@ export const statusSchema = z.object({
     .describe('index into the stages (mirror stage first when configured); -1 before the start'),
   canaryWeight: z.number().int().default(0),
   mirrorPercent: z.number().int().default(0),
+  baselineWeight: z
+    .number()
+    .int()
+    .optional()
+    .describe("the baseline's share (spec.baseline), the canary's while traffic is split"),
   startedAt: z.string().optional(),
   stageStartedAt: z.string().optional(),
   pausedFrom: z.enum(phases).optional(),

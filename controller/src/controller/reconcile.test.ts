@@ -7,6 +7,7 @@ import { describe, expect, test } from '@jest/globals';
 import { createLogger } from '../../../shared/log.js';
 import { emptyStatus, type ModelRollout, type RolloutStatus } from '../api/schema.js';
 import type { AppliedStep, Command } from '../engine/types.js';
+import type { RouteTarget } from '../engine/route.js';
 import {
   ConflictError,
   type RolloutStore,
@@ -67,14 +68,14 @@ class MemoryStore implements RolloutStore {
 }
 
 class MemoryRouter implements TrafficRouter {
-  state: RouteState = { stable: 100, canary: 0, mirrorPercent: 0 };
+  state: RouteState = { weights: [100, 0], mirrorPercent: 0 };
   constructor(private readonly journal: Write[]) {}
   async getRoutes(): Promise<RouteState> {
     return structuredClone(this.state);
   }
-  async setRoutes(_r: ModelRollout, canaryWeight: number, mirrorPercent: number, step: AppliedStep): Promise<void> {
-    this.state = { stable: 100 - canaryWeight, canary: canaryWeight, mirrorPercent, step };
-    this.journal.push(`route:${canaryWeight}`);
+  async setRoutes(_r: ModelRollout, target: RouteTarget, step: AppliedStep): Promise<void> {
+    this.state = { weights: target.weights.map((w) => w.weight), mirrorPercent: target.mirror.percent, step };
+    this.journal.push(`route:${target.weights.at(-1)!.weight}`);
   }
 }
 
@@ -122,7 +123,7 @@ describe('reconcile: the order of writes', () => {
       statusFailure: 'EACCES',
     });
     expect(journal).toEqual([]);
-    expect(router.state.canary).toBe(10);
+    expect(router.state.weights).toEqual([90, 10]);
     await store.addCommand('r', { type: 'abort', by: 'carol', at: 't' });
     expect(await reconcile(parts, 'r')).toMatchObject({
       decision: { action: 'rollback' },
@@ -147,7 +148,7 @@ describe('reconcile: the order of writes', () => {
     journal.length = 0;
     await reconcile(parts, 'r');
     expect(journal).toEqual([]);
-    router.state = { stable: 50, canary: 50, mirrorPercent: 0 };
+    router.state = { weights: [50, 50], mirrorPercent: 0 };
     await reconcile(parts, 'r');
     expect(journal).toEqual(['route:0']);
   });

@@ -40,7 +40,8 @@ import { isFinished, type RolloutStatus } from '../api/schema.js';
 import { observe, planQueries, type Observations } from '../analysis/observations.js';
 import { windowText } from '../analysis/template.js';
 import { decide } from '../engine/decide.js';
-import { lowersExposure } from '../engine/route.js';
+import { lowersExposure, routeTarget } from '../engine/route.js';
+import { warmupMs } from '../engine/stages.js';
 import type { Decision } from '../engine/types.js';
 import {
   ConflictError,
@@ -178,14 +179,22 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
   let metricsUnavailable = false;
   let trafficRate: number | undefined;
   if (!finished) {
-    const window = windowText(stageMs, Math.ceil(parseDuration(rollout.spec.analysis.interval) / 1000));
-    const plan = planQueries(rollout.spec, { namespace: rollout.metadata.namespace ?? parts.namespace, window });
+    // The warm-up is left out of the window: Prometheus judges only the stage after it.
+    const warmup = warmupMs(rollout.spec);
+    const warming = stageMs < warmup;
+    const judgedMs = warming ? stageMs : stageMs - warmup;
+    const window = windowText(judgedMs, Math.ceil(parseDuration(rollout.spec.analysis.interval) / 1000));
+    const plan = planQueries(rollout.spec, {
+      namespace: rollout.metadata.namespace ?? parts.namespace,
+      window,
+      warming,
+    });
     const { results, failures } = await parts.metrics.query(plan);
     metricsUnavailable = plan.length > 0 && failures.length === plan.length;
     observations = observe(rollout.spec, results);
     // The request rate this stage has seen, for the engine's ETA of enough samples.
     const seen = (observations.samples.stable ?? 0) + (observations.samples.canary ?? 0);
-    trafficRate = stageMs > 0 && seen > 0 ? seen / (stageMs / 1000) : undefined;
+    trafficRate = judgedMs > 0 && seen > 0 ? seen / (judgedMs / 1000) : undefined;
   }
   const applied = remembered.rollback ?? routes.step;
   const decision = decide({
@@ -208,12 +217,15 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
     now,
   );
 
-  const target = { canaryWeight: decision.canaryWeight, mirrorPercent: decision.mirrorPercent };
-  const current = { canaryWeight: routes.canary, mirrorPercent: routes.mirrorPercent };
+  const target = {
+    canaryWeight: decision.canaryWeight,
+    mirrorPercent: decision.mirrorPercent,
+    ...(decision.baselineWeight !== undefined ? { baselineWeight: decision.baselineWeight } : {}),
+  };
+  const routeWanted = routeTarget(rollout.spec, target);
+  const current = { canaryWeight: routes.weights.at(-1) ?? 0, mirrorPercent: routes.mirrorPercent };
   const weightsDiffer =
-    routes.canary !== target.canaryWeight ||
-    routes.stable !== 100 - target.canaryWeight ||
-    routes.mirrorPercent !== target.mirrorPercent;
+    routeWanted.weights.some((w, i) => routes.weights[i] !== w.weight) || routes.mirrorPercent !== target.mirrorPercent;
   const stepChanged = decision.action !== 'hold' && decision.stepId !== status.lastStepId;
   // A rollout whose route another owns never writes it.
   const needsRoute = !options.routeOwner && (weightsDiffer || (stepChanged && routes.step?.stepId !== decision.stepId));
@@ -225,13 +237,13 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
   const route = async () => {
     try {
       assertLeader(parts);
-      await parts.router.setRoutes(rollout, target.canaryWeight, target.mirrorPercent, decision.applied);
+      await parts.router.setRoutes(rollout, routeWanted, decision.applied);
       routed = true;
       parts.log.info('weights applied', {
         rollout: key,
         stepId: decision.stepId,
         action: decision.action,
-        canaryWeight: target.canaryWeight,
+        weights: routeWanted.weights.map((w) => `${w.ref.version}=${w.weight}`).join(','),
         mirrorPercent: target.mirrorPercent,
       });
     } catch (err) {

@@ -20,14 +20,41 @@ export const MIN_LOOK_STEP = 0.05;
  * worse by more than minEffect (rolls back). worse: significantly worse and the
  * interval still reaches past minEffect (blocks advancing). negligible:
  * significantly worse, but the whole interval lies within minEffect: real but
- * too small to matter, so it does not block.
+ * too small to matter, so it does not block. insufficient: fewer samples than
+ * the test's approximation needs (EVIDENCE_MINIMUMS); it neither acts nor lets
+ * the stage end.
  */
-export type ComparisonVerdict = 'better' | 'worse' | 'harmful' | 'negligible' | 'inconclusive' | 'nodata';
+export type ComparisonVerdict =
+  'better' | 'worse' | 'harmful' | 'negligible' | 'inconclusive' | 'insufficient' | 'nodata';
+
+/**
+ * The least evidence per arm before a comparison may act, from the large-sample
+ * approximation each test rests on:
+ * - proportion (two-proportion z): at least 10 expected successes and 10
+ *   expected failures per arm at the pooled rate (the success–failure
+ *   condition; OpenIntro Statistics, 4th ed., §6.2.1);
+ * - mean (Welch's t on moments): 30 per arm, the usual bar for the central
+ *   limit theorem on a skewed metric;
+ * - histogram (Mann–Whitney's normal approximation): 20 per arm (Siegel &
+ *   Castellan 1988, §6.4: the approximation holds for n > 20 per sample);
+ * - paired-proportion (McNemar): 10 discordant pairs (b + c ≥ 10, the usual
+ *   condition for its chi-squared and normal approximations);
+ * - paired-mean (paired t): 30 pairs.
+ */
+export const EVIDENCE_MINIMUMS = {
+  proportion: 10,
+  mean: 30,
+  histogram: 20,
+  'paired-proportion': 10,
+  'paired-mean': 30,
+} as const satisfies Record<Comparison['type'], number>;
 
 export interface ComparisonOutcome {
   name: string;
   role: Comparison['role'];
   verdict: ComparisonVerdict;
+  /** Whether the interval shows the canary is not worse than the comparison's margin: the stage gate. */
+  nonInferior: boolean;
   reason: Reason;
   /** Sequential state to carry to the next evaluation of this stage. */
   state: Record<string, unknown> | undefined;
@@ -42,6 +69,8 @@ interface Estimate {
   defaultTau: number;
   /** Samples per arm for the planned power at minEffect (alpha-spending information fraction). */
   plannedPerArm: number | undefined;
+  /** The evidence the test's approximation rests on (see EVIDENCE_MINIMUMS): what there is, and what it is. */
+  evidence: { have: number; what: string };
 }
 
 function estimate(
@@ -61,12 +90,17 @@ function estimate(
       comparison.minEffect > 0 && ps > 0 && ps < 1 && ps + mde > 0 && ps + mde < 1
         ? sampleSizeProportion(ps, mde, alpha, power).perArm
         : undefined;
+    const pooled = (s.successes + c.successes) / (s.trials + c.trials);
     return {
       difference: pc - ps,
       variance,
       samples: { stable: s.trials, canary: c.trials },
       defaultTau: 0.02,
       plannedPerArm: planned,
+      evidence: {
+        have: Math.min(s.trials, c.trials) * Math.min(pooled, 1 - pooled),
+        what: 'expected successes and failures in the smaller arm',
+      },
     };
   }
   if (observation.type === 'mean' && observation.stable && observation.canary) {
@@ -83,6 +117,7 @@ function estimate(
       samples: { stable: s.n, canary: c.n },
       defaultTau: Math.max(pooledSd * 0.1, 1e-12),
       plannedPerArm: planned,
+      evidence: { have: Math.min(s.n, c.n), what: 'samples in the smaller arm' },
     };
   }
   if (observation.type === 'histogram' && observation.bounds && observation.stable && observation.canary) {
@@ -96,7 +131,14 @@ function estimate(
     const difference = r.probabilityCanaryHigher - 0.5;
     const zScale = r.z === 0 ? undefined : Math.abs((r.u - (ns * nc) / 2) / r.z);
     const variance = zScale === undefined ? (ns + nc + 1) / (12 * ns * nc) : (zScale / (ns * nc)) ** 2;
-    return { difference, variance, samples: r.samples, defaultTau: 0.05, plannedPerArm: undefined };
+    return {
+      difference,
+      variance,
+      samples: r.samples,
+      defaultTau: 0.05,
+      plannedPerArm: undefined,
+      evidence: { have: Math.min(ns, nc), what: 'samples in the smaller arm' },
+    };
   }
   if (observation.type === 'paired-proportion' && observation.table) {
     // McNemar: only discordant pairs carry information; the Wald variance of the paired difference.
@@ -110,6 +152,10 @@ function estimate(
       samples: { stable: n, canary: n },
       defaultTau: 0.02,
       plannedPerArm: undefined,
+      evidence: {
+        have: observation.table.canaryOnly + observation.table.stableOnly,
+        what: 'discordant pairs',
+      },
     };
   }
   if (observation.type === 'paired-mean' && observation.differences) {
@@ -126,6 +172,7 @@ function estimate(
         comparison.minEffect > 0 && r.sd > 0
           ? sampleSizeMean(r.sd / Math.SQRT2, comparison.minEffect, alpha, power).perArm
           : undefined,
+      evidence: { have: n, what: 'pairs' },
     };
   }
   return undefined;
@@ -167,11 +214,34 @@ export function evaluateComparisons(
         name: comparison.name,
         role: comparison.role,
         verdict: 'nodata',
+        nonInferior: false,
         reason: {
           kind: 'comparison',
           metric: comparison.name,
           verdict: 'nodata',
           message: `${comparison.name}: not enough data in both versions to compare`,
+        },
+        state: sequential[comparison.name],
+      });
+      continue;
+    }
+    const needed = EVIDENCE_MINIMUMS[comparison.type];
+    if (est.evidence.have < needed) {
+      // Too little for the test's approximation: no look is taken, nothing acts, the stage waits.
+      const have = Math.floor(est.evidence.have * 10) / 10;
+      outcomes.set(comparison.name, {
+        name: comparison.name,
+        role: comparison.role,
+        verdict: 'insufficient',
+        nonInferior: false,
+        reason: {
+          kind: 'comparison',
+          metric: comparison.name,
+          verdict: 'insufficient',
+          message: `${comparison.name}: insufficient evidence, ${have} ${est.evidence.what} of the ${needed} its test needs (canary − stable ${est.difference.toPrecision(3)} so far, n ${est.samples.stable}/${est.samples.canary})`,
+          effect: est.difference,
+          samples: est.samples,
+          minimum: { needed, have, what: est.evidence.what },
         },
         state: sequential[comparison.name],
       });
@@ -246,11 +316,15 @@ export function evaluateComparisons(
             : 'worse';
     }
     const p = adjusted[i]!;
+    // The stage gate: the bad-side end of the always-valid interval lies within the margin.
+    const margin = marginOf(comparison, est);
+    const nonInferior = comparison.better === 'higher' ? t.ci[0] > -margin : t.ci[1] < margin;
     const message = `${comparison.name}: ${verdict}, canary − stable ${est.difference.toPrecision(3)} (CI ${t.ci[0].toPrecision(3)} to ${t.ci[1].toPrecision(3)}), p ${p.toPrecision(3)}, n ${est.samples.stable}/${est.samples.canary}`;
     outcomes.set(comparison.name, {
       name: comparison.name,
       role: comparison.role,
       verdict,
+      nonInferior,
       reason: {
         kind: 'comparison',
         metric: comparison.name,
@@ -263,9 +337,17 @@ export function evaluateComparisons(
         z: est.difference / Math.sqrt(est.variance),
         ...(Number.isFinite(t.boundary) ? { boundary: t.boundary } : {}),
         samples: est.samples,
+        margin,
+        nonInferior,
+        minimum: { needed: EVIDENCE_MINIMUMS[comparison.type], have: est.evidence.have, what: est.evidence.what },
       },
       state: t.state,
     });
   });
   return judged.map((c) => outcomes.get(c.name)!);
+}
+
+/** The non-inferiority margin of the stage gate: spec'd, else minEffect, else the type's scale (the mSPRT's default mixing scale). */
+function marginOf(comparison: Comparison, est: Estimate): number {
+  return comparison.margin ?? (comparison.minEffect > 0 ? comparison.minEffect : est.defaultTau);
 }

@@ -24,12 +24,16 @@ export function specWith(overrides: Partial<ModelRolloutSpecInput> = {}) {
   });
 }
 
-/** Observations with an error rate and accuracy counts per arm. */
+/**
+ * Observations with an error rate and accuracy counts per arm. By default both
+ * arms are equal (60%) with 200,000 labels each: enough for the always-valid
+ * interval to lie within minEffect 0.01, so the stage gate's non-inferiority holds.
+ */
 export function obs(
   o: { errorRate?: number | undefined; stable?: [number, number]; canary?: [number, number]; samples?: number } = {},
 ): Observations {
-  const [ss, sn] = o.stable ?? [600, 1000];
-  const [cs, cn] = o.canary ?? [600, 1000];
+  const [ss, sn] = o.stable ?? [120_000, 200_000];
+  const [cs, cn] = o.canary ?? [120_000, 200_000];
   return {
     samples: { stable: o.samples ?? 1000, canary: o.samples ?? 1000 },
     guardrails: [{ name: 'error-rate', canary: 'errorRate' in o ? o.errorRate : 0.01, stable: 0.01 }],

@@ -4,6 +4,9 @@ import { describe, expect, test } from '@jest/globals';
 import type { Observations } from '../analysis/observations.js';
 import { decide } from './decide.js';
 import type { Command } from './types.js';
+import { routeOf, routeTarget } from './route.js';
+import { stagesOf } from './stages.js';
+import { specSchema } from '../api/schema.js';
 
 import { MIN, obs, specWith, started, step, T0 } from './decide.test-helpers.js';
 
@@ -78,7 +81,7 @@ describe('engine', () => {
   test('rolls back when a comparison is significantly worse by more than its minimum effect', () => {
     const spec = specWith();
     // accuracy 0.60 vs 0.45 on 1000 each: mSPRT p far below 0.05, effect −0.15 beyond minEffect 0.01.
-    const d = step(spec, started(spec).statusPatch, obs({ canary: [450, 1000] }), T0 + MIN);
+    const d = step(spec, started(spec).statusPatch, obs({ stable: [600, 1000], canary: [450, 1000] }), T0 + MIN);
     expect(d.action).toBe('rollback');
     const reason = d.reasons.find((r) => r.metric === 'accuracy')!;
     expect(reason).toMatchObject({ kind: 'comparison', verdict: 'harmful', samples: { stable: 1000, canary: 1000 } });
@@ -258,5 +261,152 @@ describe('engine', () => {
     expect(start.statusPatch.phase).toBe('Mirroring');
     const next = step(spec, start.statusPatch, obs({ canary: [100, 1000] }), T0 + 3 * MIN);
     expect(next).toMatchObject({ action: 'advance', canaryWeight: 10, mirrorPercent: 0 });
+  });
+});
+
+describe('judgement in the live loop (issue 14)', () => {
+  // minStageDuration 5m: the default warm-up is half of it, at most 1m.
+  const spec = specWith({
+    strategy: { steps: [10, 25, 50, 100], minStageDuration: '5m', minSamplesPerStage: 100, maxDuration: '2h' },
+    analysis: {
+      guardrails: [
+        { name: 'error-rate', query: 'q', max: 0.05, failureLimit: 1 },
+        { name: 'p95', query: 'q', maxRatio: 1.5, failureLimit: 1 },
+      ],
+      comparisons: [
+        { name: 'accuracy', type: 'proportion', role: 'primary', successes: 's', trials: 't', minEffect: 0.01 },
+      ],
+    },
+  });
+  const withP95 = (o: Observations, canary: number, stable: number): Observations => ({
+    ...o,
+    guardrails: [...o.guardrails, { name: 'p95', canary, stable }],
+  });
+
+  test('warm-up: the default is 1m here; comparisons and relative guardrails wait, and the stage cannot end in it', () => {
+    expect(stagesOf(spec)[0]!.warmupMs).toBe(MIN);
+    expect(stagesOf(specWith({ strategy: { minStageDuration: '10s' } }))[0]!.warmupMs).toBe(5000);
+    expect(stagesOf(specWith({ analysis: { warmup: '0s' } }))[0]!.warmupMs).toBe(0);
+    // A cold canary 3× slower and far less accurate 30 s in: neither is judged yet.
+    const cold = withP95(obs({ stable: [600, 1000], canary: [450, 1000] }), 3, 1);
+    const d = step(spec, started(spec).statusPatch, cold, T0 + 30_000);
+    expect(d.action).toBe('hold');
+    expect(d.reasons.some((r) => r.kind === 'comparison' || r.metric === 'p95')).toBe(false);
+    expect(d.statusPatch.message).toContain('warming up 30s of 60s');
+    // After it, the same data acts.
+    const warm = step(spec, d.statusPatch, cold, T0 + 61_000);
+    expect(warm.action).toBe('rollback');
+  });
+
+  test('warm-up: an absolute guardrail bound still rolls back at once', () => {
+    const d = step(spec, started(spec).statusPatch, obs({ errorRate: 0.5 }), T0 + 10_000);
+    expect(d.action).toBe('rollback');
+    expect(d.statusPatch.message).toContain('guardrail error-rate failed 1 time(s)');
+  });
+
+  test('evidence minimum: a difference the test would call harmful on 10 labels per arm is insufficient, and holds', () => {
+    // tau 0.3 makes mSPRT sensitive to large effects: 9/10 against 0/10 gives an always-valid p far below 0.05.
+    const sensitive = specWith({
+      analysis: {
+        warmup: '0s',
+        guardrails: [],
+        comparisons: [{ name: 'accuracy', type: 'proportion', successes: 's', trials: 't', minEffect: 0.01, tau: 0.3 }],
+      },
+    });
+    const tiny = step(sensitive, started(sensitive).statusPatch, obs({ stable: [9, 10], canary: [0, 10] }), T0 + MIN);
+    expect(tiny.action).toBe('hold');
+    expect(tiny.reasons.find((r) => r.metric === 'accuracy')).toMatchObject({
+      verdict: 'insufficient',
+      // Pooled rate 0.45: 10 × 0.45 = 4.5 expected successes in the smaller arm, of the 10 needed.
+      minimum: { needed: 10, have: 4.5, what: 'expected successes and failures in the smaller arm' },
+    });
+    // Ten times the labels at the same rates: enough, and it rolls back.
+    const enough = step(
+      sensitive,
+      started(sensitive).statusPatch,
+      obs({ stable: [90, 100], canary: [0, 100] }),
+      T0 + MIN,
+    );
+    expect(enough.action).toBe('rollback');
+    expect(enough.reasons.find((r) => r.metric === 'accuracy')).toMatchObject({ verdict: 'harmful' });
+  });
+
+  test('the stage gate: a canary 6 points worse but not yet significant stays at its stage; an equal one shown within the margin leaves it', () => {
+    // 0.54 vs 0.60 on 1000 each: mSPRT (tau 0.01) is inconclusive, so the old gate would have advanced it.
+    const worse = step(
+      spec,
+      started(spec).statusPatch,
+      obs({ stable: [600, 1000], canary: [540, 1000] }),
+      T0 + 6 * MIN,
+    );
+    expect(worse.action).toBe('hold');
+    const accuracy = worse.reasons.find((r) => r.metric === 'accuracy')!;
+    expect(accuracy).toMatchObject({ verdict: 'inconclusive', nonInferior: false, margin: 0.01 });
+    expect(worse.statusPatch.message).toMatch(
+      /not yet shown non-inferior: accuracy \(CI -0\.\d+ to 0\.\d+, margin 0\.01\)/,
+    );
+    // 200,000 labels each at equal accuracy: the interval lies within ±0.01.
+    const equal = step(spec, started(spec).statusPatch, withP95(obs(), 1, 1), T0 + 6 * MIN);
+    expect(equal).toMatchObject({ action: 'advance', canaryWeight: 25 });
+    expect(equal.reasons.find((r) => r.metric === 'accuracy')).toMatchObject({ nonInferior: true });
+    // A margin in the spec is the one waited on: 0.15 admits the 6-point-worse canary's interval (tau 0.05: ±0.068).
+    const loose = specWith({
+      strategy: { steps: [10, 25, 50, 100], minStageDuration: '5m', minSamplesPerStage: 100, maxDuration: '2h' },
+      analysis: {
+        guardrails: [],
+        comparisons: [
+          {
+            name: 'accuracy',
+            type: 'proportion',
+            successes: 's',
+            trials: 't',
+            minEffect: 0.01,
+            tau: 0.05,
+            margin: 0.15,
+          },
+        ],
+      },
+    });
+    expect(
+      step(loose, started(loose).statusPatch, obs({ stable: [600, 1000], canary: [540, 1000] }), T0 + 6 * MIN),
+    ).toMatchObject({ action: 'advance', canaryWeight: 25 });
+  });
+
+  test("a baseline takes the canary's share while traffic is split, none otherwise; stable takes the rest", () => {
+    const withBaseline = specWith({ baseline: { version: 'v1-baseline' } });
+    const d = started(withBaseline);
+    expect(d).toMatchObject({ canaryWeight: 10, baselineWeight: 10 });
+    expect(routeTarget(withBaseline, d).weights.map((w) => [w.ref.version, w.weight])).toEqual([
+      ['v1', 80],
+      ['v1-baseline', 10],
+      ['v2', 10],
+    ]);
+    const stages = stagesOf(withBaseline);
+    expect(routeOf({ phase: 'Promoted', stage: 2 }, stages, true)).toEqual({
+      canaryWeight: 100,
+      mirrorPercent: 0,
+      baselineWeight: 0,
+    });
+    expect(routeOf({ phase: 'RolledBack', stage: 1 }, stages, true)).toMatchObject({ baselineWeight: 0 });
+    expect(routeOf({ phase: 'Progressing', stage: 1 }, stages, true)).toMatchObject({ baselineWeight: 50 });
+    // Without a baseline, no baseline weight at all.
+    expect(started()).not.toHaveProperty('baselineWeight');
+    const aborted = step(withBaseline, d.statusPatch, obs(), T0 + MIN, [
+      { id: 'a', type: 'abort', by: 'eve', at: 't' },
+    ]);
+    expect(aborted).toMatchObject({ action: 'rollback', canaryWeight: 0, baselineWeight: 0 });
+  });
+
+  test('a baseline needs a version label of its own, and steps before 100 of at most 50', () => {
+    const input = { ...specWith(), baseline: { version: 'v1' }, strategy: { steps: [10, 60, 100] } };
+    const result = specSchema.safeParse(input);
+    expect(result.success).toBe(false);
+    const messages = result.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^baseline\.version: is the same as stable\.version/),
+        expect.stringMatching(/^strategy\.steps\.1: is above 50/),
+      ]),
+    );
   });
 });

@@ -40,7 +40,8 @@ export function decide(input: EngineInput): Decision {
   const consumed: string[] = [];
   const finish = (action: Action, summary: string, by?: string, at = iso(now)): Decision => {
     // The route follows from the phase and stage alone, so no path can give a finished rollout other weights.
-    Object.assign(status, routeOf(status, stages));
+    Object.assign(status, routeOf(status, stages, spec.baseline !== undefined));
+    if (!spec.baseline) delete status.baselineWeight;
     const stepId = `a${status.attempt}-s${status.stage}-${status.phase.toLowerCase()}`;
     const changed = action !== 'hold' && status.lastStepId !== stepId;
     if (changed) {
@@ -75,6 +76,7 @@ export function decide(input: EngineInput): Decision {
       stage: status.stage,
       canaryWeight: status.canaryWeight,
       mirrorPercent: status.mirrorPercent,
+      ...(status.baselineWeight !== undefined ? { baselineWeight: status.baselineWeight } : {}),
       stepId,
       reasons,
       statusPatch: status,
@@ -212,17 +214,20 @@ export function decide(input: EngineInput): Decision {
 
   const stage = stages[status.stage]!;
   const stageMs = now - Date.parse(status.stageStartedAt);
+  // Warm-up: a version just started or just given new load is not compared cold. Absolute
+  // guardrail bounds act at once (a crashing canary must not wait); the rest waits.
+  const warming = stageMs < stage.warmupMs;
 
   // Guardrails: consecutive failures per guardrail; nodata neither fails nor passes.
   let guardrailsPass = true;
   const failures = { ...status.guardrailFailures };
   for (const configured of spec.analysis.guardrails) {
-    // At 100% stable takes no traffic: only absolute bounds can be judged.
-    const guardrail =
-      stage.weight === 100
-        ? { ...configured, maxRatio: undefined, minRatio: undefined, maxIncrease: undefined, maxDecrease: undefined }
-        : configured;
-    if (guardrail.min === undefined && guardrail.max === undefined && stage.weight === 100) continue;
+    // At 100% stable takes no traffic, and in warm-up the canary is cold: only absolute bounds are judged.
+    const absoluteOnly = stage.weight === 100 || warming;
+    const guardrail = absoluteOnly
+      ? { ...configured, maxRatio: undefined, minRatio: undefined, maxIncrease: undefined, maxDecrease: undefined }
+      : configured;
+    if (guardrail.min === undefined && guardrail.max === undefined && absoluteOnly) continue;
     const judgement = judgeGuardrail(
       guardrail,
       input.observations.guardrails.find((g) => g.name === guardrail.name) ?? {
@@ -251,7 +256,7 @@ export function decide(input: EngineInput): Decision {
   const split = stage.kind === 'canary' && stage.weight < 100;
   const mirroring = stage.kind === 'mirror';
   const outcomes =
-    split || mirroring
+    (split || mirroring) && !warming
       ? evaluateComparisons(spec, input.observations.comparisons, status.sequential, mirroring ? 'paired' : 'split')
       : [];
   for (const outcome of outcomes) {
@@ -281,6 +286,10 @@ export function decide(input: EngineInput): Decision {
   const blockers: string[] = [];
   if (stageMs < stage.minDurationMs)
     blockers.push(`stage time ${Math.floor(stageMs / 1000)}s of ${Math.ceil(stage.minDurationMs / 1000)}s`);
+  if (warming)
+    blockers.push(
+      `warming up ${Math.floor(stageMs / 1000)}s of ${Math.ceil(stage.warmupMs / 1000)}s (comparisons${spec.baseline ? ` against baseline ${spec.baseline.version}` : ''} and relative guardrails start after it)`,
+    );
   const need = stage.kind === 'canary' ? spec.strategy.minSamplesPerStage : 0;
   const samples = input.observations.samples;
   const counted = { stable: samples.stable ?? 0, canary: samples.canary ?? 0 };
@@ -312,8 +321,14 @@ export function decide(input: EngineInput): Decision {
       blockers.push(`labelled pairs ${Math.floor(pairs)} of ${spec.strategy.minSamplesPerStage}`);
   }
   if (!guardrailsPass) blockers.push('guardrails not all passing (no data counts as not passing)');
-  const worse = outcomes.filter((o) => o.verdict === 'worse' || o.verdict === 'nodata');
+  const worse = outcomes.filter((o) => o.verdict === 'worse' || o.verdict === 'nodata' || o.verdict === 'insufficient');
   if (worse.length > 0) blockers.push(`comparisons ${worse.map((o) => `${o.name} ${o.verdict}`).join(', ')}`);
+  // Leaving a stage takes positive evidence: the interval shows the canary is not worse than the margin.
+  const unshown = outcomes.filter((o) => !o.nonInferior && !worse.includes(o));
+  if (unshown.length > 0)
+    blockers.push(
+      `not yet shown non-inferior: ${unshown.map((o) => `${o.name} (CI ${o.reason.ci!.map((v) => v.toPrecision(3)).join(' to ')}, margin ${o.reason.margin})`).join(', ')}`,
+    );
   const next = stages[status.stage + 1];
   if (next && next.weight === 100) {
     const unproven = outcomes.filter((o) => o.role === 'primary' && o.verdict !== 'better');

@@ -72,11 +72,27 @@ describe('the mirror stage', () => {
     const early = step(spec, status, paired({ canaryOnly: 5, stableOnly: 5, pairs: 150 }), T0 + 3 * MIN);
     expect(early.action).toBe('hold');
     expect(early.statusPatch.message).toContain('labelled pairs 150 of 200');
-    const ready = step(spec, early.statusPatch, paired({ canaryOnly: 12, stableOnly: 12, pairs: 400 }), T0 + 4 * MIN);
+    // Enough pairs, but the always-valid interval (±0.039 on 24 discordant of 400) still reaches past margin 0.02.
+    const unproven = step(
+      spec,
+      early.statusPatch,
+      paired({ canaryOnly: 12, stableOnly: 12, pairs: 400 }),
+      T0 + 4 * MIN,
+    );
+    expect(unproven.action).toBe('hold');
+    expect(unproven.statusPatch.message).toMatch(
+      /not yet shown non-inferior: shadow-accuracy \(CI -0\.03\d+ to 0\.03\d+, margin 0\.02\)/,
+    );
+    const ready = step(
+      spec,
+      unproven.statusPatch,
+      paired({ canaryOnly: 40, stableOnly: 40, pairs: 4000 }),
+      T0 + 5 * MIN,
+    );
     expect(ready).toMatchObject({ action: 'advance', canaryWeight: 10, mirrorPercent: 0 });
     // Traffic stages judge the unpaired comparisons only.
     expect(
-      step(spec, ready.statusPatch, paired({ canaryOnly: 0, stableOnly: 0, pairs: 1 }), T0 + 5 * MIN).reasons.some(
+      step(spec, ready.statusPatch, paired({ canaryOnly: 0, stableOnly: 0, pairs: 1 }), T0 + 7 * MIN).reasons.some(
         (r) => r.metric === 'shadow-accuracy',
       ),
     ).toBe(false);
@@ -106,16 +122,26 @@ describe('the mirror stage', () => {
     expect(d.statusPatch.message).toContain('shadow-brier: harmful');
   });
 
-  test('a shadow identical to stable (no discordant pair, equal losses) is inconclusive, not nodata, and advances', () => {
+  test('a shadow identical to stable: no discordant pair is too little for McNemar (insufficient: it holds); equal losses are inconclusive, not nodata', () => {
     const d = step(
       spec,
       mirroring(),
       paired({ canaryOnly: 0, stableOnly: 0, pairs: 5000 }, [5000, 0, 0]),
       T0 + 3 * MIN,
     );
-    expect(d).toMatchObject({ action: 'advance', canaryWeight: 10 });
-    expect(d.reasons.find((r) => r.metric === 'shadow-accuracy')).toMatchObject({ verdict: 'inconclusive' });
-    expect(d.reasons.find((r) => r.metric === 'shadow-brier')).toMatchObject({ verdict: 'inconclusive' });
+    expect(d.action).toBe('hold');
+    expect(d.reasons.find((r) => r.metric === 'shadow-accuracy')).toMatchObject({
+      verdict: 'insufficient',
+      minimum: { needed: 10, have: 0, what: 'discordant pairs' },
+    });
+    expect(d.reasons.find((r) => r.metric === 'shadow-brier')).toMatchObject({
+      verdict: 'inconclusive',
+      nonInferior: true,
+    });
+    // Nine discordant pairs are still too few to act on, even all on one side.
+    const nine = step(spec, mirroring(), paired({ canaryOnly: 0, stableOnly: 9, pairs: 5000 }), T0 + 3 * MIN);
+    expect(nine.action).toBe('hold');
+    expect(nine.reasons.find((r) => r.metric === 'shadow-accuracy')).toMatchObject({ verdict: 'insufficient' });
   });
 
   test('the pairs gate counts pairs from the data even when a comparison has too little to judge', () => {

@@ -9,12 +9,25 @@ export interface Stage {
   mirrorPercent: number;
   /** How long the stage runs at least, in ms. */
   minDurationMs: number;
+  /** The first part of the stage, in ms, left out of comparisons and relative guardrails. */
+  warmupMs: number;
+}
+
+/** Longest default warm-up: a minute covers JIT compilation, caches and connection pools. */
+export const DEFAULT_WARMUP_CAP_MS = 60_000;
+
+/** analysis.warmup, or by default half of minStageDuration, at most a minute. */
+export function warmupMs(spec: ModelRolloutSpec): number {
+  const { warmup } = spec.analysis;
+  if (warmup !== undefined) return parseDuration(warmup);
+  return Math.min(DEFAULT_WARMUP_CAP_MS, parseDuration(spec.strategy.minStageDuration) / 2);
 }
 
 /** The stages of a rollout: the optional mirror stage, then one per step, each with its weight and minimum duration. */
 export function stagesOf(spec: ModelRolloutSpec): Stage[] {
   const stages: Stage[] = [];
   const { mirror, steps, minStageDuration } = spec.strategy;
+  const warmup = warmupMs(spec);
   if (mirror)
     stages.push({
       index: 0,
@@ -22,6 +35,7 @@ export function stagesOf(spec: ModelRolloutSpec): Stage[] {
       weight: 0,
       mirrorPercent: mirror.percent,
       minDurationMs: parseDuration(mirror.duration),
+      warmupMs: warmup,
     });
   for (const weight of steps)
     stages.push({
@@ -30,6 +44,7 @@ export function stagesOf(spec: ModelRolloutSpec): Stage[] {
       weight,
       mirrorPercent: 0,
       minDurationMs: parseDuration(minStageDuration),
+      warmupMs: warmup,
     });
   return stages;
 }

@@ -36,6 +36,8 @@ export interface Decision {
   stage: number;
   canaryWeight: number;
   mirrorPercent: number;
+  /** The baseline's share, when the spec has a baseline. */
+  baselineWeight?: number;
   /** Identifies the step this decision applies; a replay with the same id must not apply it twice. */
   stepId: string;
   reasons: Reason[];

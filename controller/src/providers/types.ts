@@ -3,6 +3,7 @@
 import type { ModelRollout, RolloutStatus } from '../api/schema.js';
 import type { PlannedQuery, QueryResult } from '../analysis/observations.js';
 import type { AppliedStep, Command } from '../engine/types.js';
+import type { RouteTarget } from '../engine/route.js';
 
 /** A rollout as stored, with commands not yet consumed and a version for optimistic writes. */
 export interface StoredRollout {
@@ -91,8 +92,9 @@ export class RouteConfigError extends Error {
 
 /** What a route carries for one rollout: the weights, the mirror share, and the record of the step they belong to. */
 export interface RouteState {
-  stable: number;
-  canary: number;
+  /** The weight of each version the rollout routes to, in routedVersions order (stable, baseline, canary). */
+  weights: number[];
+  /** The share mirrored to the canary. */
   mirrorPercent: number;
   /** The step these weights were applied for, when weir wrote them (see AppliedStep). */
   step?: AppliedStep;
@@ -101,11 +103,12 @@ export interface RouteState {
 /** What carries the weights: the local gateway, or an Istio VirtualService. */
 export interface TrafficRouter {
   /**
-   * Sets the route's weights (stable gets the rest) and mirroring, and keeps
-   * `step` with them in the same write, so the route itself records which
-   * decision it carries. Throws RouteConfigError when the route cannot exist.
+   * Sets the route's weights, one per destination (any other destination of
+   * the route gets 0), and mirroring, and keeps `step` with them in the same
+   * write, so the route itself records which decision it carries. Throws
+   * RouteConfigError when the route cannot exist.
    */
-  setRoutes(rollout: ModelRollout, canaryWeight: number, mirrorPercent: number, step: AppliedStep): Promise<void>;
+  setRoutes(rollout: ModelRollout, target: RouteTarget, step: AppliedStep): Promise<void>;
   /** Reads the route: weights, mirror share and the step record weir last wrote. */
   getRoutes(rollout: ModelRollout): Promise<RouteState>;
 }

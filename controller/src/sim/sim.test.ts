@@ -16,10 +16,13 @@ describe('simulation', () => {
     expect(naive.falsePromotionRate!).toBeGreaterThan(BOUND);
   });
 
-  test('a canary 5 accuracy points worse is never promoted and is rolled back', () => {
+  test('a canary 6 accuracy points worse is never promoted, and is rolled back at the first stage on accuracy', () => {
     const worse = simulateScenario('weir', scenario('worse-accuracy'), 100, 11);
     expect(worse.promotedRate).toBe(0);
-    expect(worse.rolledBackRate).toBeGreaterThan(0.95);
+    expect(worse.caughtAtFirstStageRate).toBeGreaterThan(0.95);
+    expect(worse.rollbackCauses!.accuracy).toBeGreaterThan(95);
+    // It answered about its 10% share, no more, before it was caught.
+    expect(worse.meanExposure).toBeLessThan(0.11);
   });
 
   test('a better canary is promoted almost always', () => {

@@ -5,6 +5,7 @@ import { specSchema, emptyStatus, type ModelRolloutSpec } from '../api/schema.js
 import { judgeGuardrail } from '../analysis/guardrail.js';
 import type { Observations } from '../analysis/observations.js';
 import { decide } from '../engine/decide.js';
+import { warmupMs } from '../engine/stages.js';
 import { mannWhitneyHistogram } from '../stats/mann-whitney-histogram.js';
 import { twoProportionZTest } from '../stats/two-proportion-z-test.js';
 import {
@@ -19,7 +20,8 @@ import {
 } from './streams.js';
 
 export const INTERVAL_MS = 30_000;
-const REQUESTS_PER_INTERVAL = 600; // 20 req/s
+/** Request rates the simulation runs at (req/s): a quiet model and a busy one. */
+export const RATES = [20, 200] as const;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
 export const SIM_SPEC: ModelRolloutSpec = specSchema.parse({
@@ -65,6 +67,12 @@ export interface RunResult {
   outcome: Outcome;
   /** Intervals until the outcome. */
   intervals: number;
+  /** The stage index the outcome happened at (0 is the first step). */
+  stage: number;
+  /** Share of all requests the canary answered until the outcome. */
+  exposure: number;
+  /** What rolled it back: a guardrail's or comparison's name (weir only). */
+  cause?: string;
 }
 
 export type Policy = 'weir' | 'weir-obrien-fleming' | 'naive' | 'flagger';
@@ -104,29 +112,71 @@ function observationsFrom(counts: { stable: ArmCounts; canary: ArmCounts }): Obs
   };
 }
 
-/** weir: the real engine, fed the stage's cumulative counts every interval. */
-function runWeir(scenario: Scenario, seed: number, spec = SIM_SPEC): RunResult {
+/** Requests served per version over a run, for the exposure. */
+class Served {
+  canary = 0;
+  total = 0;
+  add(split: { stable: number; canary: number }): void {
+    this.canary += split.canary;
+    this.total += split.stable + split.canary;
+  }
+  get share(): number {
+    return this.total === 0 ? 0 : this.canary / this.total;
+  }
+}
+
+/**
+ * weir: the real engine, fed every interval what Prometheus would answer: in a
+ * stage's warm-up the counts so far (only guardrails are judged then); after
+ * it, the counts since the warm-up ended, as the reconciler's window asks.
+ */
+function runWeir(scenario: Scenario, seed: number, rate: number, spec = SIM_SPEC): RunResult {
   const streams = new StreamGenerator(seed);
+  const warmupIntervals = Math.ceil(warmupMs(spec) / INTERVAL_MS);
+  const served = new Served();
   let status = emptyStatus();
-  let counts = { stable: emptyCounts(), canary: emptyCounts() };
+  let stageStart = 0;
+  let all = { stable: emptyCounts(), canary: emptyCounts() };
+  let judged = { stable: emptyCounts(), canary: emptyCounts() };
   for (let t = 0; t <= MAX_INTERVALS + 1; t++) {
+    const warming = t - stageStart < warmupIntervals;
     const decision = decide({
       spec,
       status,
-      observations: observationsFrom(counts),
+      observations: observationsFrom(warming ? all : judged),
       commands: [],
       now: T0 + t * INTERVAL_MS,
     });
-    if (decision.stage !== status.stage) counts = { stable: emptyCounts(), canary: emptyCounts() };
+    if (decision.stage !== status.stage) {
+      stageStart = t;
+      all = { stable: emptyCounts(), canary: emptyCounts() };
+      judged = { stable: emptyCounts(), canary: emptyCounts() };
+    }
     status = decision.statusPatch;
-    if (decision.canaryWeight === 100) return { outcome: 'promoted', intervals: t };
+    const cause = /rolled back: (?:guardrail )?([\w-]+)/.exec(status.message ?? '');
+    const result = (outcome: Outcome): RunResult => ({
+      outcome,
+      intervals: t,
+      stage: decision.stage,
+      exposure: served.share,
+      ...(outcome === 'rolled-back' && cause ? { cause: cause[1]! } : {}),
+    });
+    if (decision.canaryWeight === 100) return result('promoted');
     if (decision.action === 'rollback')
-      return { outcome: status.message?.includes('maxDuration') ? 'inconclusive' : 'rolled-back', intervals: t };
-    const split = streams.split(REQUESTS_PER_INTERVAL, decision.canaryWeight);
-    addCounts(counts.stable, streams.interval(scenario.stable, split.stable));
-    addCounts(counts.canary, streams.interval(scenario.canary, split.canary));
+      return result(status.message?.includes('maxDuration') ? 'inconclusive' : 'rolled-back');
+    const split = streams.split(rate * (INTERVAL_MS / 1000), decision.canaryWeight);
+    served.add(split);
+    const stable = streams.interval(scenario.stable, split.stable);
+    const canary = streams.interval(scenario.canary, split.canary);
+    addCounts(all.stable, stable);
+    addCounts(all.canary, canary);
+    // This interval is judged once it lies wholly after the warm-up.
+    if (t - stageStart >= warmupIntervals) {
+      addCounts(judged.stable, stable);
+      addCounts(judged.canary, canary);
+    }
   }
-  return { outcome: 'inconclusive', intervals: MAX_INTERVALS };
+  return { outcome: 'inconclusive', intervals: MAX_INTERVALS, stage: status.stage, exposure: served.share };
 }
 
 /**
@@ -134,9 +184,11 @@ function runWeir(scenario: Scenario, seed: number, spec = SIM_SPEC): RunResult {
  * fixed-horizon two-proportion z-test and Mann–Whitney test on the stage's data
  * so far and acts on p < alpha: the peeking that inflates false positives.
  */
-function runNaive(scenario: Scenario, seed: number): RunResult {
+function runNaive(scenario: Scenario, seed: number, rate: number): RunResult {
   const spec = SIM_SPEC;
   const streams = new StreamGenerator(seed);
+  const served = new Served();
+  const result = (outcome: Outcome, t: number): RunResult => ({ outcome, intervals: t, stage, exposure: served.share });
   const steps = spec.strategy.steps;
   const alpha = spec.analysis.alpha;
   let stage = 0;
@@ -144,7 +196,8 @@ function runNaive(scenario: Scenario, seed: number): RunResult {
   let failures: Record<string, number> = {};
   let counts = { stable: emptyCounts(), canary: emptyCounts() };
   for (let t = 1; t <= MAX_INTERVALS; t++) {
-    const split = streams.split(REQUESTS_PER_INTERVAL, steps[stage]!);
+    const split = streams.split(rate * (INTERVAL_MS / 1000), steps[stage]!);
+    served.add(split);
     addCounts(counts.stable, streams.interval(scenario.stable, split.stable));
     addCounts(counts.canary, streams.interval(scenario.canary, split.canary));
     const o = observationsFrom(counts);
@@ -155,33 +208,33 @@ function runNaive(scenario: Scenario, seed: number): RunResult {
       ).verdict;
       failures[g.name] =
         v === 'high' || v === 'low' ? (failures[g.name] ?? 0) + 1 : v === 'pass' ? 0 : (failures[g.name] ?? 0);
-      if (failures[g.name]! >= g.failureLimit) return { outcome: 'rolled-back', intervals: t };
+      if (failures[g.name]! >= g.failureLimit) return result('rolled-back', t);
     }
     const acc = twoProportionZTest(
       { successes: counts.stable.correct, trials: counts.stable.requests },
       { successes: counts.canary.correct, trials: counts.canary.requests },
       alpha,
     );
-    if (acc.pValue < alpha && acc.difference < -0.01) return { outcome: 'rolled-back', intervals: t };
+    if (acc.pValue < alpha && acc.difference < -0.01) return result('rolled-back', t);
     const lat = mannWhitneyHistogram(
       LATENCY_BOUNDS,
       { cumulative: cumulative(counts.stable.latency) },
       { cumulative: cumulative(counts.canary.latency) },
     );
-    if (lat.pValue < alpha && lat.probabilityCanaryHigher - 0.5 > 0.05) return { outcome: 'rolled-back', intervals: t };
+    if (lat.pValue < alpha && lat.probabilityCanaryHigher - 0.5 > 0.05) return result('rolled-back', t);
     const enoughTime = (t - stageStart) * INTERVAL_MS >= 120_000;
     const enoughSamples = counts.stable.requests >= 200 && counts.canary.requests >= 200;
     const needsProof = steps[stage + 1] === 100;
     const proven = acc.pValue < alpha && acc.difference >= 0.01;
     if (enoughTime && enoughSamples && (!needsProof || proven)) {
       stage++;
-      if (steps[stage] === 100) return { outcome: 'promoted', intervals: t };
+      if (steps[stage] === 100) return result('promoted', t);
       stageStart = t;
       failures = {};
       counts = { stable: emptyCounts(), canary: emptyCounts() };
     }
   }
-  return { outcome: 'inconclusive', intervals: MAX_INTERVALS };
+  return result('inconclusive', MAX_INTERVALS);
 }
 
 /**
@@ -189,14 +242,17 @@ function runNaive(scenario: Scenario, seed: number): RunResult {
  * compared with fixed thresholds (accuracy ≥ 0.58, error rate ≤ 1%, p95 ≤ 10 ms);
  * two failed checks roll back, four passing intervals advance a step.
  */
-function runFlagger(scenario: Scenario, seed: number): RunResult {
+function runFlagger(scenario: Scenario, seed: number, rate: number): RunResult {
   const streams = new StreamGenerator(seed);
   const steps = SIM_SPEC.strategy.steps;
+  const served = new Served();
   let stage = 0;
+  const result = (outcome: Outcome, t: number): RunResult => ({ outcome, intervals: t, stage, exposure: served.share });
   let passed = 0;
   let failed = 0;
   for (let t = 1; t <= MAX_INTERVALS; t++) {
-    const split = streams.split(REQUESTS_PER_INTERVAL, steps[stage]!);
+    const split = streams.split(rate * (INTERVAL_MS / 1000), steps[stage]!);
+    served.add(split);
     streams.interval(scenario.stable, split.stable);
     const c = streams.interval(scenario.canary, split.canary);
     const p95 = histogramQuantile(0.95, LATENCY_BOUNDS, c.latency);
@@ -207,30 +263,32 @@ function runFlagger(scenario: Scenario, seed: number): RunResult {
       p95 !== undefined &&
       p95 <= 0.01;
     if (!ok) {
-      if (++failed >= 2) return { outcome: 'rolled-back', intervals: t };
+      if (++failed >= 2) return result('rolled-back', t);
       continue;
     }
     if (++passed >= 4) {
       stage++;
       passed = 0;
-      if (steps[stage] === 100) return { outcome: 'promoted', intervals: t };
+      if (steps[stage] === 100) return result('promoted', t);
     }
   }
-  return { outcome: 'inconclusive', intervals: MAX_INTERVALS };
+  return result('inconclusive', MAX_INTERVALS);
 }
 
 const OBF_SPEC: ModelRolloutSpec = { ...SIM_SPEC, analysis: { ...SIM_SPEC.analysis, sequential: 'obrien-fleming' } };
 
-export function runOnce(policy: Policy, scenario: Scenario, seed: number): RunResult {
-  if (policy === 'weir') return runWeir(scenario, seed);
-  if (policy === 'weir-obrien-fleming') return runWeir(scenario, seed, OBF_SPEC);
-  if (policy === 'naive') return runNaive(scenario, seed);
-  return runFlagger(scenario, seed);
+export function runOnce(policy: Policy, scenario: Scenario, seed: number, rate: number = RATES[0]): RunResult {
+  if (policy === 'weir') return runWeir(scenario, seed, rate);
+  if (policy === 'weir-obrien-fleming') return runWeir(scenario, seed, rate, OBF_SPEC);
+  if (policy === 'naive') return runNaive(scenario, seed, rate);
+  return runFlagger(scenario, seed, rate);
 }
 
 export interface ScenarioReport {
   scenario: string;
   policy: Policy;
+  /** Requests per second reaching the model. */
+  rate: number;
   runs: number;
   promotedRate: number;
   rolledBackRate: number;
@@ -239,8 +297,14 @@ export interface ScenarioReport {
   falsePromotionRate?: number;
   /** Evidence-based rollbacks of an equal or better canary. */
   falseRollbackRate?: number;
+  /** For bad canaries: runs rolled back (on evidence, not at maxDuration) while at the first stage. */
+  caughtAtFirstStageRate?: number;
+  /** For bad canaries: the share of requests the canary answered before its outcome, mean over runs. */
+  meanExposure?: number;
   /** For bad canaries: intervals (30 s) until rolled back, over the runs that were. */
   medianIntervalsToRollback?: number;
+  /** What rolled the canary back, in how many runs (weir policies only). */
+  rollbackCauses?: Record<string, number>;
   /** For good canaries: minutes until the canary reached 100%, over the runs that did. */
   medianMinutesToPromote?: number;
 }
@@ -251,21 +315,33 @@ function median(values: number[]): number | undefined {
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
-/** Runs a scenario many times under each decision rule and reports how often each promoted, rolled back, or ran out of time. */
-export function simulateScenario(policy: Policy, scenario: Scenario, runs: number, seed = 1): ScenarioReport {
-  const results = Array.from({ length: runs }, (_, i) => runOnce(policy, scenario, seed * 1_000_003 + i));
-  const rate = (o: Outcome) => results.filter((r) => r.outcome === o).length / runs;
+/** Runs a scenario many times under a decision rule at `rate` req/s and reports how often it promoted, rolled back, or ran out of time. */
+export function simulateScenario(
+  policy: Policy,
+  scenario: Scenario,
+  runs: number,
+  seed = 1,
+  rate: number = RATES[0],
+): ScenarioReport {
+  const results = Array.from({ length: runs }, (_, i) => runOnce(policy, scenario, seed * 1_000_003 + i, rate));
+  const rate_ = (o: Outcome) => results.filter((r) => r.outcome === o).length / runs;
   const report: ScenarioReport = {
     scenario: scenario.name,
     policy,
+    rate,
     runs,
-    promotedRate: rate('promoted'),
-    rolledBackRate: rate('rolled-back'),
-    inconclusiveRate: rate('inconclusive'),
+    promotedRate: rate_('promoted'),
+    rolledBackRate: rate_('rolled-back'),
+    inconclusiveRate: rate_('inconclusive'),
   };
+  const causes: Record<string, number> = {};
+  for (const r of results) if (r.cause) causes[r.cause] = (causes[r.cause] ?? 0) + 1;
+  if (Object.keys(causes).length > 0) report.rollbackCauses = causes;
   if (!scenario.canaryIsGood) report.falsePromotionRate = report.promotedRate;
   if (!scenario.canaryIsBad) report.falseRollbackRate = report.rolledBackRate;
   if (scenario.canaryIsBad) {
+    report.caughtAtFirstStageRate = results.filter((r) => r.outcome === 'rolled-back' && r.stage === 0).length / runs;
+    report.meanExposure = results.reduce((sum, r) => sum + r.exposure, 0) / runs;
     const m = median(results.filter((r) => r.outcome === 'rolled-back').map((r) => r.intervals));
     if (m !== undefined) report.medianIntervalsToRollback = m;
   }

@@ -210,9 +210,14 @@ export function withWeights(table: RouteTable, routeName: string, change: Weight
   if (total !== 100) throw new UsageError(`weights add up to ${total}; they must add up to 100`);
   const route = table.http[index]!;
   const host = route.route[0]!.destination.host;
+  // Destinations the change does not name stay, at 0, as the Istio router keeps them.
+  const unnamed = route.route.filter((d) => !Object.hasOwn(change.weights, d.destination.subset ?? d.destination.host));
   const next: HttpRoute = {
     ...route,
-    route: Object.entries(change.weights).map(([subset, weight]) => ({ destination: { host, subset }, weight })),
+    route: [
+      ...Object.entries(change.weights).map(([subset, weight]) => ({ destination: { host, subset }, weight })),
+      ...unnamed.map((d) => ({ ...d, weight: 0 })),
+    ],
   };
   if (change.mirror && change.mirror.percent > 0) {
     next.mirror = { host, subset: change.mirror.subset };

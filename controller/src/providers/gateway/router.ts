@@ -3,6 +3,7 @@
 // beside them (the gateway's stand-in for weir's VirtualService annotation).
 import type { ModelRollout } from '../../api/schema.js';
 import { boundedStep, parseAppliedStep } from '../../engine/applied-step.js';
+import { routedVersions, type RouteTarget } from '../../engine/route.js';
 import type { AppliedStep } from '../../engine/types.js';
 import { RouteConfigError, type RouteState, type TrafficRouter } from '../types.js';
 
@@ -39,43 +40,33 @@ export class GatewayRouter implements TrafficRouter {
     return body;
   }
 
-  async setRoutes(
-    rollout: ModelRollout,
-    canaryWeight: number,
-    mirrorPercent: number,
-    step: AppliedStep,
-  ): Promise<void> {
-    const { spec } = rollout;
-    const weights = {
-      [spec.stable.subset ?? spec.stable.version]: 100 - canaryWeight,
-      [spec.canary.subset ?? spec.canary.version]: canaryWeight,
-    };
+  async setRoutes(rollout: ModelRollout, target: RouteTarget, step: AppliedStep): Promise<void> {
     await this.call(rollout, {
       method: 'PUT',
       body: JSON.stringify({
-        weights,
-        mirror: { subset: spec.canary.subset ?? spec.canary.version, percent: mirrorPercent },
+        weights: Object.fromEntries(target.weights.map(({ ref, weight }) => [subsetOf(ref), weight])),
+        mirror: { subset: subsetOf(target.mirror.ref), percent: target.mirror.percent },
         step: boundedStep({ ...step, rollout: identity(rollout) }),
       }),
     });
   }
 
   async getRoutes(rollout: ModelRollout): Promise<RouteState> {
-    const { spec } = rollout;
     const reply = await this.call(rollout);
-    const canary = spec.canary.subset ?? spec.canary.version;
     // The route may have been another rollout's before: only this rollout's own record counts.
     const recorded = parseAppliedStep(reply.step);
     const step = recorded?.rollout === identity(rollout) ? recorded : undefined;
     const weightOf = (name: string) => (Object.hasOwn(reply.weights ?? {}, name) ? Number(reply.weights[name]) : 0);
     return {
-      stable: weightOf(spec.stable.subset ?? spec.stable.version),
-      canary: weightOf(canary),
-      mirrorPercent: reply.mirror?.subset === canary ? reply.mirror.percent : 0,
+      weights: routedVersions(rollout.spec).map((ref) => weightOf(subsetOf(ref))),
+      mirrorPercent: reply.mirror?.subset === subsetOf(rollout.spec.canary) ? reply.mirror.percent : 0,
       ...(step ? { step } : {}),
     };
   }
 }
+
+/** The gateway's name for a version's destination: its subset, or its version. */
+const subsetOf = (ref: ModelRollout['spec']['stable']) => ref.subset ?? ref.version;
 
 /** How a rollout is named in step records: namespace/name. */
 function identity(rollout: ModelRollout): string {

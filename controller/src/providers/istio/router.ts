@@ -6,6 +6,7 @@
 // subset is a RouteConfigError (a status condition and an Event), not a crash.
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import type { ModelRollout } from '../../api/schema.js';
+import { routedVersions, type RouteTarget } from '../../engine/route.js';
 import type { AppliedStep } from '../../engine/types.js';
 import { isConflict, isNotFound, kubeCall } from '../kube/client.js';
 import { ConflictError, RouteConfigError, type RouteState, type TrafficRouter } from '../types.js';
@@ -122,17 +123,12 @@ export class IstioRouter implements TrafficRouter {
     this.checked.set(this.key(rollout), vs);
     const step = appliedStepOf(vs.metadata.annotations, rollout.metadata.name);
     return {
-      ...weightsOfRoute(route, rollout.spec),
+      ...weightsOfRoute(route, routedVersions(rollout.spec), rollout.spec.canary),
       ...(step && (step.rollout === undefined || step.rollout === this.key(rollout)) ? { step } : {}),
     };
   }
 
-  async setRoutes(
-    rollout: ModelRollout,
-    canaryWeight: number,
-    mirrorPercent: number,
-    step: AppliedStep,
-  ): Promise<void> {
+  async setRoutes(rollout: ModelRollout, target: RouteTarget, step: AppliedStep): Promise<void> {
     const ref = this.ref(rollout);
     // The copy getRoutes read moments ago saves a read; if the VirtualService changed
     // since, the patch gets 409 and the next attempt reads it fresh.
@@ -146,13 +142,7 @@ export class IstioRouter implements TrafficRouter {
     for (let attempt = 1; ; attempt++) {
       const fresh = !vs;
       vs ??= await this.read(rollout);
-      const http = rewriteRoutes(
-        vs.spec?.http ?? [],
-        rollout.spec,
-        `${ref.namespace}/${ref.name}`,
-        canaryWeight,
-        mirrorPercent,
-      );
+      const http = rewriteRoutes(vs.spec?.http ?? [], rollout.spec, `${ref.namespace}/${ref.name}`, target);
       if (fresh && attempt === 1)
         await this.checkSubsets(rollout, ownedRoute(http, rollout.spec, `${ref.namespace}/${ref.name}`));
       try {

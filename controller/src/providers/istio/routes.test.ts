@@ -13,6 +13,7 @@ import {
   type IstioHttpRoute,
 } from './routes.js';
 import { aSpecInput } from '../../../../test/support/fixtures.js';
+import { routedVersions, routeTarget } from '../../engine/route.js';
 
 const spec = (extra: Partial<ModelRolloutSpecInput> = {}) =>
   specSchema.parse({
@@ -41,10 +42,25 @@ const routes = (): IstioHttpRoute[] => [
   },
 ];
 
+/** The rewrite for a two-version rollout at `canaryWeight` (stable takes the rest). */
+const rewrite = (
+  http: IstioHttpRoute[],
+  s: ReturnType<typeof spec>,
+  vs: string,
+  canaryWeight: number,
+  mirrorPercent: number,
+) => rewriteRoutes(http, s, vs, routeTarget(s, { canaryWeight, mirrorPercent }));
+
+/** A two-version rollout's weights as stable, canary and mirror share. */
+const weightsOf = (route: IstioHttpRoute, s: ReturnType<typeof spec>) => {
+  const read = weightsOfRoute(route, routedVersions(s), s.canary);
+  return { stable: read.weights[0], canary: read.weights.at(-1), mirrorPercent: read.mirrorPercent };
+};
+
 describe('rewriteRoutes', () => {
   test('sets the owned route weights and copies every other route and field as it was', () => {
     const before = routes();
-    const after = rewriteRoutes(before, spec(), 'models/predictor', 25, 0);
+    const after = rewrite(before, spec(), 'models/predictor', 25, 0);
     expect(after[0]).toEqual(before[0]);
     expect(after[1]).toEqual({
       name: 'primary',
@@ -58,7 +74,7 @@ describe('rewriteRoutes', () => {
       ],
       retries: { attempts: 2 },
     });
-    expect(weightsOfRoute(after[1]!, spec())).toEqual({ stable: 75, canary: 25, mirrorPercent: 0 });
+    expect(weightsOf(after[1]!, spec())).toEqual({ stable: 75, canary: 25, mirrorPercent: 0 });
     // The input is not mutated.
     expect(before).toEqual(routes());
   });
@@ -73,7 +89,7 @@ describe('rewriteRoutes', () => {
         ],
       },
     ];
-    const after = rewriteRoutes(http, spec(), 'models/predictor', 10, 0);
+    const after = rewrite(http, spec(), 'models/predictor', 10, 0);
     expect(after[0]!.route).toEqual([
       { destination: { host: 'predictor.models.svc.cluster.local', subset: 'v1' }, weight: 90 },
       { destination: { host: 'predictor.models.svc.cluster.local', subset: 'v2' }, weight: 10 },
@@ -89,7 +105,7 @@ describe('rewriteRoutes', () => {
     const http: IstioHttpRoute[] = [
       { name: 'primary', route: [{ destination: { host: 'predictor-v1' }, weight: 100 }] },
     ];
-    const after = rewriteRoutes(http, s, 'models/predictor', 50, 0);
+    const after = rewrite(http, s, 'models/predictor', 50, 0);
     expect(after[0]!.route).toEqual([
       { destination: { host: 'predictor-v1' }, weight: 50 },
       { destination: { host: 'predictor-v2' }, weight: 50 },
@@ -98,23 +114,23 @@ describe('rewriteRoutes', () => {
   });
 
   test('mirror stage writes mirror and mirrorPercentage; weir removes only its own mirror', () => {
-    const mirrored = rewriteRoutes(routes(), spec(), 'models/predictor', 0, 100);
+    const mirrored = rewrite(routes(), spec(), 'models/predictor', 0, 100);
     expect(mirrored[1]!.mirror).toEqual({ host: 'predictor', subset: 'v2' });
     expect(mirrored[1]!.mirrorPercentage).toEqual({ value: 100 });
-    const cleared = rewriteRoutes(mirrored, spec(), 'models/predictor', 10, 0);
+    const cleared = rewrite(mirrored, spec(), 'models/predictor', 10, 0);
     expect(cleared[1]).not.toHaveProperty('mirror');
     expect(cleared[1]).not.toHaveProperty('mirrorPercentage');
     const theirs = routes();
     theirs[1]!.mirror = { host: 'shadow-logger' };
     theirs[1]!.mirrorPercentage = { value: 5 };
-    const kept = rewriteRoutes(theirs, spec(), 'models/predictor', 10, 0);
+    const kept = rewrite(theirs, spec(), 'models/predictor', 10, 0);
     expect(kept[1]!.mirror).toEqual({ host: 'shadow-logger' });
     expect(kept[1]!.mirrorPercentage).toEqual({ value: 5 });
   });
 
   test('header route for A/B: added before the owned route during canary stages, removed at 0 and 100', () => {
     const s = spec({ strategy: { headerRoute: { headers: { 'x-cohort': { exact: 'canary' } } } } });
-    const during = rewriteRoutes(routes(), s, 'models/predictor', 25, 0);
+    const during = rewrite(routes(), s, 'models/predictor', 25, 0);
     expect(during.map((r) => r.name)).toEqual(['beta', headerRouteName(s), 'primary']);
     expect(during[1]).toEqual({
       name: 'primary-weir-canary',
@@ -122,22 +138,22 @@ describe('rewriteRoutes', () => {
       route: [{ destination: { host: 'predictor', subset: 'v2' }, weight: 100 }],
     });
     // Rewriting again does not add a second one.
-    expect(rewriteRoutes(during, s, 'models/predictor', 50, 0).map((r) => r.name)).toEqual([
+    expect(rewrite(during, s, 'models/predictor', 50, 0).map((r) => r.name)).toEqual([
       'beta',
       'primary-weir-canary',
       'primary',
     ]);
-    expect(rewriteRoutes(during, s, 'models/predictor', 0, 0).map((r) => r.name)).toEqual(['beta', 'primary']);
-    expect(rewriteRoutes(during, s, 'models/predictor', 100, 0).map((r) => r.name)).toEqual(['beta', 'primary']);
+    expect(rewrite(during, s, 'models/predictor', 0, 0).map((r) => r.name)).toEqual(['beta', 'primary']);
+    expect(rewrite(during, s, 'models/predictor', 100, 0).map((r) => r.name)).toEqual(['beta', 'primary']);
   });
 
   test('a missing route or stable destination is a RouteConfigError naming it', () => {
     const missingRoute = () =>
-      rewriteRoutes([{ name: 'other', route: [{ destination: { host: 'x' } }] }], spec(), 'models/predictor', 10, 0);
+      rewrite([{ name: 'other', route: [{ destination: { host: 'x' } }] }], spec(), 'models/predictor', 10, 0);
     expect(missingRoute).toThrow(RouteConfigError);
     expect(missingRoute).toThrow('VirtualService models/predictor has no HTTP route named "primary" (routes: other)');
     const noStable = () =>
-      rewriteRoutes(
+      rewrite(
         [{ name: 'primary', route: [{ destination: { host: 'predictor', subset: 'v9' } }] }],
         spec(),
         'models/predictor',
@@ -152,8 +168,8 @@ describe('rewriteRoutes', () => {
     } catch (err) {
       expect((err as RouteConfigError).reason).toBe('DestinationNotFound');
     }
-    expect(() => rewriteRoutes(routes(), spec(), 'models/predictor', 12.5, 0)).toThrow(
-      'canary weight 12.5 is not a whole percentage',
+    expect(() => rewrite(routes(), spec(), 'models/predictor', 12.5, 0)).toThrow(
+      'weight 87.5 of version v1 is not a whole percentage',
     );
   });
 
@@ -173,9 +189,9 @@ describe('rewriteRoutes', () => {
       route: [{ destination: { host: 'predictor', subset: 'v1' }, weight: 100 }],
       mirror: { host: 'predictor', subset: 'v2' },
     };
-    expect(weightsOfRoute(route, spec()).mirrorPercent).toBe(100);
-    expect(weightsOfRoute({ ...route, mirrorPercentage: { value: 30 } }, spec()).mirrorPercent).toBe(30);
-    expect(weightsOfRoute({ ...route, mirror: { host: 'shadow' } }, spec()).mirrorPercent).toBe(0);
+    expect(weightsOf(route, spec()).mirrorPercent).toBe(100);
+    expect(weightsOf({ ...route, mirrorPercentage: { value: 30 } }, spec()).mirrorPercent).toBe(30);
+    expect(weightsOf({ ...route, mirror: { host: 'shadow' } }, spec()).mirrorPercent).toBe(0);
   });
 
   test('step records: one per rollout in one annotation; records of others stay; anything malformed reads as no record', () => {

@@ -1,9 +1,11 @@
 // What weir changes in a VirtualService, as pure functions on its HTTP routes:
-// the weights (and mirror) of the one route it owns by name, plus an optional
+// the weights of every destination (stable, baseline, canary) and the mirror
+// of the one route it owns by name, plus an optional
 // header-match route of its own for A/B. Every other route, and every field
 // weir does not own (timeouts, retries, CORS, matches...), is copied as it is.
 import type { ModelRolloutSpec } from '../../api/schema.js';
 import { boundedStep, parseAppliedStep } from '../../engine/applied-step.js';
+import { routedVersions, type RouteTarget } from '../../engine/route.js';
 import type { AppliedStep } from '../../engine/types.js';
 import { RouteConfigError } from '../types.js';
 
@@ -68,19 +70,20 @@ export function destinationFor(route: IstioHttpRoute, ref: VersionRef, stable: V
   return { host, subset: ref.subset ?? ref.version };
 }
 
-/** The owned route's weights, and the share weir mirrors to the canary (Istio mirrors 100% when mirrorPercentage is unset). */
+/** The owned route's weight for each of `refs` (0 when absent), and the share weir mirrors to `mirror` (Istio mirrors 100% when mirrorPercentage is unset). */
 export function weightsOfRoute(
   route: IstioHttpRoute,
-  spec: ModelRolloutSpec,
-): { stable: number; canary: number; mirrorPercent: number } {
+  refs: readonly VersionRef[],
+  mirror: VersionRef,
+): { weights: number[]; mirrorPercent: number } {
   const entries = route.route ?? [];
   const weightOf = (ref: VersionRef) => {
     const entry = entries.find((d) => isDestinationOf(d.destination, ref));
     return entry ? (entry.weight ?? (entries.length === 1 ? 100 : 0)) : 0;
   };
   const mirrorPercent =
-    route.mirror && isDestinationOf(route.mirror, spec.canary) ? (route.mirrorPercentage?.value ?? 100) : 0;
-  return { stable: weightOf(spec.stable), canary: weightOf(spec.canary), mirrorPercent };
+    route.mirror && isDestinationOf(route.mirror, mirror) ? (route.mirrorPercentage?.value ?? 100) : 0;
+  return { weights: refs.map(weightOf), mirrorPercent };
 }
 
 function appliedSteps(annotations: Record<string, string> | undefined): Record<string, unknown> {
@@ -114,36 +117,43 @@ export function withAppliedStep(
 }
 
 /**
- * The VirtualService's HTTP routes with the owned route at `canaryWeight` (stable
- * gets the rest, any other destination of that route 0) and mirroring set; the
- * header route present during canary stages when the strategy asks for it.
+ * The VirtualService's HTTP routes with the owned route carrying `target`'s
+ * weights, one entry per destination it names (any other destination of that
+ * route at 0), and its mirror set; the header route present during canary
+ * stages when the strategy asks for it.
  */
 export function rewriteRoutes(
   http: IstioHttpRoute[],
   spec: ModelRolloutSpec,
   vsName: string,
-  canaryWeight: number,
-  mirrorPercent: number,
+  target: RouteTarget,
 ): IstioHttpRoute[] {
-  if (!Number.isInteger(canaryWeight) || canaryWeight < 0 || canaryWeight > 100)
-    throw new RangeError(`canary weight ${canaryWeight} is not a whole percentage`);
+  const total = target.weights.reduce((sum, w) => sum + w.weight, 0);
+  for (const { ref, weight } of target.weights)
+    if (!Number.isInteger(weight) || weight < 0 || weight > 100)
+      throw new RangeError(`weight ${weight} of version ${ref.version} is not a whole percentage`);
+  if (total !== 100) throw new RangeError(`weights ${target.weights.map((w) => w.weight).join('+')} do not sum to 100`);
   const owned = ownedRoute(http, spec, vsName);
-  const stableDestination = destinationFor(owned, spec.stable, spec.stable);
-  const canaryDestination = destinationFor(owned, spec.canary, spec.stable);
-  const others = (owned.route ?? []).filter(
-    (d) => !isDestinationOf(d.destination, spec.stable) && !isDestinationOf(d.destination, spec.canary),
-  );
-  const entry = (ref: VersionRef) => (owned.route ?? []).find((d) => isDestinationOf(d.destination, ref));
+  const entries = owned.route ?? [];
+  const named = (d: { destination: IstioDestination }) =>
+    target.weights.some((w) => isDestinationOf(d.destination, w.ref));
   const next: IstioHttpRoute = structuredClone(owned);
   next.route = [
-    { ...structuredClone(entry(spec.stable) ?? { destination: stableDestination }), weight: 100 - canaryWeight },
-    { ...structuredClone(entry(spec.canary) ?? { destination: canaryDestination }), weight: canaryWeight },
-    ...others.map((d) => ({ ...structuredClone(d), weight: 0 })),
+    ...target.weights.map(({ ref, weight }) => ({
+      ...structuredClone(
+        entries.find((d) => isDestinationOf(d.destination, ref)) ?? {
+          destination: destinationFor(owned, ref, spec.stable),
+        },
+      ),
+      weight,
+    })),
+    ...entries.filter((d) => !named(d)).map((d) => ({ ...structuredClone(d), weight: 0 })),
   ];
-  if (mirrorPercent > 0) {
-    next.mirror = { ...canaryDestination };
-    next.mirrorPercentage = { value: mirrorPercent };
-  } else if (owned.mirror && isDestinationOf(owned.mirror, spec.canary)) {
+  const mirrorDestination = destinationFor(owned, target.mirror.ref, spec.stable);
+  if (target.mirror.percent > 0) {
+    next.mirror = { ...mirrorDestination };
+    next.mirrorPercentage = { value: target.mirror.percent };
+  } else if (owned.mirror && isDestinationOf(owned.mirror, target.mirror.ref)) {
     // Only weir's own mirror goes; a mirror someone else set stays.
     delete next.mirror;
     delete next.mirrorPercentage;
@@ -151,11 +161,12 @@ export function rewriteRoutes(
   const headerName = headerRouteName(spec);
   const rest = http.filter((r) => r.name !== headerName).map((r) => (r === owned ? next : r));
   const headers = spec.strategy.headerRoute?.headers;
+  const canaryWeight = target.weights.find((w) => w.ref === spec.canary)?.weight ?? 0;
   if (headers && canaryWeight > 0 && canaryWeight < 100) {
     const headerRoute: IstioHttpRoute = {
       name: headerName,
       match: [{ headers: structuredClone(headers) }],
-      route: [{ destination: { ...canaryDestination }, weight: 100 }],
+      route: [{ destination: destinationFor(owned, spec.canary, spec.stable), weight: 100 }],
     };
     rest.splice(rest.indexOf(next), 0, headerRoute);
   }
@@ -167,7 +178,7 @@ export function subsetsNeeded(
   route: IstioHttpRoute,
   spec: ModelRolloutSpec,
 ): { host: string; subset: string; version: string }[] {
-  return [spec.stable, spec.canary]
+  return routedVersions(spec)
     .map((ref) => ({ destination: destinationFor(route, ref, spec.stable), version: ref.version }))
     .filter((d) => d.destination.subset !== undefined)
     .map((d) => ({ host: d.destination.host, subset: d.destination.subset!, version: d.version }));
