@@ -22,7 +22,7 @@ endif
 NODE := node
 STAMP := node_modules/.weir-installed
 
-.PHONY: help deps build typecheck lint format test test-unit test-k8s kube-tools demo bench models crd alerts dashboards sim system-tools browser clean
+.PHONY: help deps build typecheck lint format test test-unit test-k8s kube-tools demo bench bench-judgement models crd alerts dashboards sim system-tools browser clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -126,6 +126,9 @@ bench: build system-tools ## run the benchmarks (prediction log off and on, in o
 	  (apt-get install -y -qq wrk || (apt-get update -qq && apt-get install -y -qq wrk)) >/dev/null 2>&1 \
 	  || echo "wrk is unavailable; the benchmark falls back to autocannon" >&2; }
 	@$(NODE) dist/test/bench/predictor.js
+
+bench-judgement: build system-tools ## run weir demo scenarios repeatedly (10 good, 10 bad-accuracy, 5 slow; ARGS="--good 3 --no-baseline"), outcomes as JSON
+	@$(NODE) dist/test/bench/judgement.js $(ARGS)
 
 clean: ## remove dist/ and caches in the checkout
 	rm -rf dist node_modules/.cache

@@ -9,25 +9,39 @@ import {
   type VersionRow,
 } from '../local/demo/scenario.js';
 import { formatNumber } from '../../../shared/format.js';
+import { BASELINE_VERSION, DEMO_WARMUP } from '../local/demo/rollout-spec.js';
 
 const fmt = formatNumber;
 
 function verdictLine(r: Reason): string {
+  const gate =
+    r.margin !== undefined
+      ? `, gate: ${r.nonInferior ? 'within' : 'not yet within'} margin ${fmt(r.margin)}`
+      : r.minimum
+        ? `, ${fmt(r.minimum.have)} of ${r.minimum.needed} ${r.minimum.what} needed`
+        : '';
   const extra =
     r.kind === 'comparison' && r.pValue !== undefined
-      ? ` (effect ${fmt(r.effect ?? NaN)}, CI ${r.ci ? `[${fmt(r.ci[0]!)}, ${fmt(r.ci[1]!)}]` : '-'}, p ${fmt(r.adjustedPValue ?? r.pValue)}, n ${r.samples?.stable}/${r.samples?.canary})`
-      : '';
+      ? ` (effect ${fmt(r.effect ?? NaN)}, CI ${r.ci ? `[${fmt(r.ci[0]!)}, ${fmt(r.ci[1]!)}]` : '-'}, p ${fmt(r.adjustedPValue ?? r.pValue)}, n ${r.samples?.stable}/${r.samples?.canary}${gate})`
+      : r.kind === 'comparison' && gate
+        ? ` (${gate.slice(2)})`
+        : '';
   return `  ${r.kind.padEnd(10)} ${(r.metric ?? '').padEnd(15)} ${r.verdict.padEnd(13)}${extra}`;
 }
 
 function screen(view: ScenarioView): string {
   const bar = (w: number) => `${'█'.repeat(Math.round(w / 5))}${'░'.repeat(20 - Math.round(w / 5))}`;
+  const baseline = view.baselineWeight;
+  const stable = 100 - view.canaryWeight - (baseline ?? 0);
+  const canary = SCENARIOS[view.scenario];
+  const width = Math.max(canary.length, baseline === undefined ? 2 : BASELINE_VERSION.length);
   return [
-    `weir demo: scenario ${view.scenario} (stable v1 → canary ${SCENARIOS[view.scenario]})   ${view.elapsedSeconds.toFixed(0)} s`,
+    `weir demo: scenario ${view.scenario} (stable v1 → canary ${canary}${baseline === undefined ? '' : `, judged against baseline ${BASELINE_VERSION}`})   ${view.elapsedSeconds.toFixed(0)} s`,
     '',
-    `phase ${view.phase}   stage ${view.stage}`,
-    `  v1 ${bar(100 - view.canaryWeight)} ${100 - view.canaryWeight}%`,
-    `  ${SCENARIOS[view.scenario]} ${bar(view.canaryWeight)} ${view.canaryWeight}%`,
+    `phase ${view.phase}   stage ${view.stage}   (warm-up: each stage's first ${DEMO_WARMUP} is not compared)`,
+    `  ${'v1'.padEnd(width)} ${bar(stable)} ${stable}%`,
+    ...(baseline === undefined ? [] : [`  ${BASELINE_VERSION.padEnd(width)} ${bar(baseline)} ${baseline}%`]),
+    `  ${canary.padEnd(width)} ${bar(view.canaryWeight)} ${view.canaryWeight}%`,
     '',
     `load: ${view.sent} requests sent, ${view.failed} failed`,
     'verdicts:',
@@ -90,7 +104,10 @@ function summary(result: ScenarioResult): string {
 }
 
 /** `weir demo`: runs one scenario with a live screen (or one JSON line) and writes its report. */
-export async function runDemo(scenario: ScenarioName, json: boolean, reportPath: string): Promise<ScenarioResult> {
+export async function runDemo(
+  scenario: ScenarioName,
+  { json, reportPath, baseline = false }: { json: boolean; reportPath: string; baseline?: boolean },
+): Promise<ScenarioResult> {
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -114,6 +131,7 @@ export async function runDemo(scenario: ScenarioName, json: boolean, reportPath:
     const result = await runScenario(scenario, {
       signal: controller.signal,
       reportPath,
+      baseline,
       onView: (view) => {
         if (json) return;
         if (live) process.stdout.write(`\x1b[H\x1b[2J${screen(view)}\n`);
@@ -127,7 +145,7 @@ export async function runDemo(scenario: ScenarioName, json: boolean, reportPath:
     if (json) {
       const { scenario: s, phase, weightsApplied, failedRequests, durationSeconds, rollbackReason } = result;
       process.stdout.write(
-        `${JSON.stringify({ scenario: s, phase, weightsApplied, failedRequests, durationSeconds, rollbackReason, table: result.table, recommendation: result.business?.recommendation ?? null, alertsSent: result.alertsSent, alertsActive: result.alertsActive, report: result.reportPath, answeredBy: result.answeredBy, ...(result.shadow ? { shadow: result.shadow } : {}) })}\n`,
+        `${JSON.stringify({ scenario: s, phase, weightsApplied, failedRequests, durationSeconds, rollbackReason, table: result.table, recommendation: result.business?.recommendation ?? null, alertsSent: result.alertsSent, alertsActive: result.alertsActive, report: result.reportPath, answeredBy: result.answeredBy, baseline: result.baseline, ...(result.shadow ? { shadow: result.shadow } : {}) })}\n`,
       );
     } else process.stdout.write(`${summary(result)}\n`);
     return result;

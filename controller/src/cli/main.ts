@@ -39,24 +39,28 @@ program
   )
   .option('--json', 'print only one JSON line at the end')
   .option(
+    '--baseline',
+    "judge the canary against a baseline: two more predictors of v1's model (v1-baseline), started with the canary and given its share, as Kayenta does, instead of against the warm, busy v1",
+  )
+  .option(
     '--report <file>',
     'where to write the experiment report (.html, or .md for Markdown)',
     'weir-report-<scenario>.html',
   )
   .addHelpText(
     'after',
-    '\nExamples:\n  weir demo                      # v1 → v2, promoted; report in weir-report-good.html\n  weir demo --scenario slow      # v1 → v4 (+40 ms), rolled back\n  weir demo --scenario shadow    # v2 shadowed first (scored on the same requests), then the canary\n  weir demo --scenario bad-shadow # v3 rejected while shadowed: no user request ever reaches it\n  weir demo --scenario bad-accuracy --json --report /tmp/bad.md',
+    '\nExamples:\n  weir demo                      # v1 → v2, promoted; report in weir-report-good.html\n  weir demo --scenario slow      # v1 → v4 (+40 ms), rolled back\n  weir demo --scenario shadow    # v2 shadowed first (scored on the same requests), then the canary\n  weir demo --scenario bad-shadow # v3 rejected while shadowed: no user request ever reaches it\n  weir demo --baseline           # v2 judged against a fresh baseline of v1, not the warm v1\n  weir demo --scenario bad-accuracy --json --report /tmp/bad.md',
   )
-  .action(async (options: { scenario: string; json?: boolean; report: string }) => {
+  .action(async (options: { scenario: string; json?: boolean; baseline?: boolean; report: string }) => {
     if (!(options.scenario in SCENARIOS))
       program.error(
         `--scenario: "${options.scenario}" is not a scenario; expected ${Object.keys(SCENARIOS).join(', ')}`,
       );
-    const result = await runDemo(
-      options.scenario as ScenarioName,
-      options.json === true,
-      options.report.replace('<scenario>', options.scenario),
-    );
+    const result = await runDemo(options.scenario as ScenarioName, {
+      json: options.json === true,
+      reportPath: options.report.replace('<scenario>', options.scenario),
+      baseline: options.baseline === true,
+    });
     process.exitCode = result.failedRequests === 0 ? 0 : 1;
   });
 

@@ -49,6 +49,15 @@ export const EVIDENCE_MINIMUMS = {
   'paired-mean': 30,
 } as const satisfies Record<Comparison['type'], number>;
 
+/** What each minimum counts. */
+export const EVIDENCE_WHAT = {
+  proportion: 'expected successes and failures in the smaller arm',
+  mean: 'samples in the smaller arm',
+  histogram: 'samples in the smaller arm',
+  'paired-proportion': 'discordant pairs',
+  'paired-mean': 'pairs',
+} as const satisfies Record<Comparison['type'], string>;
+
 export interface ComparisonOutcome {
   name: string;
   role: Comparison['role'];
@@ -69,8 +78,8 @@ interface Estimate {
   defaultTau: number;
   /** Samples per arm for the planned power at minEffect (alpha-spending information fraction). */
   plannedPerArm: number | undefined;
-  /** The evidence the test's approximation rests on (see EVIDENCE_MINIMUMS): what there is, and what it is. */
-  evidence: { have: number; what: string };
+  /** How much of the evidence its test's approximation rests on there is (see EVIDENCE_MINIMUMS and EVIDENCE_WHAT). */
+  evidence: number;
 }
 
 function estimate(
@@ -97,10 +106,7 @@ function estimate(
       samples: { stable: s.trials, canary: c.trials },
       defaultTau: 0.02,
       plannedPerArm: planned,
-      evidence: {
-        have: Math.min(s.trials, c.trials) * Math.min(pooled, 1 - pooled),
-        what: 'expected successes and failures in the smaller arm',
-      },
+      evidence: Math.min(s.trials, c.trials) * Math.min(pooled, 1 - pooled),
     };
   }
   if (observation.type === 'mean' && observation.stable && observation.canary) {
@@ -117,7 +123,7 @@ function estimate(
       samples: { stable: s.n, canary: c.n },
       defaultTau: Math.max(pooledSd * 0.1, 1e-12),
       plannedPerArm: planned,
-      evidence: { have: Math.min(s.n, c.n), what: 'samples in the smaller arm' },
+      evidence: Math.min(s.n, c.n),
     };
   }
   if (observation.type === 'histogram' && observation.bounds && observation.stable && observation.canary) {
@@ -137,7 +143,7 @@ function estimate(
       samples: r.samples,
       defaultTau: 0.05,
       plannedPerArm: undefined,
-      evidence: { have: Math.min(ns, nc), what: 'samples in the smaller arm' },
+      evidence: Math.min(ns, nc),
     };
   }
   if (observation.type === 'paired-proportion' && observation.table) {
@@ -152,10 +158,7 @@ function estimate(
       samples: { stable: n, canary: n },
       defaultTau: 0.02,
       plannedPerArm: undefined,
-      evidence: {
-        have: observation.table.canaryOnly + observation.table.stableOnly,
-        what: 'discordant pairs',
-      },
+      evidence: observation.table.canaryOnly + observation.table.stableOnly,
     };
   }
   if (observation.type === 'paired-mean' && observation.differences) {
@@ -172,7 +175,7 @@ function estimate(
         comparison.minEffect > 0 && r.sd > 0
           ? sampleSizeMean(r.sd / Math.SQRT2, comparison.minEffect, alpha, power).perArm
           : undefined,
-      evidence: { have: n, what: 'pairs' },
+      evidence: n,
     };
   }
   return undefined;
@@ -203,6 +206,8 @@ export function evaluateComparisons(
   const outcomes = new Map<string, ComparisonOutcome>();
   const judged = spec.analysis.comparisons.filter((c) => isPaired(c) === (kind === 'paired'));
   const m = judged.length;
+  // Split comparisons judge the canary against the baseline when there is one; paired ones, against stable.
+  const reference = spec.baseline && kind === 'split' ? 'baseline' : 'stable';
   for (const comparison of judged) {
     const est = estimate(
       comparison,
@@ -226,9 +231,10 @@ export function evaluateComparisons(
       continue;
     }
     const needed = EVIDENCE_MINIMUMS[comparison.type];
-    if (est.evidence.have < needed) {
+    if (est.evidence < needed) {
       // Too little for the test's approximation: no look is taken, nothing acts, the stage waits.
-      const have = Math.floor(est.evidence.have * 10) / 10;
+      const have = Math.floor(est.evidence * 10) / 10;
+      const what = EVIDENCE_WHAT[comparison.type];
       outcomes.set(comparison.name, {
         name: comparison.name,
         role: comparison.role,
@@ -238,10 +244,10 @@ export function evaluateComparisons(
           kind: 'comparison',
           metric: comparison.name,
           verdict: 'insufficient',
-          message: `${comparison.name}: insufficient evidence, ${have} ${est.evidence.what} of the ${needed} its test needs (canary − stable ${est.difference.toPrecision(3)} so far, n ${est.samples.stable}/${est.samples.canary})`,
+          message: `${comparison.name}: insufficient evidence, ${have} ${what} of the ${needed} its test needs (canary − ${reference} ${est.difference.toPrecision(3)} so far, n ${est.samples.stable}/${est.samples.canary})`,
           effect: est.difference,
           samples: est.samples,
-          minimum: { needed, have, what: est.evidence.what },
+          minimum: { needed, have, what },
         },
         state: sequential[comparison.name],
       });
@@ -319,7 +325,7 @@ export function evaluateComparisons(
     // The stage gate: the bad-side end of the always-valid interval lies within the margin.
     const margin = marginOf(comparison, est);
     const nonInferior = comparison.better === 'higher' ? t.ci[0] > -margin : t.ci[1] < margin;
-    const message = `${comparison.name}: ${verdict}, canary − stable ${est.difference.toPrecision(3)} (CI ${t.ci[0].toPrecision(3)} to ${t.ci[1].toPrecision(3)}), p ${p.toPrecision(3)}, n ${est.samples.stable}/${est.samples.canary}`;
+    const message = `${comparison.name}: ${verdict}, canary − ${reference} ${est.difference.toPrecision(3)} (CI ${t.ci[0].toPrecision(3)} to ${t.ci[1].toPrecision(3)}), p ${p.toPrecision(3)}, n ${est.samples.stable}/${est.samples.canary}`;
     outcomes.set(comparison.name, {
       name: comparison.name,
       role: comparison.role,
@@ -339,7 +345,11 @@ export function evaluateComparisons(
         samples: est.samples,
         margin,
         nonInferior,
-        minimum: { needed: EVIDENCE_MINIMUMS[comparison.type], have: est.evidence.have, what: est.evidence.what },
+        minimum: {
+          needed: EVIDENCE_MINIMUMS[comparison.type],
+          have: est.evidence,
+          what: EVIDENCE_WHAT[comparison.type],
+        },
       },
       state: t.state,
     });

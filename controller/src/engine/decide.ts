@@ -294,7 +294,8 @@ export function decide(input: EngineInput): Decision {
   const samples = input.observations.samples;
   const counted = { stable: samples.stable ?? 0, canary: samples.canary ?? 0 };
   const stableNeeded = stage.weight < 100 ? need : 0;
-  if (counted.canary < need || counted.stable < stableNeeded) {
+  // In warm-up samples are not counted yet: the warm-up blocker says why the stage waits.
+  if (!warming && (counted.canary < need || counted.stable < stableNeeded)) {
     const eta = input.trafficRate
       ? samplesEta(
           need,

@@ -7,6 +7,12 @@ import {
   PREDICTOR_PAIRED_FEEDBACK,
 } from '../../../../shared/metric-names.js';
 
+/** Each demo stage's warm-up: its first seconds are not compared. */
+export const DEMO_WARMUP = '5s';
+
+/** The baseline's version label: its predictors serve v1's model files under this name. */
+export const BASELINE_VERSION = 'v1-baseline';
+
 /** The paired counters of the shadow ({{canary}}) against stable on the same requests. */
 function pairedQuery(outcome?: string): string {
   const where = `model="{{model}}",version="{{canary}}",baseline="{{stable}}"${outcome ? `,outcome="${outcome}"` : ''}`;
@@ -17,9 +23,10 @@ function pairedQuery(outcome?: string): string {
  * The demo's ModelRollout for v1 → `canary`, as YAML. With `shadow`, a mirror
  * stage comes first: the canary answers a copy of every request, nobody sees
  * its answers, and paired comparisons judge it against stable on the same
- * requests before it takes any user traffic.
+ * requests before it takes any user traffic. With `baseline`, the canary is
+ * judged against a baseline of v1 started with it, not against the warm v1.
  */
-export function demoRolloutYaml(canary: string, { shadow = false } = {}): string {
+export function demoRolloutYaml(canary: string, { shadow = false, baseline = false } = {}): string {
   const window = '[{{window}}]';
   // In the mirror stage the shadow serves only mirrored copies: its guardrails must see them.
   const mirrored = shadow ? '' : ',request_mirrored="false"';
@@ -33,6 +40,8 @@ export function demoRolloutYaml(canary: string, { shadow = false } = {}): string
       virtualService: { name: 'predictor', route: 'primary' },
       stable: { version: 'v1' },
       canary: { version: canary },
+      // Kayenta's baseline: fresh predictors of v1's model, started with the canary and given its share.
+      ...(baseline ? { baseline: { version: BASELINE_VERSION } } : {}),
       strategy: {
         ...(shadow ? { mirror: { percent: 100, duration: '15s' } } : {}),
         steps: [10, 25, 50, 100],
@@ -44,6 +53,8 @@ export function demoRolloutYaml(canary: string, { shadow = false } = {}): string
       },
       analysis: {
         interval: '2s',
+        // Each stage's first 5 s (JIT, caches, a new share of load) are not compared.
+        warmup: DEMO_WARMUP,
         alpha: 0.05,
         sequential: 'msprt',
         guardrails: [

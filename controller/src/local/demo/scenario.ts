@@ -7,6 +7,7 @@ import { writeReport } from '../../report/write.js';
 import type { BusinessCoefficients, BusinessImpact } from '../../stats/business-impact.js';
 import { sleep } from '../../../../shared/wait.js';
 import { activeAlerts, businessOf, resultsTable, shadowOf, weightsApplied, type ShadowResult } from './results.js';
+import { BASELINE_VERSION } from './rollout-spec.js';
 import { ROLLOUT, startStack } from './stack.js';
 import { watchRollout } from './watch.js';
 
@@ -32,6 +33,8 @@ export interface ScenarioView {
   phase: string;
   stage: number;
   canaryWeight: number;
+  /** The baseline's share, when the scenario runs one. */
+  baselineWeight?: number;
   reasons: Reason[];
   message: string;
   sent: number;
@@ -59,6 +62,8 @@ export interface ScenarioResult {
   answeredBy: Record<string, number>;
   /** The mirror stage's paired results, in the shadow scenarios. */
   shadow?: ShadowResult;
+  /** The baseline the canary was judged against, when there was one. */
+  baseline: string | null;
 }
 
 export interface ScenarioOptions {
@@ -68,6 +73,8 @@ export interface ScenarioOptions {
   signal?: AbortSignal;
   /** Write the experiment report here (.html or .md) at the end, while Prometheus still runs. */
   reportPath?: string;
+  /** Judge the canary against a baseline of v1 started with it (Kayenta's practice), not against the warm v1. */
+  baseline?: boolean;
   /** Called at the end with everything still running (tests check the dashboards' queries here). */
   beforeStop?: (running: { prometheusUrl: string; rollout: string; startedAt: number }) => Promise<void>;
 }
@@ -77,7 +84,11 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
   const canary = SCENARIOS[scenario];
   const started = Date.now();
   const shadowStage = SHADOW_SCENARIOS.includes(scenario);
-  const stack = await startStack(canary, options.ratePerSecond, shadowStage);
+  const stack = await startStack(canary, {
+    ...(options.ratePerSecond !== undefined ? { ratePerSecond: options.ratePerSecond } : {}),
+    shadow: shadowStage,
+    baseline: options.baseline ?? false,
+  });
   try {
     const { phase, message } = await watchRollout(stack, scenario, started, options);
     // The rollout is over: no more rounds, so nothing reaches the notifier after it is flushed and closed.
@@ -90,7 +101,7 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
     const prometheus = new PrometheusMetrics({ url: stack.prometheus.url });
     const { rollout } = await stack.store.get(ROLLOUT);
     const [table, business, alertsActive, shadow] = await Promise.all([
-      resultsTable(prometheus, ['v1', canary]),
+      resultsTable(prometheus, ['v1', ...(options.baseline ? [BASELINE_VERSION] : []), canary]),
       businessOf(prometheus, rollout),
       activeAlerts(stack.alertmanager.url),
       shadowStage ? shadowOf(prometheus, rollout) : undefined,
@@ -112,6 +123,7 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
       reportPath: options.reportPath ?? null,
       answeredBy: Object.fromEntries(Object.entries(stack.load.stats.byVersion).map(([v, s]) => [v, s.requests])),
       ...(shadow ? { shadow } : {}),
+      baseline: options.baseline ? BASELINE_VERSION : null,
     };
   } finally {
     await stack.stop();

@@ -1,11 +1,11 @@
 // Everything one demo scenario runs on this machine: two replicas each of v1
-// and the canary, sharing a prediction log in a real Redis; the gateway; real
+// and the canary (and of a baseline of v1, when asked), sharing a prediction log in a real Redis; the gateway; real
 // Prometheus and Alertmanager; a load generator that sends predictions and
 // their ground truth through the gateway, as a client would; and the
 // controller loop with the file store. `stop()`
 // stops all of it, in reverse order, however the scenario ended.
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../../../../shared/log.js';
@@ -24,7 +24,7 @@ import { startPredictor, type PredictorProcess } from '../predictor-process.js';
 import { startPrometheus, type PrometheusProcess } from '../prometheus-process.js';
 import { startRedis } from '../redis-process.js';
 import { LoadGenerator } from './load-generator.js';
-import { demoRolloutYaml } from './rollout-spec.js';
+import { BASELINE_VERSION, demoRolloutYaml } from './rollout-spec.js';
 
 export const ROLLOUT = 'price-direction';
 const MODEL = 'price-direction';
@@ -43,8 +43,19 @@ export interface DemoStack {
 /** Replicas of each version: more than one, so feedback must find its prediction through the shared log. */
 export const REPLICAS = 2;
 
-/** Starts the whole local loop for a rollout of v1 → `canary` (with a shadow stage first when `shadow`), and the controller and load on it. */
-export async function startStack(canary: string, ratePerSecond?: number, shadow = false): Promise<DemoStack> {
+/**
+ * Starts the whole local loop for a rollout of v1 → `canary` (with a shadow
+ * stage first when `shadow`; with a baseline of v1 when `baseline`), and the
+ * controller and load on it.
+ */
+export async function startStack(
+  canary: string,
+  {
+    ratePerSecond,
+    shadow = false,
+    baseline = false,
+  }: { ratePerSecond?: number; shadow?: boolean; baseline?: boolean } = {},
+): Promise<DemoStack> {
   const log = createLogger('controller', 'error');
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'weir-demo-'));
   const cleanups: (() => Promise<unknown>)[] = [() => rm(scratch, { recursive: true, force: true })];
@@ -54,15 +65,25 @@ export async function startStack(canary: string, ratePerSecond?: number, shadow 
   try {
     const rolloutsDir = path.join(scratch, 'rollouts');
     await mkdir(rolloutsDir);
-    await writeFile(path.join(rolloutsDir, `${ROLLOUT}.yaml`), demoRolloutYaml(canary, { shadow }));
+    await writeFile(path.join(rolloutsDir, `${ROLLOUT}.yaml`), demoRolloutYaml(canary, { shadow, baseline }));
     const repository = path.join(packageRoot(), 'predictor', 'models');
+    // The baseline serves v1's model files under its own version name, from a repository of its own.
+    const baselineRepository = path.join(scratch, 'models');
+    if (baseline)
+      await cp(path.join(repository, MODEL, 'v1'), path.join(baselineRepository, MODEL, BASELINE_VERSION), {
+        recursive: true,
+      });
     const redis = await startRedis();
     cleanups.push(() => redis.stop());
-    const predictors: Record<string, PredictorProcess[]> = { v1: [], [canary]: [] };
+    const predictors: Record<string, PredictorProcess[]> = {
+      v1: [],
+      ...(baseline ? { [BASELINE_VERSION]: [] } : {}),
+      [canary]: [],
+    };
     const starting = Object.keys(predictors).flatMap((version) =>
       Array.from({ length: REPLICAS }, async () => {
         const p = await startPredictor({
-          modelRepository: repository,
+          modelRepository: version === BASELINE_VERSION ? baselineRepository : repository,
           model: MODEL,
           version,
           args: ['--log-level', 'warn', '--prediction-log', `${redis.url}/0`],
@@ -81,6 +102,7 @@ export async function startStack(canary: string, ratePerSecond?: number, shadow 
               name: 'primary',
               route: [
                 { destination: { host: 'predictor', subset: 'v1' }, weight: 100 },
+                ...(baseline ? [{ destination: { host: 'predictor', subset: BASELINE_VERSION }, weight: 0 }] : []),
                 { destination: { host: 'predictor', subset: canary }, weight: 0 },
               ],
               retries: { attempts: 2, retryOn: 'connect-failure' },

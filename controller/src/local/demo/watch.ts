@@ -37,6 +37,7 @@ export async function watchRollout(
         phase,
         stage: status.stage,
         canaryWeight: status.canaryWeight,
+        ...(status.baselineWeight !== undefined ? { baselineWeight: status.baselineWeight } : {}),
         reasons: status.analysis,
         message,
         sent: load.stats.sent,

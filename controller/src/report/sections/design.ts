@@ -1,7 +1,8 @@
 // The report's design section: hypothesis, metrics, alpha and power, and the planned samples and time per stage.
 import { parseDuration } from '../../../../shared/duration.js';
 
-import { stagesOf } from '../../engine/stages.js';
+import { stagesOf, warmupMs } from '../../engine/stages.js';
+import { EVIDENCE_MINIMUMS, EVIDENCE_WHAT } from '../../engine/comparisons.js';
 
 import { sampleSizeMean, sampleSizeProportion, samplesEta } from '../../stats/sample-size.js';
 import { type ReportData } from '../collect.js';
@@ -34,6 +35,11 @@ export function designBlocks(data: ReportData): Block[] {
         ...(strategy.approvals.length
           ? [`human approval before ${strategy.approvals.map((w) => `${w}%`).join(', ')} (weir approve)`]
           : []),
+        `warm-up ${duration(warmupMs(spec))} at the start of each stage: left out of comparisons and relative guardrails (absolute guardrail bounds act at once)`,
+        spec.baseline
+          ? `judged against baseline ${spec.baseline.version}: predictors of ${stable}'s model started with the canary and given its share, not the long-running ${stable}`
+          : `judged against ${stable} as it runs (no baseline)`,
+        "stage gate: a stage ends only once every comparison's always-valid interval shows the canary not worse than its margin, and each comparison has the evidence its test needs",
       ],
     },
   ];
@@ -85,7 +91,7 @@ export function designBlocks(data: ReportData): Block[] {
       c.name,
       `comparison (${c.role})`,
       c.type,
-      `${c.better} is better; minEffect ${fmt(c.minEffect)}`,
+      `${c.better} is better; minEffect ${fmt(c.minEffect)}; gate margin ${c.margin !== undefined ? fmt(c.margin) : c.minEffect > 0 ? fmt(c.minEffect) : 'the type scale'}; acts from ${EVIDENCE_MINIMUMS[c.type]} ${EVIDENCE_WHAT[c.type]}`,
       n === undefined ? '-' : String(n),
       basis,
     ]);
