@@ -129,12 +129,24 @@ describe('weir demo', () => {
     expect(names).not.toContain('WeirRolloutAwaitingApproval');
   }, 330_000);
 
-  test('bad-accuracy: v3 is rolled back with a reason, final weight 0, no failed request', async () => {
-    const r = await demo('bad-accuracy');
-    expect(r).toMatchObject({ scenario: 'bad-accuracy', phase: 'RolledBack', failedRequests: 0 });
-    expect(r.weightsApplied.at(-1)).toBe(0);
-    expect(r.rollbackReason).toMatch(/rolled back: .+/);
+  test('bad-accuracy with a baseline: v3 is judged against fresh v1-baseline predictors with its share, and rolled back at the first stage, no failed request', async () => {
+    const r = await demo('bad-accuracy', '--baseline');
+    expect(r).toMatchObject({
+      scenario: 'bad-accuracy',
+      phase: 'RolledBack',
+      failedRequests: 0,
+      baseline: 'v1-baseline',
+    });
+    // The stage gate holds a worse canary at 10% until the evidence rolls it back.
+    expect(r.weightsApplied).toEqual([10, 0]);
+    expect(r.rollbackReason).toMatch(
+      /^rolled back: accuracy: harmful, canary − baseline -0\.\d+ \(CI -0\.\d+ to -0\.\d+\)/,
+    );
     expect(r.durationSeconds).toBeLessThan(300);
+    // The baseline answered users (as v1's model), about as many requests as the canary: the same share.
+    expect(r.answeredBy['v1-baseline']).toBeGreaterThan(0.5 * r.answeredBy.v3);
+    expect(r.answeredBy['v1-baseline']).toBeLessThan(2 * r.answeredBy.v3);
+    expect(r.table.map((row: { version: string }) => row.version)).toEqual(['v1', 'v1-baseline', 'v3']);
     // The rollback reached the real Alertmanager as a critical alert, still active.
     expect(r.alertsActive).toContainEqual({ alertname: 'WeirCanaryRolledBack', severity: 'critical', state: 'active' });
     // The report it wrote, in a real browser: every chart drawn with data, no console error, no outside request.
@@ -166,6 +178,8 @@ describe('weir demo', () => {
     }
     for (const chart of page.charts) expect(chart.visibleMarks).toBeGreaterThan(0);
     expect(html).toContain('harmful');
+    expect(html).toContain('judged against baseline v1-baseline');
+    expect(html).toContain('warm-up 5 s at the start of each stage');
     expect(html).not.toMatch(/<script|src="http|href="http/);
   }, 330_000);
 

@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { parseAllDocuments } from 'yaml';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { packageRoot } from '../../../shared/paths.js';
@@ -30,6 +31,25 @@ describe('ModelRollout validation', () => {
       minEffect: 0.01,
     });
     expect(result!.rollout!.spec.strategy.mirror).toBeUndefined();
+  });
+
+  test('every ModelRollout in manifests/examples validates; the baseline example routes to v1-baseline with its own margin', async () => {
+    const dir = path.join(root, 'manifests/examples');
+    const rollouts = [];
+    for (const file of await readdir(dir)) {
+      for (const document of parseAllDocuments(await readFile(path.join(dir, file), 'utf8'))) {
+        const object = document.toJS() as { kind?: string };
+        if (object?.kind !== 'ModelRollout') continue;
+        const result = validateModelRollout(object);
+        expect({ file, errors: result.errors }).toEqual({ file, errors: [] });
+        rollouts.push(result.rollout!);
+      }
+    }
+    expect(rollouts.length).toBeGreaterThanOrEqual(4);
+    const withBaseline = rollouts.find((r) => r.spec.baseline)!;
+    expect(withBaseline.spec.baseline).toEqual({ version: 'v1-baseline' });
+    expect(withBaseline.spec.analysis.comparisons[0]).toMatchObject({ name: 'accuracy', margin: 0.02 });
+    expect(withBaseline.spec.analysis.warmup).toBe('1m');
   });
 
   test('a minimal spec gets the documented defaults', () => {

@@ -7,7 +7,7 @@ import { EVIDENCE_MINIMUMS, EVIDENCE_WHAT } from '../../engine/comparisons.js';
 import { sampleSizeMean, sampleSizeProportion, samplesEta } from '../../stats/sample-size.js';
 import { type ReportData } from '../collect.js';
 import { fmt } from '../svg.js';
-import { duration, type Block } from '../blocks.js';
+import { duration, seconds, type Block } from '../blocks.js';
 
 /** The experiment's design: hypothesis, metrics, alpha and power, and the sample-size plan per stage. */
 export function designBlocks(data: ReportData): Block[] {
@@ -35,7 +35,7 @@ export function designBlocks(data: ReportData): Block[] {
         ...(strategy.approvals.length
           ? [`human approval before ${strategy.approvals.map((w) => `${w}%`).join(', ')} (weir approve)`]
           : []),
-        `warm-up ${duration(warmupMs(spec))} at the start of each stage: left out of comparisons and relative guardrails (absolute guardrail bounds act at once)`,
+        `warm-up ${seconds(warmupMs(spec))} at the start of each stage: left out of comparisons and relative guardrails (absolute guardrail bounds act at once)`,
         spec.baseline
           ? `judged against baseline ${spec.baseline.version}: predictors of ${stable}'s model started with the canary and given its share, not the long-running ${stable}`
           : `judged against ${stable} as it runs (no baseline)`,
