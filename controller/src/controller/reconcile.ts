@@ -223,6 +223,7 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
     ...(decision.baselineWeight !== undefined ? { baselineWeight: decision.baselineWeight } : {}),
   };
   const routeWanted = routeTarget(rollout.spec, target);
+  // routedVersions puts the canary last.
   const current = { canaryWeight: routes.weights.at(-1) ?? 0, mirrorPercent: routes.mirrorPercent };
   const weightsDiffer =
     routeWanted.weights.some((w, i) => routes.weights[i] !== w.weight) || routes.mirrorPercent !== target.mirrorPercent;

@@ -324,15 +324,15 @@ export function simulateScenario(
   rate: number = RATES[0],
 ): ScenarioReport {
   const results = Array.from({ length: runs }, (_, i) => runOnce(policy, scenario, seed * 1_000_003 + i, rate));
-  const rate_ = (o: Outcome) => results.filter((r) => r.outcome === o).length / runs;
+  const share = (o: Outcome) => results.filter((r) => r.outcome === o).length / runs;
   const report: ScenarioReport = {
     scenario: scenario.name,
     policy,
     rate,
     runs,
-    promotedRate: rate_('promoted'),
-    rolledBackRate: rate_('rolled-back'),
-    inconclusiveRate: rate_('inconclusive'),
+    promotedRate: share('promoted'),
+    rolledBackRate: share('rolled-back'),
+    inconclusiveRate: share('inconclusive'),
   };
   const causes: Record<string, number> = {};
   for (const r of results) if (r.cause) causes[r.cause] = (causes[r.cause] ?? 0) + 1;
