@@ -67,7 +67,7 @@ try {
           path.join(dir, `${scenario}-${i}.md`),
           ...(options.baseline ? ['--baseline'] : []),
         ],
-        { timeout: 420_000, maxBuffer: 16 * 1024 * 1024 },
+        { timeout: 480_000, maxBuffer: 16 * 1024 * 1024 },
       );
       const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as Omit<Run, 'cause'>;
       const run: Run = {

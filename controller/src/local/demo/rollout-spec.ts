@@ -47,7 +47,8 @@ export function demoRolloutYaml(canary: string, { shadow = false, baseline = fal
         steps: [10, 25, 50, 100],
         minStageDuration: '10s',
         minSamplesPerStage: 100,
-        maxDuration: '4m',
+        // The stage gate waits for evidence: a good canary takes 1.5–3 min here, now and then longer.
+        maxDuration: '6m',
         approvals: [100],
         onInconclusive: 'rollback',
       },

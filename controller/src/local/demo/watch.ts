@@ -12,7 +12,7 @@ export async function watchRollout(
   options: ScenarioOptions,
 ): Promise<{ phase: string; message: string }> {
   const { store, load } = stack;
-  const deadline = started + (options.timeoutMs ?? 5 * 60_000);
+  const deadline = started + (options.timeoutMs ?? 7 * 60_000);
   let phase = 'Pending';
   let message = '';
   let approvedBy: string | undefined;
