@@ -38,6 +38,10 @@ export const REJECTION_STATUS: Record<Rejection, number> = {
   unavailable: 503,
 };
 
+/** Whether a prediction can still take its label: made less than the feedback TTL ago. */
+export const isLive = (prediction: LoggedPrediction, ttlMs: number, now: number): boolean =>
+  prediction.at + ttlMs > now;
+
 /** Why an item cannot be scored against these predictions, or undefined when it can. */
 export function checkItem(
   item: FeedbackItem,
@@ -51,7 +55,7 @@ export function checkItem(
       rejection: 'unknown',
       message: `id ${id}: no prediction with this id is logged (never made, or gone long after its feedback TTL)`,
     };
-  if (predictions.every((p) => p.at + ttlMs <= now))
+  if (!predictions.some((p) => isLive(p, ttlMs, now)))
     return {
       rejection: 'expired',
       message: `id ${id}: the prediction expired; feedback must arrive within ${ttlMs} ms (--feedback-ttl)`,

@@ -130,21 +130,20 @@ export class LoadedModel {
   /** Unique per load (version and load number): what a cached answer belongs to. */
   readonly loadId = `${++loads}`;
   /** What the model predicts (classification or regression), from its metadata. */
-  readonly task: ModelTask;
 
   private constructor(
     readonly name: string,
     readonly version: string,
     readonly metadata: ModelMetadata,
+    /** Classification (with its classes) or regression, from the metadata. */
+    readonly task: ModelTask,
     readonly input: InputSpec,
     /** mtime and size of the files it was loaded from; a change means reload. */
     readonly fingerprint: string,
     private executor: Executor,
     /** ONNX Runtime's median time for a full warm-up batch, in ms. */
     readonly warmupRunMs: number,
-  ) {
-    this.task = taskOf(metadata, `${name}/${version}/${METADATA_FILE}`);
-  }
+  ) {}
 
   get placement(): Placement {
     return this.executor.placement;
@@ -160,19 +159,29 @@ export class LoadedModel {
   ): Promise<LoadedModel> {
     const modelPath = path.join(dir, MODEL_FILE);
     const fingerprint = await versionFingerprint(dir);
-    const metadata = await readMetadata(dir);
+    const { metadata, task } = await readMetadata(dir);
     const bytes = await readFile(modelPath);
     const { executor, signature } = await WorkerExecutor.start(bytes, options.intraOpThreads, modelPath);
     let model: LoadedModel | undefined;
     try {
-      model = new LoadedModel(name, version, metadata, describeInput(signature, modelPath), fingerprint, executor, 0);
+      model = new LoadedModel(
+        name,
+        version,
+        metadata,
+        task,
+        describeInput(signature, modelPath),
+        fingerprint,
+        executor,
+        0,
+      );
       const typical = await model.warmUp(warmupRows);
       if (typical > options.inlineMaxRunMs)
-        return new LoadedModel(name, version, metadata, model.input, fingerprint, executor, typical);
+        return new LoadedModel(name, version, metadata, task, model.input, fingerprint, executor, typical);
       const inline = new LoadedModel(
         name,
         version,
         metadata,
+        task,
         model.input,
         fingerprint,
         new InlineExecutor(await createSession(bytes, options.intraOpThreads)),
@@ -245,20 +254,21 @@ function describeInput(session: SessionSignature, modelPath: string): InputSpec 
   return { name: meta.name, width, elementType: type, outputNames: [...session.outputNames] };
 }
 
-async function readMetadata(dir: string): Promise<ModelMetadata> {
+/** metadata.json (none: {}) and the task it declares; a bad task fails the load here, before a session is made. */
+async function readMetadata(dir: string): Promise<{ metadata: ModelMetadata; task: ModelTask }> {
+  const file = path.join(dir, METADATA_FILE);
   let text: string;
   try {
-    text = await readFile(path.join(dir, METADATA_FILE), 'utf8');
+    text = await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { metadata: {}, task: taskOf({}, file) };
     throw err;
   }
   const parsed: unknown = JSON.parse(text);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-    throw new Error(`${path.join(dir, METADATA_FILE)}: expected a JSON object`);
-  // A bad task fails the load here, before a session is made.
-  taskOf(parsed as ModelMetadata, path.join(dir, METADATA_FILE));
-  return parsed as ModelMetadata;
+    throw new Error(`${file}: expected a JSON object`);
+  const metadata = parsed as ModelMetadata;
+  return { metadata, task: taskOf(metadata, file) };
 }
 
 /** Identifies the bytes on disk of a version cheaply: mtime and size of its files. */

@@ -6,13 +6,12 @@
 // rolled back, every bad-accuracy run rolled back on accuracy, every slow run
 // on latency. Progress goes to stderr. This is a benchmark, not a test: a
 // busy machine moves its numbers.
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Command } from 'commander';
-import { packageRoot } from '../../shared/paths.js';
+import { median, rollbackCauseOf } from '../../controller/src/sim/simulate.js';
+import { runDemoJson } from '../support/cli.js';
 
 const program = new Command('bench-judgement')
   .description('run weir demo scenarios repeatedly and report how the live loop judged them, as JSON')
@@ -39,8 +38,7 @@ interface Run {
 function causeOf(reason: string | null): string | null {
   if (!reason) return null;
   if (reason.includes('maxDuration')) return 'maxDuration';
-  const match = /rolled back: (?:guardrail )?([\w-]+)/.exec(reason);
-  return match ? match[1]! : 'other';
+  return rollbackCauseOf(reason) ?? 'other';
 }
 
 /** The latency checks of the demo's rollout: the latency comparison and the p95 guardrail. */
@@ -55,21 +53,12 @@ try {
     runs[scenario] = [];
     for (let i = 0; i < Number(text); i++) {
       const started = Date.now();
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        [
-          path.join(packageRoot(), 'bin', 'weir.js'),
-          'demo',
-          '--scenario',
-          scenario,
-          '--json',
-          '--report',
-          path.join(dir, `${scenario}-${i}.md`),
-          ...(options.baseline ? ['--baseline'] : []),
-        ],
-        { timeout: 480_000, maxBuffer: 16 * 1024 * 1024 },
-      );
-      const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as Omit<Run, 'cause'>;
+      const r = (await runDemoJson(
+        scenario,
+        path.join(dir, `${scenario}-${i}.md`),
+        options.baseline ? ['--baseline'] : [],
+        480_000,
+      )) as Omit<Run, 'cause'>;
       const run: Run = {
         phase: r.phase,
         cause: causeOf(r.rollbackReason),
@@ -88,11 +77,6 @@ try {
   await rm(dir, { recursive: true, force: true });
 }
 
-const median = (values: number[]) => {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
-};
 const tally = (list: (string | null)[]) =>
   list.reduce<Record<string, number>>((acc, v) => ((acc[v ?? 'none'] = (acc[v ?? 'none'] ?? 0) + 1), acc), {});
 const scenarios = Object.fromEntries(
@@ -102,7 +86,7 @@ const scenarios = Object.fromEntries(
       runs: list.length,
       outcomes: tally(list.map((r) => r.phase)),
       rollbackCauses: tally(list.filter((r) => r.phase === 'RolledBack').map((r) => r.cause)),
-      medianSecondsToDecision: median(list.map((r) => r.durationSeconds)),
+      medianSecondsToDecision: median(list.map((r) => r.durationSeconds)) ?? null,
       secondsToDecision: list.map((r) => r.durationSeconds),
       failedRequests: list.reduce((sum, r) => sum + r.failedRequests, 0),
       rollbackReasons: list.filter((r) => r.rollbackReason).map((r) => r.rollbackReason),

@@ -4,16 +4,14 @@
 // is opened in headless Chromium. good runs in-process so that, before it
 // stops, every Grafana dashboard query is run against its real Prometheus.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { runScenario } from '../../controller/src/local/demo/scenario.js';
-import { packageRoot } from '../../shared/paths.js';
 import { substituteVariables } from '../../controller/src/observability/dashboard-variables.js';
 import { DASHBOARDS, dashboardQueries, variableSelectors } from '../../controller/src/observability/dashboards.js';
 import { renderInChromium } from '../support/chromium.js';
+import { runDemoJson } from '../support/cli.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -23,23 +21,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function demo(scenario: string, ...extra: string[]): Promise<Record<string, any>> {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [
-      path.join(packageRoot(), 'bin', 'weir.js'),
-      'demo',
-      '--scenario',
-      scenario,
-      '--json',
-      '--report',
-      path.join(dir, `${scenario}.html`),
-      ...extra,
-    ],
-    { timeout: 450_000 },
-  );
-  return JSON.parse(stdout.trim().split('\n').at(-1)!);
-}
+const demo = (scenario: string, ...extra: string[]) => runDemoJson(scenario, path.join(dir, `${scenario}.html`), extra);
 
 /** Every dashboard query over the run, as Grafana would ask it for this rollout; what came back per query. */
 async function dashboardData(

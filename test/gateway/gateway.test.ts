@@ -12,8 +12,7 @@ import { MODEL, inferBody, marketRows, predictor, request, waitFor } from '../su
 import { sleep } from '../../shared/wait.js';
 import { GatewayRouter } from '../../controller/src/providers/gateway/router.js';
 import { routeTarget } from '../../controller/src/engine/route.js';
-import { validateModelRollout } from '../../controller/src/api/validate.js';
-import { aSpecInput } from '../support/fixtures.js';
+import { anAppliedStep, aRollout } from '../support/fixtures.js';
 
 const TOKEN = 'gateway-test-token-0123456789';
 let v1: PredictorProcess;
@@ -238,20 +237,8 @@ describe('gateway', () => {
   test("the gateway router writes three destinations (stable, baseline, canary), keeps the route's other fields, and sets a destination it no longer names to 0", async () => {
     gateway.setRoutes(table(100, 0));
     const router = new GatewayRouter(admin, TOKEN);
-    const withBaseline = validateModelRollout({
-      apiVersion: 'weir.dev/v1alpha1',
-      kind: 'ModelRollout',
-      metadata: { name: 'r', namespace: 'local' },
-      spec: { ...aSpecInput(), baseline: { version: 'v1-baseline' } },
-    }).rollout!;
-    const step = {
-      attempt: 1,
-      stepId: 'a1-s1-progressing',
-      action: 'advance' as const,
-      at: 't',
-      summary: 's',
-      consumed: [],
-    };
+    const withBaseline = aRollout('r', { baseline: { version: 'v1-baseline' } }, 'local');
+    const step = anAppliedStep('a1-s1-progressing', 'advance');
     await router.setRoutes(
       withBaseline,
       routeTarget(withBaseline.spec, { canaryWeight: 25, mirrorPercent: 0, baselineWeight: 25 }),
@@ -268,12 +255,7 @@ describe('gateway', () => {
     const routeTable = await request(`${admin}/routes`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(routeTable.body.http.at(-1).retries).toEqual({ attempts: 2, retryOn: 'connect-failure,5xx' });
     // A rollout without the baseline now owns the route: the baseline stays listed, at 0.
-    const plain = validateModelRollout({
-      apiVersion: 'weir.dev/v1alpha1',
-      kind: 'ModelRollout',
-      metadata: { name: 'r', namespace: 'local' },
-      spec: aSpecInput(),
-    }).rollout!;
+    const plain = aRollout('r', {}, 'local');
     await router.setRoutes(plain, routeTarget(plain.spec, { canaryWeight: 0, mirrorPercent: 0 }), step);
     const after = await request(`${admin}/routes/primary/weights`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(after.body.weights).toEqual({ v1: 100, v2: 0, 'v1-baseline': 0 });

@@ -19,14 +19,13 @@ import {
   InvalidRolloutError,
   RouteConfigError,
 } from '../../controller/src/providers/types.js';
-import type { AppliedStep } from '../../controller/src/engine/types.js';
 import { waitFor } from '../support/predictor.js';
-import { applyObject, installCrds, patchJson, startKube, type KubeEnv } from '../support/kube-env.js';
+import { applyObject, installCrds, patchJson, startKube, type KubeEnv, virtualServices } from '../support/kube-env.js';
 import { sleep } from '../../shared/wait.js';
-import { aSpecInput } from '../support/fixtures.js';
+import { anAppliedStep, aSpecInput } from '../support/fixtures.js';
 
 const log = createLogger('test', 'error');
-const VS = { group: 'networking.istio.io', version: 'v1beta1', namespace: 'team', plural: 'virtualservices' };
+const VS = virtualServices('team');
 let kube: KubeEnv;
 let kc: KubeConfig;
 let api: CustomObjectsApi;
@@ -41,15 +40,6 @@ const rollout = (name: string, extra: Record<string, unknown> = {}): ModelRollou
       ...extra,
     },
   }).rollout!;
-
-const step = (stepId: string, action: AppliedStep['action']): AppliedStep => ({
-  attempt: 1,
-  stepId,
-  action,
-  at: '2026-11-23T00:00:00.000Z',
-  summary: `${action} for the test`,
-  consumed: [],
-});
 
 /** A two-version rollout's route at `canaryWeight` (stable takes the rest). */
 const at = (r: ModelRollout, canaryWeight: number, mirrorPercent: number) =>
@@ -124,7 +114,7 @@ describe('IstioRouter', () => {
         value: { name: 'beta', route: [{ destination: { host: 'predictor', subset: 'v2' } }] },
       },
     ]);
-    await router.setRoutes(r, at(r, 25, 0), step('a1-s1-progressing', 'advance'));
+    await router.setRoutes(r, at(r, 25, 0), anAppliedStep('a1-s1-progressing', 'advance'));
     expect(router.counts).toEqual({ writes: 1, conflicts: 1 });
     const vs = await readVs();
     expect(vs.spec.http.map((h) => h.name)).toEqual(['beta', 'primary']);
@@ -140,14 +130,14 @@ describe('IstioRouter', () => {
         headerRoute: { headers: { 'x-cohort': { exact: 'canary' } } },
       },
     });
-    await router.setRoutes(r, at(r, 0, 50), step('a1-s0-mirroring', 'advance'));
+    await router.setRoutes(r, at(r, 0, 50), anAppliedStep('a1-s0-mirroring', 'advance'));
     let vs = (await readVs()) as unknown as { spec: { http: Record<string, unknown>[] } };
     expect(vs.spec.http[0]).toMatchObject({
       name: 'primary',
       mirror: { host: 'predictor', subset: 'v2' },
       mirrorPercentage: { value: 50 },
     });
-    await router.setRoutes(r, at(r, 10, 0), step('a1-s1-progressing', 'advance'));
+    await router.setRoutes(r, at(r, 10, 0), anAppliedStep('a1-s1-progressing', 'advance'));
     vs = (await readVs()) as unknown as { spec: { http: Record<string, unknown>[] } };
     expect(vs.spec.http.map((h) => h.name)).toEqual(['primary-weir-canary', 'primary']);
     expect(vs.spec.http[1]).not.toHaveProperty('mirror');
@@ -171,7 +161,7 @@ describe('IstioRouter', () => {
     await router.setRoutes(
       r,
       routeTarget(r.spec, { canaryWeight: 25, mirrorPercent: 0, baselineWeight: 25 }),
-      step('a1-s1-progressing', 'advance'),
+      anAppliedStep('a1-s1-progressing', 'advance'),
     );
     const vs = (await api.getNamespacedCustomObject({ ...VS, name: 'predictor' })) as {
       spec: { http: Record<string, unknown>[] };
@@ -218,9 +208,9 @@ describe('IstioRouter step record (issue 11, bug 6)', () => {
       metadata: { name: 'theirs', namespace: 'team' },
       spec: { ...rollout('x').spec, virtualService: { name: 'predictor', route: 'other' } },
     }).rollout!;
-    const rolledBack = { ...step('a1-s2-rolledback', 'rollback'), by: 'carol', consumed: ['abort-1'] };
+    const rolledBack = { ...anAppliedStep('a1-s2-rolledback', 'rollback'), by: 'carol', consumed: ['abort-1'] };
     await router.setRoutes(mine, at(mine, 0, 0), rolledBack);
-    await router.setRoutes(theirs, at(theirs, 25, 0), step('a1-s1-progressing', 'advance'));
+    await router.setRoutes(theirs, at(theirs, 25, 0), anAppliedStep('a1-s1-progressing', 'advance'));
     expect(await router.getRoutes(mine)).toEqual({
       weights: [100, 0],
       mirrorPercent: 0,
@@ -229,16 +219,16 @@ describe('IstioRouter step record (issue 11, bug 6)', () => {
     expect((await router.getRoutes(theirs)).step).toMatchObject({ stepId: 'a1-s1-progressing' });
     // A compare-and-swap on the record: a replica that read the route before another writer
     // recorded a new step (a rollback by the new leader) gets a conflict, and overwrites nothing.
-    await router.setRoutes(mine, at(mine, 50, 0), step('a1-s2-progressing', 'advance'));
+    await router.setRoutes(mine, at(mine, 50, 0), anAppliedStep('a1-s2-progressing', 'advance'));
     const stale = new IstioRouter(kc);
     await stale.getRoutes(mine);
     await router.setRoutes(mine, at(mine, 0, 0), {
-      ...step('a1-s2-rolledback', 'rollback'),
+      ...anAppliedStep('a1-s2-rolledback', 'rollback'),
       summary: 'the new leader rolled back',
     });
-    await expect(stale.setRoutes(mine, at(mine, 100, 0), step('a1-s3-progressing', 'advance'))).rejects.toBeInstanceOf(
-      ConflictError,
-    );
+    await expect(
+      stale.setRoutes(mine, at(mine, 100, 0), anAppliedStep('a1-s3-progressing', 'advance')),
+    ).rejects.toBeInstanceOf(ConflictError);
     expect(await router.getRoutes(mine)).toMatchObject({
       weights: [100, 0],
       step: { summary: 'the new leader rolled back' },

@@ -5,7 +5,6 @@
 // and ground truth the whole time. Traffic follows what the controller writes.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 
 import { CoordinationV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
@@ -19,7 +18,6 @@ import { VirtualServiceWatcher } from '../../controller/src/local/gateway/vs-wat
 import { loadKubeConfig } from '../../controller/src/providers/kube/client.js';
 import { startPredictor, type PredictorProcess } from '../../controller/src/local/predictor-process.js';
 import { startRedis, type RedisProcess } from '../../controller/src/local/redis-process.js';
-import { packageRoot } from '../../shared/paths.js';
 import { startPrometheus, type PrometheusProcess } from '../../controller/src/local/prometheus-process.js';
 
 import { KubeRolloutStore } from '../../controller/src/providers/kube/store.js';
@@ -27,23 +25,24 @@ import { MODEL, MODELS_DIR, waitFor } from '../support/predictor.js';
 import {
   CONTROLLER_SA,
   installWeir,
+  modelRollouts,
   patchJson,
   startKube,
   tokenUser,
   watchCollection,
   type KubeEnv,
   type WatchedVirtualService,
+  virtualServices,
 } from '../support/kube-env.js';
 import { sleep } from '../../shared/wait.js';
-import { runWeir } from '../support/cli.js';
+import { runWeir, WEIR } from '../support/cli.js';
 import { metricAt } from '../support/metrics.js';
 
 const SA = CONTROLLER_SA;
 const LEASE_MS = 4000;
-const weir = path.join(packageRoot(), 'bin', 'weir.js');
-const VS_LIST = { group: 'networking.istio.io', version: 'v1beta1', namespace: 'models', plural: 'virtualservices' };
+const VS_LIST = virtualServices('models');
 const VS_REF = { ...VS_LIST, name: 'predictor' };
-const MR_REF = { group: 'weir.dev', version: 'v1alpha1', namespace: 'models', plural: 'modelrollouts' };
+const MR_REF = modelRollouts('models');
 
 let kube: KubeEnv;
 let admin: KubeConfig;
@@ -75,7 +74,7 @@ async function startController(id: string): Promise<Controller> {
   const child = spawn(
     process.execPath,
     [
-      weir,
+      WEIR,
       'controller',
       '--kubeconfig',
       config,

@@ -24,12 +24,14 @@ import { waitFor } from '../support/predictor.js';
 import {
   CONTROLLER_SA,
   installWeir,
+  modelRollouts,
   patchJson,
   startKube,
   tokenUser,
   watchCollection,
   type KubeEnv,
   type WatchedVirtualService,
+  virtualServices,
 } from '../support/kube-env.js';
 import { startController, type ControllerProcess } from '../support/controller-process.js';
 import { sleep } from '../../shared/wait.js';
@@ -38,8 +40,8 @@ import { runWeir } from '../support/cli.js';
 const SA = CONTROLLER_SA;
 const manifest = (file: string) => path.join(packageRoot(), 'manifests', file);
 const HOST = 'predictor.models.svc.cluster.local';
-const VS_LIST = { group: 'networking.istio.io', version: 'v1beta1', namespace: 'models', plural: 'virtualservices' };
-const MR = { group: 'weir.dev', version: 'v1alpha1', namespace: 'models', plural: 'modelrollouts' };
+const VS_LIST = virtualServices('models');
+const MR = modelRollouts('models');
 
 let kube: KubeEnv;
 let admin: KubeConfig;

@@ -12,9 +12,7 @@ import type { PredictorProcess } from '../../controller/src/local/predictor-proc
 import { redisCommand, startRedis, type RedisProcess } from '../../controller/src/local/redis-process.js';
 import { createLogger } from '../../shared/log.js';
 import { GraphBuilder } from '../../predictor/training/onnx-graph.js';
-import { scrape } from '../support/metrics.js';
-import { sumOf } from '../../controller/src/local/metrics-text.js';
-import { MODEL, inferBody, marketRows, predictorsPerTest, request, waitFor } from '../support/predictor.js';
+import { MODEL, inferBody, marketRows, metric, predictorsPerTest, request, waitFor } from '../support/predictor.js';
 
 const start = predictorsPerTest();
 let redis: RedisProcess;
@@ -37,7 +35,7 @@ const logged = (extra: string[] = []) => ({
 /** Sum of a metric over every predictor's /metrics. */
 async function total(predictors: PredictorProcess[], name: string, where: Record<string, string> = {}) {
   let sum = 0;
-  for (const p of predictors) sum += sumOf(await scrape(`${p.url}/metrics`), name, where);
+  for (const p of predictors) sum += await metric(p, name, where);
   return sum;
 }
 
@@ -193,7 +191,7 @@ describe('the prediction log in Redis', () => {
       'the unknown id to be 404',
     );
     const id = reply.body.id as string;
-    await untilLogged(b!, id);
+    await untilLogged(id);
     const replies = await Promise.all(
       Array.from({ length: 24 }, (_, i) =>
         request(`${(i % 2 ? a : b)!.url}/v2/models/${MODEL}/feedback`, { body: { id, label: row.label } }),
@@ -210,7 +208,7 @@ describe('the prediction log in Redis', () => {
     const p = await start({ version: 'v1', ...logged() });
     const row = marketRows(1)[0]!;
     const { body } = await request(`${p.url}/v2/models/${MODEL}/infer`, { body: inferBody([row.features]) });
-    await untilLogged(p, body.id);
+    await untilLogged(body.id);
     // Writes pause for 3 s, reads go on: the lookup answers, the claim (a write) waits past the 2 s the request waits.
     expect(await redisCommand(redis.port, 'CLIENT PAUSE 3000 WRITE')).toMatch(/^\+OK/);
     const late = await request(`${p.url}/v2/models/${MODEL}/feedback`, { body: { id: body.id, label: row.label } });
@@ -241,7 +239,7 @@ describe('the prediction log in Redis', () => {
     expect(second.body.id).not.toBe(first.body.id);
     expect(again.body.id).toBe(first.body.id);
     // Each call's label scores its own prediction.
-    await untilLogged(p, second.body.id);
+    await untilLogged(second.body.id);
     const reply = await request(`${p.url}/v2/models/${MODEL}/feedback`, {
       body: [
         { id: first.body.id, label: a!.label },
@@ -256,7 +254,7 @@ describe('the prediction log in Redis', () => {
     const p = await start({ version: 'v1', ...logged(), env: { WEIR_PREDICTOR_FEEDBACK_TOKEN: 'labeller-secret' } });
     const row = marketRows(1)[0]!;
     const { body } = await request(`${p.url}/v2/models/${MODEL}/infer`, { body: inferBody([row.features]) });
-    await untilLogged(p, body.id, 'labeller-secret');
+    await untilLogged(body.id);
     const url = `${p.url}/v2/models/${MODEL}/feedback`;
     const item = { id: body.id, label: row.label };
     expect((await request(url, { body: item })).status).toBe(401);
@@ -274,7 +272,7 @@ describe('the prediction log in Redis', () => {
     const url = `${p.url}/v2/models/${MODEL}/infer`;
     const rows = marketRows(400);
     const before = await request(url, { body: inferBody([rows[0]!.features]) });
-    await untilLogged(p, before.body.id);
+    await untilLogged(before.body.id);
 
     let running = true;
     const statuses: number[] = [];
@@ -318,7 +316,7 @@ describe('the prediction log in Redis', () => {
     expect(retry).toMatchObject({ status: 200, body: { accepted: 1 } });
     // Logging resumed by itself.
     const after = await request(url, { body: inferBody([rows[1]!.features]) });
-    await untilLogged(p, after.body.id);
+    await untilLogged(after.body.id);
     expect(await total([p], 'weir_predictor_feedback_total')).toBe(1);
   });
 
@@ -344,7 +342,11 @@ describe('the prediction log in Redis', () => {
       ];
       const reply = await request(`${p.url}/v2/models/house-price/infer`, { body: inferBody(features) });
       expect(reply.body.outputs[0].data).toEqual([1, 0]);
-      await untilLogged(p, reply.body.id, undefined, 'house-price', [3, -2]);
+      await untilLogged(reply.body.id, 'house-price');
+      const labelled = await request(`${p.url}/v2/models/house-price/feedback`, {
+        body: { id: reply.body.id, label: [3, -2] },
+      });
+      expect(labelled).toMatchObject({ status: 200, body: { accepted: 1 } });
       // Errors: 1 − 3 = −2 and 0 − (−2) = 2: |e| sums to 4, e² to 8.
       expect(await total([p], 'weir_predictor_regression_labelled_total')).toBe(2);
       expect(await total([p], 'weir_predictor_regression_absolute_error_sum_total')).toBe(4);
@@ -373,25 +375,13 @@ describe('the prediction log in Redis', () => {
  * needs the prediction logged; label defaults to 0 and is posted for real only
  * when `labels` is given.
  */
-async function untilLogged(
-  p: PredictorProcess,
-  id: string,
-  token?: string,
-  model = MODEL,
-  labels?: number[],
-): Promise<void> {
+/** Waits until the shared log holds a prediction under `id`. */
+async function untilLogged(id: string, model = MODEL): Promise<void> {
   const client = createClient({ url: redis.url });
   await client.connect();
   try {
     await waitFor(async () => (await client.hLen(`weir:${model}:${id}`)) > 0, 5000, `prediction ${id} in Redis`);
   } finally {
     await client.close();
-  }
-  if (labels) {
-    const reply = await request(`${p.url}/v2/models/${model}/feedback`, {
-      body: { id, label: labels },
-      headers: token ? { authorization: `Bearer ${token}` } : {},
-    });
-    expect(reply).toMatchObject({ status: 200, body: { accepted: 1 } });
   }
 }

@@ -25,3 +25,21 @@ export async function runWeir(args: string[], env: Record<string, string> = {}):
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
 }
+
+/**
+ * `weir demo --scenario S --json --report R ...extra` as a user runs it: the one
+ * JSON line it prints at the end. Rejects when the demo fails or outlasts `timeoutMs`.
+ */
+export async function runDemoJson(
+  scenario: string,
+  report: string,
+  extra: string[] = [],
+  timeoutMs = 450_000,
+): Promise<Record<string, any>> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [WEIR, 'demo', '--scenario', scenario, '--json', '--report', report, ...extra],
+    { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+  );
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, any>;
+}

@@ -9,6 +9,7 @@ import {
   type ModelRolloutSpecInput,
 } from '../../controller/src/api/schema.js';
 import { parseRouteTable, type RouteTable } from '../../controller/src/local/gateway/routes.js';
+import type { AppliedStep } from '../../controller/src/engine/types.js';
 
 /** The spec as a person writes it (defaults not filled in); `overrides` replace whole top-level fields. */
 export function aSpecInput(overrides: Partial<ModelRolloutSpecInput> = {}): ModelRolloutSpecInput {
@@ -62,4 +63,16 @@ export function aRouteTable(canary = 'v2', route = 'primary'): RouteTable {
       },
     ],
   });
+}
+
+/** The record of a step a router keeps with the weights, as a test writes it. */
+export function anAppliedStep(stepId: string, action: AppliedStep['action']): AppliedStep {
+  return {
+    attempt: 1,
+    stepId,
+    action,
+    at: '2026-11-23T00:00:00.000Z',
+    summary: `${action} for the test`,
+    consumed: [],
+  };
 }

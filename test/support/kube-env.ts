@@ -9,6 +9,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { API_GROUP, API_VERSION } from '../../controller/src/api/schema.js';
+import { PLURAL } from '../../controller/src/providers/kube/store.js';
 import { freePort } from '../../controller/src/local/free-port.js';
 import { Informer } from '../../controller/src/providers/kube/informer.js';
 import { createLogger } from '../../shared/log.js';
@@ -275,3 +277,11 @@ export async function watchCollection<T extends { metadata: { name: string } }>(
   await informer.start();
   return informer;
 }
+
+/** Where VirtualServices of `namespace` live, for CustomObjectsApi calls. */
+export const virtualServices = (namespace: string) =>
+  ({ group: 'networking.istio.io', version: 'v1beta1', namespace, plural: 'virtualservices' }) as const;
+
+/** Where ModelRollouts of `namespace` live, for CustomObjectsApi calls. */
+export const modelRollouts = (namespace: string) =>
+  ({ group: API_GROUP, version: API_VERSION, namespace, plural: PLURAL }) as const;

@@ -131,12 +131,15 @@ const scalar = (results: Map<string, QueryResult>, key: string): number | undefi
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 };
 
-/** increase() extrapolates, so counts arrive fractional: round them, and keep successes ≤ trials. */
+/** A count from increase() (which extrapolates, so it arrives fractional): rounded, within 0..max. */
+const countWithin = (value: number, max: number) => Math.min(max, Math.max(0, Math.round(value)));
+
+/** Successes and trials, rounded, with successes ≤ trials; undefined without trials. */
 function proportion(successes: number | undefined, trials: number | undefined): ProportionSample | undefined {
   if (successes === undefined || trials === undefined) return undefined;
   const n = Math.round(trials);
   if (n < 1) return undefined;
-  return { successes: Math.min(n, Math.max(0, Math.round(successes))), trials: n };
+  return { successes: countWithin(successes, n), trials: n };
 }
 
 /** Discordant counts and pairs, rounded, with the discordant ones bounded by the pairs; undefined without pairs. */
@@ -148,8 +151,8 @@ function pairedTable(
   if (canaryOnly === undefined || stableOnly === undefined || pairs === undefined) return undefined;
   const n = Math.round(pairs);
   if (n < 1) return undefined;
-  const b = Math.min(n, Math.max(0, Math.round(canaryOnly)));
-  const c = Math.min(n - b, Math.max(0, Math.round(stableOnly)));
+  const b = countWithin(canaryOnly, n);
+  const c = countWithin(stableOnly, n - b);
   return { canaryOnly: b, stableOnly: c, pairs: n };
 }
 

@@ -357,7 +357,12 @@ export function evaluateComparisons(
   return judged.map((c) => outcomes.get(c.name)!);
 }
 
-/** The non-inferiority margin of the stage gate: spec'd, else minEffect, else the type's scale (the mSPRT's default mixing scale). */
+/** The stage gate's margin as the spec sets it: `margin`, else minEffect when above 0; undefined: the type's scale. */
+export function specMargin(comparison: Comparison): number | undefined {
+  return comparison.margin ?? (comparison.minEffect > 0 ? comparison.minEffect : undefined);
+}
+
+/** The non-inferiority margin of the stage gate: specMargin, else the type's scale (the mSPRT's default mixing scale). */
 function marginOf(comparison: Comparison, est: Estimate): number {
-  return comparison.margin ?? (comparison.minEffect > 0 ? comparison.minEffect : est.defaultTau);
+  return specMargin(comparison) ?? est.defaultTau;
 }

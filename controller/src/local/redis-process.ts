@@ -25,7 +25,7 @@ export function redisCommand(port: number, command: string, timeoutMs = 500): Pr
 }
 
 /** Whether a Redis at this port answers PING. */
-export async function redisAnswers(port: number, timeoutMs = 500): Promise<boolean> {
+async function redisAnswers(port: number, timeoutMs = 500): Promise<boolean> {
   return (await redisCommand(port, 'PING', timeoutMs))?.startsWith('+PONG') ?? false;
 }
 

@@ -10,7 +10,7 @@ import {
   latencyTargets,
   PREDICTOR,
 } from './promql.js';
-import { PREDICTOR_CONFUSION, PREDICTOR_LOG_UP } from '../../../shared/metric-names.js';
+import { PREDICTOR_CONFUSION, PREDICTOR_FEEDBACK, PREDICTOR_LOG_UP } from '../../../shared/metric-names.js';
 
 /** The predictors dashboard (see the module comment). */
 export function predictorsDashboard() {
@@ -80,7 +80,7 @@ export function predictorsDashboard() {
         type: 'timeseries',
         targets: [
           {
-            expr: `sum by (version) (rate(weir_predictor_feedback_total{${sel}}[$__rate_interval]))`,
+            expr: `sum by (version) (rate(${PREDICTOR_FEEDBACK}{${sel}}[$__rate_interval]))`,
             legendFormat: '{{version}} labelled/s',
           },
           { expr: `min by (version) (${PREDICTOR_LOG_UP}{${sel}})`, legendFormat: '{{version}} log up' },

@@ -153,13 +153,13 @@ function runWeir(scenario: Scenario, seed: number, rate: number, spec = SIM_SPEC
       judged = { stable: emptyCounts(), canary: emptyCounts() };
     }
     status = decision.statusPatch;
-    const cause = /rolled back: (?:guardrail )?([\w-]+)/.exec(status.message ?? '');
+    const cause = rollbackCauseOf(status.message);
     const result = (outcome: Outcome): RunResult => ({
       outcome,
       intervals: t,
       stage: decision.stage,
       exposure: served.share,
-      ...(outcome === 'rolled-back' && cause ? { cause: cause[1]! } : {}),
+      ...(outcome === 'rolled-back' && cause ? { cause } : {}),
     });
     if (decision.canaryWeight === 100) return result('promoted');
     if (decision.action === 'rollback')
@@ -309,7 +309,13 @@ export interface ScenarioReport {
   medianMinutesToPromote?: number;
 }
 
-function median(values: number[]): number | undefined {
+/** What a rollback's summary names as its cause: the guardrail's or comparison's name. */
+export function rollbackCauseOf(summary: string | undefined): string | undefined {
+  return /rolled back: (?:guardrail )?([\w-]+)/.exec(summary ?? '')?.[1];
+}
+
+/** The lower median; undefined for no values. */
+export function median(values: number[]): number | undefined {
   if (values.length === 0) return undefined;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor((sorted.length - 1) / 2)];

@@ -15,6 +15,7 @@ import { parseJsonBody, readBody, requireBearer, type Exchange, type Reply } fro
 import {
   checkItem,
   decodeFeedback,
+  isLive,
   pairOutcome,
   REJECTION_STATUS,
   scoreRows,
@@ -71,7 +72,7 @@ export async function feedback(state: PredictorState, { req, params }: Exchange)
   } catch (err) {
     if (!(err instanceof PredictionLogUnavailable)) throw err;
     state.metrics.rejected(servingVersion, 'unavailable');
-    throw new RequestError(503, `${err.message}; nothing in this request was counted, retry`, {
+    throw new RequestError(REJECTION_STATUS.unavailable, `${err.message}; nothing in this request was counted, retry`, {
       'retry-after': String(RETRY_AFTER_S),
     });
   }
@@ -148,7 +149,7 @@ async function score(state: PredictorState, task: ModelTask, servingVersion: str
 
   // Every live prediction of each item, and every pair of them, is claimed in one atomic step.
   const joined: Joined[] = items.map((item) => {
-    const predictions = logged.get(item.id)!.predictions.filter((p) => p.at + ttlMs > now);
+    const predictions = logged.get(item.id)!.predictions.filter((p) => isLive(p, ttlMs, now));
     const pairs: [LoggedPrediction, LoggedPrediction][] = [];
     for (let a = 0; a < predictions.length; a++)
       for (let b = a + 1; b < predictions.length; b++) pairs.push([predictions[a]!, predictions[b]!]);

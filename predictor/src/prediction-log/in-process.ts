@@ -16,8 +16,6 @@ interface Entry {
 
 /** The embedded prediction log (see the module comment). */
 export class InProcessLog implements PredictionLog {
-  readonly kind = 'in-process';
-  readonly up = true;
   private readonly byId = new Map<string, Entry>();
   private readonly ring: (Entry | undefined)[];
   /** Next slot to write; the slot after the newest. */

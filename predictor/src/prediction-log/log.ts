@@ -40,7 +40,6 @@ export type UnloggedReason = 'unavailable' | 'backlog' | 'error';
 
 /** The prediction log's contract (see the module comment). */
 export interface PredictionLog {
-  readonly kind: 'in-process' | 'redis';
   /** Logs one prediction; returns at once and never throws. */
   record(id: string, prediction: LoggedPrediction): void;
   /** Each id's logged request, or undefined when nothing is logged for it (never made, or long gone). */
@@ -51,8 +50,6 @@ export interface PredictionLog {
    * here, in the order given.
    */
   claim(claims: { id: string; key: string }[]): Promise<boolean[]>;
-  /** Whether writes reach the log now. */
-  readonly up: boolean;
   close(): Promise<void>;
 }
 

@@ -9,9 +9,8 @@
 // request path. While Redis is unreachable, or when too many writes are in flight,
 // predictions are counted as unlogged and dropped; inference never waits.
 import { createHash } from 'node:crypto';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { backoffMs } from '../../../shared/retry.js';
-import { TIMED_OUT, withTimeout } from '../../../shared/wait.js';
+import { TIMED_OUT, waitFor, withTimeout } from '../../../shared/wait.js';
 import { createClient, type RedisClientType } from 'redis';
 import type { Logger } from '../../../shared/log.js';
 import {
@@ -24,15 +23,16 @@ import {
   type UnloggedReason,
 } from './log.js';
 
+/** Most records written but not yet acknowledged; more are dropped as unlogged (backlog). */
+const MAX_IN_FLIGHT = 50_000;
+/** Longest wait for a feedback lookup before it is answered 503. */
+const LOOKUP_TIMEOUT_MS = 2000;
+
 export interface RedisLogOptions {
   /** redis://[user:password@]host:port[/db] */
   url: string;
   model: string;
   ttlMs: number;
-  /** Most records written but not yet acknowledged; more are dropped as unlogged (backlog). */
-  maxInFlight?: number;
-  /** Longest wait for a feedback read or claim before it is answered 503. */
-  timeoutMs?: number;
   onUnlogged(reason: UnloggedReason, count: number): void;
   onUp?(up: boolean): void;
 }
@@ -59,11 +59,8 @@ interface Stored {
 
 /** The shared prediction log (see the module comment). */
 export class RedisLog implements PredictionLog {
-  readonly kind = 'redis';
   private readonly client: RedisClientType;
   private readonly keepMs: number;
-  private readonly maxInFlight: number;
-  private readonly timeoutMs: number;
   private batch: { key: string; field: string; value: string }[] = [];
   private flushScheduled = false;
   private inFlight = 0;
@@ -76,8 +73,6 @@ export class RedisLog implements PredictionLog {
     private readonly log: Logger,
   ) {
     this.keepMs = options.ttlMs + expiredGraceMs(options.ttlMs);
-    this.maxInFlight = options.maxInFlight ?? 50_000;
-    this.timeoutMs = options.timeoutMs ?? 2000;
     this.client = createClient({
       url: options.url,
       // Commands fail at once while disconnected instead of queueing without bound.
@@ -109,10 +104,6 @@ export class RedisLog implements PredictionLog {
     });
   }
 
-  get up(): boolean {
-    return this.client.isReady;
-  }
-
   /** Starts connecting; resolves at once even when Redis is down (it keeps trying in the background). */
   start(): void {
     this.client.connect().catch(() => undefined);
@@ -131,7 +122,7 @@ export class RedisLog implements PredictionLog {
 
   record(id: string, prediction: LoggedPrediction): void {
     if (!this.client.isReady) return this.options.onUnlogged('unavailable', 1);
-    if (this.inFlight + this.batch.length >= this.maxInFlight) return this.options.onUnlogged('backlog', 1);
+    if (this.inFlight + this.batch.length >= MAX_IN_FLIGHT) return this.options.onUnlogged('backlog', 1);
     const stored: Stored = { o: prediction.outputs, t: prediction.at };
     if (prediction.probabilities) stored.p = prediction.probabilities;
     this.batch.push({ key: this.key(id), field: `r:${prediction.version}`, value: JSON.stringify(stored) });
@@ -181,13 +172,15 @@ export class RedisLog implements PredictionLog {
     const pending = work();
     let result: T | typeof TIMED_OUT;
     try {
-      result = await withTimeout(pending, this.timeoutMs);
+      result = await withTimeout(pending, LOOKUP_TIMEOUT_MS);
     } catch (err) {
       throw new PredictionLogUnavailable(`the prediction log (Redis) failed ${what}: ${(err as Error).message}`);
     }
     if (result !== TIMED_OUT) return result;
     pending.catch(() => undefined);
-    throw new PredictionLogUnavailable(`the prediction log (Redis) did not answer ${what} within ${this.timeoutMs} ms`);
+    throw new PredictionLogUnavailable(
+      `the prediction log (Redis) did not answer ${what} within ${LOOKUP_TIMEOUT_MS} ms`,
+    );
   }
 
   lookup(ids: string[]): Promise<Map<string, LoggedRequest | undefined>> {
@@ -224,8 +217,8 @@ export class RedisLog implements PredictionLog {
     if (this.closed) return;
     this.closed = true;
     this.flush();
-    const deadline = Date.now() + 2000;
-    while (this.inFlight > 0 && Date.now() < deadline) await nextTurn();
+    // Writes already sent get up to 2 s to be answered.
+    await waitFor(() => this.inFlight === 0, 2000, 'prediction-log writes', 10).catch(() => undefined);
     // close() waits for every pending reply, which a dead connection never sends.
     const closed = await withTimeout(
       this.client.close().then(

@@ -7,13 +7,13 @@ import { writeReport } from '../../report/write.js';
 import type { BusinessCoefficients, BusinessImpact } from '../../stats/business-impact.js';
 import { sleep } from '../../../../shared/wait.js';
 import { activeAlerts, businessOf, resultsTable, shadowOf, weightsApplied, type ShadowResult } from './results.js';
-import { BASELINE_VERSION } from './rollout-spec.js';
+import { routedVersions } from '../../engine/route.js';
 import { ROLLOUT, startStack } from './stack.js';
 import { watchRollout } from './watch.js';
 
 export const SCENARIOS = { good: 'v2', 'bad-accuracy': 'v3', slow: 'v4', shadow: 'v2', 'bad-shadow': 'v3' } as const;
 /** Scenarios with a shadow (mirror) stage before the canary takes traffic. */
-export const SHADOW_SCENARIOS: readonly ScenarioName[] = ['shadow', 'bad-shadow'];
+const SHADOW_SCENARIOS: readonly ScenarioName[] = ['shadow', 'bad-shadow'];
 export type ScenarioName = keyof typeof SCENARIOS;
 
 export interface VersionRow {
@@ -101,7 +101,10 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
     const prometheus = new PrometheusMetrics({ url: stack.prometheus.url });
     const { rollout } = await stack.store.get(ROLLOUT);
     const [table, business, alertsActive, shadow] = await Promise.all([
-      resultsTable(prometheus, ['v1', ...(options.baseline ? [BASELINE_VERSION] : []), canary]),
+      resultsTable(
+        prometheus,
+        routedVersions(rollout.spec).map((ref) => ref.version),
+      ),
       businessOf(prometheus, rollout),
       activeAlerts(stack.alertmanager.url),
       shadowStage ? shadowOf(prometheus, rollout) : undefined,
@@ -123,7 +126,7 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
       reportPath: options.reportPath ?? null,
       answeredBy: Object.fromEntries(Object.entries(stack.load.stats.byVersion).map(([v, s]) => [v, s.requests])),
       ...(shadow ? { shadow } : {}),
-      baseline: options.baseline ? BASELINE_VERSION : null,
+      baseline: rollout.spec.baseline?.version ?? null,
     };
   } finally {
     await stack.stop();

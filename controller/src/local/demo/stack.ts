@@ -41,7 +41,7 @@ export interface DemoStack {
 }
 
 /** Replicas of each version: more than one, so feedback must find its prediction through the shared log. */
-export const REPLICAS = 2;
+const REPLICAS = 2;
 
 /**
  * Starts the whole local loop for a rollout of v1 → `canary` (with a shadow

@@ -6,7 +6,7 @@
 // subset is a RouteConfigError (a status condition and an Event), not a crash.
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import type { ModelRollout } from '../../api/schema.js';
-import { routedVersions, type RouteTarget } from '../../engine/route.js';
+import type { RouteTarget } from '../../engine/route.js';
 import type { AppliedStep } from '../../engine/types.js';
 import { isConflict, isNotFound, kubeCall } from '../kube/client.js';
 import { ConflictError, RouteConfigError, type RouteState, type TrafficRouter } from '../types.js';
@@ -123,7 +123,7 @@ export class IstioRouter implements TrafficRouter {
     this.checked.set(this.key(rollout), vs);
     const step = appliedStepOf(vs.metadata.annotations, rollout.metadata.name);
     return {
-      ...weightsOfRoute(route, routedVersions(rollout.spec), rollout.spec.canary),
+      ...weightsOfRoute(route, rollout.spec),
       ...(step && (step.rollout === undefined || step.rollout === this.key(rollout)) ? { step } : {}),
     };
   }

@@ -13,7 +13,7 @@ import {
   type IstioHttpRoute,
 } from './routes.js';
 import { aSpecInput } from '../../../../test/support/fixtures.js';
-import { routedVersions, routeTarget } from '../../engine/route.js';
+import { routeTarget } from '../../engine/route.js';
 
 const spec = (extra: Partial<ModelRolloutSpecInput> = {}) =>
   specSchema.parse({
@@ -53,7 +53,7 @@ const rewrite = (
 
 /** A two-version rollout's weights as stable, canary and mirror share. */
 const weightsOf = (route: IstioHttpRoute, s: ReturnType<typeof spec>) => {
-  const read = weightsOfRoute(route, routedVersions(s), s.canary);
+  const read = weightsOfRoute(route, s);
   return { stable: read.weights[0], canary: read.weights.at(-1), mirrorPercent: read.mirrorPercent };
 };
 

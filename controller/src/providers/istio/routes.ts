@@ -70,11 +70,10 @@ export function destinationFor(route: IstioHttpRoute, ref: VersionRef, stable: V
   return { host, subset: ref.subset ?? ref.version };
 }
 
-/** The owned route's weight for each of `refs` (0 when absent), and the share weir mirrors to `mirror` (Istio mirrors 100% when mirrorPercentage is unset). */
+/** The owned route's weight for each version the rollout routes to (routedVersions order; 0 when absent), and the share weir mirrors to the canary (Istio mirrors 100% when mirrorPercentage is unset). */
 export function weightsOfRoute(
   route: IstioHttpRoute,
-  refs: readonly VersionRef[],
-  mirror: VersionRef,
+  spec: ModelRolloutSpec,
 ): { weights: number[]; mirrorPercent: number } {
   const entries = route.route ?? [];
   const weightOf = (ref: VersionRef) => {
@@ -82,8 +81,8 @@ export function weightsOfRoute(
     return entry ? (entry.weight ?? (entries.length === 1 ? 100 : 0)) : 0;
   };
   const mirrorPercent =
-    route.mirror && isDestinationOf(route.mirror, mirror) ? (route.mirrorPercentage?.value ?? 100) : 0;
-  return { weights: refs.map(weightOf), mirrorPercent };
+    route.mirror && isDestinationOf(route.mirror, spec.canary) ? (route.mirrorPercentage?.value ?? 100) : 0;
+  return { weights: routedVersions(spec).map(weightOf), mirrorPercent };
 }
 
 function appliedSteps(annotations: Record<string, string> | undefined): Record<string, unknown> {

@@ -2,7 +2,7 @@
 import { parseDuration } from '../../../../shared/duration.js';
 
 import { stagesOf, warmupMs } from '../../engine/stages.js';
-import { EVIDENCE_MINIMUMS, EVIDENCE_WHAT } from '../../engine/comparisons.js';
+import { EVIDENCE_MINIMUMS, EVIDENCE_WHAT, specMargin } from '../../engine/comparisons.js';
 
 import { sampleSizeMean, sampleSizeProportion, samplesEta } from '../../stats/sample-size.js';
 import { type ReportData } from '../collect.js';
@@ -91,7 +91,7 @@ export function designBlocks(data: ReportData): Block[] {
       c.name,
       `comparison (${c.role})`,
       c.type,
-      `${c.better} is better; minEffect ${fmt(c.minEffect)}; gate margin ${c.margin !== undefined ? fmt(c.margin) : c.minEffect > 0 ? fmt(c.minEffect) : 'the type scale'}; acts from ${EVIDENCE_MINIMUMS[c.type]} ${EVIDENCE_WHAT[c.type]}`,
+      `${c.better} is better; minEffect ${fmt(c.minEffect)}; gate margin ${specMargin(c) === undefined ? 'the type scale' : fmt(specMargin(c)!)}; acts from ${EVIDENCE_MINIMUMS[c.type]} ${EVIDENCE_WHAT[c.type]}`,
       n === undefined ? '-' : String(n),
       basis,
     ]);
