@@ -49,7 +49,7 @@ export interface PlanContext {
 }
 
 /** The version the canary is judged against: the baseline when the spec has one, else stable. */
-export function referenceVersion(spec: ModelRolloutSpec): string {
+function referenceVersion(spec: ModelRolloutSpec): string {
   return (spec.baseline ?? spec.stable).version;
 }
 

@@ -41,7 +41,7 @@ import { observe, planQueries, type Observations } from '../analysis/observation
 import { windowText } from '../analysis/template.js';
 import { decide } from '../engine/decide.js';
 import { lowersExposure, routeTarget } from '../engine/route.js';
-import { warmupMs } from '../engine/stages.js';
+import { warmupMs, warmupState } from '../engine/stages.js';
 import type { Decision } from '../engine/types.js';
 import {
   ConflictError,
@@ -180,9 +180,7 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
   let trafficRate: number | undefined;
   if (!finished) {
     // The warm-up is left out of the window: Prometheus judges only the stage after it.
-    const warmup = warmupMs(rollout.spec);
-    const warming = stageMs < warmup;
-    const judgedMs = warming ? stageMs : stageMs - warmup;
+    const { warming, judgedMs } = warmupState(warmupMs(rollout.spec), stageMs);
     const window = windowText(judgedMs, Math.ceil(parseDuration(rollout.spec.analysis.interval) / 1000));
     const plan = planQueries(rollout.spec, {
       namespace: rollout.metadata.namespace ?? parts.namespace,
@@ -217,16 +215,12 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
     now,
   );
 
-  const target = {
-    canaryWeight: decision.canaryWeight,
-    mirrorPercent: decision.mirrorPercent,
-    ...(decision.baselineWeight !== undefined ? { baselineWeight: decision.baselineWeight } : {}),
-  };
-  const routeWanted = routeTarget(rollout.spec, target);
+  const routeWanted = routeTarget(rollout.spec, decision);
   // routedVersions puts the canary last.
   const current = { canaryWeight: routes.weights.at(-1) ?? 0, mirrorPercent: routes.mirrorPercent };
   const weightsDiffer =
-    routeWanted.weights.some((w, i) => routes.weights[i] !== w.weight) || routes.mirrorPercent !== target.mirrorPercent;
+    routeWanted.weights.some((w, i) => routes.weights[i] !== w.weight) ||
+    routes.mirrorPercent !== decision.mirrorPercent;
   const stepChanged = decision.action !== 'hold' && decision.stepId !== status.lastStepId;
   // A rollout whose route another owns never writes it.
   const needsRoute = !options.routeOwner && (weightsDiffer || (stepChanged && routes.step?.stepId !== decision.stepId));
@@ -245,7 +239,7 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
         stepId: decision.stepId,
         action: decision.action,
         weights: routeWanted.weights.map((w) => `${w.ref.version}=${w.weight}`).join(','),
-        mirrorPercent: target.mirrorPercent,
+        mirrorPercent: decision.mirrorPercent,
       });
     } catch (err) {
       if (err instanceof NotLeaderError || err instanceof ConflictError) throw err;
@@ -253,7 +247,7 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
       parts.log.error('route write failed; retrying with backoff', {
         rollout: key,
         stepId: decision.stepId,
-        canaryWeight: target.canaryWeight,
+        canaryWeight: decision.canaryWeight,
         err: routeFailure,
       });
     }
@@ -271,7 +265,7 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
     }
   };
 
-  if (needsRoute && lowersExposure(current, target)) {
+  if (needsRoute && lowersExposure(current, decision)) {
     // Rule 1: traffic off the canary first; the route carries the record.
     await route();
     if (statusChanged) await record();

@@ -9,7 +9,7 @@ import { samplesEta } from '../stats/sample-size.js';
 import { commandRefusal, REFUSALS_KEPT } from './commands.js';
 import { evaluateComparisons } from './comparisons.js';
 import { routeOf } from './route.js';
-import { stagesOf, type Stage } from './stages.js';
+import { stagesOf, warmupState, type Stage } from './stages.js';
 import type { Action, AppliedStep, Command, Decision } from './types.js';
 
 export interface EngineInput {
@@ -216,7 +216,7 @@ export function decide(input: EngineInput): Decision {
   const stageMs = now - Date.parse(status.stageStartedAt);
   // Warm-up: a version just started or just given new load is not compared cold. Absolute
   // guardrail bounds act at once (a crashing canary must not wait); the rest waits.
-  const warming = stageMs < stage.warmupMs;
+  const { warming } = warmupState(stage.warmupMs, stageMs);
 
   // Guardrails: consecutive failures per guardrail; nodata neither fails nor passes.
   let guardrailsPass = true;
@@ -310,16 +310,9 @@ export function decide(input: EngineInput): Decision {
   }
   if (mirroring && outcomes.length > 0) {
     // minSamplesPerStage counts labelled pairs here: the fewest any paired comparison has.
-    const pairs = Math.min(
-      ...outcomes.map((o) => {
-        const observed = input.observations.comparisons.find((c) => c.name === o.name);
-        if (observed?.type === 'paired-proportion') return observed.table?.pairs ?? 0;
-        if (observed?.type === 'paired-mean') return observed.differences?.n ?? 0;
-        return 0;
-      }),
-    );
+    const pairs = Math.min(...outcomes.map((o) => o.reason.samples?.canary ?? 0));
     if (pairs < spec.strategy.minSamplesPerStage)
-      blockers.push(`labelled pairs ${Math.floor(pairs)} of ${spec.strategy.minSamplesPerStage}`);
+      blockers.push(`labelled pairs ${pairs} of ${spec.strategy.minSamplesPerStage}`);
   }
   if (!guardrailsPass) blockers.push('guardrails not all passing (no data counts as not passing)');
   const worse = outcomes.filter((o) => o.verdict === 'worse' || o.verdict === 'nodata' || o.verdict === 'insufficient');

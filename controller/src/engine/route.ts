@@ -13,7 +13,7 @@ export interface Route {
 }
 
 /** One destination of the route a rollout owns, with its share. */
-export interface WeightedRef {
+interface WeightedRef {
   ref: VersionRef;
   weight: number;
 }

@@ -14,13 +14,24 @@ export interface Stage {
 }
 
 /** Longest default warm-up: a minute covers JIT compilation, caches and connection pools. */
-export const DEFAULT_WARMUP_CAP_MS = 60_000;
+const DEFAULT_WARMUP_CAP_MS = 60_000;
 
 /** analysis.warmup, or by default half of minStageDuration, at most a minute. */
 export function warmupMs(spec: ModelRolloutSpec): number {
   const { warmup } = spec.analysis;
   if (warmup !== undefined) return parseDuration(warmup);
   return Math.min(DEFAULT_WARMUP_CAP_MS, parseDuration(spec.strategy.minStageDuration) / 2);
+}
+
+/**
+ * Where a stage stands against its warm-up, `stageMs` into it: whether it still
+ * warms up, and how much of it is judged (the whole stage so far while it warms
+ * up, the part after the warm-up once it is over). The reconciler's query window,
+ * the engine and the simulation all read it here.
+ */
+export function warmupState(warmupMs: number, stageMs: number): { warming: boolean; judgedMs: number } {
+  const warming = stageMs < warmupMs;
+  return { warming, judgedMs: warming ? stageMs : stageMs - warmupMs };
 }
 
 /** The stages of a rollout: the optional mirror stage, then one per step, each with its weight and minimum duration. */

@@ -37,12 +37,13 @@ for (const rate of RATES) {
 
 const alpha = SIM_SPEC.analysis.alpha;
 const power = SIM_SPEC.analysis.power;
-/** Two Monte-Carlo standard errors of a rate p estimated from `runs` runs. */
-const twoSe = (p: number) => 2 * Math.sqrt((p * (1 - p)) / runs);
+/** The Monte-Carlo standard error of a rate p estimated from `runs` runs, and two of them. */
+const se = (p: number) => Math.sqrt((p * (1 - p)) / runs);
+const twoSe = (p: number) => 2 * se(p);
 const cell = (policy: Policy, scenario: string, rate: number) =>
   results.find((r) => r.policy === policy && r.scenario === scenario && r.rate === rate)!;
 const round = (x: number, digits = 4) => Math.round(x * 10 ** digits) / 10 ** digits;
-const measured = (p: number) => ({ value: round(p), monteCarloSe: round(Math.sqrt((p * (1 - p)) / runs)) });
+const measured = (p: number) => ({ value: round(p), monteCarloSe: round(se(p)) });
 
 // The fixed-horizon design for the same effect: two-proportion z, two-sided alpha, power, 0.60 vs 0.66.
 const better = SCENARIOS.find((s) => s.name === 'better')!;

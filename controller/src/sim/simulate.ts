@@ -5,7 +5,7 @@ import { specSchema, emptyStatus, type ModelRolloutSpec } from '../api/schema.js
 import { judgeGuardrail } from '../analysis/guardrail.js';
 import type { Observations } from '../analysis/observations.js';
 import { decide } from '../engine/decide.js';
-import { warmupMs } from '../engine/stages.js';
+import { warmupMs, warmupState } from '../engine/stages.js';
 import { mannWhitneyHistogram } from '../stats/mann-whitney-histogram.js';
 import { twoProportionZTest } from '../stats/two-proportion-z-test.js';
 import {
@@ -22,6 +22,7 @@ import {
 export const INTERVAL_MS = 30_000;
 /** Request rates the simulation runs at (req/s): a quiet model and a busy one. */
 export const RATES = [20, 200] as const;
+const requestsPerInterval = (rate: number) => rate * (INTERVAL_MS / 1000);
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
 export const SIM_SPEC: ModelRolloutSpec = specSchema.parse({
@@ -132,14 +133,14 @@ class Served {
  */
 function runWeir(scenario: Scenario, seed: number, rate: number, spec = SIM_SPEC): RunResult {
   const streams = new StreamGenerator(seed);
-  const warmupIntervals = Math.ceil(warmupMs(spec) / INTERVAL_MS);
+  const warmup = warmupMs(spec);
   const served = new Served();
   let status = emptyStatus();
   let stageStart = 0;
   let all = { stable: emptyCounts(), canary: emptyCounts() };
   let judged = { stable: emptyCounts(), canary: emptyCounts() };
   for (let t = 0; t <= MAX_INTERVALS + 1; t++) {
-    const warming = t - stageStart < warmupIntervals;
+    const { warming } = warmupState(warmup, (t - stageStart) * INTERVAL_MS);
     const decision = decide({
       spec,
       status,
@@ -164,14 +165,14 @@ function runWeir(scenario: Scenario, seed: number, rate: number, spec = SIM_SPEC
     if (decision.canaryWeight === 100) return result('promoted');
     if (decision.action === 'rollback')
       return result(status.message?.includes('maxDuration') ? 'inconclusive' : 'rolled-back');
-    const split = streams.split(rate * (INTERVAL_MS / 1000), decision.canaryWeight);
+    const split = streams.split(requestsPerInterval(rate), decision.canaryWeight);
     served.add(split);
     const stable = streams.interval(scenario.stable, split.stable);
     const canary = streams.interval(scenario.canary, split.canary);
     addCounts(all.stable, stable);
     addCounts(all.canary, canary);
     // This interval is judged once it lies wholly after the warm-up.
-    if (t - stageStart >= warmupIntervals) {
+    if (!warmupState(warmup, (t - stageStart) * INTERVAL_MS).warming) {
       addCounts(judged.stable, stable);
       addCounts(judged.canary, canary);
     }
@@ -196,7 +197,7 @@ function runNaive(scenario: Scenario, seed: number, rate: number): RunResult {
   let failures: Record<string, number> = {};
   let counts = { stable: emptyCounts(), canary: emptyCounts() };
   for (let t = 1; t <= MAX_INTERVALS; t++) {
-    const split = streams.split(rate * (INTERVAL_MS / 1000), steps[stage]!);
+    const split = streams.split(requestsPerInterval(rate), steps[stage]!);
     served.add(split);
     addCounts(counts.stable, streams.interval(scenario.stable, split.stable));
     addCounts(counts.canary, streams.interval(scenario.canary, split.canary));
@@ -251,7 +252,7 @@ function runFlagger(scenario: Scenario, seed: number, rate: number): RunResult {
   let passed = 0;
   let failed = 0;
   for (let t = 1; t <= MAX_INTERVALS; t++) {
-    const split = streams.split(rate * (INTERVAL_MS / 1000), steps[stage]!);
+    const split = streams.split(requestsPerInterval(rate), steps[stage]!);
     served.add(split);
     streams.interval(scenario.stable, split.stable);
     const c = streams.interval(scenario.canary, split.canary);
