@@ -174,7 +174,8 @@ describe('weir demo', () => {
 
   test('shadow: v2 is scored on the same requests as v1 before it takes traffic, then promoted', async () => {
     const r = await demo('shadow');
-    expect(r).toMatchObject({ scenario: 'shadow', phase: 'Promoted', failedRequests: 0 });
+    // rollbackReason null: a failure shows why it was rolled back.
+    expect(r).toMatchObject({ scenario: 'shadow', phase: 'Promoted', failedRequests: 0, rollbackReason: null });
     // The mirror stage applies weight 0 (mirrored only), then the canary steps.
     expect(r.weightsApplied).toEqual([0, 10, 25, 50, 100]);
     // Scored on labelled pairs: at least minSamplesPerStage (100) of them, v2 the more accurate.
