@@ -228,3 +228,46 @@ paired["paired_latency"] = paired_mean(
     [40.1, 39.5, 50.2, 45.8, 40.3, 42.0, 58.9, 35.9, 41.1, 48.2, 36.8, 44.0], alpha=0.1)
 paired["paired_two"] = paired_mean([0.91, 0.87], [0.88, 0.86])
 print(json.dumps({"paired": paired}, indent=1))
+
+# Sample-ratio mismatch (controller/src/stats/sample-ratio.test.ts): scipy's
+# chisquare goodness of fit; multi-period expected counts are each period's total
+# split by its own weights, summed per version (GrowthBook's multi-period SRM).
+def gof(observed, expected):
+    r = stats.chisquare(observed, expected)
+    return {"chi2": float(r.statistic), "p": float(r.pvalue)}
+
+srm = {"scipy": __import__("scipy").__version__}
+srm["even"] = gof([480, 520], [500, 500])
+srm["canary_10"] = gof([9100, 880], np.array([0.9, 0.1]) * 9980)
+srm["three_way"] = gof([3300, 3300, 3600], np.array([1, 1, 1]) / 3 * 10200)
+srm["tiny_p"] = gof([820, 180], [900, 100])
+# Two periods: 1000 requests at 90/10 (905, 95), then 2000 at 75/25 (1490, 510).
+srm["periods"] = gof([905 + 1490, 95 + 510], [0.9 * 1000 + 0.75 * 2000, 0.1 * 1000 + 0.25 * 2000])
+# The same counts judged against the last period's weights alone (the mistake the pooling avoids).
+srm["periods_naive"] = gof([2395, 605], np.array([0.75, 0.25]) * 3000)
+print(json.dumps({"srm": srm}, indent=1))
+
+# Bandits (controller/src/stats/bandit.test.ts): P(best) by quad of
+# f_i(x) * prod_{j != i} F_j(x), and Evan Miller's closed form for two Beta arms
+# (https://www.evanmiller.org/bayesian-ab-testing.html, integer alpha_B).
+def p_best(dist, params):
+    res = []
+    for i, p in enumerate(params):
+        lo, hi = (0, 1) if dist is stats.beta else (p[0] - 15 * p[1], p[0] + 15 * p[1])
+        f = lambda x: dist.pdf(x, *p) * np.prod([dist.cdf(x, *q) for j, q in enumerate(params) if j != i])
+        res.append(integrate.quad(f, lo, hi, epsabs=1e-14, epsrel=1e-12, limit=500)[0])
+    return res
+
+def miller(a_a, b_a, a_b, b_b):
+    from scipy.special import betaln
+    return float(sum(math.exp(betaln(a_a + i, b_a + b_b) - math.log(b_b + i) - betaln(1 + i, b_b) - betaln(a_a, b_a))
+                     for i in range(a_b)))
+
+bandit = {"scipy": __import__("scipy").__version__}
+bandit["beta2"] = p_best(stats.beta, [(101, 901), (121, 881)])
+bandit["beta2_miller"] = miller(101, 901, 121, 881)
+bandit["beta3"] = p_best(stats.beta, [(41, 61), (51, 51), (46, 56)])
+bandit["beta3_narrow"] = p_best(stats.beta, [(9001, 1001), (9051, 951), (8990, 1012)])
+bandit["normal3"] = p_best(stats.norm, [(1.0, 0.1), (1.1, 0.05), (0.95, 0.2)])
+bandit["normal2_closed"] = float(stats.norm.cdf((1.1 - 1.0) / math.sqrt(0.1 ** 2 + 0.05 ** 2)))
+print(json.dumps({"bandit": bandit}, indent=1))

@@ -5,8 +5,10 @@ import normalCdfImpl from '@stdlib/stats-base-dists-normal-cdf';
 import normalQuantileImpl from '@stdlib/stats-base-dists-normal-quantile';
 import tCdfImpl from '@stdlib/stats-base-dists-t-cdf';
 import tQuantileImpl from '@stdlib/stats-base-dists-t-quantile';
-import chiSquareCdfImpl from '@stdlib/stats-base-dists-chisquare-cdf';
+import gammaincImpl from '@stdlib/math-base-special-gammainc';
+import gammalnImpl from '@stdlib/math-base-special-gammaln';
 import betalnImpl from '@stdlib/math-base-special-betaln';
+import betaincImpl from '@stdlib/math-base-special-betainc';
 
 /** Φ(x), the standard normal CDF. */
 export const normalCdf = (x: number): number => normalCdfImpl(x, 0, 1);
@@ -30,10 +32,15 @@ export function tInference(
   const half = tQuantile(1 - alpha / 2, df) * se;
   return { t, pValue: twoSidedTP(t, df), ci: [estimate - half, estimate + half] };
 }
-/** Upper tail of the chi-squared distribution, 1 − F(x; k). */
-export const chiSquareSf = (x: number, k: number): number => Math.max(0, 1 - chiSquareCdfImpl(x, k));
+/** Upper tail of the chi-squared distribution, 1 − F(x; k) = Q(k/2, x/2), the upper regularized incomplete gamma (precise for tiny p). */
+export const chiSquareSf = (x: number, k: number): number =>
+  x === Infinity ? 0 : x <= 0 ? 1 : gammaincImpl(x / 2, k / 2, true, true);
 /** ln B(a, b), the log of the beta function. */
 export const betaln = (a: number, b: number): number => betalnImpl(a, b);
+/** ln Γ(x). */
+export const gammaln = (x: number): number => gammalnImpl(x);
+/** I_x(a, b), the regularized incomplete beta function: the CDF of Beta(a, b) at x. */
+export const betaIncomplete = (x: number, a: number, b: number): number => betaincImpl(x, a, b);
 
 /** Throws a RangeError naming `field` unless 0 < alpha < 1. */
 export function checkAlpha(alpha: number, field = 'alpha'): void {
