@@ -22,6 +22,7 @@ const ALERTS = [
   'PredictionLogFailing',
   'CanaryRolledBack',
   'RolloutStuck',
+  'WeirSampleRatioMismatch',
   'RolloutAwaitingApproval',
   'RouteWriteFailing',
   'StatusWriteFailing',

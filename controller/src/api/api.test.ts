@@ -77,6 +77,10 @@ describe('ModelRollout validation', () => {
     [{ strategy: { steps: [10, 50] } }, 'spec.strategy.steps: [10,50] must end at 100'],
     [{ strategy: { steps: [10, 25.5, 100] } }, 'spec.strategy.steps[1]: 25.5 is not a whole percentage'],
     [
+      { analysis: { sampleRatio: { test: 'g-test' } } },
+      'spec.analysis.sampleRatio.test: "g-test" is not a test; expected sequential or chi-squared',
+    ],
+    [
       { strategy: { minStageDuration: '5 minutes' } },
       'spec.strategy.minStageDuration: "5 minutes" is not a duration; expected a number with a unit, such as 30s, 5m, 2h',
     ],

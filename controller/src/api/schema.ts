@@ -220,6 +220,33 @@ export const specSchema = z
         power: z.number().gt(0, 'is not above 0').lt(1, 'is not below 1').default(0.8),
         sequential: z.enum(['msprt', 'obrien-fleming', 'pocock']).default('msprt'),
         samples: promql.default(DEFAULT_SAMPLES).describe('requests served by a version in the stage window'),
+        sampleRatio: z
+          .object({
+            threshold: z
+              .number()
+              .gt(0, 'is not above 0')
+              .lt(1, 'is not below 1')
+              .default(0.001)
+              .describe("a mismatch is declared when the test's p-value falls below this"),
+            test: z
+              .enum(['sequential', 'chi-squared'], { error: 'is not a test; expected sequential or chi-squared' })
+              .default('sequential')
+              .describe(
+                'sequential (default): the always-valid Dirichlet-multinomial test of Lindon & Malek (2022), safe to read at every interval; chi-squared: Pearson goodness of fit at each look (more power, but repeated looks raise its false alarms)',
+              ),
+            onMismatch: z
+              .enum(['pause', 'hold', 'rollback'], {
+                error: 'is not an action; expected pause, hold or rollback',
+              })
+              .default('pause')
+              .describe(
+                'pause: stop until weir resume (a new period starts) or weir abort; hold: stay in the stage without judging comparisons; rollback: take traffic off the canary',
+              ),
+          })
+          .default({ threshold: 0.001, test: 'sequential', onMismatch: 'pause' })
+          .describe(
+            "sample-ratio check: in every split stage, the requests each version served are compared with the route's weights",
+          ),
         guardrails: z.array(guardrail).default([]),
         comparisons: z.array(comparison).default([]),
         business: z
@@ -237,6 +264,7 @@ export const specSchema = z
         power: 0.8,
         sequential: 'msprt',
         samples: DEFAULT_SAMPLES,
+        sampleRatio: { threshold: 0.001, test: 'sequential', onMismatch: 'pause' },
         guardrails: [],
         comparisons: [],
       }),

@@ -24,7 +24,7 @@ export function isFinished(phase: Phase): boolean {
 }
 
 const reason = z.object({
-  kind: z.enum(['guardrail', 'comparison', 'gate', 'command', 'business', 'rollout']),
+  kind: z.enum(['guardrail', 'comparison', 'sample-ratio', 'gate', 'command', 'business', 'rollout']),
   metric: z.string().optional(),
   verdict: z.string(),
   message: z.string(),
@@ -109,6 +109,36 @@ export const statusSchema = z.object({
     .record(z.string(), z.record(z.string(), z.unknown()))
     .default({})
     .describe('per-metric sequential test state for the current stage'),
+  sampleRatio: z
+    .object({
+      versions: z
+        .array(z.string())
+        .describe('the versions judged: the reference (stable or the baseline), then the canary'),
+      weights: z.array(z.number()).describe('the weights in force, in the same order'),
+      observed: z.array(z.number()).describe('requests each served in the current period'),
+      expected: z.array(z.number()).describe('what the weights predict (empty until there is enough traffic)'),
+      test: z
+        .enum(['sequential', 'chi-squared'])
+        .describe('the test whose p-value decides (spec.analysis.sampleRatio.test)'),
+      pValue: z.number().optional().describe("that test's p-value"),
+      chiSquaredP: z.number().optional().describe('the chi-squared goodness-of-fit p-value at this look'),
+      sequentialP: z
+        .number()
+        .optional()
+        .describe(
+          "the always-valid sequential p-value (Lindon & Malek 2022): the running minimum over this period's looks",
+        ),
+      detected: z.boolean().describe('p below spec.analysis.sampleRatio.threshold'),
+      counts: z.array(z.number()).describe("the stage window's counts at the last check"),
+      since: z
+        .array(z.number())
+        .optional()
+        .describe('the counts when the current period began (weir resume after a mismatch starts a new one)'),
+    })
+    .optional()
+    .describe(
+      "the last sample-ratio check of this stage: do the requests each version served match the route's weights?",
+    ),
   analysis: z.array(reason).default([]).describe('the reasons of the last decision'),
   history: z
     .array(

@@ -84,6 +84,16 @@ export class ControllerMetrics {
     'Adjusted p-value of each comparison at the last analysis (always-valid for mSPRT)',
     [...ROLLOUT_LABELS, 'metric'],
   );
+  private readonly ratioPValue = this.gauge(
+    'weir_rollout_sample_ratio_p_value',
+    "p-value of the sample-ratio check (requests per version against the route's weights) at the last analysis",
+    ROLLOUT_LABELS,
+  );
+  private readonly ratioMismatch = this.gauge(
+    'weir_rollout_sample_ratio_mismatch',
+    '1 while the last sample-ratio check found a mismatch (p below spec.analysis.sampleRatio.threshold)',
+    ROLLOUT_LABELS,
+  );
   /** The verdict series each rollout's metrics have now, so a changed verdict replaces the old one. */
   private readonly verdictSeries = new Map<string, client.LabelValues<string>[]>();
 
@@ -123,7 +133,7 @@ export class ControllerMetrics {
     for (const key of keys) this.invalidRollouts.set({ rollout: key }, 1);
   }
 
-  /** The rollout's gauges after a decision: weight (when applied), phase, stage times, verdicts and comparison estimates. */
+  /** The rollout's gauges after a decision: weight (when applied), phase, stage times, the sample-ratio check, verdicts and comparison estimates. */
   decided(key: string, rollout: ModelRollout, decision: Decision, applied: boolean): void {
     const labels = labelsOf(key, rollout);
     if (applied) this.weight.set(labels, decision.canaryWeight);
@@ -132,6 +142,11 @@ export class ControllerMetrics {
     if (stageStartedAt) this.stageStarted.set(labels, Date.parse(stageStartedAt) / 1000);
     if (startedAt)
       this.deadline.set(labels, (Date.parse(startedAt) + parseDuration(rollout.spec.strategy.maxDuration)) / 1000);
+    // The record is kept while a paused rollout waits, so the mismatch gauge (and its alert) holds until resume.
+    const ratio = decision.statusPatch.sampleRatio;
+    this.ratioMismatch.set(labels, ratio?.detected ? 1 : 0);
+    if (ratio?.pValue !== undefined) this.ratioPValue.set(labels, ratio.pValue);
+    else this.ratioPValue.remove(labels);
     const judged = decision.reasons.filter((r) => (r.kind === 'guardrail' || r.kind === 'comparison') && r.metric);
     // Only a decision that judged metrics replaces the verdicts (a command-only round judges none).
     if (judged.length === 0) return;

@@ -36,10 +36,11 @@
 //    before each write, so a replica that lost the Lease mid-round stops.
 import type { Logger } from '../../../shared/log.js';
 import { parseDuration } from '../../../shared/duration.js';
-import { isFinished, type RolloutStatus } from '../api/schema.js';
+import { isFinished, type Condition, type ModelRollout, type RolloutStatus } from '../api/schema.js';
 import { observe, planQueries, type Observations } from '../analysis/observations.js';
 import { windowText } from '../analysis/template.js';
 import { decide } from '../engine/decide.js';
+import { describeSampleRatio } from '../engine/sample-ratio.js';
 import { lowersExposure, routeTarget } from '../engine/route.js';
 import { warmupMs, warmupState } from '../engine/stages.js';
 import type { Decision } from '../engine/types.js';
@@ -215,6 +216,12 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
     now,
   );
 
+  decision.statusPatch.conditions = setCondition(
+    decision.statusPatch.conditions,
+    sampleRatioCondition(rollout, decision),
+    now,
+  );
+
   const routeWanted = routeTarget(rollout.spec, decision);
   // routedVersions puts the canary last.
   const current = { canaryWeight: routes.weights.at(-1) ?? 0, mirrorPercent: routes.mirrorPercent };
@@ -328,4 +335,23 @@ function canonical(value: unknown): string {
         )
       : v,
   );
+}
+
+/** SampleRatioMismatch: True while the stage's requests per version do not follow the weights (see engine/sample-ratio). */
+function sampleRatioCondition(rollout: ModelRollout, decision: Decision): Omit<Condition, 'lastTransitionTime'> {
+  const record = decision.statusPatch.sampleRatio;
+  const type = 'SampleRatioMismatch';
+  if (record?.pValue === undefined)
+    return {
+      type,
+      status: 'Unknown',
+      reason: 'NotJudged',
+      message:
+        decision.reasons.find((r) => r.kind === 'sample-ratio')?.message ??
+        'judged while traffic is split, after the warm-up, once each version expects enough requests',
+    };
+  const message = describeSampleRatio(record, rollout.spec.analysis.sampleRatio.threshold);
+  return record.detected
+    ? { type, status: 'True', reason: 'Mismatch', message }
+    : { type, status: 'False', reason: 'Matches', message };
 }

@@ -24,6 +24,9 @@ export function specWith(overrides: Partial<ModelRolloutSpecInput> = {}) {
   });
 }
 
+/** obs()'s default request counts: 10,000 requests split as the weights in force route them, filled in by step(). */
+const AS_ROUTED = -1;
+
 /**
  * Observations with an error rate and accuracy counts per arm. By default both
  * arms are equal (60%) with 200,000 labels each: enough for the always-valid
@@ -35,7 +38,7 @@ export function obs(
   const [ss, sn] = o.stable ?? [120_000, 200_000];
   const [cs, cn] = o.canary ?? [120_000, 200_000];
   return {
-    samples: { stable: o.samples ?? 1000, canary: o.samples ?? 1000 },
+    samples: { stable: o.samples ?? AS_ROUTED, canary: o.samples ?? AS_ROUTED },
     guardrails: [{ name: 'error-rate', canary: 'errorRate' in o ? o.errorRate : 0.01, stable: 0.01 }],
     comparisons: [
       {
@@ -56,7 +59,17 @@ export function step(
   now: number,
   commands: Command[] = [],
 ): Decision {
-  return decide({ spec, status, observations, commands, now });
+  return decide({ spec, status, observations: asRouted(spec, status, observations), commands, now });
+}
+
+/** Fills obs()'s default request counts in as the route in force splits 10,000 requests (the canary's weight, the baseline's equal share or stable's rest), so the sample-ratio check sees healthy traffic. */
+function asRouted(spec: ReturnType<typeof specWith>, status: RolloutStatus, observations: Observations): Observations {
+  if (observations.samples.canary !== AS_ROUTED) return observations;
+  const weight = status.canaryWeight;
+  return {
+    ...observations,
+    samples: { stable: 100 * (spec.baseline ? weight : 100 - weight), canary: 100 * weight },
+  };
 }
 
 export function started(spec = specWith()) {

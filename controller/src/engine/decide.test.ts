@@ -410,3 +410,139 @@ describe('judgement in the live loop (issue 14)', () => {
     );
   });
 });
+
+describe('sample-ratio check (issue 15)', () => {
+  // The stage window's request counts against the weights in force. Sequential p-values from
+  // Optimizely's ssrm (test/stats-reference/ssrm_reference.py), chi-squared ones from scipy 1.17.1's
+  // chisquare, each with the counts written here.
+  const withSamples = (stable: number, canary: number): Observations => ({ ...obs(), samples: { stable, canary } });
+  const at10 = (spec = specWith()) => started(spec).statusPatch;
+
+  test('a 10% canary that served 12% of 10,000 requests pauses the rollout, and says why (sequential p = 3.0e-5)', () => {
+    const spec = specWith();
+    const d = step(spec, at10(spec), withSamples(8800, 1200), T0 + 2 * MIN);
+    expect(d.action).toBe('pause');
+    expect(d.statusPatch).toMatchObject({ phase: 'Paused', pausedFrom: 'Progressing', canaryWeight: 10 });
+    const reason = d.reasons.find((r) => r.kind === 'sample-ratio')!;
+    expect(reason).toMatchObject({ verdict: 'mismatch', threshold: 0.001, samples: { stable: 8800, canary: 1200 } });
+    expect(Math.abs(reason.pValue! / 3.0161115558474165e-5 - 1)).toBeLessThan(1e-9);
+    expect(Math.abs(d.statusPatch.sampleRatio!.chiSquaredP! / 2.6167849372106072e-11 - 1)).toBeLessThan(1e-9);
+    expect(d.statusPatch.sampleRatio).toMatchObject({
+      test: 'sequential',
+      versions: ['v1', 'v2'],
+      weights: [90, 10],
+      observed: [8800, 1200],
+      expected: [9000, 1000],
+      detected: true,
+    });
+    expect(d.statusPatch.message).toContain('paused on a sample ratio mismatch');
+    // No comparison is judged on traffic that does not follow the weights.
+    expect(d.reasons.some((r) => r.kind === 'comparison')).toBe(false);
+    // It stays paused; the alert's gauge keeps reading the detected record.
+    expect(step(spec, d.statusPatch, withSamples(8800, 1200), T0 + 3 * MIN).action).toBe('pause');
+  });
+
+  test('weir resume starts a new period: the counts before it are not judged again', () => {
+    const spec = specWith();
+    const paused = step(spec, at10(spec), withSamples(8800, 1200), T0 + 2 * MIN).statusPatch;
+    const resume = [{ id: 'r', type: 'resume' as const, by: 'alice', at: 'x' }];
+    // 10,000 more requests split 9040/960 after the resume (sequential p = 0.896): healthy, so it goes on.
+    const d = step(spec, paused, withSamples(8800 + 9040, 1200 + 960), T0 + 4 * MIN, resume);
+    expect(d.statusPatch.sampleRatio).toMatchObject({ observed: [9040, 960], since: [8800, 1200], detected: false });
+    const reason = d.reasons.find((r) => r.kind === 'sample-ratio')!;
+    expect(reason).toMatchObject({ verdict: 'ok', samples: { stable: 9040, canary: 960 } });
+    expect(Math.abs(reason.pValue! / 0.8962984658131897 - 1)).toBeLessThan(1e-9);
+    expect(d.statusPatch.phase).toBe('Progressing');
+    // The next stage judges its own window from scratch.
+    const next = step(spec, d.statusPatch, withSamples(8800 + 9040, 1200 + 960), T0 + 6 * MIN);
+    expect(next.action).toBe('advance');
+    expect(next.statusPatch.sampleRatio).toBeUndefined();
+  });
+
+  test('onMismatch: hold stays in the stage without judging comparisons; rollback takes traffic off the canary', () => {
+    const hold = specWith({ analysis: { ...specWith().analysis, sampleRatio: { onMismatch: 'hold' } } });
+    const held = step(hold, at10(hold), withSamples(8800, 1200), T0 + 6 * MIN);
+    expect(held.action).toBe('hold');
+    expect(held.statusPatch.message).toContain('sample ratio mismatch (p = 3.02e-5): comparisons are not judged');
+    expect(held.reasons.some((r) => r.kind === 'comparison')).toBe(false);
+    const rollback = specWith({ analysis: { ...specWith().analysis, sampleRatio: { onMismatch: 'rollback' } } });
+    const rolled = step(rollback, at10(rollback), withSamples(8800, 1200), T0 + 2 * MIN);
+    expect(rolled).toMatchObject({ action: 'rollback', canaryWeight: 0 });
+    expect(rolled.statusPatch.message).toContain(
+      'rolled back: sample ratio: v1 8800 / v2 1200 requests at weights 90/10',
+    );
+  });
+
+  test('healthy traffic, too little traffic, a header cohort and warm-up are not called a mismatch', () => {
+    const spec = specWith();
+    const healthy = step(spec, at10(spec), withSamples(9040, 960), T0 + 6 * MIN);
+    expect(healthy.action).toBe('advance');
+    expect(healthy.reasons.find((r) => r.kind === 'sample-ratio')!.verdict).toBe('ok');
+    // 85/5 of 90 expects 9 canary requests: below the minimum of 10, so not judged.
+    const thin = step(spec, at10(spec), withSamples(85, 5), T0 + 2 * MIN);
+    expect(thin.reasons.find((r) => r.kind === 'sample-ratio')!.verdict).toBe('insufficient');
+    // A header route sends its cohort to the canary outside the weights: the check says it is not made.
+    const cohort = specWith({
+      strategy: { ...specWith().strategy, headerRoute: { headers: { 'x-cohort': { exact: 'beta' } } } },
+    });
+    const skipped = step(cohort, at10(cohort), withSamples(8800, 1200), T0 + 2 * MIN);
+    expect(skipped.reasons.find((r) => r.kind === 'sample-ratio')!.verdict).toBe('not-judged');
+    expect(skipped.statusPatch.phase).toBe('Progressing');
+    const warm = specWith({ analysis: { ...specWith().analysis, warmup: '1m' } });
+    expect(
+      step(warm, at10(warm), withSamples(8800, 1200), T0 + 30_000).reasons.some((r) => r.kind === 'sample-ratio'),
+    ).toBe(false);
+  });
+
+  test('with a baseline, the canary and the baseline are judged against their equal shares', () => {
+    const spec = specWith({ baseline: { version: 'v1-baseline' } });
+    // 4600/5400 between baseline and canary at 10/10 (sequential p = 1.6e-7).
+    const d = step(spec, at10(spec), withSamples(4600, 5400), T0 + 2 * MIN);
+    expect(d.statusPatch.sampleRatio).toMatchObject({ versions: ['v1-baseline', 'v2'], weights: [10, 10] });
+    expect(
+      Math.abs(d.reasons.find((r) => r.kind === 'sample-ratio')!.pValue! / 1.5834589675462118e-7 - 1),
+    ).toBeLessThan(1e-9);
+    expect(d.action).toBe('pause');
+  });
+
+  test('the sequential p-value is the running minimum over looks; test: chi-squared reads each look afresh', () => {
+    const spec = specWith();
+    // ssrm on cumulative counts 900/100, 1790/210, 2640/360, 3500/500 at 90/10: p = 1, 1, 0.2549, 0.0250.
+    let status = at10(spec);
+    const ps: number[] = [];
+    for (const [i, [a, b]] of [
+      [900, 100],
+      [1790, 210],
+      [2640, 360],
+      [3500, 500],
+    ].entries()) {
+      status = step(spec, status, withSamples(a!, b!), T0 + 2 * MIN + 10_000 * i).statusPatch;
+      ps.push(status.sampleRatio!.sequentialP!);
+    }
+    [1, 1, 0.25494488085266986, 0.02501173517931099].forEach((p, i) =>
+      expect(Math.abs(ps[i]! / p - 1)).toBeLessThan(1e-9),
+    );
+    // A healthier look after it keeps the minimum (an always-valid p-value never rises).
+    status = step(spec, status, withSamples(4400, 600), T0 + 3 * MIN).statusPatch;
+    expect(status.sampleRatio!.sequentialP).toBeLessThanOrEqual(ps[3]!);
+    const chi = specWith({ analysis: { ...specWith().analysis, sampleRatio: { test: 'chi-squared' } } });
+    const d = step(chi, at10(chi), withSamples(8800, 1200), T0 + 2 * MIN);
+    expect(
+      Math.abs(d.reasons.find((r) => r.kind === 'sample-ratio')!.pValue! / 2.6167849372106072e-11 - 1),
+    ).toBeLessThan(1e-9);
+    expect(d.action).toBe('pause');
+  });
+
+  test('a bad threshold or action is refused by field', () => {
+    const bad = (sampleRatio: unknown) =>
+      specSchema.safeParse({ ...specWith(), analysis: { ...specWith().analysis, sampleRatio } }).error?.issues[0];
+    expect(bad({ threshold: 1.5 })).toMatchObject({
+      path: ['analysis', 'sampleRatio', 'threshold'],
+      message: 'is not below 1',
+    });
+    expect(bad({ onMismatch: 'ignore' })).toMatchObject({
+      path: ['analysis', 'sampleRatio', 'onMismatch'],
+      message: 'is not an action; expected pause, hold or rollback',
+    });
+  });
+});

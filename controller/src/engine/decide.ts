@@ -2,6 +2,7 @@
 // → decision. No I/O, no clock, no randomness: the same inputs always give the
 // same decision. Every rule of the rollout lives here once.
 import { parseDuration } from '../../../shared/duration.js';
+import { formatNumber } from '../../../shared/format.js';
 import { isFinished, type ModelRolloutSpec, type Reason, type RolloutStatus } from '../api/schema.js';
 import { judgeGuardrail } from '../analysis/guardrail.js';
 import type { Observations } from '../analysis/observations.js';
@@ -9,6 +10,7 @@ import { samplesEta } from '../stats/sample-size.js';
 import { commandRefusal, REFUSALS_KEPT } from './commands.js';
 import { evaluateComparisons } from './comparisons.js';
 import { routeOf } from './route.js';
+import { checkSampleRatio, restartSampleRatio } from './sample-ratio.js';
 import { stagesOf, warmupState, type Stage } from './stages.js';
 import type { Action, AppliedStep, Command, Decision } from './types.js';
 
@@ -89,6 +91,7 @@ export function decide(input: EngineInput): Decision {
     status.phase = stages[index]!.kind === 'mirror' ? 'Mirroring' : 'Progressing';
     status.sequential = {};
     status.guardrailFailures = {};
+    delete status.sampleRatio;
   };
   const rollback = (summary: string, by?: string, at?: string) => {
     status.phase = 'RolledBack';
@@ -183,6 +186,8 @@ export function decide(input: EngineInput): Decision {
     if (command.type === 'resume') {
       status.phase = status.pausedFrom ?? 'Progressing';
       status.pausedFrom = undefined;
+      status.sampleRatio = restartSampleRatio(status.sampleRatio);
+      if (!status.sampleRatio) delete status.sampleRatio;
     }
     if (command.type === 'approve')
       status.approvals = [...status.approvals, { stage: status.stage + 1, by: command.by, at: command.at }];
@@ -251,12 +256,36 @@ export function decide(input: EngineInput): Decision {
   if (tripped)
     return rollback(`rolled back: guardrail ${tripped.name} failed ${failures[tripped.name]} time(s) in a row`);
 
+  // Sample ratio: while traffic is split, the requests each version served must follow the weights,
+  // or no comparison of them can be trusted (a version dropping or diverting requests before they
+  // are counted, a cohort landing on one version).
+  const split = stage.kind === 'canary' && stage.weight < 100;
+  const ratio =
+    split && !warming
+      ? checkSampleRatio(spec, status.sampleRatio, stage.weight, input.observations.samples)
+      : undefined;
+  if (ratio) {
+    if (ratio.record) status.sampleRatio = ratio.record;
+    reasons.push(ratio.reason);
+  }
+  if (ratio?.detected) {
+    const { onMismatch } = spec.analysis.sampleRatio;
+    if (onMismatch === 'rollback') return rollback(`rolled back: ${ratio.reason.message}`);
+    if (onMismatch === 'pause') {
+      status.pausedFrom = status.phase;
+      status.phase = 'Paused';
+      return finish(
+        'pause',
+        `paused on a sample ratio mismatch: ${ratio.reason.message}. Find why, then weir resume (a new period is judged) or weir abort`,
+      );
+    }
+  }
+
   // Comparisons run while both versions take traffic (unpaired), and in the mirror stage, where the
   // shadow and stable answered the same requests (paired: McNemar, paired mean).
-  const split = stage.kind === 'canary' && stage.weight < 100;
   const mirroring = stage.kind === 'mirror';
   const outcomes =
-    (split || mirroring) && !warming
+    (split || mirroring) && !warming && !ratio?.detected
       ? evaluateComparisons(spec, input.observations.comparisons, status.sequential, mirroring ? 'paired' : 'split')
       : [];
   for (const outcome of outcomes) {
@@ -314,6 +343,8 @@ export function decide(input: EngineInput): Decision {
     if (pairs < spec.strategy.minSamplesPerStage)
       blockers.push(`labelled pairs ${pairs} of ${spec.strategy.minSamplesPerStage}`);
   }
+  if (ratio?.detected)
+    blockers.push(`sample ratio mismatch (p = ${formatNumber(ratio.reason.pValue!)}): comparisons are not judged`);
   if (!guardrailsPass) blockers.push('guardrails not all passing (no data counts as not passing)');
   const worse = outcomes.filter((o) => o.verdict === 'worse' || o.verdict === 'nodata' || o.verdict === 'insufficient');
   if (worse.length > 0) blockers.push(`comparisons ${worse.map((o) => `${o.name} ${o.verdict}`).join(', ')}`);
