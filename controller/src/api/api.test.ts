@@ -77,6 +77,10 @@ describe('ModelRollout validation', () => {
     [{ strategy: { steps: [10, 50] } }, 'spec.strategy.steps: [10,50] must end at 100'],
     [{ strategy: { steps: [10, 25.5, 100] } }, 'spec.strategy.steps[1]: 25.5 is not a whole percentage'],
     [
+      { strategy: { steps: [100] } },
+      'spec.strategy.steps: [100] is [100] alone, which would switch all traffic at once with nothing judged first; set strategy.mirror',
+    ],
+    [
       { analysis: { sampleRatio: { test: 'g-test' } } },
       'spec.analysis.sampleRatio.test: "g-test" is not a test; expected sequential or chi-squared',
     ],
@@ -116,6 +120,13 @@ describe('ModelRollout validation', () => {
   ])('%j → %s', (spec, message) => {
     const { errors } = validateModelRollout(withSpec(spec));
     expect(errors.join('\n')).toContain(message);
+  });
+
+  test('steps [100] is a blue-green switch only after a mirror stage', () => {
+    expect(validateModelRollout(withSpec({ strategy: { steps: [100] } })).errors).toHaveLength(1);
+    expect(
+      validateModelRollout(withSpec({ strategy: { steps: [100], mirror: { percent: 100, duration: '10m' } } })).errors,
+    ).toEqual([]);
   });
 
   test('wrong kind, apiVersion and missing parts are named', () => {

@@ -311,6 +311,14 @@ export const specSchema = z
           });
       });
     }
+    if (spec.strategy.steps.length === 1 && !spec.strategy.mirror)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['strategy', 'steps'],
+        message:
+          'is [100] alone, which would switch all traffic at once with nothing judged first; set strategy.mirror (such as {percent: 100, duration: 10m}) so the new version is verified on mirrored traffic before the switch, or use steps such as [10, 50, 100]',
+        input: spec.strategy.steps,
+      });
     if (spec.stable.version === spec.canary.version)
       ctx.addIssue({
         code: 'custom',
