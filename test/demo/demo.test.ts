@@ -103,6 +103,10 @@ describe('weir demo', () => {
       rollbackReason: null,
     });
     expect(r.durationSeconds).toBeLessThan(400);
+    // A healthy split is not called a mismatch: the last sample-ratio check passed.
+    expect(r.srm).toMatchObject({ detected: false });
+    expect(r.srm!.pValue).toBeGreaterThan(0.001);
+    expect(r.finalWeights).toEqual({ v1: 0, v2: 100 });
     const [v1, v2] = r.table as [(typeof r.table)[number], (typeof r.table)[number]];
     expect(v2.accuracy).toBeGreaterThan(v1.accuracy);
     // Alertmanager's API: the approval alert resolved once the demo approved; the promotion was announced.
@@ -199,5 +203,20 @@ describe('weir demo', () => {
     expect(r.answeredBy.v1).toBeGreaterThan(100);
     const v3 = r.table.find((row: { version: string }) => row.version === 'v3');
     expect(v3).toMatchObject({ version: 'v3', requests: 0 });
+  }, 450_000);
+
+  test('srm: half the requests for v2 are diverted to v1; the sample-ratio check pauses the rollout at 10% and the alert fires', async () => {
+    const r = await demo('srm');
+    expect(r).toMatchObject({ scenario: 'srm', phase: 'Paused', failedRequests: 0, rollbackReason: null });
+    expect(r.weightsApplied).toEqual([10]);
+    expect(r.finalWeights).toEqual({ v1: 90, v2: 10 });
+    expect(r.srm.detected).toBe(true);
+    expect(r.srm.pValue).toBeLessThan(0.001);
+    // Prometheus counted what was served: v2 near 5% of requests, not its 10% weight.
+    expect(r.versions.v2.share).toBeGreaterThan(0.02);
+    expect(r.versions.v2.share).toBeLessThan(0.08);
+    expect(r.versions.v1.requests + r.versions.v2.requests).toBeGreaterThan(1000);
+    // weir's own rule, evaluated by the demo's Prometheus, reached Alertmanager.
+    expect(r.alertsActive.map((a: { alertname: string }) => a.alertname)).toContain('WeirSampleRatioMismatch');
   }, 450_000);
 });

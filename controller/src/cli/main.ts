@@ -49,7 +49,7 @@ program
   )
   .addHelpText(
     'after',
-    '\nExamples:\n  weir demo                      # v1 → v2, promoted; report in weir-report-good.html\n  weir demo --scenario slow      # v1 → v4 (+40 ms), rolled back\n  weir demo --scenario shadow    # v2 shadowed first (scored on the same requests), then the canary\n  weir demo --scenario bad-shadow # v3 rejected while shadowed: no user request ever reaches it\n  weir demo --baseline           # v2 judged against a fresh baseline of v1, not the warm v1\n  weir demo --scenario bad-accuracy --json --report /tmp/bad.md',
+    '\nExamples:\n  weir demo                      # v1 → v2, promoted; report in weir-report-good.html\n  weir demo --scenario slow      # v1 → v4 (+40 ms), rolled back\n  weir demo --scenario shadow    # v2 shadowed first (scored on the same requests), then the canary\n  weir demo --scenario bad-shadow # v3 rejected while shadowed: no user request ever reaches it\n  weir demo --baseline           # v2 judged against a fresh baseline of v1, not the warm v1\n  weir demo --scenario srm       # half the requests for v2 diverted to v1: the sample-ratio check pauses the rollout\n  weir demo --scenario bad-accuracy --json --report /tmp/bad.md',
   )
   .action(async (options: { scenario: string; json?: boolean; baseline?: boolean; report: string }) => {
     if (!(options.scenario in SCENARIOS))

@@ -3,6 +3,7 @@
 // the rollout applied (from its status history), and the alerts Alertmanager
 // holds at the end.
 import type { ModelRollout } from '../../api/schema.js';
+import { routeTarget } from '../../engine/route.js';
 import { impactFromTotals } from '../../analysis/impact.js';
 import type { PrometheusMetrics } from '../../providers/prometheus/provider.js';
 import { spanOf } from '../../report/collect.js';
@@ -65,6 +66,40 @@ export async function resultsTable(prometheus: PrometheusMetrics, versions: stri
 /** The canary weights the rollout applied, in order, as its history records them. */
 export function weightsApplied(rollout: ModelRollout): number[] {
   return rollout.status!.history.map((h) => h.canaryWeight).filter((w, i, all) => i === 0 || w !== all[i - 1]);
+}
+
+/** The route's weights per version as the rollout's status leaves them. */
+export function finalWeights(rollout: ModelRollout): Record<string, number> {
+  const status = rollout.status!;
+  const target = routeTarget(rollout.spec, {
+    canaryWeight: status.canaryWeight,
+    mirrorPercent: status.mirrorPercent,
+    ...(status.baselineWeight !== undefined ? { baselineWeight: status.baselineWeight } : {}),
+  });
+  return Object.fromEntries(target.weights.map((w) => [w.ref.version, w.weight]));
+}
+
+/** Each version's requests, share of all requests, and accuracy, from the results table. */
+export function versionShares(
+  table: VersionRow[],
+): Record<string, { requests: number; share: number; accuracy: number }> {
+  const total = table.reduce((sum, row) => sum + row.requests, 0);
+  return Object.fromEntries(
+    table.map((row) => [
+      row.version,
+      { requests: row.requests, share: total > 0 ? row.requests / total : 0, accuracy: row.accuracy },
+    ]),
+  );
+}
+
+/** The last sample-ratio check the rollout recorded (null when none was made). */
+export function srmOf(rollout: ModelRollout): { pValue: number | null; detected: boolean } | null {
+  const record = rollout.status!.sampleRatio;
+  // After the last split stage the record is gone (the 100% stage has none); its last reason is in the history.
+  const reasons = [...rollout.status!.history.flatMap((h) => h.analysis ?? []), ...rollout.status!.analysis];
+  const last = reasons.filter((r) => r.kind === 'sample-ratio').at(-1);
+  if (record) return { pValue: record.pValue ?? null, detected: record.detected };
+  return last ? { pValue: last.pValue ?? null, detected: last.verdict === 'mismatch' } : null;
 }
 
 /** The rollout's business impact over its whole run, when it has coefficients and Prometheus has both versions' totals. */

@@ -25,8 +25,13 @@ function pairedQuery(outcome?: string): string {
  * its answers, and paired comparisons judge it against stable on the same
  * requests before it takes any user traffic. With `baseline`, the canary is
  * judged against a baseline of v1 started with it, not against the warm v1.
+ * A longer `minStageDuration` keeps each stage open long enough for a check
+ * that needs traffic (the srm scenario's).
  */
-export function demoRolloutYaml(canary: string, { shadow = false, baseline = false } = {}): string {
+export function demoRolloutYaml(
+  canary: string,
+  { shadow = false, baseline = false, minStageDuration = '10s' } = {},
+): string {
   const window = '[{{window}}]';
   // In the mirror stage the shadow serves only mirrored copies: its guardrails must see them.
   const mirrored = shadow ? '' : ',request_mirrored="false"';
@@ -45,7 +50,7 @@ export function demoRolloutYaml(canary: string, { shadow = false, baseline = fal
       strategy: {
         ...(shadow ? { mirror: { percent: 100, duration: '15s' } } : {}),
         steps: [10, 25, 50, 100],
-        minStageDuration: '10s',
+        minStageDuration,
         minSamplesPerStage: 100,
         // The stage gate waits for evidence: a good canary takes 1.5–3 min here, now and then longer.
         maxDuration: '6m',

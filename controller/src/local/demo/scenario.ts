@@ -5,15 +5,39 @@ import type { Reason } from '../../api/schema.js';
 import { PrometheusMetrics } from '../../providers/prometheus/provider.js';
 import { writeReport } from '../../report/write.js';
 import type { BusinessCoefficients, BusinessImpact } from '../../stats/business-impact.js';
-import { sleep } from '../../../../shared/wait.js';
-import { activeAlerts, businessOf, resultsTable, shadowOf, weightsApplied, type ShadowResult } from './results.js';
+import { sleep, waitFor } from '../../../../shared/wait.js';
+import {
+  activeAlerts,
+  businessOf,
+  finalWeights,
+  resultsTable,
+  shadowOf,
+  srmOf,
+  versionShares,
+  weightsApplied,
+  type ShadowResult,
+} from './results.js';
 import { routedVersions } from '../../engine/route.js';
 import { ROLLOUT, startStack } from './stack.js';
 import { watchRollout } from './watch.js';
 
-export const SCENARIOS = { good: 'v2', 'bad-accuracy': 'v3', slow: 'v4', shadow: 'v2', 'bad-shadow': 'v3' } as const;
+export const SCENARIOS = {
+  good: 'v2',
+  'bad-accuracy': 'v3',
+  slow: 'v4',
+  shadow: 'v2',
+  'bad-shadow': 'v3',
+  srm: 'v2',
+} as const;
 /** Scenarios with a shadow (mirror) stage before the canary takes traffic. */
 const SHADOW_SCENARIOS: readonly ScenarioName[] = ['shadow', 'bad-shadow'];
+/**
+ * The srm fault: half the requests the route sends to the canary reach v1
+ * instead, and are counted there, so at 10% the canary serves 5%. Its stages
+ * last a minute, long enough for the always-valid test to see it (about 2,500
+ * requests at the demo's 100 req/s).
+ */
+const SRM_FAULT = { divertPercent: 50, minStageDuration: '60s' };
 export type ScenarioName = keyof typeof SCENARIOS;
 
 export interface VersionRow {
@@ -54,7 +78,7 @@ export interface ScenarioResult {
   /** The rollout's business coefficients the impact was computed with. */
   coefficients: BusinessCoefficients | null;
   alertsSent: number;
-  /** The alerts active in Alertmanager at the end, as its API lists them. */
+  /** The alerts active in Alertmanager at the end, as its API lists them (for a rollout paused on a mismatch, while it waited). */
   alertsActive: { alertname: string; severity: string; state: string }[];
   /** Where the experiment report was written. */
   reportPath: string | null;
@@ -64,6 +88,12 @@ export interface ScenarioResult {
   shadow?: ShadowResult;
   /** The baseline the canary was judged against, when there was one. */
   baseline: string | null;
+  /** The route's weights per version at the end. */
+  finalWeights: Record<string, number>;
+  /** Requests each version served (from Prometheus), its share of them, and its accuracy on ground truth. */
+  versions: Record<string, { requests: number; share: number; accuracy: number }>;
+  /** The last sample-ratio check: its p-value and whether it found a mismatch (null if none was made). */
+  srm: { pValue: number | null; detected: boolean } | null;
 }
 
 export interface ScenarioOptions {
@@ -88,9 +118,24 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
     ...(options.ratePerSecond !== undefined ? { ratePerSecond: options.ratePerSecond } : {}),
     shadow: shadowStage,
     baseline: options.baseline ?? false,
+    ...(scenario === 'srm' ? SRM_FAULT : {}),
   });
   try {
     const { phase, message } = await watchRollout(stack, scenario, started, options);
+    // Paused on a sample-ratio mismatch, the rollout waits for a person: Prometheus's rule
+    // (WeirSampleRatioMismatch) tells them. The alerts are read once it reached Alertmanager, while
+    // the controller still runs: once its metrics stop, Prometheus resolves the alert.
+    let whilePaused: Awaited<ReturnType<typeof activeAlerts>> = [];
+    if (phase === 'Paused' && (await stack.store.get(ROLLOUT)).rollout.status?.sampleRatio?.detected)
+      await waitFor(
+        async () =>
+          (whilePaused = await activeAlerts(stack.alertmanager.url)).some(
+            (a) => a.alertname === 'WeirSampleRatioMismatch',
+          ),
+        20_000,
+        'the WeirSampleRatioMismatch alert in Alertmanager',
+        500,
+      ).catch(() => undefined);
     // The rollout is over: no more rounds, so nothing reaches the notifier after it is flushed and closed.
     await stack.loop.stop();
     await stack.load.stop();
@@ -100,7 +145,7 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
     stack.notifier.close();
     const prometheus = new PrometheusMetrics({ url: stack.prometheus.url });
     const { rollout } = await stack.store.get(ROLLOUT);
-    const [table, business, alertsActive, shadow] = await Promise.all([
+    const [table, business, alertsAtEnd, shadow] = await Promise.all([
       resultsTable(
         prometheus,
         routedVersions(rollout.spec).map((ref) => ref.version),
@@ -122,11 +167,14 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
       business,
       coefficients: rollout.spec.analysis.business ?? null,
       alertsSent: stack.notifier.counts.sent,
-      alertsActive,
+      alertsActive: phase === 'Paused' && whilePaused.length > 0 ? whilePaused : alertsAtEnd,
       reportPath: options.reportPath ?? null,
       answeredBy: Object.fromEntries(Object.entries(stack.load.stats.byVersion).map(([v, s]) => [v, s.requests])),
       ...(shadow ? { shadow } : {}),
       baseline: rollout.spec.baseline?.version ?? null,
+      finalWeights: finalWeights(rollout),
+      versions: versionShares(table),
+      srm: srmOf(rollout),
     };
   } finally {
     await stack.stop();

@@ -45,7 +45,8 @@ const REPLICAS = 2;
 
 /**
  * Starts the whole local loop for a rollout of v1 → `canary` (with a shadow
- * stage first when `shadow`; with a baseline of v1 when `baseline`), and the
+ * stage first when `shadow`; with a baseline of v1 when `baseline`; with a
+ * share of the canary's traffic diverted to v1 when `divertPercent`), and the
  * controller and load on it.
  */
 export async function startStack(
@@ -54,7 +55,16 @@ export async function startStack(
     ratePerSecond,
     shadow = false,
     baseline = false,
-  }: { ratePerSecond?: number; shadow?: boolean; baseline?: boolean } = {},
+    divertPercent,
+    minStageDuration,
+  }: {
+    ratePerSecond?: number;
+    shadow?: boolean;
+    baseline?: boolean;
+    /** The srm fault: this share of the canary's requests is sent to v1 instead, and counted there. */
+    divertPercent?: number;
+    minStageDuration?: string;
+  } = {},
 ): Promise<DemoStack> {
   const log = createLogger('controller', 'error');
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'weir-demo-'));
@@ -65,7 +75,10 @@ export async function startStack(
   try {
     const rolloutsDir = path.join(scratch, 'rollouts');
     await mkdir(rolloutsDir);
-    await writeFile(path.join(rolloutsDir, `${ROLLOUT}.yaml`), demoRolloutYaml(canary, { shadow, baseline }));
+    await writeFile(
+      path.join(rolloutsDir, `${ROLLOUT}.yaml`),
+      demoRolloutYaml(canary, { shadow, baseline, ...(minStageDuration ? { minStageDuration } : {}) }),
+    );
     const repository = path.join(packageRoot(), 'predictor', 'models');
     // The baseline serves v1's model files under its own version name, from a repository of its own.
     const baselineRepository = path.join(scratch, 'models');
@@ -112,6 +125,7 @@ export async function startStack(
         backends: Object.fromEntries(Object.entries(predictors).map(([v, ps]) => [v, ps.map((p) => p.url)])),
         service: 'predictor',
         token,
+        ...(divertPercent ? { divert: { from: canary, to: 'v1', percent: divertPercent } } : {}),
       },
       createLogger('gateway', 'error'),
     );

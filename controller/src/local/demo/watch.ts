@@ -4,7 +4,7 @@ import { sleep } from '../../../../shared/wait.js';
 import type { ScenarioName, ScenarioOptions } from './scenario.js';
 import { ROLLOUT, type DemoStack } from './stack.js';
 
-/** Polls the rollout until it is promoted or rolled back (or the timeout or signal ends it); returns where it ended. */
+/** Polls the rollout until it is promoted, rolled back or paused (or the timeout or signal ends it); returns where it ended. */
 export async function watchRollout(
   stack: DemoStack,
   scenario: ScenarioName,
@@ -45,7 +45,8 @@ export async function watchRollout(
         ...(approvedBy ? { approvedBy } : {}),
       });
     seen = view;
-    if (phase === 'Promoted' || phase === 'RolledBack') break;
+    // Paused waits for a person (weir resume or abort), and nobody in the demo gives one.
+    if (phase === 'Promoted' || phase === 'RolledBack' || phase === 'Paused') break;
   }
   return { phase, message };
 }

@@ -16,7 +16,15 @@ import { createServer, readBody, type Exchange } from '../../../../shared/http.j
 import type { Logger } from '../../../../shared/log.js';
 import type { AppliedStep } from '../../engine/types.js';
 import { adminRoutes } from './admin.js';
-import { pickDestination, selectRoute, weightsOf, withWeights, type RouteTable, type WeightsChange } from './routes.js';
+import {
+  pickDestination,
+  selectRoute,
+  weightsOf,
+  withWeights,
+  type Destination,
+  type RouteTable,
+  type WeightsChange,
+} from './routes.js';
 import { GatewayTelemetry } from './telemetry.js';
 import { Backends, passable } from './upstream.js';
 
@@ -34,6 +42,13 @@ export interface GatewayOptions {
   /** Route whose weights are reported as weir_gateway_route_weight. */
   primaryRoute?: string;
   random?: () => number;
+  /**
+   * Fault injection for demos and tests, as Istio's route faults are: this share
+   * of the requests the route sends to `from` goes to `to` instead, and is
+   * counted there (what `weir demo --scenario srm` makes the sample-ratio check
+   * find).
+   */
+  divert?: { from: string; to: string; percent: number };
 }
 
 /** The local gateway: a data port that routes by the table, and an admin port (see the module comment). */
@@ -133,6 +148,14 @@ export class Gateway {
     if (name && this.table.http.some((r) => r.name === name)) this.telemetry.weights(name, weightsOf(this.table, name));
   }
 
+  /** The destination after the `divert` fault, when one is set. */
+  private diverted(destination: Destination): Destination {
+    const divert = this.options.divert;
+    if (!divert || (destination.subset ?? destination.host) !== divert.from || this.random() * 100 >= divert.percent)
+      return destination;
+    return { ...destination, subset: divert.to };
+  }
+
   /** Forwards one request by the route table; writes the answer itself. */
   private async proxy({ req, res, path: pathOnly }: Exchange): Promise<void> {
     const started = performance.now();
@@ -140,7 +163,7 @@ export class Gateway {
     const body = await readBody(req, this.options.maxBodyBytes ?? 8 * 1024 * 1024);
     const route = selectRoute(this.table, pathOnly, req.headers);
     if (!route) throw new RequestError(404, `no route matches ${req.method} ${path}`);
-    const destination = pickDestination(route, this.random());
+    const destination = this.diverted(pickDestination(route, this.random()));
     // As Envoy does: every request carries an x-request-id, the same on its mirrored copy, so the
     // versions that answered one request log their predictions under one id.
     if (typeof req.headers['x-request-id'] !== 'string' || req.headers['x-request-id'] === '')
