@@ -4,6 +4,15 @@
 import { Command } from 'commander';
 import { parseDuration } from '../../../shared/duration.js';
 import { sampleSizeProportion } from '../stats/sample-size.js';
+import {
+  BANDIT_ARMS,
+  BANDIT_HORIZON_MS,
+  BANDIT_INTERVAL_MS,
+  BANDIT_POLICIES,
+  BANDIT_STOP,
+  simulateBandit,
+  type BanditReport,
+} from './bandit-sim.js';
 import { RATES, SIM_SPEC, simulateScenario, type Policy, type ScenarioReport } from './simulate.js';
 import { SCENARIOS } from './streams.js';
 
@@ -13,12 +22,20 @@ const program = new Command('weir-sim')
   )
   .option('--runs <n>', 'runs per cell (scenario × rate × policy)', '2000')
   .option('--seed <n>', 'seed of the first run', '1')
+  .option('--bandit-runs <n>', 'runs per bandit cell (policy × rate); each computes P(best) every interval', '100')
   .parse();
-const { runs: runsText, seed: seedText } = program.opts<{ runs: string; seed: string }>();
+const {
+  runs: runsText,
+  seed: seedText,
+  banditRuns: banditRunsText,
+} = program.opts<{ runs: string; seed: string; banditRuns: string }>();
 const runs = Number(runsText);
 const seed = Number(seedText);
+const banditRuns = Number(banditRunsText);
 if (!Number.isInteger(runs) || runs < 1) program.error(`--runs: "${runsText}" is not a whole number >= 1`);
 if (!Number.isInteger(seed)) program.error(`--seed: "${seedText}" is not a whole number`);
+if (!Number.isInteger(banditRuns) || banditRuns < 1)
+  program.error(`--bandit-runs: "${banditRunsText}" is not a whole number >= 1`);
 
 const policies: Policy[] = ['weir', 'weir-obrien-fleming', 'naive', 'flagger'];
 const results: ScenarioReport[] = [];
@@ -32,6 +49,17 @@ for (const rate of RATES) {
         `[sim] ${results.length}/${cells} ${rate} req/s, ${policy} / ${scenario.name}: ${runs} runs in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
       );
     }
+  }
+}
+
+const bandits: BanditReport[] = [];
+for (const rate of RATES) {
+  for (const name of Object.keys(BANDIT_POLICIES)) {
+    const started = performance.now();
+    bandits.push(simulateBandit(name, banditRuns, seed, rate));
+    process.stderr.write(
+      `[sim] bandit ${rate} req/s, ${name}: ${banditRuns} runs in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+    );
   }
 }
 
@@ -106,6 +134,20 @@ for (const policy of ['weir', 'weir-obrien-fleming'] as const)
     met: falsePromotion(policy) <= alpha + twoSe(alpha),
   };
 
+for (const rate of RATES) {
+  const thompson = bandits.find((b) => b.policy === 'thompson' && b.rate === rate)!;
+  targets[`banditThompsonRegretVsUniformAt${rate}`] = {
+    measured: { value: thompson.regretVsUniform, regret: thompson.regret, uniformRegret: thompson.uniformRegret },
+    target: '<= 0.5 (half the correct answers an even split loses against the oracle, over the hour)',
+    met: thompson.regretVsUniform <= 0.5,
+  };
+  targets[`banditThompsonChoseBestAt${rate}`] = {
+    measured: thompson.choseBestRate,
+    target: `>= 0.95 (the stop rule, P(best) >= ${BANDIT_STOP.pBest} for ${BANDIT_STOP.sustainedMs / 60_000} min, picks the best arm)`,
+    met: thompson.choseBestRate.value >= 0.95,
+  };
+}
+
 process.stdout.write(
   `${JSON.stringify(
     {
@@ -131,6 +173,18 @@ process.stdout.write(
         ...exposure,
       },
       comparisonWithFixedHorizon,
+      bandits: {
+        setup: {
+          accuracies: Object.fromEntries(BANDIT_ARMS.map((p, i) => [`v${i + 1}`, p])),
+          intervalSeconds: BANDIT_INTERVAL_MS / 1000,
+          horizonMinutes: BANDIT_HORIZON_MS / 60_000,
+          stop: BANDIT_STOP,
+          policies: BANDIT_POLICIES,
+          note: 'regret: correct answers lost against an oracle that always serves the best arm; every prediction labelled',
+        },
+        runsPerCell: banditRuns,
+        results: bandits,
+      },
       worstFalsePromotionRate: Object.fromEntries(policies.map((p) => [p, falsePromotion(p)])),
       results,
     },

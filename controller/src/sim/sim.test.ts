@@ -1,6 +1,7 @@
 // A short simulation: weir's false-promotion rate under peeking stays within
 // alpha plus Monte-Carlo error, while the naive repeated test inflates it.
 import { describe, expect, test } from '@jest/globals';
+import { BANDIT_POLICIES, runBandit, simulateBandit } from './bandit-sim.js';
 import { simulateScenario } from './simulate.js';
 import { SCENARIOS } from './streams.js';
 
@@ -27,5 +28,18 @@ describe('simulation', () => {
 
   test('a better canary is promoted almost always', () => {
     expect(simulateScenario('weir', scenario('better'), 100, 13).promotedRate).toBeGreaterThan(0.9);
+  });
+});
+
+describe('bandit simulation', () => {
+  test('Thompson sampling on 55/61/57% accuracies at 20 req/s loses less than an even split, and its stop rule picks v2', () => {
+    const report = simulateBandit('thompson', 10, 3, 20);
+    expect(report.regretVsUniform).toBeLessThan(0.5);
+    expect(report.choseBestRate.value).toBeGreaterThanOrEqual(0.9);
+    expect(report.medianMinutesToMajority).not.toBeNull();
+  });
+
+  test('a run is reproducible from its seed', () => {
+    expect(runBandit(BANDIT_POLICIES['ucb1-c2']!, 5, 20)).toEqual(runBandit(BANDIT_POLICIES['ucb1-c2']!, 5, 20));
   });
 });
