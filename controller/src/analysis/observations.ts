@@ -38,6 +38,25 @@ export interface Observations {
   samples: { stable: number | undefined; canary: number | undefined };
   guardrails: GuardrailObservation[];
   comparisons: ComparisonObservation[];
+  /** An experiment's (strategy.experiment): every version's samples, and its observations against others. */
+  experiment?: ExperimentObservations;
+}
+
+/**
+ * An experiment's observations. Each pair holds two versions' numbers in the
+ * two-arm form the rest of the engine reads: `reference` as 'stable', `version`
+ * as 'canary'. There is a pair for each candidate against the control, and for
+ * each two candidates (the earlier one as reference).
+ */
+export interface ExperimentObservations {
+  /** Requests each version served in the window, by version. */
+  samples: Record<string, number | undefined>;
+  pairs: { reference: string; version: string; observations: Observations }[];
+}
+
+/** The versions of an experiment: the control (stable) first, then the canary and the other candidates. */
+export function experimentVersions(spec: ModelRolloutSpec): string[] {
+  return [spec.stable, spec.canary, ...(spec.candidates ?? [])].map((ref) => ref.version);
 }
 
 export interface PlanContext {
@@ -96,8 +115,14 @@ function comparisonQueries(comparison: Comparison): [string, string][] {
  */
 export function planQueries(spec: ModelRolloutSpec, context: PlanContext): PlannedQuery[] {
   const plan: PlannedQuery[] = [];
-  for (const arm of ['stable', 'canary'] as const) {
-    const vars = variables(spec, arm, context.namespace, context.window);
+  // An experiment asks the same of every version, keyed by version ("@v2"); a rollout, of its two arms.
+  const arms = spec.strategy.experiment
+    ? experimentVersions(spec).map((v) => `@${v}`)
+    : (['stable', 'canary'] as const);
+  for (const arm of arms) {
+    const vars: TemplateVariables = arm.startsWith('@')
+      ? { ...variables(spec, 'canary', context.namespace, context.window), version: arm.slice(1), canary: arm.slice(1) }
+      : variables(spec, arm as Arm, context.namespace, context.window);
     spec.analysis.guardrails.forEach((g, i) => {
       plan.push({
         key: `guardrail/${g.name}/${arm}`,
@@ -186,6 +211,33 @@ function buckets(result: QueryResult): { bounds: number[]; counts: number[] } | 
 
 /** Builds observations from query results keyed as in `planQueries`. */
 export function observe(spec: ModelRolloutSpec, results: Map<string, QueryResult>): Observations {
+  if (!spec.strategy.experiment) return observePair(spec, results);
+  const versions = experimentVersions(spec);
+  // Two versions' results under the two-arm keys: `reference` as stable, `version` as canary.
+  const pair = (reference: string, version: string): Observations => {
+    const keyed = new Map<string, QueryResult>();
+    for (const [key, value] of results) {
+      if (key.endsWith(`/@${reference}`)) keyed.set(`${key.slice(0, -reference.length - 2)}/stable`, value);
+      if (key.endsWith(`/@${version}`)) keyed.set(`${key.slice(0, -version.length - 2)}/canary`, value);
+    }
+    return observePair(spec, keyed);
+  };
+  const pairs: ExperimentObservations['pairs'] = [];
+  versions.forEach((reference, i) => {
+    for (const version of versions.slice(i + 1))
+      pairs.push({ reference, version, observations: pair(reference, version) });
+  });
+  const control = pairs[0]!.observations;
+  return {
+    ...control,
+    experiment: {
+      samples: Object.fromEntries(versions.map((v) => [v, scalar(results, `samples/@${v}`)])),
+      pairs,
+    },
+  };
+}
+
+function observePair(spec: ModelRolloutSpec, results: Map<string, QueryResult>): Observations {
   const comparisons = spec.analysis.comparisons.map((c): ComparisonObservation => {
     const get = (part: string, arm: Arm) => scalar(results, `comparison/${c.name}/${part}/${arm}`);
     switch (c.type) {

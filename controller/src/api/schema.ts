@@ -137,6 +137,55 @@ const comparison = z.discriminatedUnion(
   { error: 'is not a comparison type; expected proportion, mean, histogram, paired-proportion or paired-mean' },
 );
 
+const probability = z.number().gt(0, 'is not above 0').lt(1, 'is not below 1');
+
+/**
+ * An experiment over several versions (strategy.experiment): stable is the
+ * control, the canary and spec.candidates the candidates. abn: a fixed split,
+ * each candidate compared with the control, a winner to 100%. bandit: the
+ * split follows one reward metric each interval, and the arm that is best with
+ * sustained confidence gets 100%.
+ */
+const experiment = z
+  .object({
+    type: z.enum(['abn', 'bandit'], { error: 'is not an experiment type; expected abn or bandit' }),
+    weights: z
+      .record(z.string(), percent)
+      .optional()
+      .describe('abn: the fixed split, whole percent per version, summing to 100 (default: even)'),
+    algorithm: z
+      .enum(['thompson', 'top-two-thompson', 'ucb1', 'epsilon-greedy'], {
+        error: 'is not a bandit algorithm; expected thompson, top-two-thompson, ucb1 or epsilon-greedy',
+      })
+      .default('thompson')
+      .describe('bandit: how each interval splits traffic'),
+    reward: name
+      .optional()
+      .describe('bandit: the comparison (a proportion or a mean in analysis.comparisons) whose metric is the reward'),
+    floor: percent.default(1).describe('bandit: whole percent every arm keeps however it does (exploration floor)'),
+    burnIn: z
+      .number()
+      .int()
+      .min(0, 'is negative')
+      .optional()
+      .describe(
+        'bandit: rewards over all arms before the split adapts; an even split until then (default: 100 × arms)',
+      ),
+    c: z.number().positive('is not positive').default(2).describe("UCB1's exploration constant"),
+    epsilon: z
+      .object({ start: probability.default(0.3), floor: probability.default(0.05) })
+      .default({ start: 0.3, floor: 0.05 })
+      .describe('epsilon-greedy: ε from start through the burn-in, decaying as 1/n to floor'),
+    leaderShare: probability.default(0.5).describe("top-two Thompson: the leader's probability of being played"),
+    stopProbability: probability
+      .default(0.95)
+      .describe('bandit: an arm whose P(best) holds at least this for `sustain` wins'),
+    sustain: duration.default('5m').describe('bandit: how long the leader must hold stopProbability'),
+  })
+  .describe(
+    'an experiment over several versions: stable is the control, canary and candidates are the candidates (A/B/n or a bandit); steps and mirror do not apply',
+  );
+
 const steps = z
   .array(z.number().int('is not a whole percentage').min(1, 'is below 1').max(100, 'is above 100'))
   .min(1, 'is empty; expected rising percentages ending at 100, such as [10, 25, 50, 100]')
@@ -146,229 +195,362 @@ const steps = z
   )
   .refine((list) => list.at(-1) === 100, 'must end at 100');
 
-export const specSchema = z
-  .object({
-    model: z.string().min(1, 'is empty; expected the model name'),
-    virtualService: z.object({
-      name,
-      route: z.string().min(1, 'is empty; expected the name of the HTTP route weir owns'),
+const specObject = z.object({
+  model: z.string().min(1, 'is empty; expected the model name'),
+  virtualService: z.object({
+    name,
+    route: z.string().min(1, 'is empty; expected the name of the HTTP route weir owns'),
+  }),
+  stable: versionRef,
+  canary: versionRef,
+  candidates: z
+    .array(versionRef)
+    .max(9, 'has more than 9 versions; an experiment takes the control and at most 10 candidates')
+    .optional()
+    .describe('strategy.experiment: more candidates besides the canary, each with its own version label'),
+  baseline: versionRef
+    .optional()
+    .describe(
+      "Kayenta's baseline: predictors running the stable model under their own version label (such as v1-baseline), started with the canary and given the same share; comparisons and relative guardrails judge the canary against it instead of the long-running stable",
+    ),
+  strategy: z
+    .object({
+      steps: steps.default([10, 25, 50, 100]),
+      minStageDuration: duration.default('5m'),
+      minSamplesPerStage: z.number().int().min(0, 'is negative').default(1000),
+      maxDuration: duration.default('2h'),
+      approvals: z
+        .array(percent)
+        .default([])
+        .describe('canary weights that wait for `weir approve` before they are set'),
+      mirror: z
+        .object({ percent: percent.min(1, 'is below 1'), duration })
+        .optional()
+        .describe('shadow stage before the first step'),
+      experiment: experiment.optional(),
+      onInconclusive: z
+        .enum(['rollback', 'promote', 'pause'])
+        .default('rollback')
+        .describe('what to do at maxDuration without a decision'),
+      headerRoute: z
+        .object({
+          headers: z
+            .record(
+              z.string(),
+              z
+                .object({ exact: z.string().optional(), prefix: z.string().optional(), regex: z.string().optional() })
+                .refine(
+                  (m) => [m.exact, m.prefix, m.regex].filter((v) => v !== undefined).length === 1,
+                  'needs exactly one of exact, prefix, regex',
+                ),
+            )
+            .refine(
+              (h) => Object.keys(h).length > 0,
+              'is empty; expected at least one header match, such as x-cohort: {exact: beta}',
+            ),
+        })
+        .optional()
+        .describe(
+          'A/B: during canary stages, requests with these headers all go to the canary (a route "<route>-weir-canary" weir adds before its own and removes at the end)',
+        ),
+    })
+    .default({
+      steps: [10, 25, 50, 100],
+      minStageDuration: '5m',
+      minSamplesPerStage: 1000,
+      maxDuration: '2h',
+      approvals: [],
+      onInconclusive: 'rollback',
     }),
-    stable: versionRef,
-    canary: versionRef,
-    baseline: versionRef
-      .optional()
-      .describe(
-        "Kayenta's baseline: predictors running the stable model under their own version label (such as v1-baseline), started with the canary and given the same share; comparisons and relative guardrails judge the canary against it instead of the long-running stable",
-      ),
-    strategy: z
-      .object({
-        steps: steps.default([10, 25, 50, 100]),
-        minStageDuration: duration.default('5m'),
-        minSamplesPerStage: z.number().int().min(0, 'is negative').default(1000),
-        maxDuration: duration.default('2h'),
-        approvals: z
-          .array(percent)
-          .default([])
-          .describe('canary weights that wait for `weir approve` before they are set'),
-        mirror: z
-          .object({ percent: percent.min(1, 'is below 1'), duration })
-          .optional()
-          .describe('shadow stage before the first step'),
-        onInconclusive: z
-          .enum(['rollback', 'promote', 'pause'])
-          .default('rollback')
-          .describe('what to do at maxDuration without a decision'),
-        headerRoute: z
-          .object({
-            headers: z
-              .record(
-                z.string(),
-                z
-                  .object({ exact: z.string().optional(), prefix: z.string().optional(), regex: z.string().optional() })
-                  .refine(
-                    (m) => [m.exact, m.prefix, m.regex].filter((v) => v !== undefined).length === 1,
-                    'needs exactly one of exact, prefix, regex',
-                  ),
-              )
-              .refine(
-                (h) => Object.keys(h).length > 0,
-                'is empty; expected at least one header match, such as x-cohort: {exact: beta}',
-              ),
-          })
-          .optional()
-          .describe(
-            'A/B: during canary stages, requests with these headers all go to the canary (a route "<route>-weir-canary" weir adds before its own and removes at the end)',
-          ),
-      })
-      .default({
-        steps: [10, 25, 50, 100],
-        minStageDuration: '5m',
-        minSamplesPerStage: 1000,
-        maxDuration: '2h',
-        approvals: [],
-        onInconclusive: 'rollback',
-      }),
-    analysis: z
-      .object({
-        interval: duration.default('30s'),
-        warmup: duration
-          .optional()
-          .describe(
-            'left out of comparisons and relative guardrails at the start of each stage (a version just started or given new load is not judged cold); absolute guardrail bounds act at once. Default: half of minStageDuration, at most 1m',
-          ),
-        alpha: z.number().gt(0, 'is not above 0').lt(1, 'is not below 1').default(0.05),
-        power: z.number().gt(0, 'is not above 0').lt(1, 'is not below 1').default(0.8),
-        sequential: z.enum(['msprt', 'obrien-fleming', 'pocock']).default('msprt'),
-        samples: promql.default(DEFAULT_SAMPLES).describe('requests served by a version in the stage window'),
-        sampleRatio: z
-          .object({
-            threshold: z
-              .number()
-              .gt(0, 'is not above 0')
-              .lt(1, 'is not below 1')
-              .default(0.001)
-              .describe("a mismatch is declared when the test's p-value falls below this"),
-            test: z
-              .enum(['sequential', 'chi-squared'], { error: 'is not a test; expected sequential or chi-squared' })
-              .default('sequential')
-              .describe(
-                'sequential (default): the always-valid Dirichlet-multinomial test of Lindon & Malek (2022), safe to read at every interval; chi-squared: Pearson goodness of fit at each look (more power, but repeated looks raise its false alarms)',
-              ),
-            onMismatch: z
-              .enum(['pause', 'hold', 'rollback'], {
-                error: 'is not an action; expected pause, hold or rollback',
-              })
-              .default('pause')
-              .describe(
-                'pause: stop until weir resume (a new period starts) or weir abort; hold: stay in the stage without judging comparisons; rollback: take traffic off the canary',
-              ),
-          })
-          .default({ threshold: 0.001, test: 'sequential', onMismatch: 'pause' })
-          .describe(
-            "sample-ratio check: in every split stage, the requests each version served are compared with the route's weights",
-          ),
-        guardrails: z.array(guardrail).default([]),
-        comparisons: z.array(comparison).default([]),
-        business: z
-          .object({
-            revenuePerAccuracyPoint: z.number(),
-            costPerMs: z.number(),
-            riskPerErrorPoint: z.number(),
-            materialValue: z.number().default(0),
-          })
-          .optional(),
-      })
-      .default({
-        interval: '30s',
-        alpha: 0.05,
-        power: 0.8,
-        sequential: 'msprt',
-        samples: DEFAULT_SAMPLES,
-        sampleRatio: { threshold: 0.001, test: 'sequential', onMismatch: 'pause' },
-        guardrails: [],
-        comparisons: [],
-      }),
-    notifications: z
-      .object({
-        alertmanager: z.boolean().default(true).describe("send alerts to the controller's Alertmanager"),
-        abortOnAlert: z
-          .array(z.string())
-          .default([])
-          .describe('alert names that abort this rollout when they fire for the canary'),
-      })
-      .optional(),
-  })
-  .superRefine((spec, ctx) => {
-    for (const [i, weight] of spec.strategy.approvals.entries()) {
-      if (!spec.strategy.steps.includes(weight)) {
+  analysis: z
+    .object({
+      interval: duration.default('30s'),
+      warmup: duration
+        .optional()
+        .describe(
+          'left out of comparisons and relative guardrails at the start of each stage (a version just started or given new load is not judged cold); absolute guardrail bounds act at once. Default: half of minStageDuration, at most 1m',
+        ),
+      alpha: z.number().gt(0, 'is not above 0').lt(1, 'is not below 1').default(0.05),
+      power: z.number().gt(0, 'is not above 0').lt(1, 'is not below 1').default(0.8),
+      sequential: z.enum(['msprt', 'obrien-fleming', 'pocock']).default('msprt'),
+      samples: promql.default(DEFAULT_SAMPLES).describe('requests served by a version in the stage window'),
+      sampleRatio: z
+        .object({
+          threshold: z
+            .number()
+            .gt(0, 'is not above 0')
+            .lt(1, 'is not below 1')
+            .default(0.001)
+            .describe("a mismatch is declared when the test's p-value falls below this"),
+          test: z
+            .enum(['sequential', 'chi-squared'], { error: 'is not a test; expected sequential or chi-squared' })
+            .default('sequential')
+            .describe(
+              'sequential (default): the always-valid Dirichlet-multinomial test of Lindon & Malek (2022), safe to read at every interval; chi-squared: Pearson goodness of fit at each look (more power, but repeated looks raise its false alarms)',
+            ),
+          onMismatch: z
+            .enum(['pause', 'hold', 'rollback'], {
+              error: 'is not an action; expected pause, hold or rollback',
+            })
+            .default('pause')
+            .describe(
+              'pause: stop until weir resume (a new period starts) or weir abort; hold: stay in the stage without judging comparisons; rollback: take traffic off the canary',
+            ),
+        })
+        .default({ threshold: 0.001, test: 'sequential', onMismatch: 'pause' })
+        .describe(
+          "sample-ratio check: in every split stage, the requests each version served are compared with the route's weights",
+        ),
+      guardrails: z.array(guardrail).default([]),
+      comparisons: z.array(comparison).default([]),
+      business: z
+        .object({
+          revenuePerAccuracyPoint: z.number(),
+          costPerMs: z.number(),
+          riskPerErrorPoint: z.number(),
+          materialValue: z.number().default(0),
+        })
+        .optional(),
+    })
+    .default({
+      interval: '30s',
+      alpha: 0.05,
+      power: 0.8,
+      sequential: 'msprt',
+      samples: DEFAULT_SAMPLES,
+      sampleRatio: { threshold: 0.001, test: 'sequential', onMismatch: 'pause' },
+      guardrails: [],
+      comparisons: [],
+    }),
+  notifications: z
+    .object({
+      alertmanager: z.boolean().default(true).describe("send alerts to the controller's Alertmanager"),
+      abortOnAlert: z
+        .array(z.string())
+        .default([])
+        .describe('alert names that abort this rollout when they fire for the canary'),
+    })
+    .optional(),
+});
+
+export const specSchema = specObject.superRefine((spec, ctx) => {
+  for (const [i, weight] of spec.strategy.approvals.entries()) {
+    if (!spec.strategy.steps.includes(weight)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['strategy', 'approvals', i],
+        message: `is not one of the steps (${spec.strategy.steps.join(', ')})`,
+        input: weight,
+      });
+    }
+  }
+  if (spec.baseline) {
+    for (const [other, what] of [
+      [spec.stable.version, 'stable.version'],
+      [spec.canary.version, 'canary.version'],
+    ] as const)
+      if (spec.baseline.version === other)
         ctx.addIssue({
           code: 'custom',
-          path: ['strategy', 'approvals', i],
-          message: `is not one of the steps (${spec.strategy.steps.join(', ')})`,
+          path: ['baseline', 'version'],
+          message: `is the same as ${what}; the baseline's pods need a version label of their own (such as ${spec.stable.version}-baseline) so its metrics are told apart`,
+          input: spec.baseline.version,
+        });
+    spec.strategy.steps.forEach((weight, i) => {
+      if (weight < 100 && weight > 50)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['strategy', 'steps', i],
+          message: `is above 50: with a baseline, the baseline takes the same share as the canary, so every step before 100 must be at most 50`,
           input: weight,
         });
-      }
-    }
-    if (spec.baseline) {
-      for (const [other, what] of [
-        [spec.stable.version, 'stable.version'],
-        [spec.canary.version, 'canary.version'],
-      ] as const)
-        if (spec.baseline.version === other)
-          ctx.addIssue({
-            code: 'custom',
-            path: ['baseline', 'version'],
-            message: `is the same as ${what}; the baseline's pods need a version label of their own (such as ${spec.stable.version}-baseline) so its metrics are told apart`,
-            input: spec.baseline.version,
-          });
-      spec.strategy.steps.forEach((weight, i) => {
-        if (weight < 100 && weight > 50)
-          ctx.addIssue({
-            code: 'custom',
-            path: ['strategy', 'steps', i],
-            message: `is above 50: with a baseline, the baseline takes the same share as the canary, so every step before 100 must be at most 50`,
-            input: weight,
-          });
-      });
-    }
-    if (spec.strategy.steps.length === 1 && !spec.strategy.mirror)
+    });
+  }
+  refineExperiment(spec, ctx);
+  if (spec.strategy.steps.length === 1 && !spec.strategy.mirror && !spec.strategy.experiment)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['strategy', 'steps'],
+      message:
+        'is [100] alone, which would switch all traffic at once with nothing judged first; set strategy.mirror (such as {percent: 100, duration: 10m}) so the new version is verified on mirrored traffic before the switch, or use steps such as [10, 50, 100]',
+      input: spec.strategy.steps,
+    });
+  if (spec.stable.version === spec.canary.version)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['canary', 'version'],
+      message: 'is the same as stable.version',
+      input: spec.canary.version,
+    });
+  spec.analysis.comparisons.forEach((c, i) => {
+    if (isPaired(c) && !spec.strategy.mirror)
       ctx.addIssue({
         code: 'custom',
-        path: ['strategy', 'steps'],
-        message:
-          'is [100] alone, which would switch all traffic at once with nothing judged first; set strategy.mirror (such as {percent: 100, duration: 10m}) so the new version is verified on mirrored traffic before the switch, or use steps such as [10, 50, 100]',
-        input: spec.strategy.steps,
+        path: ['analysis', 'comparisons', i, 'type'],
+        message: `is judged only in a mirror stage, and this rollout has none; set strategy.mirror (such as {percent: 100, duration: 10m})`,
+        input: c.type,
       });
-    if (spec.stable.version === spec.canary.version)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['canary', 'version'],
-        message: 'is the same as stable.version',
-        input: spec.canary.version,
-      });
-    spec.analysis.comparisons.forEach((c, i) => {
-      if (isPaired(c) && !spec.strategy.mirror)
+  });
+  const seen = new Set<string>();
+  for (const [list, key] of [
+    [spec.analysis.guardrails, 'guardrails'],
+    [spec.analysis.comparisons, 'comparisons'],
+  ] as const) {
+    list.forEach((item, i) => {
+      if (seen.has(item.name))
         ctx.addIssue({
           code: 'custom',
-          path: ['analysis', 'comparisons', i, 'type'],
-          message: `is judged only in a mirror stage, and this rollout has none; set strategy.mirror (such as {percent: 100, duration: 10m})`,
-          input: c.type,
+          path: ['analysis', key, i, 'name'],
+          message: 'is used twice; metric names must be unique',
+          input: item.name,
         });
+      seen.add(item.name);
     });
-    const seen = new Set<string>();
-    for (const [list, key] of [
-      [spec.analysis.guardrails, 'guardrails'],
-      [spec.analysis.comparisons, 'comparisons'],
-    ] as const) {
-      list.forEach((item, i) => {
-        if (seen.has(item.name))
-          ctx.addIssue({
-            code: 'custom',
-            path: ['analysis', key, i, 'name'],
-            message: 'is used twice; metric names must be unique',
-            input: item.name,
-          });
-        seen.add(item.name);
-      });
+  }
+  // Refinements run even when a field already failed; a bad duration is reported there.
+  const ms = (text: string) => {
+    try {
+      return parseDuration(text);
+    } catch {
+      return undefined;
     }
-    // Refinements run even when a field already failed; a bad duration is reported there.
-    const ms = (text: string) => {
-      try {
-        return parseDuration(text);
-      } catch {
-        return undefined;
-      }
-    };
-    const [maxMs, minMs] = [ms(spec.strategy.maxDuration), ms(spec.strategy.minStageDuration)];
-    if (maxMs !== undefined && minMs !== undefined && maxMs < minMs) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['strategy', 'maxDuration'],
-        message: `is shorter than minStageDuration (${spec.strategy.minStageDuration})`,
-        input: spec.strategy.maxDuration,
-      });
-    }
+  };
+  const [maxMs, minMs] = [ms(spec.strategy.maxDuration), ms(spec.strategy.minStageDuration)];
+  if (maxMs !== undefined && minMs !== undefined && maxMs < minMs) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['strategy', 'maxDuration'],
+      message: `is shorter than minStageDuration (${spec.strategy.minStageDuration})`,
+      input: spec.strategy.maxDuration,
+    });
+  }
+});
+
+type SpecOutput = z.output<typeof specObject>;
+type RefinementContext = z.RefinementCtx;
+
+/** An experiment's rules: its versions are distinct, its split sums to 100, a bandit names a reward, A/B/n a primary comparison. */
+function refineExperiment(spec: SpecOutput, ctx: RefinementContext): void {
+  const issue = (path: (string | number)[], message: string, input: unknown) =>
+    ctx.addIssue({ code: 'custom', path, message, input });
+  const experiment = spec.strategy.experiment;
+  if (!experiment) {
+    if (spec.candidates?.length)
+      issue(
+        ['candidates'],
+        'needs strategy.experiment (type abn or bandit): only an experiment routes to more than one candidate',
+        spec.candidates,
+      );
+    return;
+  }
+  const versions = [spec.stable, spec.canary, ...(spec.candidates ?? [])].map((ref) => ref.version);
+  (spec.candidates ?? []).forEach((ref, i) => {
+    const first = versions.indexOf(ref.version);
+    if (first < i + 2)
+      issue(
+        ['candidates', i, 'version'],
+        `is already routed as ${first === 0 ? 'stable' : first === 1 ? 'canary' : `candidates[${first - 2}]`}; each version takes part once`,
+        ref.version,
+      );
   });
+  if (spec.baseline)
+    issue(
+      ['baseline'],
+      'is not supported with strategy.experiment: every candidate is judged against the control (stable) on the same split',
+      spec.baseline,
+    );
+  if (spec.strategy.mirror)
+    issue(
+      ['strategy', 'mirror'],
+      'does not apply to an experiment: its versions take live traffic from the start',
+      spec.strategy.mirror,
+    );
+  if (spec.strategy.headerRoute)
+    issue(
+      ['strategy', 'headerRoute'],
+      'is not supported with strategy.experiment: a cohort sent outside the weights would bias every comparison',
+      spec.strategy.headerRoute,
+    );
+  if (experiment.weights) {
+    const named = Object.keys(experiment.weights);
+    for (const version of named)
+      if (!versions.includes(version))
+        issue(
+          ['strategy', 'experiment', 'weights', version],
+          `is not one of the experiment's versions (${versions.join(', ')})`,
+          version,
+        );
+    for (const version of versions)
+      if (!named.includes(version))
+        issue(
+          ['strategy', 'experiment', 'weights'],
+          `has no weight for ${version}; name every version (${versions.join(', ')})`,
+          experiment.weights,
+        );
+    const sum = Object.values(experiment.weights).reduce((a, b) => a + b, 0);
+    if (sum !== 100)
+      issue(['strategy', 'experiment', 'weights'], `sums to ${sum}; the weights must sum to 100`, experiment.weights);
+    for (const [version, weight] of Object.entries(experiment.weights))
+      if (weight === 0)
+        issue(
+          ['strategy', 'experiment', 'weights', version],
+          'is 0: a version in the experiment needs traffic to be judged',
+          weight,
+        );
+  }
+  if (experiment.type === 'bandit') {
+    if (experiment.floor * versions.length > 100)
+      issue(
+        ['strategy', 'experiment', 'floor'],
+        `is ${experiment.floor}% for each of ${versions.length} versions, ${experiment.floor * versions.length}% in all; the weights cannot sum to 100 with these floors`,
+        experiment.floor,
+      );
+    if (experiment.weights)
+      issue(
+        ['strategy', 'experiment', 'weights'],
+        'does not apply to a bandit: its split follows the reward',
+        experiment.weights,
+      );
+    if (experiment.epsilon.floor > experiment.epsilon.start)
+      issue(
+        ['strategy', 'experiment', 'epsilon', 'floor'],
+        `is above epsilon.start (${experiment.epsilon.start})`,
+        experiment.epsilon.floor,
+      );
+    if (experiment.reward === undefined)
+      issue(
+        ['strategy', 'experiment', 'reward'],
+        'is missing; a bandit needs a reward: the name of a proportion or mean comparison in analysis.comparisons (such as accuracy)',
+        undefined,
+      );
+    else {
+      const reward = spec.analysis.comparisons.find((c) => c.name === experiment.reward);
+      if (!reward)
+        issue(
+          ['strategy', 'experiment', 'reward'],
+          `names no comparison; expected one of ${spec.analysis.comparisons.map((c) => c.name).join(', ') || '(none: add a proportion or mean comparison)'}`,
+          experiment.reward,
+        );
+      else if (reward.type !== 'proportion' && reward.type !== 'mean')
+        issue(
+          ['strategy', 'experiment', 'reward'],
+          `names a ${reward.type} comparison; a reward is a proportion (such as accuracy) or a mean (such as business value per labelled prediction)`,
+          experiment.reward,
+        );
+    }
+  } else if (!spec.analysis.comparisons.some((c) => c.role === 'primary' && !isPaired(c)))
+    issue(
+      ['analysis', 'comparisons'],
+      'has no primary comparison; an A/B/n experiment declares a winner on its primary comparisons (set role: primary on one, such as accuracy)',
+      spec.analysis.comparisons.length,
+    );
+  if (spec.strategy.approvals.some((w) => w !== 100))
+    issue(
+      ['strategy', 'approvals'],
+      'may only hold 100 in an experiment: the winner waits for weir approve before it takes all traffic',
+      spec.strategy.approvals,
+    );
+}
 
 export type ModelRolloutSpec = z.output<typeof specSchema>;
 export type ModelRolloutSpecInput = z.input<typeof specSchema>;

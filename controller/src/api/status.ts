@@ -92,13 +92,47 @@ export const statusSchema = z.object({
     .int()
     .optional()
     .describe("the baseline's share (spec.baseline), the canary's while traffic is split"),
+  weights: z
+    .record(z.string(), z.number().int())
+    .optional()
+    .describe("experiments: each version's weight in force, whole percent summing to 100"),
+  weightHistory: z
+    .array(z.object({ at: timestamp, weights: z.record(z.string(), z.number().int()), summary: z.string().max(1024) }))
+    .default([])
+    .describe('experiments: every change of the split, oldest first (the latest 200)'),
+  experiment: z
+    .object({
+      winner: z.string().optional().describe('the version that won and takes (or took) all traffic'),
+      leader: z.string().optional().describe('bandit: the arm with the highest P(best) at the last look'),
+      leaderSince: timestamp.optional().describe('bandit: since when the leader has held stopProbability'),
+      adapting: z.boolean().optional().describe('bandit: whether the burn-in is over and the split follows the reward'),
+      dropped: z
+        .array(z.object({ version: z.string(), at: timestamp, reason: z.string().max(1024) }))
+        .default([])
+        .describe('candidates taken out of the experiment (a guardrail tripped or a comparison found harm)'),
+      arms: z
+        .array(
+          z.object({
+            version: z.string(),
+            weight: z.number().int(),
+            rewards: z.number().optional().describe('bandit: the rewards counted (labelled predictions)'),
+            mean: z.number().optional().describe('bandit: the mean reward'),
+            pBest: z.number().optional().describe('P(this arm has the highest reward) under the posteriors'),
+            regret: z.number().optional().describe('estimated regret so far: rewards × (best mean − this mean)'),
+          }),
+        )
+        .default([])
+        .describe('each version at the last look'),
+    })
+    .optional()
+    .describe('strategy.experiment: where the experiment stands'),
   startedAt: z.string().optional(),
   stageStartedAt: z.string().optional(),
   pausedFrom: z.enum(phases).optional(),
   lastStepId: z.string().optional(),
   approvals: z.array(z.object({ stage: z.number().int(), by: actor, at: timestamp })).default([]),
   versions: z
-    .object({ stable: versionRef, canary: versionRef })
+    .object({ stable: versionRef, canary: versionRef, candidates: z.array(versionRef).optional() })
     .optional()
     .describe(
       "the versions this attempt routes between, recorded when it starts: a spec naming another canary starts a new attempt, and nothing else can move a finished rollout's traffic to another version",
@@ -147,6 +181,10 @@ export const statusSchema = z.object({
         action: z.string(),
         stage: z.number().int(),
         canaryWeight: z.number().int(),
+        weights: z
+          .record(z.string(), z.number().int())
+          .optional()
+          .describe("experiments: each version's weight after this step"),
         at: z.string(),
         by: z.string().optional(),
         summary: z.string(),

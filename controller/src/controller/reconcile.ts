@@ -223,8 +223,6 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
   );
 
   const routeWanted = routeTarget(rollout.spec, decision);
-  // routedVersions puts the canary last.
-  const current = { canaryWeight: routes.weights.at(-1) ?? 0, mirrorPercent: routes.mirrorPercent };
   const weightsDiffer =
     routeWanted.weights.some((w, i) => routes.weights[i] !== w.weight) ||
     routes.mirrorPercent !== decision.mirrorPercent;
@@ -272,7 +270,10 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
     }
   };
 
-  if (needsRoute && lowersExposure(current, decision)) {
+  if (
+    needsRoute &&
+    lowersExposure(routes, { weights: routeWanted.weights.map((w) => w.weight), mirrorPercent: decision.mirrorPercent })
+  ) {
     // Rule 1: traffic off the canary first; the route carries the record.
     await route();
     if (statusChanged) await record();

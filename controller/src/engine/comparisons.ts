@@ -201,102 +201,133 @@ export function evaluateComparisons(
   /** 'paired' in the mirror stage (shadow vs stable on the same requests), 'split' while traffic is split. */
   kind: 'paired' | 'split' = 'split',
 ): ComparisonOutcome[] {
-  const { alpha } = spec.analysis;
-  const tested: Tested[] = [];
-  const outcomes = new Map<string, ComparisonOutcome>();
-  const judged = spec.analysis.comparisons.filter((c) => isPaired(c) === (kind === 'paired'));
-  const m = judged.length;
   // Split comparisons judge the canary against the baseline when there is one; paired ones, against stable.
   const reference = spec.baseline && kind === 'split' ? 'baseline' : 'stable';
-  for (const comparison of judged) {
-    const est = estimate(
-      comparison,
-      observations.find((o) => o.name === comparison.name),
-      spec,
-    );
-    if (!est || !(est.variance > 0)) {
-      outcomes.set(comparison.name, {
-        name: comparison.name,
-        role: comparison.role,
-        verdict: 'nodata',
-        nonInferior: false,
-        reason: {
-          kind: 'comparison',
-          metric: comparison.name,
+  return evaluateFamily(spec, [{ observations, sequential, version: 'canary', reference }], kind)[0]!;
+}
+
+/** One member of a family of comparisons: a version judged against a reference on every comparison. */
+export interface FamilyMember {
+  observations: ComparisonObservation[];
+  /** This member's sequential state, by comparison name. */
+  sequential: Record<string, Record<string, unknown>>;
+  /** How messages name the two: "<version> − <reference>". */
+  version: string;
+  reference: string;
+}
+
+/**
+ * Every comparison of every member (an experiment's candidates, each against
+ * the control) on this look, with one correction across the whole family of
+ * members × comparisons: Holm on the always-valid p-values (mSPRT), or
+ * Bonferroni's alpha / (members × comparisons) per boundary (alpha spending).
+ * A single member is a rollout's canary against its reference. Outcomes come
+ * back per member, in the spec's comparison order.
+ */
+export function evaluateFamily(
+  spec: ModelRolloutSpec,
+  members: FamilyMember[],
+  kind: 'paired' | 'split' = 'split',
+): ComparisonOutcome[][] {
+  const { alpha } = spec.analysis;
+  const tested: (Tested & { member: number })[] = [];
+  const outcomes = members.map(() => new Map<string, ComparisonOutcome>());
+  const judged = spec.analysis.comparisons.filter((c) => isPaired(c) === (kind === 'paired'));
+  const m = judged.length * members.length;
+  members.forEach((member, index) => {
+    const { sequential, reference, version } = member;
+    for (const comparison of judged) {
+      const est = estimate(
+        comparison,
+        member.observations.find((o) => o.name === comparison.name),
+        spec,
+      );
+      if (!est || !(est.variance > 0)) {
+        outcomes[index]!.set(comparison.name, {
+          name: comparison.name,
+          role: comparison.role,
           verdict: 'nodata',
-          message: `${comparison.name}: not enough data in both versions to compare`,
-        },
-        state: sequential[comparison.name],
-      });
-      continue;
-    }
-    const needed = EVIDENCE_MINIMUMS[comparison.type];
-    if (est.evidence < needed) {
-      // Too little for the test's approximation: no look is taken, nothing acts, the stage waits.
-      const have = Math.floor(est.evidence * 10) / 10;
-      const what = EVIDENCE_WHAT[comparison.type];
-      outcomes.set(comparison.name, {
-        name: comparison.name,
-        role: comparison.role,
-        verdict: 'insufficient',
-        nonInferior: false,
-        reason: {
-          kind: 'comparison',
-          metric: comparison.name,
-          verdict: 'insufficient',
-          message: `${comparison.name}: insufficient evidence, ${have} ${what} of the ${needed} its test needs (canary − ${reference} ${est.difference.toPrecision(3)} so far, n ${est.samples.stable}/${est.samples.canary})`,
-          effect: est.difference,
-          samples: est.samples,
-          minimum: { needed, have, what },
-        },
-        state: sequential[comparison.name],
-      });
-      continue;
-    }
-    const tau = comparison.tau ?? (comparison.minEffect > 0 ? comparison.minEffect : est.defaultTau);
-    if (spec.analysis.sequential === 'msprt') {
-      const previous = (sequential[comparison.name] as MsprtState | undefined) ?? initialMsprtState();
-      const r = msprt(previous, { difference: est.difference, variance: est.variance }, tau, alpha);
-      tested.push({
-        comparison,
-        estimate: est,
-        ci: r.ci,
-        pValue: r.pValue,
-        crossed: undefined,
-        boundary: alpha,
-        state: { looks: r.looks, pValue: r.pValue, ci: r.ci },
-      });
-    } else {
-      // Alpha spending: Bonferroni across comparisons (alpha/m each), information
-      // fraction from the planned sample size (or minSamplesPerStage when none).
-      const previous = (sequential[comparison.name] as SpendingState | undefined) ?? { looks: [] };
-      const planned = est.plannedPerArm ?? Math.max(1, spec.strategy.minSamplesPerStage);
-      const last = previous.looks.at(-1)?.fraction ?? 0;
-      const fraction = Math.min(1, Math.min(est.samples.stable, est.samples.canary) / planned);
-      const z = est.difference / Math.sqrt(est.variance);
-      let crossed = false;
-      let state: SpendingState = previous;
-      // Looks are thinned to information steps of at least MIN_LOOK_STEP (at most
-      // 1/MIN_LOOK_STEP looks per stage), as group-sequential designs plan them:
-      // each boundary integrates over every earlier look.
-      if (fraction >= Math.min(1, last + MIN_LOOK_STEP) && fraction > last) {
-        const look = nextBoundary(spec.analysis.sequential, alpha / Math.max(1, m), previous, fraction);
-        state = look.state;
-        crossed = Math.abs(z) >= look.boundary;
+          nonInferior: false,
+          reason: {
+            kind: 'comparison',
+            metric: comparison.name,
+            verdict: 'nodata',
+            message: `${comparison.name}: not enough data in both versions to compare${members.length > 1 ? ` (${version} against ${reference})` : ''}`,
+          },
+          state: sequential[comparison.name],
+        });
+        continue;
       }
-      const boundary = state.looks.at(-1)?.boundary ?? Infinity;
-      const half = boundary * Math.sqrt(est.variance);
-      tested.push({
-        comparison,
-        estimate: est,
-        ci: [est.difference - half, est.difference + half],
-        pValue: twoSidedNormalP(z),
-        crossed,
-        boundary,
-        state: state as unknown as Record<string, unknown>,
-      });
+      const needed = EVIDENCE_MINIMUMS[comparison.type];
+      if (est.evidence < needed) {
+        // Too little for the test's approximation: no look is taken, nothing acts, the stage waits.
+        const have = Math.floor(est.evidence * 10) / 10;
+        const what = EVIDENCE_WHAT[comparison.type];
+        outcomes[index]!.set(comparison.name, {
+          name: comparison.name,
+          role: comparison.role,
+          verdict: 'insufficient',
+          nonInferior: false,
+          reason: {
+            kind: 'comparison',
+            metric: comparison.name,
+            verdict: 'insufficient',
+            message: `${comparison.name}: insufficient evidence, ${have} ${what} of the ${needed} its test needs (${version} − ${reference} ${est.difference.toPrecision(3)} so far, n ${est.samples.stable}/${est.samples.canary})`,
+            effect: est.difference,
+            samples: est.samples,
+            minimum: { needed, have, what },
+          },
+          state: sequential[comparison.name],
+        });
+        continue;
+      }
+      const tau = comparison.tau ?? (comparison.minEffect > 0 ? comparison.minEffect : est.defaultTau);
+      if (spec.analysis.sequential === 'msprt') {
+        const previous = (sequential[comparison.name] as MsprtState | undefined) ?? initialMsprtState();
+        const r = msprt(previous, { difference: est.difference, variance: est.variance }, tau, alpha);
+        tested.push({
+          member: index,
+          comparison,
+          estimate: est,
+          ci: r.ci,
+          pValue: r.pValue,
+          crossed: undefined,
+          boundary: alpha,
+          state: { looks: r.looks, pValue: r.pValue, ci: r.ci },
+        });
+      } else {
+        // Alpha spending: Bonferroni across the family (alpha/m each), information
+        // fraction from the planned sample size (or minSamplesPerStage when none).
+        const previous = (sequential[comparison.name] as SpendingState | undefined) ?? { looks: [] };
+        const planned = est.plannedPerArm ?? Math.max(1, spec.strategy.minSamplesPerStage);
+        const last = previous.looks.at(-1)?.fraction ?? 0;
+        const fraction = Math.min(1, Math.min(est.samples.stable, est.samples.canary) / planned);
+        const z = est.difference / Math.sqrt(est.variance);
+        let crossed = false;
+        let state: SpendingState = previous;
+        // Looks are thinned to information steps of at least MIN_LOOK_STEP (at most
+        // 1/MIN_LOOK_STEP looks per stage), as group-sequential designs plan them:
+        // each boundary integrates over every earlier look.
+        if (fraction >= Math.min(1, last + MIN_LOOK_STEP) && fraction > last) {
+          const look = nextBoundary(spec.analysis.sequential, alpha / Math.max(1, m), previous, fraction);
+          state = look.state;
+          crossed = Math.abs(z) >= look.boundary;
+        }
+        const boundary = state.looks.at(-1)?.boundary ?? Infinity;
+        const half = boundary * Math.sqrt(est.variance);
+        tested.push({
+          member: index,
+          comparison,
+          estimate: est,
+          ci: [est.difference - half, est.difference + half],
+          pValue: twoSidedNormalP(z),
+          crossed,
+          boundary,
+          state: state as unknown as Record<string, unknown>,
+        });
+      }
     }
-  }
+  });
   const adjusted =
     spec.analysis.sequential === 'msprt'
       ? holm(
@@ -306,6 +337,7 @@ export function evaluateComparisons(
       : tested.map((t) => t.pValue);
   tested.forEach((t, i) => {
     const { comparison, estimate: est } = t;
+    const { version, reference } = members[t.member]!;
     const significant = t.crossed ?? adjusted[i]! <= alpha;
     const good = comparison.better === 'higher' ? est.difference > 0 : est.difference < 0;
     const magnitude = Math.abs(est.difference);
@@ -325,8 +357,8 @@ export function evaluateComparisons(
     // The stage gate: the bad-side end of the always-valid interval lies within the margin.
     const margin = marginOf(comparison, est);
     const nonInferior = comparison.better === 'higher' ? t.ci[0] > -margin : t.ci[1] < margin;
-    const message = `${comparison.name}: ${verdict}, canary − ${reference} ${est.difference.toPrecision(3)} (CI ${t.ci[0].toPrecision(3)} to ${t.ci[1].toPrecision(3)}), p ${p.toPrecision(3)}, n ${est.samples.stable}/${est.samples.canary}`;
-    outcomes.set(comparison.name, {
+    const message = `${comparison.name}: ${verdict}, ${version} − ${reference} ${est.difference.toPrecision(3)} (CI ${t.ci[0].toPrecision(3)} to ${t.ci[1].toPrecision(3)}), p ${p.toPrecision(3)}, n ${est.samples.stable}/${est.samples.canary}`;
+    outcomes[t.member]!.set(comparison.name, {
       name: comparison.name,
       role: comparison.role,
       verdict,
@@ -354,7 +386,7 @@ export function evaluateComparisons(
       state: t.state,
     });
   });
-  return judged.map((c) => outcomes.get(c.name)!);
+  return outcomes.map((byName) => judged.map((c) => byName.get(c.name)!));
 }
 
 /** The stage gate's margin as the spec sets it: `margin`, else minEffect when above 0; undefined: the type's scale. */

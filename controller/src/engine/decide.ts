@@ -9,7 +9,8 @@ import type { Observations } from '../analysis/observations.js';
 import { samplesEta } from '../stats/sample-size.js';
 import { commandRefusal, REFUSALS_KEPT } from './commands.js';
 import { evaluateComparisons } from './comparisons.js';
-import { routeOf } from './route.js';
+import { experimentRouteOf, routeOf } from './route.js';
+import { experimentLook, startExperiment } from './experiment.js';
 import { checkSampleRatio, restartSampleRatio } from './sample-ratio.js';
 import { stagesOf, warmupState, type Stage } from './stages.js';
 import type { Action, AppliedStep, Command, Decision } from './types.js';
@@ -42,8 +43,15 @@ export function decide(input: EngineInput): Decision {
   const consumed: string[] = [];
   const finish = (action: Action, summary: string, by?: string, at = iso(now)): Decision => {
     // The route follows from the phase and stage alone, so no path can give a finished rollout other weights.
-    Object.assign(status, routeOf(status, stages, spec.baseline !== undefined));
+    Object.assign(
+      status,
+      spec.strategy.experiment ? experimentRouteOf(spec, status) : routeOf(status, stages, spec.baseline !== undefined),
+    );
     if (!spec.baseline) delete status.baselineWeight;
+    if (!spec.strategy.experiment) {
+      delete status.weights;
+      delete status.experiment;
+    }
     const stepId = `a${status.attempt}-s${status.stage}-${status.phase.toLowerCase()}`;
     const changed = action !== 'hold' && status.lastStepId !== stepId;
     if (changed) {
@@ -54,6 +62,7 @@ export function decide(input: EngineInput): Decision {
           action,
           stage: status.stage,
           canaryWeight: status.canaryWeight,
+          ...(status.weights ? { weights: status.weights } : {}),
           at,
           ...(by ? { by } : {}),
           summary,
@@ -79,6 +88,7 @@ export function decide(input: EngineInput): Decision {
       canaryWeight: status.canaryWeight,
       mirrorPercent: status.mirrorPercent,
       ...(status.baselineWeight !== undefined ? { baselineWeight: status.baselineWeight } : {}),
+      ...(status.weights ? { weights: status.weights } : {}),
       stepId,
       reasons,
       statusPatch: status,
@@ -92,12 +102,16 @@ export function decide(input: EngineInput): Decision {
     status.sequential = {};
     status.guardrailFailures = {};
     delete status.sampleRatio;
+    if (spec.strategy.experiment && index === 0) startExperiment(spec, status, iso(now));
   };
   const rollback = (summary: string, by?: string, at?: string) => {
     status.phase = 'RolledBack';
     return finish('rollback', summary, by, at);
   };
   const promote = (summary: string, by?: string) => {
+    // An experiment promoted by a person gives all traffic to its leader (the canary before there is one).
+    if (spec.strategy.experiment && status.experiment && !status.experiment.winner)
+      status.experiment.winner = status.experiment.leader ?? spec.canary.version;
     status.phase = 'Promoted';
     status.stage = stages.length - 1;
     return finish('promote', summary, by);
@@ -132,9 +146,18 @@ export function decide(input: EngineInput): Decision {
   // starts a new rollout in Argo Rollouts. Nothing else can move a finished rollout's
   // traffic to another version (a changed stable alone is recorded, not a restart, so a
   // rolled-back canary never gets traffic back that way).
-  const versions = { stable: spec.stable, canary: spec.canary };
-  if (status.versions && !sameVersion(status.versions.canary, spec.canary)) {
-    const before = `${status.versions.stable.version} → ${status.versions.canary.version}`;
+  const versions = {
+    stable: spec.stable,
+    canary: spec.canary,
+    ...(spec.candidates?.length ? { candidates: spec.candidates } : {}),
+  };
+  const sameCandidates = (a: typeof spec.candidates = [], b: typeof spec.candidates = []) =>
+    a.length === b.length && a.every((ref, i) => sameVersion(ref, b[i]!));
+  if (
+    status.versions &&
+    (!sameVersion(status.versions.canary, spec.canary) || !sameCandidates(status.versions.candidates, spec.candidates))
+  ) {
+    const before = `${status.versions.stable.version} → ${[status.versions.canary, ...(status.versions.candidates ?? [])].map((r) => r.version).join(', ')}`;
     status = {
       ...status,
       attempt: status.attempt + 1,
@@ -147,7 +170,7 @@ export function decide(input: EngineInput): Decision {
     reasons.push({
       kind: 'rollout',
       verdict: 'restarted',
-      message: `spec.canary changed (${before} is now ${spec.stable.version} → ${spec.canary.version}): attempt ${status.attempt} starts at stage 0`,
+      message: `spec.canary changed (${before} is now ${spec.stable.version} → ${[spec.canary, ...(spec.candidates ?? [])].map((r) => r.version).join(', ')}): attempt ${status.attempt} starts at stage 0`,
     });
     return finish(
       'advance',
@@ -212,9 +235,18 @@ export function decide(input: EngineInput): Decision {
     reasons.push({
       kind: 'rollout',
       verdict: 'started',
-      message: `started: ${spec.stable.version} → ${spec.canary.version}`,
+      message: `started: ${spec.stable.version} → ${[spec.canary, ...(spec.candidates ?? [])].map((r) => r.version).join(', ')}`,
     });
-    return finish('advance', `started at stage 0 (${describeStage(stages[0]!)})`);
+    return finish(
+      'advance',
+      spec.strategy.experiment
+        ? `started the ${spec.strategy.experiment.type === 'abn' ? 'A/B/n experiment' : `bandit (${spec.strategy.experiment.algorithm})`}: ${Object.entries(
+            status.weights ?? {},
+          )
+            .map(([v, w]) => `${v} ${w}%`)
+            .join(', ')}`
+        : `started at stage 0 (${describeStage(stages[0]!)})`,
+    );
   }
 
   const stage = stages[status.stage]!;
@@ -222,6 +254,27 @@ export function decide(input: EngineInput): Decision {
   // Warm-up: a version just started or just given new load is not compared cold. Absolute
   // guardrail bounds act at once (a crashing canary must not wait); the rest waits.
   const { warming } = warmupState(stage.warmupMs, stageMs);
+
+  if (spec.strategy.experiment) {
+    const step = experimentLook({ spec, status, reasons, observations: input.observations, now, stageMs, warming });
+    if (step.kind === 'rollback') return rollback(step.summary);
+    if (step.kind === 'promote') {
+      status.experiment!.winner = step.winner;
+      return promote(step.summary, status.approvals.find((a) => a.stage === 1)?.by);
+    }
+    if (step.kind === 'pause') {
+      status.pausedFrom = status.phase;
+      status.phase = 'Paused';
+      return finish('pause', step.summary);
+    }
+    if (step.kind === 'await-approval') {
+      status.phase = 'AwaitingApproval';
+      return finish('await-approval', step.summary);
+    }
+    // A winner that no longer holds no longer awaits approval.
+    if (status.phase === 'AwaitingApproval') status.phase = 'Progressing';
+    return finish('hold', step.summary);
+  }
 
   // Guardrails: consecutive failures per guardrail; nodata neither fails nor passes.
   let guardrailsPass = true;

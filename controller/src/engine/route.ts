@@ -10,6 +10,8 @@ export interface Route {
   mirrorPercent: number;
   /** The baseline's share (spec.baseline): the canary's, while traffic is split; absent without a baseline. */
   baselineWeight?: number;
+  /** An experiment's split: each version's weight (summing to 100); the canary's is also canaryWeight. */
+  weights?: Record<string, number>;
 }
 
 /** One destination of the route a rollout owns, with its share. */
@@ -45,13 +47,39 @@ export function routeOf(
   return route(stage?.weight ?? 0, stage?.mirrorPercent ?? 0);
 }
 
-/** The versions the owned route sends traffic to, in a fixed order: stable, the baseline when there is one, the canary. */
-export function routedVersions(spec: ModelRolloutSpec): VersionRef[] {
-  return [spec.stable, ...(spec.baseline ? [spec.baseline] : []), spec.canary];
+/**
+ * An experiment's route: Promoted, all traffic to the winner; otherwise
+ * finished or not started, all to the control (stable); running, the split in
+ * status (each version's weight).
+ */
+export function experimentRouteOf(
+  spec: ModelRolloutSpec,
+  status: Pick<RolloutStatus, 'phase' | 'stage' | 'weights' | 'experiment'>,
+): Route {
+  const versions = routedVersions(spec).map((ref) => ref.version);
+  const all = (to: string) => Object.fromEntries(versions.map((v) => [v, v === to ? 100 : 0]));
+  const winner = status.experiment?.winner;
+  const weights =
+    status.phase === 'Promoted' && winner && versions.includes(winner)
+      ? all(winner)
+      : isFinished(status.phase) || status.stage < 0 || !status.weights
+        ? all(spec.stable.version)
+        : Object.fromEntries(versions.map((v) => [v, status.weights![v] ?? 0]));
+  return { canaryWeight: weights[spec.canary.version] ?? 0, mirrorPercent: 0, weights };
 }
 
-/** The owned route's weights for `route`: stable takes what the others leave. */
+/** The versions the owned route sends traffic to, in a fixed order: stable, the baseline when there is one, the canary, then an experiment's other candidates. */
+export function routedVersions(spec: ModelRolloutSpec): VersionRef[] {
+  return [spec.stable, ...(spec.baseline ? [spec.baseline] : []), spec.canary, ...(spec.candidates ?? [])];
+}
+
+/** The owned route's weights for `route`: an experiment's split as given; otherwise stable takes what the others leave. */
 export function routeTarget(spec: ModelRolloutSpec, route: Route): RouteTarget {
+  if (route.weights)
+    return {
+      weights: routedVersions(spec).map((ref) => ({ ref, weight: route.weights![ref.version] ?? 0 })),
+      mirror: { ref: spec.canary, percent: 0 },
+    };
   const baseline = spec.baseline ? (route.baselineWeight ?? 0) : 0;
   return {
     weights: [
@@ -63,7 +91,17 @@ export function routeTarget(spec: ModelRolloutSpec, route: Route): RouteTarget {
   };
 }
 
-/** Whether going from `current` to `next` gives the canary less or equal traffic on every path (weight and mirror). */
-export function lowersExposure(current: Route, next: Route): boolean {
-  return next.canaryWeight <= current.canaryWeight && next.mirrorPercent <= current.mirrorPercent;
+/**
+ * Whether going from the `current` route to the `next` gives every new version
+ * less or equal traffic on every path: the weights after the first (stable's),
+ * in routedVersions order, and the mirror.
+ */
+export function lowersExposure(
+  current: { weights: number[]; mirrorPercent: number },
+  next: { weights: number[]; mirrorPercent: number },
+): boolean {
+  return (
+    next.weights.every((w, i) => i === 0 || w <= (current.weights[i] ?? 0)) &&
+    next.mirrorPercent <= current.mirrorPercent
+  );
 }

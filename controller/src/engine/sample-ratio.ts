@@ -69,19 +69,25 @@ export function checkSampleRatio(
     counts,
     ...(since ? { since } : {}),
   };
+  return checkOf(record, result !== undefined, threshold, { samples: { stable: period[0]!, canary: period[1]! } });
+}
+
+/** A check's result from its record: the reason says what it found. */
+function checkOf(record: SampleRatioRecord, judged: boolean, threshold: number, extra: Partial<Reason> = {}) {
+  const { detected, pValue } = record;
   return {
     detected,
     record,
     reason: {
       kind: 'sample-ratio',
       metric: 'requests',
-      verdict: detected ? 'mismatch' : result ? 'ok' : 'insufficient',
+      verdict: detected ? 'mismatch' : judged ? 'ok' : 'insufficient',
       message: describeSampleRatio(record, threshold),
       ...(pValue !== undefined ? { pValue } : {}),
       threshold,
-      samples: { stable: period[0]!, canary: period[1]! },
+      ...extra,
     },
-  };
+  } satisfies SampleRatioCheck;
 }
 
 /** After `weir resume`, a new period starts from the counts seen at the mismatch, so it is judged afresh. */
@@ -94,8 +100,82 @@ export function restartSampleRatio(record: SampleRatioRecord | undefined): Sampl
 /** One line on a check: the counts against the weights, and what they mean. */
 export function describeSampleRatio(record: SampleRatioRecord, threshold: number): string {
   const { versions, observed, weights, expected, pValue, test } = record;
-  const split = `${versions[0]} ${observed[0]} / ${versions[1]} ${observed[1]} requests at weights ${weights.join('/')}`;
+  const split = `${versions.map((v, i) => `${v} ${Math.round(observed[i]!)}`).join(' / ')} requests at weights ${weights.join('/')}`;
   if (pValue === undefined)
-    return `sample ratio: ${split}; judged once every version expects ${SRM_MIN_EXPECTED} requests`;
+    return `sample ratio: ${split}; judged once every version expects ${SRM_MIN_EXPECTED} requests${versions.length > 2 ? ' in periods of a steady split' : ''}`;
   return `sample ratio: ${split} (expected ${expected.map((e) => Math.round(e)).join('/')}): ${test} p = ${formatNumber(pValue)}${record.detected ? ` < ${threshold}: traffic does not follow the weights, so comparisons of these versions cannot be trusted` : ''}`;
+}
+
+/**
+ * An experiment's sample-ratio check over every version in play. The window's
+ * counts grow look by look; each look's new requests were served under the
+ * split in force since the last look, so they are added to the observed
+ * counts and their expectation under that split to the expected ones, and one
+ * χ² goodness of fit judges the sums (GrowthBook's multi-period SRM for
+ * bandits). A look whose split differs from the previous look's is left out:
+ * the route and Prometheus's scrapes lag the decision, so some of its requests
+ * were served under the old split. A fixed split (A/B/n) is one period, judged
+ * by the spec's test; a bandit's moving split is judged by χ², since the
+ * sequential test assumes one split per period.
+ */
+export function checkExperimentSampleRatio(
+  spec: ModelRolloutSpec,
+  previous: SampleRatioRecord | undefined,
+  inForce: Record<string, number>,
+  samples: Record<string, number | undefined>,
+): SampleRatioCheck | undefined {
+  const versions = Object.keys(inForce);
+  if (versions.some((v) => samples[v] === undefined)) return undefined;
+  const counts = versions.map((v) => Math.max(0, Math.round(samples[v]!)));
+  const weights = versions.map((v) => inForce[v]!);
+  const same = (a: readonly unknown[] | undefined, b: readonly unknown[]) =>
+    a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+  const continuing = previous && same(previous.versions, versions);
+  const steady = continuing && same(previous.weights, weights);
+  const { threshold } = spec.analysis.sampleRatio;
+  const bandit = spec.strategy.experiment?.type === 'bandit';
+  const test = bandit ? 'chi-squared' : spec.analysis.sampleRatio.test;
+  // The counts before this look (or, for a new split or a new set of versions, the start of a period).
+  const before = continuing ? previous.counts : undefined;
+  let observed = steady || (bandit && continuing) ? [...previous.observed] : versions.map(() => 0);
+  let expected = steady || (bandit && continuing) ? [...previous.expected] : versions.map(() => 0);
+  if (observed.length !== versions.length || expected.length !== versions.length) {
+    observed = versions.map(() => 0);
+    expected = versions.map(() => 0);
+  }
+  if (steady && before) {
+    const delta = counts.map((c, i) => Math.max(0, c - (before[i] ?? 0)));
+    const total = delta.reduce((a, b) => a + b, 0);
+    const weightSum = weights.reduce((a, b) => a + b, 0);
+    delta.forEach((d, i) => {
+      observed[i]! += d;
+      expected[i]! += weightSum > 0 ? (total * weights[i]!) / weightSum : 0;
+    });
+  }
+  const result = sampleRatioMismatch([{ counts: observed, weights: expected }]);
+  // The sequential test holds for one fixed split: an A/B/n's, between its drops.
+  const live = versions.map((_, i) => i).filter((i) => weights[i]! > 0);
+  const sequentialP =
+    !bandit && result && observed.every((o, i) => weights[i]! > 0 || o === 0)
+      ? sequentialSampleRatio(
+          live.map((i) => observed[i]!),
+          live.map((i) => weights[i]!),
+          steady ? previous?.sequentialP : undefined,
+        ).pValue
+      : undefined;
+  const pValue = test === 'sequential' ? (sequentialP ?? result?.pValue) : result?.pValue;
+  const detected = pValue !== undefined && pValue < threshold;
+  const record: SampleRatioRecord = {
+    test,
+    versions,
+    weights,
+    observed,
+    expected,
+    ...(pValue !== undefined ? { pValue } : {}),
+    ...(result ? { chiSquaredP: result.pValue } : {}),
+    ...(sequentialP !== undefined ? { sequentialP } : {}),
+    detected,
+    counts,
+  };
+  return checkOf(record, result !== undefined, threshold);
 }

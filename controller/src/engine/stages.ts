@@ -39,6 +39,16 @@ export function stagesOf(spec: ModelRolloutSpec): Stage[] {
   const stages: Stage[] = [];
   const { mirror, steps, minStageDuration } = spec.strategy;
   const warmup = warmupMs(spec);
+  // An experiment has one split stage (its weights live in status), then the winner's 100%.
+  if (spec.strategy.experiment)
+    return [0, 100].map((weight, index) => ({
+      index,
+      kind: 'canary',
+      weight,
+      mirrorPercent: 0,
+      minDurationMs: parseDuration(minStageDuration),
+      warmupMs: warmup,
+    }));
   if (mirror)
     stages.push({
       index: 0,
