@@ -1,4 +1,4 @@
-// The three demo scenarios end to end: real predictors, gateway, Prometheus,
+// The demo scenarios end to end: real predictors, gateway, Prometheus,
 // Alertmanager, load generator and controller. bad-accuracy and slow run as a
 // user runs them (`weir demo --scenario X --json`); bad-accuracy's HTML report
 // is opened in headless Chromium. good runs in-process so that, before it
@@ -218,5 +218,33 @@ describe('weir demo', () => {
     expect(r.versions.v1.requests + r.versions.v2.requests).toBeGreaterThan(1000);
     // weir's own rule, evaluated by the demo's Prometheus, reached Alertmanager.
     expect(r.alertsActive.map((a: { alertname: string }) => a.alertname)).toContain('WeirSampleRatioMismatch');
+  }, 450_000);
+
+  test('abn: v1 control, v2 and v3 candidates on an even split; v2 wins over the control and v3, and gets all traffic', async () => {
+    const r = await demo('abn');
+    expect(r).toMatchObject({ scenario: 'abn', phase: 'Promoted', winner: 'v2', failedRequests: 0 });
+    expect(r.finalWeights).toEqual({ v1: 0, v2: 100, v3: 0 });
+    // The experiment started on the even split. The split changes only when a candidate is taken out (v3, worse
+    // than the control), which gives its share to the control; v2 may win before that happens.
+    expect(r.weightHistory[0].weights).toEqual({ v1: 34, v2: 33, v3: 33 });
+    for (const { weights } of r.weightHistory.slice(1)) expect(weights).toEqual({ v1: 67, v2: 33, v3: 0 });
+    expect(r.versions.v3.accuracy).toBeLessThan(r.versions.v1.accuracy);
+    expect(r.versions.v2.accuracy).toBeGreaterThan(r.versions.v1.accuracy);
+    expect(r.srm.detected).toBe(false);
+    expect(r.durationSeconds).toBeLessThan(300);
+  }, 450_000);
+
+  test('bandit: Thompson sampling over v1, v2 and v3 on accuracy moves the split to v2, which wins once P(best) holds', async () => {
+    const r = await demo('bandit');
+    expect(r).toMatchObject({ scenario: 'bandit', phase: 'Promoted', winner: 'v2', failedRequests: 0 });
+    expect(r.finalWeights).toEqual({ v1: 0, v2: 100, v3: 0 });
+    const splits = r.weightHistory.map((h: { weights: Record<string, number> }) => h.weights);
+    expect(splits[0]).toEqual({ v1: 34, v2: 33, v3: 33 });
+    // Before the winner took everything, the bandit gave v2 most of the traffic, with the floor (2%) kept for the others.
+    const adaptive = splits.filter((w: Record<string, number>) => w.v2! > 50 && w.v2! < 100);
+    expect(adaptive.length).toBeGreaterThan(0);
+    expect(r.versions.v2.share).toBeGreaterThan(r.versions.v1.share);
+    expect(r.versions.v2.share).toBeGreaterThan(r.versions.v3.share);
+    expect(r.durationSeconds).toBeLessThan(300);
   }, 450_000);
 });

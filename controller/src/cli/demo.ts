@@ -35,13 +35,21 @@ function screen(view: ScenarioView): string {
   const stable = 100 - view.canaryWeight - (baseline ?? 0);
   const canary = SCENARIOS[view.scenario];
   const width = Math.max(canary.length, baseline === undefined ? 2 : BASELINE_VERSION.length);
+  const split = view.weights
+    ? Object.entries(view.weights)
+    : [
+        ['v1', stable] as const,
+        ...(baseline === undefined ? [] : [[BASELINE_VERSION, baseline] as const]),
+        [canary, view.canaryWeight] as const,
+      ];
+  const title = view.weights
+    ? `experiment: control v1, candidates ${Object.keys(view.weights).slice(1).join(', ')}`
+    : `stable v1 → canary ${canary}${baseline === undefined ? '' : `, judged against baseline ${BASELINE_VERSION}`}`;
   return [
-    `weir demo: scenario ${view.scenario} (stable v1 → canary ${canary}${baseline === undefined ? '' : `, judged against baseline ${BASELINE_VERSION}`})   ${view.elapsedSeconds.toFixed(0)} s`,
+    `weir demo: scenario ${view.scenario} (${title})   ${view.elapsedSeconds.toFixed(0)} s`,
     '',
     `phase ${view.phase}   stage ${view.stage}   (warm-up: each stage's first ${DEMO_WARMUP} is not compared)`,
-    `  ${'v1'.padEnd(width)} ${bar(stable)} ${stable}%`,
-    ...(baseline === undefined ? [] : [`  ${BASELINE_VERSION.padEnd(width)} ${bar(baseline)} ${baseline}%`]),
-    `  ${canary.padEnd(width)} ${bar(view.canaryWeight)} ${view.canaryWeight}%`,
+    ...split.map(([version, weight]) => `  ${version.padEnd(width)} ${bar(weight)} ${weight}%`),
     '',
     `load: ${view.sent} requests sent, ${view.failed} failed`,
     'verdicts:',
@@ -74,7 +82,13 @@ function table(rows: VersionRow[]): string {
 function summary(result: ScenarioResult): string {
   const lines = [
     '',
-    `result: ${result.phase} after ${result.durationSeconds} s; canary weights applied: ${result.weightsApplied.join(' → ')}; failed requests: ${result.failedRequests}`,
+    result.winner === null
+      ? `result: ${result.phase} after ${result.durationSeconds} s; canary weights applied: ${result.weightsApplied.join(' → ')}; failed requests: ${result.failedRequests}`
+      : `result: ${result.phase} after ${result.durationSeconds} s; winner ${result.winner}; final split ${Object.entries(
+          result.finalWeights,
+        )
+          .map(([v, w]) => `${v} ${w}%`)
+          .join(', ')}; ${result.weightHistory.length} splits applied; failed requests: ${result.failedRequests}`,
     ...(result.rollbackReason ? [`rollback reason: ${result.rollbackReason}`] : []),
     '',
     'per-version results (from Prometheus):',
@@ -145,7 +159,7 @@ export async function runDemo(
     if (json) {
       const { scenario: s, phase, weightsApplied, failedRequests, durationSeconds, rollbackReason } = result;
       process.stdout.write(
-        `${JSON.stringify({ scenario: s, phase, weightsApplied, failedRequests, durationSeconds, rollbackReason, table: result.table, recommendation: result.business?.recommendation ?? null, alertsSent: result.alertsSent, alertsActive: result.alertsActive, report: result.reportPath, answeredBy: result.answeredBy, baseline: result.baseline, finalWeights: result.finalWeights, versions: result.versions, srm: result.srm, ...(result.shadow ? { shadow: result.shadow } : {}) })}\n`,
+        `${JSON.stringify({ scenario: s, phase, weightsApplied, failedRequests, durationSeconds, rollbackReason, table: result.table, recommendation: result.business?.recommendation ?? null, alertsSent: result.alertsSent, alertsActive: result.alertsActive, report: result.reportPath, answeredBy: result.answeredBy, baseline: result.baseline, finalWeights: result.finalWeights, versions: result.versions, srm: result.srm, winner: result.winner, ...(result.weightHistory.length > 0 ? { weightHistory: result.weightHistory } : {}), ...(result.shadow ? { shadow: result.shadow } : {}) })}\n`,
       );
     } else process.stdout.write(`${summary(result)}\n`);
     return result;

@@ -49,12 +49,16 @@ program
   )
   .addHelpText(
     'after',
-    '\nExamples:\n  weir demo                      # v1 → v2, promoted; report in weir-report-good.html\n  weir demo --scenario slow      # v1 → v4 (+40 ms), rolled back\n  weir demo --scenario shadow    # v2 shadowed first (scored on the same requests), then the canary\n  weir demo --scenario bad-shadow # v3 rejected while shadowed: no user request ever reaches it\n  weir demo --baseline           # v2 judged against a fresh baseline of v1, not the warm v1\n  weir demo --scenario srm       # half the requests for v2 diverted to v1: the sample-ratio check pauses the rollout\n  weir demo --scenario bad-accuracy --json --report /tmp/bad.md',
+    '\nExamples:\n  weir demo                      # v1 → v2, promoted; report in weir-report-good.html\n  weir demo --scenario slow      # v1 → v4 (+40 ms), rolled back\n  weir demo --scenario shadow    # v2 shadowed first (scored on the same requests), then the canary\n  weir demo --scenario bad-shadow # v3 rejected while shadowed: no user request ever reaches it\n  weir demo --baseline           # v2 judged against a fresh baseline of v1, not the warm v1\n  weir demo --scenario srm       # half the requests for v2 diverted to v1: the sample-ratio check pauses the rollout\n  weir demo --scenario abn       # A/B/n: v1 control, v2 and v3 candidates on an even split; v2 wins\n  weir demo --scenario bandit    # Thompson bandit over v1, v2, v3 on accuracy: the split converges on v2\n  weir demo --scenario bad-accuracy --json --report /tmp/bad.md',
   )
   .action(async (options: { scenario: string; json?: boolean; baseline?: boolean; report: string }) => {
     if (!(options.scenario in SCENARIOS))
       program.error(
         `--scenario: "${options.scenario}" is not a scenario; expected ${Object.keys(SCENARIOS).join(', ')}`,
+      );
+    if (options.baseline && (options.scenario === 'abn' || options.scenario === 'bandit'))
+      program.error(
+        `--baseline: does not apply to the ${options.scenario} scenario; an experiment judges every candidate against the control v1 on the same split`,
       );
     const result = await runDemo(options.scenario as ScenarioName, {
       json: options.json === true,

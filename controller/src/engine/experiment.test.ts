@@ -201,6 +201,10 @@ describe('A/B/n (issue 15)', () => {
       expect.objectContaining({ version: 'v3', reason: expect.stringMatching(/accuracy: harmful, v3 − v1 -0\.100/) }),
     ]);
     expect(d.statusPatch.weights).toEqual({ v1: 67, v2: 33, v3: 0 });
+    expect(d.statusPatch.weightHistory.map((h) => h.weights)).toEqual([
+      { v1: 34, v2: 33, v3: 33 },
+      { v1: 67, v2: 33, v3: 0 },
+    ]);
     expect(d.statusPatch.phase).toBe('Progressing');
     status = d.statusPatch;
     d = run(spec, status, { v2: { errorRate: 0.2 }, v3: { accuracy: [100_000, 200_000] } }, T0 + 2 * MIN);
@@ -411,9 +415,14 @@ describe('experiment plumbing (issue 15)', () => {
     expect(fourth.record?.expected).toEqual([440, 1130, 430]);
     expect(fourth.record?.test).toBe('chi-squared');
     expect(fourth.detected).toBe(false);
-    // A version served at twice its share in a steady period is a mismatch.
-    const fifth = checkExperimentSampleRatio(spec, fourth.record, moved, { v1: 1100, v2: 3100, v3: 1100 })!;
-    expect(fifth.record?.observed).toEqual([640, 1930, 630]);
+    // A split that moved by at most SETTLED_POINTS counts: its requests under the split in force.
+    const nudge = { v1: 9, v2: 82, v3: 9 };
+    const nudged = checkExperimentSampleRatio(spec, fourth.record, nudge, { v1: 1000, v2: 3100, v3: 1000 })!;
+    expect(nudged.record?.observed).toEqual([540, 1930, 530]);
+    expect(nudged.record?.expected).toEqual([530, 1950, 520]);
+    // v1 served at four times its share in a steady period: a mismatch.
+    const fifth = checkExperimentSampleRatio(spec, nudged.record, nudge, { v1: 1400, v2: 3900, v3: 1100 })!;
+    expect(fifth.record?.observed).toEqual([940, 2730, 630]);
     expect(fifth.detected).toBe(true);
   });
 });

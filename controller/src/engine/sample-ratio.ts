@@ -106,15 +106,18 @@ export function describeSampleRatio(record: SampleRatioRecord, threshold: number
   return `sample ratio: ${split} (expected ${expected.map((e) => Math.round(e)).join('/')}): ${test} p = ${formatNumber(pValue)}${record.detected ? ` < ${threshold}: traffic does not follow the weights, so comparisons of these versions cannot be trusted` : ''}`;
 }
 
+/** The most a split may move between looks (total variation, in points) for its look to count. */
+export const SETTLED_POINTS = 5;
+
 /**
  * An experiment's sample-ratio check over every version in play. The window's
  * counts grow look by look; each look's new requests were served under the
  * split in force since the last look, so they are added to the observed
  * counts and their expectation under that split to the expected ones, and one
  * χ² goodness of fit judges the sums (GrowthBook's multi-period SRM for
- * bandits). A look whose split differs from the previous look's is left out:
- * the route and Prometheus's scrapes lag the decision, so some of its requests
- * were served under the old split. A fixed split (A/B/n) is one period, judged
+ * bandits). A look whose split moved by more than SETTLED_POINTS from the
+ * previous look's is left out: the route and Prometheus's scrapes lag the
+ * decision, so some of its requests were served under the old split. A fixed split (A/B/n) is one period, judged
  * by the spec's test; a bandit's moving split is judged by χ², since the
  * sequential test assumes one split per period.
  */
@@ -131,7 +134,9 @@ export function checkExperimentSampleRatio(
   const same = (a: readonly unknown[] | undefined, b: readonly unknown[]) =>
     a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
   const continuing = previous && same(previous.versions, versions);
-  const steady = continuing && same(previous.weights, weights);
+  // Steady: the split in force over this period moved by at most SETTLED_POINTS since the last one.
+  const moved = continuing ? weights.reduce((sum, w, i) => sum + Math.abs(w - (previous.weights[i] ?? 0)), 0) / 2 : 100;
+  const steady = continuing && moved <= SETTLED_POINTS;
   const { threshold } = spec.analysis.sampleRatio;
   const bandit = spec.strategy.experiment?.type === 'bandit';
   const test = bandit ? 'chi-squared' : spec.analysis.sampleRatio.test;

@@ -75,6 +75,7 @@ export function finalWeights(rollout: ModelRollout): Record<string, number> {
     canaryWeight: status.canaryWeight,
     mirrorPercent: status.mirrorPercent,
     ...(status.baselineWeight !== undefined ? { baselineWeight: status.baselineWeight } : {}),
+    ...(status.weights ? { weights: status.weights } : {}),
   });
   return Object.fromEntries(target.weights.map((w) => [w.ref.version, w.weight]));
 }

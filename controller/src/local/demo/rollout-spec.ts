@@ -13,6 +13,19 @@ export const DEMO_WARMUP = '5s';
 /** The baseline's version label: its predictors serve v1's model files under this name. */
 export const BASELINE_VERSION = 'v1-baseline';
 
+/** An experiment the demo runs: v1 is the control, the canary and these candidates compete. */
+export interface DemoExperiment {
+  type: 'abn' | 'bandit';
+  candidates: string[];
+}
+
+/** The experiment's strategy: A/B/n on an even split, or a Thompson bandit on accuracy that stops after 10 s of P(best) ≥ 0.95. */
+function experimentOf({ type }: DemoExperiment) {
+  return type === 'abn'
+    ? { type }
+    : { type, algorithm: 'thompson', reward: 'accuracy', floor: 2, stopProbability: 0.95, sustain: '10s' };
+}
+
 /** The paired counters of the shadow ({{canary}}) against stable on the same requests. */
 function pairedQuery(outcome?: string): string {
   const where = `model="{{model}}",version="{{canary}}",baseline="{{stable}}"${outcome ? `,outcome="${outcome}"` : ''}`;
@@ -30,7 +43,12 @@ function pairedQuery(outcome?: string): string {
  */
 export function demoRolloutYaml(
   canary: string,
-  { shadow = false, baseline = false, minStageDuration = '10s' } = {},
+  {
+    shadow = false,
+    baseline = false,
+    minStageDuration = '10s',
+    experiment,
+  }: { shadow?: boolean; baseline?: boolean; minStageDuration?: string; experiment?: DemoExperiment } = {},
 ): string {
   const window = '[{{window}}]';
   // In the mirror stage the shadow serves only mirrored copies: its guardrails must see them.
@@ -47,7 +65,9 @@ export function demoRolloutYaml(
       canary: { version: canary },
       // Kayenta's baseline: fresh predictors of v1's model, started with the canary and given its share.
       ...(baseline ? { baseline: { version: BASELINE_VERSION } } : {}),
+      ...(experiment ? { candidates: experiment.candidates.map((version) => ({ version })) } : {}),
       strategy: {
+        ...(experiment ? { experiment: experimentOf(experiment) } : {}),
         ...(shadow ? { mirror: { percent: 100, duration: '15s' } } : {}),
         steps: [10, 25, 50, 100],
         minStageDuration,

@@ -18,6 +18,7 @@ import {
   type ShadowResult,
 } from './results.js';
 import { routedVersions } from '../../engine/route.js';
+import type { DemoExperiment } from './rollout-spec.js';
 import { ROLLOUT, startStack } from './stack.js';
 import { watchRollout } from './watch.js';
 
@@ -28,7 +29,14 @@ export const SCENARIOS = {
   shadow: 'v2',
   'bad-shadow': 'v3',
   srm: 'v2',
+  abn: 'v2',
+  bandit: 'v2',
 } as const;
+/** The experiments: v1 the control, v2 (better) and v3 (worse) the candidates. */
+const EXPERIMENTS: Partial<Record<ScenarioName, DemoExperiment>> = {
+  abn: { type: 'abn', candidates: ['v3'] },
+  bandit: { type: 'bandit', candidates: ['v3'] },
+};
 /** Scenarios with a shadow (mirror) stage before the canary takes traffic. */
 const SHADOW_SCENARIOS: readonly ScenarioName[] = ['shadow', 'bad-shadow'];
 /**
@@ -59,6 +67,8 @@ export interface ScenarioView {
   canaryWeight: number;
   /** The baseline's share, when the scenario runs one. */
   baselineWeight?: number;
+  /** An experiment's split, each version's weight. */
+  weights?: Record<string, number>;
   reasons: Reason[];
   message: string;
   sent: number;
@@ -94,6 +104,10 @@ export interface ScenarioResult {
   versions: Record<string, { requests: number; share: number; accuracy: number }>;
   /** The last sample-ratio check: its p-value and whether it found a mismatch (null if none was made). */
   srm: { pValue: number | null; detected: boolean } | null;
+  /** The experiment's winner (abn, bandit), or null. */
+  winner: string | null;
+  /** An experiment's split over time: each change, when and why. */
+  weightHistory: { at: string; weights: Record<string, number>; summary: string }[];
 }
 
 export interface ScenarioOptions {
@@ -119,6 +133,7 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
     shadow: shadowStage,
     baseline: options.baseline ?? false,
     ...(scenario === 'srm' ? SRM_FAULT : {}),
+    ...(EXPERIMENTS[scenario] ? { experiment: EXPERIMENTS[scenario] } : {}),
   });
   try {
     const { phase, message } = await watchRollout(stack, scenario, started, options);
@@ -175,6 +190,8 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
       finalWeights: finalWeights(rollout),
       versions: versionShares(table),
       srm: srmOf(rollout),
+      winner: rollout.status?.experiment?.winner ?? null,
+      weightHistory: rollout.status?.weightHistory ?? [],
     };
   } finally {
     await stack.stop();

@@ -24,7 +24,7 @@ import { startPredictor, type PredictorProcess } from '../predictor-process.js';
 import { startPrometheus, type PrometheusProcess } from '../prometheus-process.js';
 import { startRedis } from '../redis-process.js';
 import { LoadGenerator } from './load-generator.js';
-import { BASELINE_VERSION, demoRolloutYaml } from './rollout-spec.js';
+import { BASELINE_VERSION, demoRolloutYaml, type DemoExperiment } from './rollout-spec.js';
 
 export const ROLLOUT = 'price-direction';
 const MODEL = 'price-direction';
@@ -57,6 +57,7 @@ export async function startStack(
     baseline = false,
     divertPercent,
     minStageDuration,
+    experiment,
   }: {
     ratePerSecond?: number;
     shadow?: boolean;
@@ -64,6 +65,8 @@ export async function startStack(
     /** The srm fault: this share of the canary's requests is sent to v1 instead, and counted there. */
     divertPercent?: number;
     minStageDuration?: string;
+    /** An experiment: the candidates besides the canary get predictors and routes too. */
+    experiment?: DemoExperiment;
   } = {},
 ): Promise<DemoStack> {
   const log = createLogger('controller', 'error');
@@ -77,7 +80,12 @@ export async function startStack(
     await mkdir(rolloutsDir);
     await writeFile(
       path.join(rolloutsDir, `${ROLLOUT}.yaml`),
-      demoRolloutYaml(canary, { shadow, baseline, ...(minStageDuration ? { minStageDuration } : {}) }),
+      demoRolloutYaml(canary, {
+        shadow,
+        baseline,
+        ...(minStageDuration ? { minStageDuration } : {}),
+        ...(experiment ? { experiment } : {}),
+      }),
     );
     const repository = path.join(packageRoot(), 'predictor', 'models');
     // The baseline serves v1's model files under its own version name, from a repository of its own.
@@ -92,6 +100,7 @@ export async function startStack(
       v1: [],
       ...(baseline ? { [BASELINE_VERSION]: [] } : {}),
       [canary]: [],
+      ...Object.fromEntries((experiment?.candidates ?? []).map((v) => [v, []])),
     };
     const starting = Object.keys(predictors).flatMap((version) =>
       Array.from({ length: REPLICAS }, async () => {
@@ -117,6 +126,10 @@ export async function startStack(
                 { destination: { host: 'predictor', subset: 'v1' }, weight: 100 },
                 ...(baseline ? [{ destination: { host: 'predictor', subset: BASELINE_VERSION }, weight: 0 }] : []),
                 { destination: { host: 'predictor', subset: canary }, weight: 0 },
+                ...(experiment?.candidates ?? []).map((subset) => ({
+                  destination: { host: 'predictor', subset },
+                  weight: 0,
+                })),
               ],
               retries: { attempts: 2, retryOn: 'connect-failure' },
             },

@@ -29,7 +29,7 @@ export async function watchRollout(
       approvedBy = 'weir-demo (automatic approval)';
       await store.addCommand(ROLLOUT, { type: 'approve', by: approvedBy, at: new Date().toISOString() });
     }
-    const view = `${status.lastStepId}|${message}|${load.stats.sent}`;
+    const view = `${status.lastStepId}|${message}|${load.stats.sent}|${JSON.stringify(status.weights ?? {})}`;
     if (view !== seen)
       options.onView?.({
         scenario,
@@ -38,6 +38,7 @@ export async function watchRollout(
         stage: status.stage,
         canaryWeight: status.canaryWeight,
         ...(status.baselineWeight !== undefined ? { baselineWeight: status.baselineWeight } : {}),
+        ...(status.weights ? { weights: status.weights } : {}),
         reasons: status.analysis,
         message,
         sent: load.stats.sent,
