@@ -228,6 +228,11 @@ const specObject = z.object({
         .optional()
         .describe('shadow stage before the first step'),
       experiment: experiment.optional(),
+      scaleDownDelay: duration
+        .optional()
+        .describe(
+          'blue-green: how long the 100% stage lasts before the rollout is Promoted. The old version gets no traffic but keeps its place in the route, so while its pods still run (weir never scales them), weir abort or a failing guardrail switches all traffic back at once. Default: minStageDuration',
+        ),
       onInconclusive: z
         .enum(['rollback', 'promote', 'pause'])
         .default('rollback')
@@ -459,6 +464,12 @@ function refineExperiment(spec: SpecOutput, ctx: RefinementContext): void {
       'is not supported with strategy.experiment: every candidate is judged against the control (stable) on the same split',
       spec.baseline,
     );
+  if (spec.strategy.scaleDownDelay)
+    issue(
+      ['strategy', 'scaleDownDelay'],
+      'does not apply to an experiment: the winner is promoted when it wins',
+      spec.strategy.scaleDownDelay,
+    );
   if (spec.strategy.mirror)
     issue(
       ['strategy', 'mirror'],
@@ -520,7 +531,7 @@ function refineExperiment(spec: SpecOutput, ctx: RefinementContext): void {
     if (experiment.reward === undefined)
       issue(
         ['strategy', 'experiment', 'reward'],
-        'is missing; a bandit needs a reward: the name of a proportion or mean comparison in analysis.comparisons (such as accuracy)',
+        'a bandit needs a reward: the name of a proportion or mean comparison in analysis.comparisons (such as accuracy)',
         undefined,
       );
     else {

@@ -58,15 +58,25 @@ export function validateModelRollout(doc: unknown): ValidationResult {
   return { rollout: { ...(record as unknown as ModelRollout), spec: parsed.data }, errors };
 }
 
-/** Validates every document in a YAML (or JSON) text. Errors are prefixed with the document number when there are several. */
-export function validateText(text: string): ValidationResult[] {
+/** Validates every document in a YAML (or JSON) text. Errors are prefixed with the document number when there are several. With skipOtherGroups, documents of other API groups (a Deployment beside the rollout) are passed over. */
+export function validateText(text: string, { skipOtherGroups = false } = {}): ValidationResult[] {
   const documents = parseAllDocuments(text);
   if (documents.length === 0) return [{ errors: ['file: no YAML documents'] }];
-  return documents.map((document, index) => {
+  const results: ValidationResult[] = [];
+  documents.forEach((document, index) => {
     const prefix = documents.length > 1 ? `document ${index + 1}: ` : '';
-    if (document.errors.length > 0)
-      return { errors: document.errors.map((e) => `${prefix}YAML: ${e.message.split('\n')[0]}`) };
-    const result = validateModelRollout(document.toJS());
-    return { ...result, errors: result.errors.map((e) => `${prefix}${e}`) };
+    if (document.errors.length > 0) {
+      results.push({ errors: document.errors.map((e) => `${prefix}YAML: ${e.message.split('\n')[0]}`) });
+      return;
+    }
+    const value = document.toJS() as unknown;
+    // A file applied with kubectl may hold other objects too (a Deployment, a DestinationRule): not weir's to judge.
+    const apiVersion = (value as { apiVersion?: unknown } | null)?.apiVersion;
+    if (skipOtherGroups && typeof apiVersion === 'string' && !apiVersion.startsWith(`${API_GROUP}/`)) return;
+    const result = validateModelRollout(value);
+    results.push({ ...result, errors: result.errors.map((e) => `${prefix}${e}`) });
   });
+  if (results.length === 0)
+    return [{ errors: [`file: no ModelRollout document (${documents.length} of other API groups were skipped)`] }];
+  return results;
 }

@@ -72,7 +72,7 @@ program
   .command('validate')
   .argument('<file>', 'YAML or JSON file with one or more ModelRollout documents')
   .description(
-    'check ModelRollout files: silent with exit 0 when valid; otherwise one line per problem naming the field, the bad value and what is allowed, and exit 1',
+    'check ModelRollout files: silent with exit 0 when valid; otherwise one line per problem naming the field, the bad value and what is allowed, and exit 1. Documents of other API groups in the file (a Deployment, a DestinationRule) are passed over',
   )
   .action(async (file: string) => {
     process.exitCode = await runValidate(file);

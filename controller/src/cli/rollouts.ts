@@ -12,6 +12,7 @@ import { contextNamespace, loadKubeConfig } from '../providers/kube/client.js';
 import { KubeRolloutStore } from '../providers/kube/store.js';
 import { whoami } from '../providers/kube/whoami.js';
 import type { RolloutListing, StoredRollout } from '../providers/types.js';
+import { formatNumber } from '../../../shared/format.js';
 import { sleep } from '../../../shared/wait.js';
 import { UsageError } from '../../../shared/errors.js';
 
@@ -99,12 +100,32 @@ function columns(rows: string[][]): string {
     .join('\n');
 }
 
+/** An experiment's split, "v1 34%, v2 33%, v3 33%", or the canary's weight. */
+function weightsText(rollout: StoredRollout['rollout']): string {
+  const s = rollout.status!;
+  if (!s.weights) return `${s.canaryWeight}%`;
+  return Object.entries(s.weights)
+    .map(([v, w]) => `${v} ${w}%`)
+    .join(', ');
+}
+
 function statusText({ rollout, commands }: StoredRollout): string {
   const s = rollout.status!;
+  const experiment = rollout.spec.strategy.experiment;
+  const name = `${rollout.metadata.name}${rollout.metadata.namespace && rollout.metadata.namespace !== 'local' ? ` (namespace ${rollout.metadata.namespace})` : ''}`;
   const lines = [
-    `${rollout.metadata.name}${rollout.metadata.namespace && rollout.metadata.namespace !== 'local' ? ` (namespace ${rollout.metadata.namespace})` : ''}: ${s.phase}, ${rollout.spec.stable.version} → ${rollout.spec.canary.version}, canary ${s.canaryWeight}%${s.mirrorPercent ? ` (mirror ${s.mirrorPercent}%)` : ''}, stage ${s.stage} of ${rollout.spec.strategy.steps.join('/')}`,
+    experiment
+      ? `${name}: ${s.phase}, ${experiment.type === 'abn' ? 'A/B/n experiment' : `bandit (${experiment.algorithm} on ${experiment.reward})`}, control ${rollout.spec.stable.version}, split ${weightsText(rollout)}${s.experiment?.winner ? `, winner ${s.experiment.winner}` : ''}`
+      : `${name}: ${s.phase}, ${rollout.spec.stable.version} → ${rollout.spec.canary.version}, canary ${s.canaryWeight}%${s.mirrorPercent ? ` (mirror ${s.mirrorPercent}%)` : ''}, stage ${s.stage} of ${rollout.spec.strategy.steps.join('/')}`,
     `  started ${age(s.startedAt)} ago, this stage ${age(s.stageStartedAt)} ago, attempt ${s.attempt}`,
   ];
+  for (const arm of s.experiment?.arms ?? [])
+    if (arm.pBest !== undefined)
+      lines.push(
+        `  arm ${arm.version}: weight ${arm.weight}%, mean reward ${formatNumber(arm.mean ?? NaN, 4)} over ${arm.rewards}, P(best) ${formatNumber(arm.pBest, 3)}, estimated regret ${formatNumber(arm.regret ?? 0, 3)}`,
+      );
+  for (const d of s.experiment?.dropped ?? []) lines.push(`  taken out: ${d.version} at ${d.at}: ${d.reason}`);
+  for (const h of s.weightHistory.slice(-5)) lines.push(`  split at ${h.at}: ${h.summary}`);
   if (s.message) lines.push(`  ${s.message}`);
   for (const r of s.analysis.filter((x) => x.kind !== 'gate'))
     lines.push(`  ${r.kind} ${r.metric ?? ''}: ${r.message}`);
@@ -148,9 +169,9 @@ export function registerRolloutCommands(program: Command): void {
           rollouts.label(stored),
           rollout.spec.model,
           rollout.spec.stable.version,
-          rollout.spec.canary.version,
+          [rollout.spec.canary, ...(rollout.spec.candidates ?? [])].map((r) => r.version).join(','),
           s.phase,
-          `${s.canaryWeight}%`,
+          weightsText(rollout),
           age(s.startedAt),
         ]);
       }
@@ -197,7 +218,19 @@ export function registerRolloutCommands(program: Command): void {
     const history = rollout.status!.history;
     if (options.json) return void process.stdout.write(`${JSON.stringify(history)}\n`);
     const rows = [['AT', 'ACTION', 'STAGE', 'WEIGHT', 'BY', 'SUMMARY']];
-    for (const h of history) rows.push([h.at, h.action, String(h.stage), `${h.canaryWeight}%`, h.by ?? '-', h.summary]);
+    for (const h of history)
+      rows.push([
+        h.at,
+        h.action,
+        String(h.stage),
+        h.weights
+          ? Object.entries(h.weights)
+              .map(([v, w]) => `${v}=${w}`)
+              .join(',')
+          : `${h.canaryWeight}%`,
+        h.by ?? '-',
+        h.summary,
+      ]);
     process.stdout.write(`${history.length === 0 ? `${name} has no history yet` : columns(rows)}\n`);
   });
 

@@ -87,7 +87,7 @@ describe('experiment spec (issue 15)', () => {
 
   it('names the field of every bad experiment', () => {
     expect(issues({ ...base, strategy: { experiment: { type: 'bandit' } } })).toContainEqual(
-      expect.stringMatching(/^strategy\.experiment\.reward: is missing; a bandit needs a reward/),
+      expect.stringMatching(/^strategy\.experiment\.reward: a bandit needs a reward/),
     );
     expect(
       issues({ ...base, strategy: { experiment: { type: 'bandit', reward: 'latency' } }, analysis: primary }),

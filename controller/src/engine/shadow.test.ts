@@ -154,3 +154,46 @@ describe('the mirror stage', () => {
     expect(step(spec, mirroring(), enough, T0 + 3 * MIN).statusPatch.message).toContain('labelled pairs 150 of 200');
   });
 });
+
+describe('blue-green (issue 15): verified on mirrored traffic, one switch, then scaleDownDelay', () => {
+  const blueGreen = specWith({
+    strategy: {
+      mirror: { percent: 100, duration: '2m' },
+      steps: [100],
+      minStageDuration: '1m',
+      minSamplesPerStage: 200,
+      maxDuration: '2h',
+      scaleDownDelay: '10m',
+    },
+    analysis: { guardrails: spec.analysis.guardrails, comparisons: spec.analysis.comparisons.slice(1) },
+  });
+  const good = () => paired({ canaryOnly: 30, stableOnly: 30, pairs: 20_000 });
+  const switched = () => {
+    const first = step(blueGreen, emptyStatus(), good(), T0);
+    const d = step(blueGreen, first.statusPatch, good(), T0 + 3 * MIN);
+    expect(d).toMatchObject({ action: 'advance', canaryWeight: 100, mirrorPercent: 0 });
+    return d.statusPatch;
+  };
+
+  test('the switch to 100% happens in one step once the mirror stage passes, and stays un-promoted for scaleDownDelay', () => {
+    const status = switched();
+    const at100 = { samples: { stable: 0, canary: 5000 }, guardrails: [], comparisons: [] };
+    const waiting = step(blueGreen, status, at100, T0 + 8 * MIN);
+    expect(waiting).toMatchObject({ action: 'hold', canaryWeight: 100 });
+    expect(waiting.statusPatch.message).toMatch(/stage time 300s of 600s/);
+    expect(step(blueGreen, waiting.statusPatch, at100, T0 + 14 * MIN)).toMatchObject({ action: 'promote' });
+  });
+
+  test('weir abort inside scaleDownDelay switches every request back to the old version at once', () => {
+    const status = switched();
+    const d = step(
+      blueGreen,
+      status,
+      { samples: { stable: 0, canary: 5000 }, guardrails: [], comparisons: [] },
+      T0 + 5 * MIN,
+      [{ id: 'abort-1', type: 'abort', by: 'oncall@example.com', at: new Date(T0 + 5 * MIN).toISOString() }],
+    );
+    expect(d).toMatchObject({ action: 'rollback', canaryWeight: 0, mirrorPercent: 0 });
+    expect(d.statusPatch.history.at(-1)).toMatchObject({ action: 'rollback', by: 'oncall@example.com' });
+  });
+});

@@ -37,7 +37,7 @@ export function warmupState(warmupMs: number, stageMs: number): { warming: boole
 /** The stages of a rollout: the optional mirror stage, then one per step, each with its weight and minimum duration. */
 export function stagesOf(spec: ModelRolloutSpec): Stage[] {
   const stages: Stage[] = [];
-  const { mirror, steps, minStageDuration } = spec.strategy;
+  const { mirror, steps, minStageDuration, scaleDownDelay } = spec.strategy;
   const warmup = warmupMs(spec);
   // An experiment has one split stage (its weights live in status), then the winner's 100%.
   if (spec.strategy.experiment)
@@ -64,7 +64,8 @@ export function stagesOf(spec: ModelRolloutSpec): Stage[] {
       kind: 'canary',
       weight,
       mirrorPercent: 0,
-      minDurationMs: parseDuration(minStageDuration),
+      // The 100% stage lasts scaleDownDelay when set: the blue-green window for an instant switch back.
+      minDurationMs: parseDuration(weight === 100 && scaleDownDelay ? scaleDownDelay : minStageDuration),
       warmupMs: warmup,
     });
   return stages;
