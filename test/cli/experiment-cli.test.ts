@@ -10,10 +10,11 @@ import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { emptyStatus } from '../../controller/src/api/schema.js';
 import { decide } from '../../controller/src/engine/decide.js';
-import { observe, planQueries, type QueryResult } from '../../controller/src/analysis/observations.js';
+import { observe } from '../../controller/src/analysis/observations.js';
 import { FileRolloutStore } from '../../controller/src/providers/file/store.js';
 import { packageRoot } from '../../shared/paths.js';
 import { runWeir } from '../support/cli.js';
+import { experimentObservations } from '../support/fixtures.js';
 
 const examples = path.join(packageRoot(), 'manifests', 'examples');
 let dir: string;
@@ -78,19 +79,12 @@ describe('experiments in the CLI', () => {
       commands: [],
       now: t0,
     });
-    const results = new Map<string, QueryResult>();
-    const accuracy: Record<string, number> = { v1: 0.55, v2: 0.61, v3: 0.57 };
-    for (const { key } of planQueries(spec, { namespace: 'models', window: '30m' })) {
-      const version = key.slice(key.lastIndexOf('/@') + 2);
-      if (key.startsWith('samples/')) results.set(key, 3000);
-      if (key.startsWith('guardrail/')) results.set(key, 0.001);
-      if (key.startsWith('comparison/accuracy/successes/')) results.set(key, 2000 * accuracy[version]!);
-      if (key.startsWith('comparison/accuracy/trials/')) results.set(key, 2000);
-    }
+    const arm = (accuracy: number) => ({ accuracy, labelled: 2000, requests: 3000 });
+    const observations = experimentObservations(spec, { v1: arm(0.55), v2: arm(0.61), v3: arm(0.57) });
     const second = decide({
       spec,
       status: first.statusPatch,
-      observations: observe(spec, results),
+      observations,
       commands: [],
       now: t0 + 31 * 60_000,
     });

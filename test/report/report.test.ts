@@ -9,6 +9,12 @@ import { collectReport } from '../../controller/src/report/collect.js';
 import { histogramMoments } from '../../controller/src/analysis/impact.js';
 import { renderHtml, renderMarkdown } from '../../controller/src/report/render.js';
 import { reportFormat } from '../../controller/src/report/write.js';
+import { decide } from '../../controller/src/engine/decide.js';
+import { observe } from '../../controller/src/analysis/observations.js';
+import { experimentObservations } from '../support/fixtures.js';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { packageRoot } from '../../shared/paths.js';
 
 function storedRollout() {
   const rollout = validateText(demoRolloutYaml('v2'))[0]!.rollout!;
@@ -118,5 +124,48 @@ describe('weir report without Prometheus', () => {
     expect(() => reportFormat({ format: 'pdf' })).toThrow(
       '--format: "pdf" is not a report format; expected md or html',
     );
+  });
+
+  test('an experiment: each version’s weight over time, P(best) per arm, the arms table, versions taken out', async () => {
+    const { rollout } = validateText(
+      await readFile(path.join(packageRoot(), 'manifests', 'examples', 'price-direction-bandit.yaml'), 'utf8'),
+    )[0]!;
+    const { spec } = rollout!;
+    const t0 = Date.parse('2026-11-24T10:00:00Z');
+    // v3 fails the error-rate guardrail twice and is taken out.
+    const observations = experimentObservations(spec, {
+      v1: { accuracy: 0.55, labelled: 2000, requests: 3000 },
+      v2: { accuracy: 0.61, labelled: 2000, requests: 3000 },
+      v3: { accuracy: 0.57, labelled: 2000, requests: 3000, guardrail: 0.2 },
+    });
+    let status = decide({
+      spec,
+      status: emptyStatus(),
+      observations: observe(spec, new Map()),
+      commands: [],
+      now: t0,
+    }).statusPatch;
+    for (const minutes of [1, 2])
+      status = decide({
+        spec,
+        status,
+        observations,
+        commands: [],
+        now: t0 + minutes * 60_000,
+      }).statusPatch;
+    const data = await collectReport({ ...rollout!, status }, { now: t0 + 3 * 60_000 });
+    const md = renderMarkdown(data);
+    expect(md).toContain('v1 (control) against v2, v3');
+    expect(md).toContain('## Experiment');
+    expect(md).toContain('Bandit (thompson) on the reward accuracy, floor 1% per version');
+    expect(md).toContain("![Each version's weight over time (v1, v2, v3)");
+    expect(md).toMatch(/!\[P\(best\) per version at the last look: v1 [\d.e-]+, v2 (1|0\.9\d*), v3 0\]/);
+    expect(md).toContain('alpha 0.05 (family-wise across 2 comparisons (2 candidates × 1), Holm)');
+    expect(md).toContain('| version | weight | rewards | mean reward | P(best) | estimated regret |');
+    expect(md).toMatch(/\| v1 \| \d+% \| 2000 \| 0\.55 \| [\d.e-]+ \| 120 \|/);
+    expect(md).toContain('- v3 taken out at +120 s: guardrail error-rate failed 2 time(s) in a row');
+    const html = renderHtml(data);
+    expect(html).toContain('data-chart="experiment-weights"');
+    expect(html).toContain('data-chart="experiment-pbest"');
   });
 });

@@ -10,6 +10,12 @@ import {
 } from '../../controller/src/api/schema.js';
 import { parseRouteTable, type RouteTable } from '../../controller/src/local/gateway/routes.js';
 import type { AppliedStep } from '../../controller/src/engine/types.js';
+import {
+  observe,
+  planQueries,
+  type Observations,
+  type QueryResult,
+} from '../../controller/src/analysis/observations.js';
 
 /** The spec as a person writes it (defaults not filled in); `overrides` replace whole top-level fields. */
 export function aSpecInput(overrides: Partial<ModelRolloutSpecInput> = {}): ModelRolloutSpecInput {
@@ -75,4 +81,21 @@ export function anAppliedStep(stepId: string, action: AppliedStep['action']): Ap
     summary: `${action} for the test`,
     consumed: [],
   };
+}
+
+/** Query results for an experiment as planQueries keys them ("…/@v2"), turned into observations: per version, its requests, one guardrail value for every guardrail, and `labelled` predictions at its accuracy. */
+export function experimentObservations(
+  spec: ModelRolloutSpec,
+  arms: Record<string, { accuracy: number; labelled: number; requests: number; guardrail?: number }>,
+): Observations {
+  const results = new Map<string, QueryResult>();
+  for (const { key } of planQueries(spec, { namespace: 'models', window: '30m' })) {
+    const arm = arms[key.slice(key.lastIndexOf('/@') + 2)];
+    if (!arm) continue;
+    if (key.startsWith('samples/')) results.set(key, arm.requests);
+    if (key.startsWith('guardrail/')) results.set(key, arm.guardrail ?? 0.001);
+    if (key.startsWith('comparison/accuracy/successes/')) results.set(key, arm.labelled * arm.accuracy);
+    if (key.startsWith('comparison/accuracy/trials/')) results.set(key, arm.labelled);
+  }
+  return observe(spec, results);
 }

@@ -26,6 +26,7 @@ export function isFinished(phase: Phase): boolean {
 const reason = z.object({
   kind: z.enum(['guardrail', 'comparison', 'sample-ratio', 'gate', 'command', 'business', 'rollout']),
   metric: z.string().optional(),
+  version: z.string().optional().describe('experiments: the version this reason judges (against the control)'),
   verdict: z.string(),
   message: z.string(),
   value: z.number().optional(),

@@ -94,6 +94,26 @@ export class ControllerMetrics {
     '1 while the last sample-ratio check found a mismatch (p below spec.analysis.sampleRatio.threshold)',
     ROLLOUT_LABELS,
   );
+  private readonly experimentWeight = this.gauge(
+    'weir_experiment_weight',
+    "An experiment's split: each version's weight in force, percent",
+    [...ROLLOUT_LABELS, 'version'],
+  );
+  private readonly probabilityBest = this.gauge(
+    'weir_experiment_probability_best',
+    "A bandit arm's posterior probability of having the highest reward, at the last look",
+    [...ROLLOUT_LABELS, 'version'],
+  );
+  private readonly regret = this.gauge(
+    'weir_experiment_estimated_regret',
+    "A bandit arm's estimated regret so far: its rewards × (best mean − its mean)",
+    [...ROLLOUT_LABELS, 'version'],
+  );
+  private readonly candidateEffect = this.gauge(
+    'weir_experiment_comparison_effect',
+    'Candidate − control estimate of each comparison at the last analysis, with its interval (bound="estimate", "lower", "upper")',
+    [...ROLLOUT_LABELS, 'version', 'metric', 'bound'],
+  );
   /** The verdict series each rollout's metrics have now, so a changed verdict replaces the old one. */
   private readonly verdictSeries = new Map<string, client.LabelValues<string>[]>();
 
@@ -147,6 +167,7 @@ export class ControllerMetrics {
     this.ratioMismatch.set(labels, ratio?.detected ? 1 : 0);
     if (ratio?.pValue !== undefined) this.ratioPValue.set(labels, ratio.pValue);
     else this.ratioPValue.remove(labels);
+    this.experimentDecided(labels, decision);
     const judged = decision.reasons.filter((r) => (r.kind === 'guardrail' || r.kind === 'comparison') && r.metric);
     // Only a decision that judged metrics replaces the verdicts (a command-only round judges none).
     if (judged.length === 0) return;
@@ -156,11 +177,33 @@ export class ControllerMetrics {
     this.verdictSeries.set(key, series);
     for (const r of judged) {
       if (r.kind !== 'comparison' || r.effect === undefined || !r.ci) continue;
+      if (r.version) {
+        // An experiment's candidate against the control.
+        const metric = { ...labels, version: r.version, metric: r.metric! };
+        this.candidateEffect.set({ ...metric, bound: 'estimate' }, r.effect);
+        this.candidateEffect.set({ ...metric, bound: 'lower' }, r.ci[0]!);
+        this.candidateEffect.set({ ...metric, bound: 'upper' }, r.ci[1]!);
+        continue;
+      }
       const metric = { ...labels, metric: r.metric! };
       this.effect.set({ ...metric, bound: 'estimate' }, r.effect);
       this.effect.set({ ...metric, bound: 'lower' }, r.ci[0]!);
       this.effect.set({ ...metric, bound: 'upper' }, r.ci[1]!);
       if (r.adjustedPValue !== undefined) this.pValue.set(metric, r.adjustedPValue);
+    }
+  }
+
+  /** An experiment's split, and each bandit arm's P(best) and estimated regret (absent arms' series are removed). */
+  private experimentDecided(labels: ReturnType<typeof labelsOf>, decision: Decision): void {
+    const { weights, experiment } = decision.statusPatch;
+    for (const [version, weight] of Object.entries(weights ?? {}))
+      this.experimentWeight.set({ ...labels, version }, weight);
+    for (const arm of experiment?.arms ?? []) {
+      const series = { ...labels, version: arm.version };
+      if (arm.pBest === undefined) this.probabilityBest.remove(series);
+      else this.probabilityBest.set(series, arm.pBest);
+      if (arm.regret === undefined) this.regret.remove(series);
+      else this.regret.set(series, arm.regret);
     }
   }
 }

@@ -10,6 +10,7 @@ import { evaluateFamily, type ComparisonOutcome } from './comparisons.js';
 import { decide } from './decide.js';
 import { experimentRouteOf, lowersExposure, routeTarget } from './route.js';
 import { checkExperimentSampleRatio } from './sample-ratio.js';
+import { ControllerMetrics } from '../controller/metrics.js';
 import { stagesOf } from './stages.js';
 import type { Command } from './types.js';
 
@@ -339,6 +340,31 @@ describe('bandit (issue 15)', () => {
     expect(d.action).toBe('promote');
     expect(d.statusPatch).toMatchObject({ phase: 'Promoted', weights: { v1: 0, v2: 100, v3: 0 } });
     expect(d.statusPatch.experiment?.winner).toBe('v2');
+  });
+
+  it("exports each version's weight, P(best) and estimated regret", async () => {
+    let d = run(spec, emptyStatus(), {}, T0);
+    d = run(spec, d.statusPatch, rewards({ v1: 2000, v2: 2000, v3: 2000 }, accuracy), T0 + 2 * MIN);
+    const metrics = new ControllerMetrics();
+    const rollout = {
+      apiVersion: 'weir.dev/v1alpha1',
+      kind: 'ModelRollout',
+      metadata: { name: 'pd', namespace: 'ns' },
+      spec,
+    };
+    metrics.decided('ns/pd', rollout, d, true);
+    const text = await metrics.registry.metrics();
+    const labels = (version: string) =>
+      `rollout="ns/pd",rollout_namespace="ns",model="price-direction",version="${version}"`;
+    const value = (name: string, version: string) =>
+      Number(new RegExp(`^${name}\\{${labels(version)}\\} (\\S+)$`, 'm').exec(text)?.[1]);
+    const arms = d.statusPatch.experiment!.arms;
+    for (const arm of arms) {
+      expect(value('weir_experiment_weight', arm.version)).toBe(arm.weight);
+      expect(value('weir_experiment_probability_best', arm.version)).toBeCloseTo(arm.pBest!, 12);
+      expect(value('weir_experiment_estimated_regret', arm.version)).toBeCloseTo(arm.regret!, 9);
+    }
+    expect(value('weir_experiment_estimated_regret', 'v1')).toBeCloseTo(120, 6);
   });
 
   it('restarts the sustain period when the leader falls below the bar', () => {

@@ -131,6 +131,7 @@ export function experimentLook(look: ExperimentLook): ExperimentStep {
       reasons.push({
         kind: 'guardrail',
         metric: guardrail.name,
+        version,
         ...judgement,
         message: `${version}: ${judgement.message.replace(/\bcanary\b/, version)}${judgement.verdict === 'high' || judgement.verdict === 'low' ? ` (failure ${failures[key]} of ${guardrail.failureLimit})` : ''}`,
       });
@@ -180,7 +181,7 @@ export function experimentLook(look: ExperimentLook): ExperimentStep {
     judged.forEach((version, i) => {
       outcomes.set(version, family[i]!);
       for (const outcome of family[i]!) {
-        reasons.push({ ...outcome.reason, message: `${version}: ${outcome.reason.message}` });
+        reasons.push({ ...outcome.reason, version, message: `${version}: ${outcome.reason.message}` });
         if (outcome.state) status.sequential = { ...status.sequential, [`${version}/${outcome.name}`]: outcome.state };
       }
       const harmful = family[i]!.find((o) => o.verdict === 'harmful');

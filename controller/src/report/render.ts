@@ -8,6 +8,7 @@ import { analysisBlocks } from './sections/analysis.js';
 import { businessBlocks } from './sections/business.js';
 import { correlationBlocks } from './sections/correlation.js';
 import { designBlocks } from './sections/design.js';
+import { experimentBlocks } from './sections/experiment.js';
 import { seriesBlocks } from './sections/series.js';
 import { timelineBlocks } from './sections/timeline.js';
 import { esc } from './svg.js';
@@ -24,10 +25,21 @@ export function reportBlocks(data: ReportData): Block[] {
     { kind: 'heading', level: 1, text: `Experiment report: ${name}` },
     {
       kind: 'paragraph',
-      text: `Model ${spec.model}: ${spec.stable.version} (stable) → ${spec.canary.version} (canary). ${status!.startedAt ? `${status!.phase} after ${seconds((data.span.end - data.span.start) * 1000)}, attempt ${status!.attempt}, canary at ${status!.canaryWeight}%` : `${status!.phase}: not started yet`}. Generated ${data.generatedAt} by weir report.`,
+      text: `Model ${spec.model}: ${spec.strategy.experiment ? `${spec.stable.version} (control) against ${[spec.canary, ...(spec.candidates ?? [])].map((r) => r.version).join(', ')}` : `${spec.stable.version} (stable) → ${spec.canary.version} (canary)`}. ${
+        status!.startedAt
+          ? `${status!.phase} after ${seconds((data.span.end - data.span.start) * 1000)}, attempt ${status!.attempt}, ${
+              status!.weights
+                ? `split ${Object.entries(status!.weights)
+                    .map(([v, w]) => `${v} ${w}%`)
+                    .join(', ')}`
+                : `canary at ${status!.canaryWeight}%`
+            }`
+          : `${status!.phase}: not started yet`
+      }. Generated ${data.generatedAt} by weir report.`,
     },
     ...designBlocks(data),
     ...timelineBlocks(data),
+    ...experimentBlocks(data),
     ...analysisBlocks(data),
     ...businessBlocks(data),
     ...seriesBlocks(data),

@@ -15,23 +15,32 @@ export function designBlocks(data: ReportData): Block[] {
   const { analysis, strategy } = spec;
   const [stable, canary] = [spec.stable.version, spec.canary.version];
   const primary = analysis.comparisons.filter((c) => c.role === 'primary');
-  const hypothesis = primary.length
-    ? primary
-        .map((c) => `${canary} has ${c.better} ${c.name} than ${stable}, by at least ${fmt(c.minEffect)}`)
-        .join('; and ')
-    : `${canary} is no worse than ${stable} on every guard and guardrail`;
+  const { experiment } = strategy;
+  const candidates = [spec.canary, ...(spec.candidates ?? [])].map((r) => r.version);
+  const family = analysis.comparisons.length * (experiment ? candidates.length : 1);
+  const hypothesis = experiment
+    ? experiment.type === 'abn'
+      ? `one of ${candidates.join(', ')} has ${primary.map((c) => `${c.better} ${c.name}`).join(' and ')} than the control ${stable}, by at least ${primary.map((c) => fmt(c.minEffect)).join(' and ')}, and is not worse than another candidate`
+      : `the version with the highest ${experiment.reward} among ${[stable, ...candidates].join(', ')} is found while as little traffic as possible goes to worse ones`
+    : primary.length
+      ? primary
+          .map((c) => `${canary} has ${c.better} ${c.name} than ${stable}, by at least ${fmt(c.minEffect)}`)
+          .join('; and ')
+      : `${canary} is no worse than ${stable} on every guard and guardrail`;
   const blocks: Block[] = [
     { kind: 'heading', level: 2, text: 'Design' },
     {
       kind: 'paragraph',
-      text: `Hypothesis: ${hypothesis}. The null hypothesis for each comparison is no difference between ${canary} (canary) and ${stable} (stable).`,
+      text: `Hypothesis: ${hypothesis}. The null hypothesis for each comparison is no difference between ${experiment ? `a candidate and the control ${stable}` : `${canary} (canary) and ${stable} (stable)`}.`,
     },
     {
       kind: 'list',
       items: [
-        `alpha ${analysis.alpha} (family-wise across ${analysis.comparisons.length} comparison${analysis.comparisons.length === 1 ? '' : 's'}${analysis.sequential === 'msprt' ? ', Holm' : ', Bonferroni'}), power ${analysis.power}`,
+        `alpha ${analysis.alpha} (family-wise across ${family} comparison${family === 1 ? '' : 's'}${experiment ? ` (${candidates.length} candidates × ${analysis.comparisons.length})` : ''}${analysis.sequential === 'msprt' ? ', Holm' : ', Bonferroni'}), power ${analysis.power}`,
         `sequential test: ${analysis.sequential === 'msprt' ? 'mSPRT (always-valid p-values: looking at every interval does not inflate alpha)' : `${analysis.sequential} alpha spending over the planned sample size`}`,
-        `analysis every ${analysis.interval}; stages ${strategy.steps.map((s) => `${s}%`).join(' → ')}${strategy.mirror ? ` after ${strategy.mirror.duration} of ${strategy.mirror.percent}% mirrored traffic` : ''}; at least ${strategy.minStageDuration} and ${strategy.minSamplesPerStage} requests per stage; at most ${strategy.maxDuration} in all (then ${strategy.onInconclusive})`,
+        experiment
+          ? `analysis every ${analysis.interval}; ${experiment.type === 'abn' ? 'a fixed split' : `a split re-computed each interval by ${experiment.algorithm}`} over ${[stable, ...candidates].join(', ')} for at least ${strategy.minStageDuration}, then the winner gets 100%; at most ${strategy.maxDuration} in all (then ${strategy.onInconclusive})`
+          : `analysis every ${analysis.interval}; stages ${strategy.steps.map((s) => `${s}%`).join(' → ')}${strategy.mirror ? ` after ${strategy.mirror.duration} of ${strategy.mirror.percent}% mirrored traffic` : ''}; at least ${strategy.minStageDuration} and ${strategy.minSamplesPerStage} requests per stage; at most ${strategy.maxDuration} in all (then ${strategy.onInconclusive})`,
         ...(strategy.approvals.length
           ? [`human approval before ${strategy.approvals.map((w) => `${w}%`).join(', ')} (weir approve)`]
           : []),
@@ -39,7 +48,11 @@ export function designBlocks(data: ReportData): Block[] {
         spec.baseline
           ? `judged against baseline ${spec.baseline.version}: predictors of ${stable}'s model started with the canary and given its share, not the long-running ${stable}`
           : `judged against ${stable} as it runs (no baseline)`,
-        "stage gate: a stage ends only once every comparison's always-valid interval shows the canary not worse than its margin, and each comparison has the evidence its test needs",
+        experiment?.type === 'abn'
+          ? 'winner: a candidate significantly better than the control on every primary comparison, worse on none, and not significantly worse than another candidate; a candidate that trips a guardrail or is found harmful is taken out'
+          : experiment
+            ? `winner: the version whose P(best) holds ${experiment.stopProbability} for ${experiment.sustain}; every version keeps ${experiment.floor}% until then; a candidate that trips a guardrail or is found harmful is taken out`
+            : "stage gate: a stage ends only once every comparison's always-valid interval shows the canary not worse than its margin, and each comparison has the evidence its test needs",
       ],
     },
   ];
@@ -97,6 +110,8 @@ export function designBlocks(data: ReportData): Block[] {
     ]);
   }
   blocks.push({ kind: 'table', header: ['metric', 'role', 'test', 'rule', 'planned n per version', 'basis'], rows });
+  // An experiment has one split stage; its plan is the table above.
+  if (experiment) return blocks;
   const perArm = Math.max(strategy.minSamplesPerStage, ...planned.values());
   const minStage = parseDuration(strategy.minStageDuration) / 1000;
   blocks.push({
