@@ -90,8 +90,8 @@ dashboards: build ## regenerate dashboards/*.json (Grafana) from controller/src/
 alerts: build ## regenerate manifests/monitoring/prometheusrule.yaml from alerts/
 	$(NODE) bin/weir.js generate alerts
 
-sim: build ## simulate rollouts (weir vs baselines) and bandit allocation, JSON report on stdout (RUNS=, BANDIT_RUNS=)
-	@$(NODE) dist/controller/src/sim/run-sim.js $(if $(RUNS),--runs $(RUNS)) $(if $(BANDIT_RUNS),--bandit-runs $(BANDIT_RUNS))
+sim: build ## simulate rollouts (weir vs baselines), bandit allocation and A/B/n experiments, JSON report on stdout (RUNS=, BANDIT_RUNS=, ABN_RUNS=)
+	@$(NODE) dist/controller/src/sim/run-sim.js $(if $(RUNS),--runs $(RUNS)) $(if $(BANDIT_RUNS),--bandit-runs $(BANDIT_RUNS)) $(if $(ABN_RUNS),--abn-runs $(ABN_RUNS))
 
 # kube-apiserver and etcd for the Kubernetes-mode tests: $KUBEBUILDER_ASSETS, or a
 # build cached under ~/.cache/weir (made once from Debian's source, ~5 minutes).

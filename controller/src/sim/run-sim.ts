@@ -13,6 +13,7 @@ import {
   simulateBandit,
   type BanditReport,
 } from './bandit-sim.js';
+import { ABN_SCENARIOS, ABN_SPEC, simulateAbn, type AbnReport } from './abn-sim.js';
 import { RATES, SIM_SPEC, simulateScenario, type Policy, type ScenarioReport } from './simulate.js';
 import { SCENARIOS } from './streams.js';
 
@@ -23,12 +24,14 @@ const program = new Command('weir-sim')
   .option('--runs <n>', 'runs per cell (scenario × rate × policy)', '2000')
   .option('--seed <n>', 'seed of the first run', '1')
   .option('--bandit-runs <n>', 'runs per bandit cell (policy × rate); each computes P(best) every interval', '100')
+  .option('--abn-runs <n>', 'runs per A/B/n cell (scenario × rate), each through decide() over three versions', '2000')
   .parse();
 const {
   runs: runsText,
   seed: seedText,
   banditRuns: banditRunsText,
-} = program.opts<{ runs: string; seed: string; banditRuns: string }>();
+  abnRuns: abnRunsText,
+} = program.opts<{ runs: string; seed: string; banditRuns: string; abnRuns: string }>();
 const runs = Number(runsText);
 const seed = Number(seedText);
 const banditRuns = Number(banditRunsText);
@@ -36,6 +39,8 @@ if (!Number.isInteger(runs) || runs < 1) program.error(`--runs: "${runsText}" is
 if (!Number.isInteger(seed)) program.error(`--seed: "${seedText}" is not a whole number`);
 if (!Number.isInteger(banditRuns) || banditRuns < 1)
   program.error(`--bandit-runs: "${banditRunsText}" is not a whole number >= 1`);
+const abnRuns = Number(abnRunsText);
+if (!Number.isInteger(abnRuns) || abnRuns < 1) program.error(`--abn-runs: "${abnRunsText}" is not a whole number >= 1`);
 
 const policies: Policy[] = ['weir', 'weir-obrien-fleming', 'naive', 'flagger'];
 const results: ScenarioReport[] = [];
@@ -59,6 +64,17 @@ for (const rate of RATES) {
     bandits.push(simulateBandit(name, banditRuns, seed, rate));
     process.stderr.write(
       `[sim] bandit ${rate} req/s, ${name}: ${banditRuns} runs in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+    );
+  }
+}
+
+const abn: AbnReport[] = [];
+for (const rate of RATES) {
+  for (const scenario of ABN_SCENARIOS) {
+    const started = performance.now();
+    abn.push(simulateAbn(scenario, abnRuns, seed, rate));
+    process.stderr.write(
+      `[sim] A/B/n ${rate} req/s, ${scenario.name}: ${abnRuns} runs in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
     );
   }
 }
@@ -148,6 +164,22 @@ for (const rate of RATES) {
   };
 }
 
+for (const rate of RATES) {
+  const equal = abn.find((a) => a.scenario === 'all-equal' && a.rate === rate)!;
+  const bound = alpha + 2 * Math.sqrt((alpha * (1 - alpha)) / abnRuns);
+  targets[`abnFalseWinnerAllEqualAt${rate}`] = {
+    measured: equal.winnerRate,
+    target: `<= ${round(bound)} (alpha + 2 Monte-Carlo s.e.): three equal versions, any winner is false`,
+    met: equal.winnerRate.value <= bound,
+  };
+  const better = abn.find((a) => a.scenario === 'v2-better' && a.rate === rate)!;
+  targets[`abnBetterWinsAt${rate}`] = {
+    measured: { ...better.v2WinnerRate, medianMinutes: better.medianMinutesToWinner },
+    target: `>= 0.95: v2 six points better than the control and v3 wins within maxDuration ${ABN_SPEC.strategy.maxDuration}`,
+    met: better.v2WinnerRate.value >= 0.95,
+  };
+}
+
 process.stdout.write(
   `${JSON.stringify(
     {
@@ -184,6 +216,20 @@ process.stdout.write(
         },
         runsPerCell: banditRuns,
         results: bandits,
+      },
+      abn: {
+        setup: {
+          versions: 'v1 (control), v2 and v3 (candidates) on an even split (34/33/33)',
+          scenarios: ABN_SCENARIOS,
+          correction: 'Holm across candidates × comparisons on the mSPRT always-valid p-values',
+          winnerRule:
+            'better than the control on the primary comparison by minEffect, and not significantly worse than the other candidate',
+          minStageDuration: ABN_SPEC.strategy.minStageDuration,
+          maxDuration: ABN_SPEC.strategy.maxDuration,
+          intervalSeconds: 30,
+        },
+        runsPerCell: abnRuns,
+        results: abn,
       },
       worstFalsePromotionRate: Object.fromEntries(policies.map((p) => [p, falsePromotion(p)])),
       results,

@@ -1,6 +1,7 @@
 // A short simulation: weir's false-promotion rate under peeking stays within
 // alpha plus Monte-Carlo error, while the naive repeated test inflates it.
 import { describe, expect, test } from '@jest/globals';
+import { ABN_SCENARIOS, runAbn, simulateAbn } from './abn-sim.js';
 import { BANDIT_POLICIES, runBandit, simulateBandit } from './bandit-sim.js';
 import { simulateScenario } from './simulate.js';
 import { SCENARIOS } from './streams.js';
@@ -41,5 +42,21 @@ describe('bandit simulation', () => {
 
   test('a run is reproducible from its seed', () => {
     expect(runBandit(BANDIT_POLICIES['ucb1-c2']!, 5, 20)).toEqual(runBandit(BANDIT_POLICIES['ucb1-c2']!, 5, 20));
+  });
+});
+
+describe('A/B/n simulation', () => {
+  test('three equal versions declare no winner in 20 runs at 200 req/s; v2 six points better wins each of 20', () => {
+    const equal = simulateAbn(ABN_SCENARIOS[0], 20, 5, 200);
+    expect(equal.winnerRate.value).toBe(0);
+    const better = simulateAbn(ABN_SCENARIOS[1], 20, 5, 200);
+    expect(better.v2WinnerRate.value).toBe(1);
+    expect(better.medianMinutesToWinner).toBeGreaterThanOrEqual(5); // never before minStageDuration
+  });
+
+  test('a run is reproducible from its seed, and ends rolled back at maxDuration without a winner', () => {
+    const run = runAbn(ABN_SCENARIOS[0].accuracy, 9, 20);
+    expect(run).toEqual(runAbn(ABN_SCENARIOS[0].accuracy, 9, 20));
+    expect(run).toEqual({ outcome: 'rolled-back', minutes: 120 });
   });
 });
