@@ -457,6 +457,67 @@ describe('Kubernetes mode, end to end', () => {
     expect(delays.length).toBeGreaterThanOrEqual(25);
   }, 240_000);
 
+  test('an A/B/n experiment over three versions: the route gets three destinations, the foreign route stays, a leader failover loses no step, v4 is taken out and v2 wins', async () => {
+    const standby = await startController('c3');
+    const doc = parse(demoRolloutYaml('v2', { experiment: { type: 'abn', candidates: ['v4'] } })) as {
+      metadata: Record<string, string>;
+    };
+    doc.metadata = { name: 'abn-experiment', namespace: 'models' };
+    await kube.kubectl(['apply', '-f', '-'], 'admin', stringify(doc));
+    // The split reaches the VirtualService: v1 the control, v2 and v4 the candidates.
+    await waitFor(
+      () => {
+        const w = seen.weights.at(-1)!.weights;
+        return w.v1 === 34 && w.v2 === 33 && w.v4 === 33;
+      },
+      30_000,
+      'the even split in the VirtualService',
+    );
+    await gatewayAt('v4', 33, 10_000);
+    // kill -9 the leader mid-experiment; the standby takes over and goes on from status.
+    const holder = await leaseHolder();
+    const leader = controllers.find((c) => c.id === holder)!;
+    expect(leader).not.toBe(standby);
+    await sleep(3000);
+    await kill9(leader);
+    await waitFor(async () => (await leaseHolder()) === standby.id, LEASE_MS * 3, 'the standby to take the lease');
+    await rolloutReaches('abn-experiment', (s) => s.phase === 'AwaitingApproval', 180_000, 'a winner');
+    expect((await rolloutStatus('abn-experiment')).experiment?.winner).toBe('v2');
+    expect((await cli('alice', 'get', 'rollouts')).stdout).toMatch(
+      /abn-experiment\s+price-direction\s+v1\s+v2,v4\s+AwaitingApproval\s+v1 \d+%, v2 33%, v4 \d+%/,
+    );
+    expect((await cli('alice', 'approve', 'abn-experiment')).code).toBe(0);
+    await rolloutReaches('abn-experiment', (s) => s.phase === 'Promoted', 60_000, 'the promotion');
+    await gatewayAt('v2', 100, 10_000);
+
+    const status = await rolloutStatus('abn-experiment');
+    expect(status.weights).toEqual({ v1: 0, v2: 100, v4: 0 });
+    expect(status.experiment?.dropped.map((d) => d.version)).toEqual(['v4']);
+    expect(status.experiment?.dropped[0]!.reason).toMatch(/latency: harmful/);
+    // Each split once, in order, across the failover; every step once.
+    expect(status.weightHistory.map((h) => h.weights)).toEqual([
+      { v1: 34, v2: 33, v4: 33 },
+      { v1: 67, v2: 33, v4: 0 },
+    ]);
+    expect(status.history.map((h) => h.action)).toEqual(['advance', 'await-approval', 'promote']);
+    expect(status.history.at(-1)!.by).toBe('alice');
+    // As the API server saw the route: the even split, v4 out, then v2 alone; never anything else.
+    const splits = seen.weights
+      .map((w) => `${w.weights.v1 ?? 0}/${w.weights.v2 ?? 0}/${w.weights.v4 ?? 0}`)
+      .filter((w, i, all) => i === 0 || w !== all[i - 1]);
+    expect(splits.slice(splits.indexOf('34/33/33'))).toEqual(['34/33/33', '67/33/0', '0/100/0']);
+    // The person's route is still there, first, untouched.
+    const vs = (await api.getNamespacedCustomObject(VS_REF)) as {
+      spec: { http: { name?: string; route: { destination: { subset?: string }; weight?: number }[] }[] };
+    };
+    expect(vs.spec.http.map((r) => r.name)).toEqual(['beta', 'primary']);
+    expect(vs.spec.http[1]!.route.map((d) => [d.destination.subset, d.weight])).toEqual([
+      ['v1', 0],
+      ['v2', 100],
+      ['v4', 0],
+    ]);
+  }, 300_000);
+
   test('across the whole run: zero non-2xx answers, and the controller was never refused by RBAC', async () => {
     await load.stop();
     expect(load.stats.sent).toBeGreaterThan(5000);
