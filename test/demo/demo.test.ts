@@ -247,4 +247,22 @@ describe('weir demo', () => {
     expect(r.versions.v2.share).toBeGreaterThan(r.versions.v3.share);
     expect(r.durationSeconds).toBeLessThan(300);
   }, 450_000);
+
+  test('blue-green: v2 is scored on mirrored traffic, then takes all traffic in one switch, and v1 stays in the route for scaleDownDelay before Promoted', async () => {
+    const r = await demo('blue-green');
+    expect(r).toMatchObject({ scenario: 'blue-green', phase: 'Promoted', failedRequests: 0, rollbackReason: null });
+    // One switch: from the mirror stage (0%) straight to 100%.
+    expect(r.weightsApplied).toEqual([0, 100]);
+    expect(r.finalWeights).toEqual({ v1: 0, v2: 100 });
+    expect(r.shadow.version).toBe('v2');
+    expect(['better', 'inconclusive']).toContain(r.shadow.verdict);
+    expect(r.answeredBy.v1).toBeGreaterThan(0);
+    expect(r.answeredBy.v2).toBeGreaterThan(0);
+    // The 100% stage lasted scaleDownDelay (10 s) before the promotion.
+    const switched = r.steps.find(
+      (s: { canaryWeight: number; action: string }) => s.canaryWeight === 100 && s.action === 'advance',
+    );
+    const promoted = r.steps.find((s: { action: string }) => s.action === 'promote');
+    expect(promoted.atSeconds - switched.atSeconds).toBeGreaterThanOrEqual(10);
+  }, 450_000);
 });

@@ -159,7 +159,7 @@ export async function runDemo(
     if (json) {
       const { scenario: s, phase, weightsApplied, failedRequests, durationSeconds, rollbackReason } = result;
       process.stdout.write(
-        `${JSON.stringify({ scenario: s, phase, weightsApplied, failedRequests, durationSeconds, rollbackReason, table: result.table, recommendation: result.business?.recommendation ?? null, alertsSent: result.alertsSent, alertsActive: result.alertsActive, report: result.reportPath, answeredBy: result.answeredBy, baseline: result.baseline, finalWeights: result.finalWeights, versions: result.versions, srm: result.srm, winner: result.winner, ...(result.weightHistory.length > 0 ? { weightHistory: result.weightHistory } : {}), ...(result.shadow ? { shadow: result.shadow } : {}) })}\n`,
+        `${JSON.stringify({ scenario: s, phase, weightsApplied, failedRequests, durationSeconds, rollbackReason, table: result.table, recommendation: result.business?.recommendation ?? null, alertsSent: result.alertsSent, alertsActive: result.alertsActive, report: result.reportPath, answeredBy: result.answeredBy, baseline: result.baseline, finalWeights: result.finalWeights, versions: result.versions, srm: result.srm, winner: result.winner, steps: result.steps, ...(result.weightHistory.length > 0 ? { weightHistory: result.weightHistory } : {}), ...(result.shadow ? { shadow: result.shadow } : {}) })}\n`,
       );
     } else process.stdout.write(`${summary(result)}\n`);
     return result;

@@ -10,6 +10,9 @@ import {
 /** Each demo stage's warm-up: its first seconds are not compared. */
 export const DEMO_WARMUP = '5s';
 
+/** How long the blue-green demo keeps v1 ready after the switch, before it is Promoted. */
+export const BLUE_GREEN_SCALE_DOWN_DELAY = '10s';
+
 /** The baseline's version label: its predictors serve v1's model files under this name. */
 export const BASELINE_VERSION = 'v1-baseline';
 
@@ -48,7 +51,15 @@ export function demoRolloutYaml(
     baseline = false,
     minStageDuration = '10s',
     experiment,
-  }: { shadow?: boolean; baseline?: boolean; minStageDuration?: string; experiment?: DemoExperiment } = {},
+    blueGreen = false,
+  }: {
+    shadow?: boolean;
+    baseline?: boolean;
+    minStageDuration?: string;
+    experiment?: DemoExperiment;
+    /** Blue-green: after the shadow stage, one switch to 100%, held for scaleDownDelay before Promoted. */
+    blueGreen?: boolean;
+  } = {},
 ): string {
   const window = '[{{window}}]';
   // In the mirror stage the shadow serves only mirrored copies: its guardrails must see them.
@@ -69,7 +80,7 @@ export function demoRolloutYaml(
       strategy: {
         ...(experiment ? { experiment: experimentOf(experiment) } : {}),
         ...(shadow ? { mirror: { percent: 100, duration: '15s' } } : {}),
-        steps: [10, 25, 50, 100],
+        ...(blueGreen ? { steps: [100], scaleDownDelay: BLUE_GREEN_SCALE_DOWN_DELAY } : { steps: [10, 25, 50, 100] }),
         minStageDuration,
         minSamplesPerStage: 100,
         // The stage gate waits for evidence: a good canary takes 1.5–3 min here, now and then longer.

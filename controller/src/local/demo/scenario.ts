@@ -31,6 +31,7 @@ export const SCENARIOS = {
   srm: 'v2',
   abn: 'v2',
   bandit: 'v2',
+  'blue-green': 'v2',
 } as const;
 /** The experiments: v1 the control, v2 (better) and v3 (worse) the candidates. */
 const EXPERIMENTS: Partial<Record<ScenarioName, DemoExperiment>> = {
@@ -38,7 +39,7 @@ const EXPERIMENTS: Partial<Record<ScenarioName, DemoExperiment>> = {
   bandit: { type: 'bandit', candidates: ['v3'] },
 };
 /** Scenarios with a shadow (mirror) stage before the canary takes traffic. */
-const SHADOW_SCENARIOS: readonly ScenarioName[] = ['shadow', 'bad-shadow'];
+const SHADOW_SCENARIOS: readonly ScenarioName[] = ['shadow', 'bad-shadow', 'blue-green'];
 /**
  * The srm fault: half the requests the route sends to the canary reach v1
  * instead, and are counted there, so at 10% the canary serves 5%. Its stages
@@ -106,6 +107,8 @@ export interface ScenarioResult {
   srm: { pValue: number | null; detected: boolean } | null;
   /** The experiment's winner (abn, bandit), or null. */
   winner: string | null;
+  /** Every step the rollout took: its action, the canary's weight after it, and when (seconds after the rollout started). */
+  steps: { action: string; canaryWeight: number; atSeconds: number }[];
   /** An experiment's split over time: each change, when and why. */
   weightHistory: { at: string; weights: Record<string, number>; summary: string }[];
 }
@@ -134,6 +137,7 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
     baseline: options.baseline ?? false,
     ...(scenario === 'srm' ? SRM_FAULT : {}),
     ...(EXPERIMENTS[scenario] ? { experiment: EXPERIMENTS[scenario] } : {}),
+    blueGreen: scenario === 'blue-green',
   });
   try {
     const { phase, message } = await watchRollout(stack, scenario, started, options);
@@ -191,6 +195,11 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
       versions: versionShares(table),
       srm: srmOf(rollout),
       winner: rollout.status?.experiment?.winner ?? null,
+      steps: (rollout.status?.history ?? []).map((h) => ({
+        action: h.action,
+        canaryWeight: h.canaryWeight,
+        atSeconds: Math.round((Date.parse(h.at) - Date.parse(rollout.status!.startedAt ?? h.at)) / 100) / 10,
+      })),
       weightHistory: rollout.status?.weightHistory ?? [],
     };
   } finally {

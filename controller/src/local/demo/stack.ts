@@ -58,6 +58,7 @@ export async function startStack(
     divertPercent,
     minStageDuration,
     experiment,
+    blueGreen = false,
   }: {
     ratePerSecond?: number;
     shadow?: boolean;
@@ -67,6 +68,8 @@ export async function startStack(
     minStageDuration?: string;
     /** An experiment: the candidates besides the canary get predictors and routes too. */
     experiment?: DemoExperiment;
+    /** Blue-green: the shadow stage, then one switch to 100% (see demoRolloutYaml). */
+    blueGreen?: boolean;
   } = {},
 ): Promise<DemoStack> {
   const log = createLogger('controller', 'error');
@@ -85,6 +88,7 @@ export async function startStack(
         baseline,
         ...(minStageDuration ? { minStageDuration } : {}),
         ...(experiment ? { experiment } : {}),
+        blueGreen,
       }),
     );
     const repository = path.join(packageRoot(), 'predictor', 'models');
