@@ -260,4 +260,56 @@ describe('gateway', () => {
     const after = await request(`${admin}/routes/primary/weights`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(after.body.weights).toEqual({ v1: 100, v2: 0, 'v1-baseline': 0 });
   });
+
+  test('strategy.headerRoute works in local mode: while traffic is split the cohort (a header, or a cookie by regex) goes to the canary, and the route goes at 100% and at a rollback', async () => {
+    gateway.setRoutes(table(100, 0));
+    const router = new GatewayRouter(admin, TOKEN);
+    const cohort = aRollout(
+      'r',
+      {
+        strategy: {
+          headerRoute: { headers: { 'x-cohort': { exact: 'beta' } } },
+        },
+      },
+      'local',
+    );
+    const step = anAppliedStep('a1-s0-progressing', 'advance');
+    await router.setRoutes(cohort, routeTarget(cohort.spec, { canaryWeight: 10, mirrorPercent: 0 }), step);
+    const names = async () =>
+      (await request(`${admin}/routes`, { headers: { authorization: `Bearer ${TOKEN}` } })).body.http.map(
+        (r: { name?: string }) => r.name,
+      );
+    expect(await names()).toEqual(['primary-weir-canary', 'primary']);
+    const beta = await burst(60, { 'x-cohort': 'beta' });
+    expect(new Set(beta.versions)).toEqual(new Set(['v2']));
+    // Everyone else follows the weights (10%): most reach v1.
+    const rest = await burst(200, { 'x-cohort': 'gamma' });
+    expect(rest.versions.filter((v) => v === 'v1').length).toBeGreaterThan(150);
+    // A cookie cohort is a header match on `cookie` with an RE2 regex, as in Istio.
+    const cookie = aRollout(
+      'r',
+      { strategy: { headerRoute: { headers: { cookie: { regex: '^(.*;\\s*)?cohort=beta(;.*)?$' } } } } },
+      'local',
+    );
+    await router.setRoutes(cookie, routeTarget(cookie.spec, { canaryWeight: 25, mirrorPercent: 0 }), step);
+    const fromCookie = await burst(40, { cookie: 'session=abc; cohort=beta' });
+    expect(new Set(fromCookie.versions)).toEqual(new Set(['v2']));
+    // Promoted (100%) or rolled back (0%): the cohort route is gone; only the owned route carries traffic.
+    await router.setRoutes(cookie, routeTarget(cookie.spec, { canaryWeight: 0, mirrorPercent: 0 }), step);
+    expect(await names()).toEqual(['primary']);
+    const back = await burst(40, { cookie: 'session=abc; cohort=beta' });
+    expect(new Set(back.versions)).toEqual(new Set(['v1']));
+    // A bad pattern is refused whole, naming the field; nothing changes.
+    const refused = await request(`${admin}/routes/primary/weights`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      raw: JSON.stringify({
+        weights: { v1: 90, v2: 10 },
+        cohort: { headers: { cookie: { regex: '(' } }, subset: 'v2' },
+      }),
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatch(/^cohort\.headers\.cookie\.regex: "\(" is not an RE2 regular expression/);
+    expect(await names()).toEqual(['primary']);
+  });
 });

@@ -256,7 +256,7 @@ const specObject = z.object({
         })
         .optional()
         .describe(
-          'A/B: during canary stages, requests with these headers all go to the canary (a route "<route>-weir-canary" weir adds before its own and removes at the end)',
+          'A/B cohort: during canary stages, requests with these headers all go to the canary (a route "<route>-weir-canary" weir adds before its own and removes at the end, in the VirtualService or the local gateway); a cookie cohort matches the cookie header with a regex',
         ),
     })
     .default({

@@ -152,7 +152,12 @@ const SUBSET = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 export interface WeightsChange {
   weights: Record<string, number>;
   mirror?: { subset: string; percent: number } | undefined;
+  /** A cohort route: requests whose headers match all go to `subset` (strategy.headerRoute), in a route "<name>-weir-canary" before the owned one. */
+  cohort?: { headers: Record<string, z.output<typeof stringMatch>>; subset: string } | undefined;
 }
+
+/** The name of the cohort route weir adds before the route it owns, as the Istio router names it. */
+export const cohortRouteName = (route: string) => `${route}-weir-canary`;
 
 /**
  * Checks a weights change completely before anything applies: every name is a
@@ -168,7 +173,7 @@ export function parseWeightsChange(
   const example = '{"weights": {"v1": 90, "v2": 10}}';
   if (body === null || typeof body !== 'object' || Array.isArray(body))
     throw new UsageError(`body: expected ${example}`);
-  const { weights, mirror } = body as { weights?: unknown; mirror?: unknown };
+  const { weights, mirror, cohort } = body as { weights?: unknown; mirror?: unknown; cohort?: unknown };
   if (weights === null || typeof weights !== 'object' || Array.isArray(weights))
     throw new UsageError(`weights: expected an object of destination → percentage, such as ${example}`);
   const inRoute = new Set((route?.route ?? []).map((d) => d.destination.subset ?? d.destination.host));
@@ -186,7 +191,9 @@ export function parseWeightsChange(
   }
   const total = Object.values(checked).reduce((a, b) => a + b, 0);
   if (total !== 100) throw new UsageError(`weights: add up to ${total}; they must add up to 100`);
-  if (mirror === undefined || mirror === null) return { weights: { ...checked } };
+  const parsedCohort = parseCohort(cohort, isKnown, knownList);
+  const withCohort = parsedCohort ? { cohort: parsedCohort } : {};
+  if (mirror === undefined || mirror === null) return { weights: { ...checked }, ...withCohort };
   if (typeof mirror !== 'object' || Array.isArray(mirror))
     throw new UsageError('mirror: expected {"subset": "v2", "percent": 10}');
   const { subset, percent } = mirror as { subset?: unknown; percent?: unknown };
@@ -196,7 +203,36 @@ export function parseWeightsChange(
     throw new UsageError(
       `mirror.subset: ${JSON.stringify(subset)} is not a destination this gateway knows; known: ${knownList()}`,
     );
-  return { weights: { ...checked }, ...(percent > 0 ? { mirror: { subset: subset as string, percent } } : {}) };
+  return {
+    weights: { ...checked },
+    ...(percent > 0 ? { mirror: { subset: subset as string, percent } } : {}),
+    ...withCohort,
+  };
+}
+
+/** A weights change's cohort: header matches (each exactly one of exact, prefix, an RE2 regex) and a known destination. */
+function parseCohort(
+  cohort: unknown,
+  isKnown: (name: string) => boolean,
+  knownList: () => string,
+): WeightsChange['cohort'] {
+  if (cohort === undefined || cohort === null) return undefined;
+  const example = '{"headers": {"x-cohort": {"exact": "beta"}}, "subset": "v2"}';
+  if (typeof cohort !== 'object' || Array.isArray(cohort)) throw new UsageError(`cohort: expected ${example}`);
+  const { headers, subset } = cohort as { headers?: unknown; subset?: unknown };
+  if (typeof subset !== 'string' || !isKnown(subset))
+    throw new UsageError(
+      `cohort.subset: ${JSON.stringify(subset)} is not a destination this gateway knows; known: ${knownList()}`,
+    );
+  const parsed = z.record(z.string(), stringMatch).safeParse(headers, { reportInput: true });
+  if (!parsed.success || Object.keys(parsed.data).length === 0)
+    throw new UsageError(
+      parsed.success
+        ? `cohort.headers: empty; expected ${example}`
+        : formatIssues(parsed.error.issues, headers, 'cohort.headers').join('; '),
+    );
+  for (const [name, condition] of Object.entries(parsed.data)) compileMatch(condition, `cohort.headers.${name}`);
+  return { headers: parsed.data, subset };
 }
 
 /** A copy of the table with the named route's weights replaced (and mirroring set), touching nothing else. */
@@ -226,5 +262,14 @@ export function withWeights(table: RouteTable, routeName: string, change: Weight
     delete next.mirror;
     delete next.mirrorPercentage;
   }
-  return { ...table, http: table.http.map((r, i) => (i === index ? next : r)) };
+  // The cohort route sits just before the owned one while there is a cohort, and is gone otherwise.
+  const cohortName = cohortRouteName(routeName);
+  const http = table.http.map((r, i) => (i === index ? next : r)).filter((r) => r.name !== cohortName);
+  if (change.cohort)
+    http.splice(http.indexOf(next), 0, {
+      name: cohortName,
+      match: [{ headers: change.cohort.headers }],
+      route: [{ destination: { host, subset: change.cohort.subset }, weight: 100 }],
+    });
+  return { ...table, http };
 }

@@ -41,11 +41,18 @@ export class GatewayRouter implements TrafficRouter {
   }
 
   async setRoutes(rollout: ModelRollout, target: RouteTarget, step: AppliedStep): Promise<void> {
+    const { spec } = rollout;
+    // strategy.headerRoute's cohort goes to the canary while traffic is split, as the Istio router does it.
+    const headers = spec.strategy.headerRoute?.headers;
+    const canaryWeight = target.weights.find((w) => w.ref === spec.canary)?.weight ?? 0;
+    const cohort =
+      headers && canaryWeight > 0 && canaryWeight < 100 ? { headers, subset: subsetOf(spec.canary) } : undefined;
     await this.call(rollout, {
       method: 'PUT',
       body: JSON.stringify({
         weights: Object.fromEntries(target.weights.map(({ ref, weight }) => [subsetOf(ref), weight])),
         mirror: { subset: subsetOf(target.mirror.ref), percent: target.mirror.percent },
+        ...(cohort ? { cohort } : {}),
         step: boundedStep({ ...step, rollout: identity(rollout) }),
       }),
     });
