@@ -312,4 +312,49 @@ describe('gateway', () => {
     expect(refused.body.error).toMatch(/^cohort\.headers\.cookie\.regex: "\(" is not an RE2 regular expression/);
     expect(await names()).toEqual(['primary']);
   });
+
+  test('sticky assignment in local mode: a user the canary answered keeps the canary across stages, nobody else is held, and a rollback releases everyone', async () => {
+    gateway.setRoutes(table(100, 0));
+    const router = new GatewayRouter(admin, TOKEN);
+    const sticky = aRollout('r', { strategy: { stickiness: { cookie: 'weir-version', maxAge: '1h' } } }, 'local');
+    const step = anAppliedStep('a1-s0-progressing', 'advance');
+    const infer = (cookie?: string) =>
+      fetch(`${url}/v2/models/${MODEL}/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(cookie ? { cookie } : {}) },
+        body: JSON.stringify(body),
+      });
+    await router.setRoutes(sticky, routeTarget(sticky.spec, { canaryWeight: 10, mirrorPercent: 0 }), step);
+    // New users follow the weights; those v2 answered get its cookie, v1's answers set none.
+    const first = await Promise.all(Array.from({ length: 200 }, () => infer()));
+    const byVersion = await Promise.all(
+      first.map(async (r) => ({
+        version: ((await r.json()) as { model_version: string }).model_version,
+        cookie: r.headers.get('set-cookie'),
+      })),
+    );
+    const onV2 = byVersion.filter((r) => r.version === 'v2');
+    expect(onV2.length).toBeGreaterThan(5);
+    expect(onV2.length).toBeLessThan(60);
+    expect(new Set(onV2.map((r) => r.cookie))).toEqual(new Set(['weir-version=v2; Max-Age=3600; Path=/']));
+    expect(byVersion.filter((r) => r.version === 'v1').every((r) => r.cookie === null)).toBe(true);
+    // A stuck user stays on v2 at 10% and after the step to 25%, among other cookies.
+    const stuck = 'theme=dark; weir-version=v2';
+    const versionsFor = async (cookie: string, n: number) =>
+      Promise.all(
+        Array.from(
+          { length: n },
+          async () => ((await (await infer(cookie)).json()) as { model_version: string }).model_version,
+        ),
+      );
+    expect(new Set(await versionsFor(stuck, 40))).toEqual(new Set(['v2']));
+    await router.setRoutes(sticky, routeTarget(sticky.spec, { canaryWeight: 25, mirrorPercent: 0 }), step);
+    expect(new Set(await versionsFor(stuck, 40))).toEqual(new Set(['v2']));
+    // Rolled back: the sticky route is gone, so the cookie no longer holds anyone on v2.
+    await router.setRoutes(sticky, routeTarget(sticky.spec, { canaryWeight: 0, mirrorPercent: 0 }), step);
+    expect(new Set(await versionsFor(stuck, 40))).toEqual(new Set(['v1']));
+    const routesNow = await request(`${admin}/routes`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(routesNow.body.http.map((r: { name?: string }) => r.name)).toEqual(['primary']);
+    expect(routesNow.body.http[0].route.every((d: { headers?: unknown }) => d.headers === undefined)).toBe(true);
+  });
 });

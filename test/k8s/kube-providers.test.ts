@@ -143,6 +143,24 @@ describe('IstioRouter', () => {
     expect(vs.spec.http[1]).not.toHaveProperty('mirror');
   });
 
+  test('sticky assignment: the API server stores the cookie route and the canary response header, and both go at a rollback', async () => {
+    await applyObject(kube, virtualService([primary]));
+    const router = new IstioRouter(kc);
+    const r = rollout('r', { strategy: { stickiness: { cookie: 'weir-version', maxAge: '2h' } } });
+    await router.setRoutes(r, at(r, 25, 0), anAppliedStep('a1-s1-progressing', 'advance'));
+    let vs = (await readVs()) as unknown as { spec: { http: Record<string, any>[] } };
+    expect(vs.spec.http.map((h) => h.name)).toEqual(['primary-weir-sticky-v2', 'primary']);
+    expect(vs.spec.http[0]!.match).toEqual([{ headers: { cookie: { regex: '^(.*;\\s*)?weir-version=v2(;.*)?$' } } }]);
+    expect(vs.spec.http[1]!.route[1]).toMatchObject({
+      weight: 25,
+      headers: { response: { add: { 'Set-Cookie': 'weir-version=v2; Max-Age=7200; Path=/' } } },
+    });
+    await router.setRoutes(r, at(r, 0, 0), anAppliedStep('a1-s1-rolledback', 'rollback'));
+    vs = (await readVs()) as unknown as { spec: { http: Record<string, any>[] } };
+    expect(vs.spec.http.map((h) => h.name)).toEqual(['primary']);
+    expect(vs.spec.http[0]!.route[1]).not.toHaveProperty('headers');
+  });
+
   test('three destinations (stable, baseline, canary): each gets its weight, foreign fields and routes stay, and a fourth destination is set to 0', async () => {
     const foreign = {
       name: 'primary',

@@ -228,6 +228,18 @@ const specObject = z.object({
         .optional()
         .describe('shadow stage before the first step'),
       experiment: experiment.optional(),
+      stickiness: z
+        .object({
+          cookie: z
+            .string()
+            .regex(/^[A-Za-z0-9_-]{1,64}$/, 'is not a cookie name; expected letters, digits, - and _ (at most 64)')
+            .default('weir-version'),
+          maxAge: duration.default('24h').describe('how long a browser keeps the cookie'),
+        })
+        .optional()
+        .describe(
+          "sticky assignment (Flagger's Istio session affinity): while traffic is split, responses from the new version set a cookie, and a route per version sends requests carrying it back to that version, so a user stays on the version first given across stages. The routes go at 100% and at a rollback",
+        ),
       scaleDownDelay: duration
         .optional()
         .describe(

@@ -488,6 +488,16 @@ describe('sample-ratio check (issue 15)', () => {
     const skipped = step(cohort, at10(cohort), withSamples(8800, 1200), T0 + 2 * MIN);
     expect(skipped.reasons.find((r) => r.kind === 'sample-ratio')!.verdict).toBe('not-judged');
     expect(skipped.statusPatch.phase).toBe('Progressing');
+    // Sticky users return to the version first given, so request shares drift from the weights by design.
+    const sticky = specWith({
+      strategy: { ...specWith().strategy, stickiness: { cookie: 'weir-version', maxAge: '1h' } },
+    });
+    const stuck = step(sticky, at10(sticky), withSamples(8000, 2000), T0 + 2 * MIN);
+    expect(stuck.reasons.find((r) => r.kind === 'sample-ratio')).toMatchObject({
+      verdict: 'not-judged',
+      message: expect.stringContaining('strategy.stickiness keeps each user on the version first given'),
+    });
+    expect(stuck.statusPatch.phase).toBe('Progressing');
     const warm = specWith({ analysis: { ...specWith().analysis, warmup: '1m' } });
     expect(
       step(warm, at10(warm), withSamples(8800, 1200), T0 + 30_000).reasons.some((r) => r.kind === 'sample-ratio'),

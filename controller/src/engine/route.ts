@@ -1,5 +1,6 @@
 // The route a status calls for. Level-triggered reconciliation makes the
 // router match this every round, finished rollouts included.
+import { parseDuration } from '../../../shared/duration.js';
 import { isFinished, type ModelRolloutSpec, type RolloutStatus } from '../api/schema.js';
 import type { Stage } from './stages.js';
 
@@ -24,7 +25,36 @@ interface WeightedRef {
 export interface RouteTarget {
   weights: WeightedRef[];
   mirror: { ref: VersionRef; percent: number };
+  /** strategy.stickiness while traffic is split: the new versions a user stays on once a response set its cookie. */
+  sticky?: Stickiness;
 }
+
+/**
+ * Sticky assignment, as Flagger's Istio session affinity does it: a response
+ * from each version in `versions` (new versions with a weight strictly between
+ * 0 and 100) sets the cookie `cookie=<version>`, and a route per version,
+ * before the owned one, sends every request carrying it to that version. At
+ * 100% or a rollback the routes go, so a rolled-back version gets no sticky
+ * user back.
+ */
+export interface Stickiness {
+  cookie: string;
+  maxAgeSeconds: number;
+  versions: VersionRef[];
+}
+
+/** The Set-Cookie value a sticky version's responses carry. */
+export const stickyCookieValue = (sticky: Pick<Stickiness, 'cookie' | 'maxAgeSeconds'>, version: string) =>
+  `${sticky.cookie}=${version}; Max-Age=${sticky.maxAgeSeconds}; Path=/`;
+
+/** RE2 (full match) on the Cookie header for one version's sticky route. */
+export const stickyCookieRegex = (cookie: string, version: string) =>
+  `^(.*;\\s*)?${escapeRegex(cookie)}=${escapeRegex(version)}(;.*)?$`;
+
+/** The name of the route weir adds for users stuck to `version`. */
+export const stickyRouteName = (route: string, version: string) => `${route}-weir-sticky-${version}`;
+
+const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * Promoted: all traffic to the canary; rolled back, failed or not started: none;
@@ -75,19 +105,25 @@ export function routedVersions(spec: ModelRolloutSpec): VersionRef[] {
 
 /** The owned route's weights for `route`: an experiment's split as given; otherwise stable takes what the others leave. */
 export function routeTarget(spec: ModelRolloutSpec, route: Route): RouteTarget {
-  if (route.weights)
-    return {
-      weights: routedVersions(spec).map((ref) => ({ ref, weight: route.weights![ref.version] ?? 0 })),
-      mirror: { ref: spec.canary, percent: 0 },
-    };
   const baseline = spec.baseline ? (route.baselineWeight ?? 0) : 0;
+  const weights = route.weights
+    ? routedVersions(spec).map((ref) => ({ ref, weight: route.weights![ref.version] ?? 0 }))
+    : [
+        { ref: spec.stable, weight: 100 - route.canaryWeight - baseline },
+        ...(spec.baseline ? [{ ref: spec.baseline, weight: baseline }] : []),
+        { ref: spec.canary, weight: route.canaryWeight },
+      ];
+  const { stickiness } = spec.strategy;
+  // Users stick to the new versions while traffic is split (never to stable, nor to a baseline).
+  const versions = weights
+    .filter(({ ref, weight }) => ref !== spec.stable && ref !== spec.baseline && weight > 0 && weight < 100)
+    .map((w) => w.ref);
   return {
-    weights: [
-      { ref: spec.stable, weight: 100 - route.canaryWeight - baseline },
-      ...(spec.baseline ? [{ ref: spec.baseline, weight: baseline }] : []),
-      { ref: spec.canary, weight: route.canaryWeight },
-    ],
-    mirror: { ref: spec.canary, percent: route.mirrorPercent },
+    weights,
+    mirror: { ref: spec.canary, percent: route.weights ? 0 : route.mirrorPercent },
+    ...(stickiness && versions.length > 0
+      ? { sticky: { cookie: stickiness.cookie, maxAgeSeconds: parseDuration(stickiness.maxAge) / 1000, versions } }
+      : {}),
   };
 }
 

@@ -21,9 +21,9 @@ export interface SampleRatioCheck {
  * the reference's (the baseline's equal share, or stable's 100 − weight).
  * Conditional on their sum, two versions' counts are binomial in their weights,
  * so the two are judged alone even when a third version takes traffic. Returns
- * undefined when a count is missing. With strategy.headerRoute the cohort's
- * requests reach the canary outside the weights, so the check says it is not
- * made instead of calling that a mismatch.
+ * undefined when a count is missing. With strategy.headerRoute (or sticky
+ * users, strategy.stickiness) requests reach versions outside the weights, so
+ * the check says it is not made instead of calling that a mismatch.
  */
 export function checkSampleRatio(
   spec: ModelRolloutSpec,
@@ -32,18 +32,7 @@ export function checkSampleRatio(
   samples: Observations['samples'],
 ): SampleRatioCheck | undefined {
   if (samples.stable === undefined || samples.canary === undefined) return undefined;
-  if (spec.strategy.headerRoute)
-    return {
-      detected: false,
-      record: undefined,
-      reason: {
-        kind: 'sample-ratio',
-        metric: 'requests',
-        verdict: 'not-judged',
-        message:
-          'sample ratio: not judged, because strategy.headerRoute sends a cohort to the canary outside the weights (its requests are counted with the rest)',
-      },
-    };
+  if (spec.strategy.headerRoute || spec.strategy.stickiness) return notJudged(spec);
   const versions = [(spec.baseline ?? spec.stable).version, spec.canary.version];
   const weights = [spec.baseline ? canaryWeight : 100 - canaryWeight, canaryWeight];
   // increase() extrapolates, so counts arrive fractional.
@@ -90,6 +79,23 @@ function checkOf(record: SampleRatioRecord, judged: boolean, threshold: number, 
   } satisfies SampleRatioCheck;
 }
 
+/** No check for a rollout whose traffic is not assigned by the weights alone: a cohort route, or sticky users. */
+function notJudged(spec: ModelRolloutSpec): SampleRatioCheck {
+  const why = spec.strategy.headerRoute
+    ? 'strategy.headerRoute sends a cohort to the canary outside the weights'
+    : "strategy.stickiness keeps each user on the version first given, so a version's share of requests drifts from its weight as users return";
+  return {
+    detected: false,
+    record: undefined,
+    reason: {
+      kind: 'sample-ratio',
+      metric: 'requests',
+      verdict: 'not-judged',
+      message: `sample ratio: not judged, because ${why} (its requests are counted with the rest)`,
+    },
+  };
+}
+
 /** After `weir resume`, a new period starts from the counts seen at the mismatch, so it is judged afresh. */
 export function restartSampleRatio(record: SampleRatioRecord | undefined): SampleRatioRecord | undefined {
   if (!record?.detected) return record;
@@ -129,6 +135,7 @@ export function checkExperimentSampleRatio(
 ): SampleRatioCheck | undefined {
   const versions = Object.keys(inForce);
   if (versions.some((v) => samples[v] === undefined)) return undefined;
+  if (spec.strategy.stickiness) return notJudged(spec);
   const counts = versions.map((v) => Math.max(0, Math.round(samples[v]!)));
   const weights = versions.map((v) => inForce[v]!);
   const same = (a: readonly unknown[] | undefined, b: readonly unknown[]) =>

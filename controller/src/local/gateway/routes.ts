@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { parseDuration } from '../../../../shared/duration.js';
 import { formatIssues } from '../../api/validate.js';
 import { UsageError } from '../../../../shared/errors.js';
+import { stickyCookieRegex, stickyCookieValue, stickyRouteName } from '../../engine/route.js';
 
 const stringMatch = z
   .object({ exact: z.string().optional(), prefix: z.string().optional(), regex: z.string().optional() })
@@ -36,7 +37,16 @@ export const httpRouteSchema = z.object({
     .array(z.object({ headers: z.record(z.string(), stringMatch).optional(), uri: stringMatch.optional() }))
     .optional(),
   route: z
-    .array(z.object({ destination, weight: z.number().int().min(0).max(100).optional() }))
+    .array(
+      z.object({
+        destination,
+        weight: z.number().int().min(0).max(100).optional(),
+        // Envoy's response header additions for this destination (weir's sticky cookie uses them).
+        headers: z
+          .object({ response: z.object({ add: z.record(z.string(), z.string()).optional() }).optional() })
+          .optional(),
+      }),
+    )
     .min(1, 'needs at least one destination'),
   mirror: destination.optional(),
   mirrorPercentage: z.object({ value: z.number().min(0).max(100) }).optional(),
@@ -125,15 +135,15 @@ export function selectRoute(table: RouteTable, path: string, headers: Headers): 
   });
 }
 
-/** Weighted choice of a destination; `draw` is uniform in [0, 1). */
-export function pickDestination(route: HttpRoute, draw: number): Destination {
+/** Weighted choice of a route entry (its destination and response headers); `draw` is uniform in [0, 1). */
+export function pickEntry(route: HttpRoute, draw: number): HttpRoute['route'][number] {
   const weights = route.route.map((r) => r.weight ?? (route.route.length === 1 ? 100 : 0));
   let point = draw * 100;
   for (let i = 0; i < route.route.length; i++) {
-    if (point < weights[i]!) return route.route[i]!.destination;
+    if (point < weights[i]!) return route.route[i]!;
     point -= weights[i]!;
   }
-  return route.route.findLast((_, i) => weights[i]! > 0)!.destination;
+  return route.route.findLast((_, i) => weights[i]! > 0)!;
 }
 
 /** The weights of the named route (or the first without matches), by subset: what `weir` reads back. */
@@ -154,6 +164,8 @@ export interface WeightsChange {
   mirror?: { subset: string; percent: number } | undefined;
   /** A cohort route: requests whose headers match all go to `subset` (strategy.headerRoute), in a route "<name>-weir-canary" before the owned one. */
   cohort?: { headers: Record<string, z.output<typeof stringMatch>>; subset: string } | undefined;
+  /** Sticky assignment: each subset's responses set `cookie=<subset>`, and a route per subset sends requests carrying it back (see engine/route.ts). */
+  sticky?: { cookie: string; maxAgeSeconds: number; subsets: string[] } | undefined;
 }
 
 /** The name of the cohort route weir adds before the route it owns, as the Istio router names it. */
@@ -173,7 +185,12 @@ export function parseWeightsChange(
   const example = '{"weights": {"v1": 90, "v2": 10}}';
   if (body === null || typeof body !== 'object' || Array.isArray(body))
     throw new UsageError(`body: expected ${example}`);
-  const { weights, mirror, cohort } = body as { weights?: unknown; mirror?: unknown; cohort?: unknown };
+  const { weights, mirror, cohort, sticky } = body as {
+    weights?: unknown;
+    mirror?: unknown;
+    cohort?: unknown;
+    sticky?: unknown;
+  };
   if (weights === null || typeof weights !== 'object' || Array.isArray(weights))
     throw new UsageError(`weights: expected an object of destination → percentage, such as ${example}`);
   const inRoute = new Set((route?.route ?? []).map((d) => d.destination.subset ?? d.destination.host));
@@ -192,7 +209,11 @@ export function parseWeightsChange(
   const total = Object.values(checked).reduce((a, b) => a + b, 0);
   if (total !== 100) throw new UsageError(`weights: add up to ${total}; they must add up to 100`);
   const parsedCohort = parseCohort(cohort, isKnown, knownList);
-  const withCohort = parsedCohort ? { cohort: parsedCohort } : {};
+  const parsedSticky = parseSticky(sticky, isKnown, knownList);
+  const withCohort = {
+    ...(parsedCohort ? { cohort: parsedCohort } : {}),
+    ...(parsedSticky ? { sticky: parsedSticky } : {}),
+  };
   if (mirror === undefined || mirror === null) return { weights: { ...checked }, ...withCohort };
   if (typeof mirror !== 'object' || Array.isArray(mirror))
     throw new UsageError('mirror: expected {"subset": "v2", "percent": 10}');
@@ -208,6 +229,31 @@ export function parseWeightsChange(
     ...(percent > 0 ? { mirror: { subset: subset as string, percent } } : {}),
     ...withCohort,
   };
+}
+
+/** A weights change's sticky assignment: a cookie name, its max age in seconds, and known subsets. */
+function parseSticky(
+  sticky: unknown,
+  isKnown: (name: string) => boolean,
+  knownList: () => string,
+): WeightsChange['sticky'] {
+  if (sticky === undefined || sticky === null) return undefined;
+  const example = '{"cookie": "weir-version", "maxAgeSeconds": 86400, "subsets": ["v2"]}';
+  if (typeof sticky !== 'object' || Array.isArray(sticky)) throw new UsageError(`sticky: expected ${example}`);
+  const { cookie, maxAgeSeconds, subsets } = sticky as { cookie?: unknown; maxAgeSeconds?: unknown; subsets?: unknown };
+  if (typeof cookie !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(cookie))
+    throw new UsageError(`sticky.cookie: ${JSON.stringify(cookie)} is not a cookie name (letters, digits, - and _)`);
+  if (typeof maxAgeSeconds !== 'number' || !Number.isInteger(maxAgeSeconds) || maxAgeSeconds < 1)
+    throw new UsageError(
+      `sticky.maxAgeSeconds: ${JSON.stringify(maxAgeSeconds)} is not a whole number of seconds >= 1`,
+    );
+  if (!Array.isArray(subsets) || subsets.length === 0) throw new UsageError(`sticky.subsets: expected ${example}`);
+  for (const subset of subsets)
+    if (typeof subset !== 'string' || !isKnown(subset))
+      throw new UsageError(
+        `sticky.subsets: ${JSON.stringify(subset)} is not a destination this gateway knows; known: ${knownList()}`,
+      );
+  return { cookie, maxAgeSeconds, subsets: [...new Set(subsets as string[])] };
 }
 
 /** A weights change's cohort: header matches (each exactly one of exact, prefix, an RE2 regex) and a known destination. */
@@ -248,11 +294,20 @@ export function withWeights(table: RouteTable, routeName: string, change: Weight
   const host = route.route[0]!.destination.host;
   // Destinations the change does not name stay, at 0, as the Istio router keeps them.
   const unnamed = route.route.filter((d) => !Object.hasOwn(change.weights, d.destination.subset ?? d.destination.host));
+  const sticky = change.sticky;
+  const cookieOf = (subset: string) =>
+    sticky?.subsets.includes(subset)
+      ? { headers: { response: { add: { 'set-cookie': stickyCookieValue(sticky, subset) } } } }
+      : {};
   const next: HttpRoute = {
     ...route,
     route: [
-      ...Object.entries(change.weights).map(([subset, weight]) => ({ destination: { host, subset }, weight })),
-      ...unnamed.map((d) => ({ ...d, weight: 0 })),
+      ...Object.entries(change.weights).map(([subset, weight]) => ({
+        destination: { host, subset },
+        weight,
+        ...cookieOf(subset),
+      })),
+      ...unnamed.map(({ headers: _headers, ...d }) => ({ ...d, weight: 0 })),
     ],
   };
   if (change.mirror && change.mirror.percent > 0) {
@@ -262,9 +317,21 @@ export function withWeights(table: RouteTable, routeName: string, change: Weight
     delete next.mirror;
     delete next.mirrorPercentage;
   }
-  // The cohort route sits just before the owned one while there is a cohort, and is gone otherwise.
+  // The cohort and sticky routes sit just before the owned one while asked for, and are gone otherwise.
   const cohortName = cohortRouteName(routeName);
-  const http = table.http.map((r, i) => (i === index ? next : r)).filter((r) => r.name !== cohortName);
+  const stickyPrefix = stickyRouteName(routeName, '');
+  const http = table.http
+    .map((r, i) => (i === index ? next : r))
+    .filter((r) => r.name !== cohortName && !r.name?.startsWith(stickyPrefix));
+  for (const subset of sticky?.subsets ?? []) {
+    const match = { headers: { cookie: { regex: stickyCookieRegex(sticky!.cookie, subset) } } };
+    compileMatch(match.headers.cookie, `sticky.subsets.${subset}`);
+    http.splice(http.indexOf(next), 0, {
+      name: stickyRouteName(routeName, subset),
+      match: [match],
+      route: [{ destination: { host, subset }, weight: 100 }],
+    });
+  }
   if (change.cohort)
     http.splice(http.indexOf(next), 0, {
       name: cohortName,

@@ -17,7 +17,7 @@ import type { Logger } from '../../../../shared/log.js';
 import type { AppliedStep } from '../../engine/types.js';
 import { adminRoutes } from './admin.js';
 import {
-  pickDestination,
+  pickEntry,
   selectRoute,
   weightsOf,
   withWeights,
@@ -163,7 +163,10 @@ export class Gateway {
     const body = await readBody(req, this.options.maxBodyBytes ?? 8 * 1024 * 1024);
     const route = selectRoute(this.table, pathOnly, req.headers);
     if (!route) throw new RequestError(404, `no route matches ${req.method} ${path}`);
-    const destination = this.diverted(pickDestination(route, this.random()));
+    const entry = pickEntry(route, this.random());
+    const destination = this.diverted(entry.destination);
+    // Response headers the route entry adds (weir's sticky cookie), unless a fault diverted the request elsewhere.
+    const added = destination === entry.destination ? (entry.headers?.response?.add ?? {}) : {};
     // As Envoy does: every request carries an x-request-id, the same on its mirrored copy, so the
     // versions that answered one request log their predictions under one id.
     if (typeof req.headers['x-request-id'] !== 'string' || req.headers['x-request-id'] === '')
@@ -186,7 +189,11 @@ export class Gateway {
     res.off('close', onClose);
     const ms = performance.now() - started;
     this.telemetry.record(version, result.status, ms, false);
-    res.writeHead(result.status, { ...passable(result.headers), 'content-length': result.body.length });
+    res.writeHead(result.status, {
+      ...passable(result.headers),
+      ...Object.fromEntries(Object.entries(added).map(([k, v]) => [k.toLowerCase(), v])),
+      'content-length': result.body.length,
+    });
     res.end(result.body);
   }
 

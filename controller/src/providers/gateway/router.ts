@@ -53,6 +53,15 @@ export class GatewayRouter implements TrafficRouter {
         weights: Object.fromEntries(target.weights.map(({ ref, weight }) => [subsetOf(ref), weight])),
         mirror: { subset: subsetOf(target.mirror.ref), percent: target.mirror.percent },
         ...(cohort ? { cohort } : {}),
+        ...(target.sticky
+          ? {
+              sticky: {
+                cookie: target.sticky.cookie,
+                maxAgeSeconds: target.sticky.maxAgeSeconds,
+                subsets: target.sticky.versions.map(subsetOf),
+              },
+            }
+          : {}),
         step: boundedStep({ ...step, rollout: identity(rollout) }),
       }),
     });

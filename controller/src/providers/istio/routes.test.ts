@@ -147,6 +147,37 @@ describe('rewriteRoutes', () => {
     expect(rewrite(during, s, 'models/predictor', 100, 0).map((r) => r.name)).toEqual(['beta', 'primary']);
   });
 
+  test('sticky assignment: the canary sets its cookie, a cookie route sends its users back, both go at 0 and 100; foreign headers stay', () => {
+    const s = spec({ strategy: { stickiness: { cookie: 'weir-version', maxAge: '1h' } } });
+    const during = rewrite(routes(), s, 'models/predictor', 10, 0);
+    expect(during.map((r) => r.name)).toEqual(['beta', 'primary-weir-sticky-v2', 'primary']);
+    expect(during[1]).toEqual({
+      name: 'primary-weir-sticky-v2',
+      match: [{ headers: { cookie: { regex: '^(.*;\\s*)?weir-version=v2(;.*)?$' } } }],
+      route: [{ destination: { host: 'predictor', subset: 'v2' }, weight: 100 }],
+    });
+    const owned = during[2]!.route!;
+    expect(owned[1]).toEqual({
+      destination: { host: 'predictor', subset: 'v2' },
+      weight: 10,
+      headers: { response: { add: { 'Set-Cookie': 'weir-version=v2; Max-Age=3600; Path=/' } } },
+    });
+    // Stable's own request header stays, and stable sets no cookie: only the new version's users stick.
+    expect(owned[0]!.headers).toEqual({ request: { set: { 'x-weir': 'stable' } } });
+    // The regex is RE2 and matches the cookie among others, not a longer name or value.
+    const regex = new RegExp(
+      (during[1]!.match as { headers: { cookie: { regex: string } } }[])[0]!.headers.cookie.regex,
+    );
+    expect(['weir-version=v2', 'a=1; weir-version=v2', 'weir-version=v2; b=2'].every((c) => regex.test(c))).toBe(true);
+    expect(['weir-version=v21', 'xweir-version=v2', 'weir-version=v1'].some((c) => regex.test(c))).toBe(false);
+    // Rolled back or promoted: the route and the cookie go, so nobody is held on a rolled-back version.
+    for (const weight of [0, 100]) {
+      const after = rewrite(during, s, 'models/predictor', weight, 0);
+      expect(after.map((r) => r.name)).toEqual(['beta', 'primary']);
+      expect(after[1]!.route![1]).not.toHaveProperty('headers');
+    }
+  });
+
   test('a missing route or stable destination is a RouteConfigError naming it', () => {
     const missingRoute = () =>
       rewrite([{ name: 'other', route: [{ destination: { host: 'x' } }] }], spec(), 'models/predictor', 10, 0);

@@ -5,7 +5,13 @@
 // weir does not own (timeouts, retries, CORS, matches...), is copied as it is.
 import type { ModelRolloutSpec } from '../../api/schema.js';
 import { boundedStep, parseAppliedStep } from '../../engine/applied-step.js';
-import { routedVersions, type RouteTarget } from '../../engine/route.js';
+import {
+  routedVersions,
+  stickyCookieRegex,
+  stickyCookieValue,
+  stickyRouteName,
+  type RouteTarget,
+} from '../../engine/route.js';
 import type { AppliedStep } from '../../engine/types.js';
 import { RouteConfigError } from '../types.js';
 
@@ -157,8 +163,19 @@ export function rewriteRoutes(
     delete next.mirror;
     delete next.mirrorPercentage;
   }
+  setStickyCookies(next, target);
   const headerName = headerRouteName(spec);
-  const rest = http.filter((r) => r.name !== headerName).map((r) => (r === owned ? next : r));
+  const stickyPrefix = stickyRouteName(spec.virtualService.route, '');
+  const rest = http
+    .filter((r) => r.name !== headerName && !r.name?.startsWith(stickyPrefix))
+    .map((r) => (r === owned ? next : r));
+  // Users stuck to a version by its cookie go to it, before the weighted route (and after a cohort).
+  for (const ref of target.sticky?.versions ?? [])
+    rest.splice(rest.indexOf(next), 0, {
+      name: stickyRouteName(spec.virtualService.route, ref.version),
+      match: [{ headers: { cookie: { regex: stickyCookieRegex(target.sticky!.cookie, ref.version) } } }],
+      route: [{ destination: destinationFor(owned, ref, spec.stable), weight: 100 }],
+    });
   const headers = spec.strategy.headerRoute?.headers;
   const canaryWeight = target.weights.find((w) => w.ref === spec.canary)?.weight ?? 0;
   if (headers && canaryWeight > 0 && canaryWeight < 100) {
@@ -170,6 +187,31 @@ export function rewriteRoutes(
     rest.splice(rest.indexOf(next), 0, headerRoute);
   }
   return rest;
+}
+
+/** weir's own Set-Cookie on a destination: `name=value; Max-Age=N; Path=/`, as stickyCookieValue writes it. */
+const WEIR_COOKIE = /^[A-Za-z0-9_-]{1,64}=[^;]+; Max-Age=\d+; Path=\/$/;
+
+/**
+ * The owned route's destinations with sticky cookies as `target` calls for: a
+ * sticky version's responses set its cookie (Envoy's response header add on
+ * the route destination); any other destination loses a cookie weir set before.
+ */
+function setStickyCookies(route: IstioHttpRoute, target: RouteTarget): void {
+  for (const entry of route.route ?? []) {
+    const sticky = target.sticky?.versions.find((ref) => isDestinationOf(entry.destination, ref));
+    const headers = (entry.headers ?? {}) as { response?: { add?: Record<string, string>; [k: string]: unknown } };
+    const add = { ...headers.response?.add };
+    if (sticky) add['Set-Cookie'] = stickyCookieValue(target.sticky!, sticky.version);
+    else if (WEIR_COOKIE.test(add['Set-Cookie'] ?? '')) delete add['Set-Cookie'];
+    else continue;
+    const response = { ...headers.response, add };
+    if (Object.keys(add).length === 0) delete (response as { add?: unknown }).add;
+    const next = { ...headers, response };
+    if (Object.keys(response).length === 0) delete (next as { response?: unknown }).response;
+    if (Object.keys(next).length === 0) delete entry.headers;
+    else entry.headers = next;
+  }
 }
 
 /** Hosts and subsets the rollout sends traffic to, to check against DestinationRules. */
