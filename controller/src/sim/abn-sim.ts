@@ -121,7 +121,7 @@ export function simulateAbn(
   const results = Array.from({ length: runs }, (_, i) => runAbn(scenario.accuracy, seed * 7_000_003 + i, rate));
   const rateOf = (hit: (r: AbnRun) => boolean) => {
     const p = results.filter(hit).length / runs;
-    return { value: p, monteCarloSe: Math.sqrt((p * (1 - p)) / runs) };
+    return { value: p, monteCarloSe: Math.round(Math.sqrt((p * (1 - p)) / runs) * 1e4) / 1e4 };
   };
   return {
     scenario: scenario.name,
