@@ -384,6 +384,22 @@ export const specSchema = specObject.superRefine((spec, ctx) => {
     });
   }
   refineExperiment(spec, ctx);
+  if (spec.strategy.stickiness) {
+    // The version goes into a cookie and a header regex: only a Kubernetes label value is safe there.
+    const refs: [string | number, { version: string }][] = [
+      ['canary', spec.canary],
+      ...(spec.candidates ?? []).map((ref, i): [number, { version: string }] => [i, ref]),
+    ];
+    for (const [where, ref] of refs)
+      if (!/^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/.test(ref.version))
+        ctx.addIssue({
+          code: 'custom',
+          path: typeof where === 'number' ? ['candidates', where, 'version'] : [where, 'version'],
+          message:
+            'is not a label value (letters, digits, ".", "-", "_", at most 63, starting and ending with a letter or digit); with strategy.stickiness it is written into a cookie',
+          input: ref.version,
+        });
+  }
   if (spec.strategy.steps.length === 1 && !spec.strategy.mirror && !spec.strategy.experiment)
     ctx.addIssue({
       code: 'custom',

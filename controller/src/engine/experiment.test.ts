@@ -132,6 +132,14 @@ describe('experiment spec (issue 15)', () => {
     expect(
       issues({ ...base, strategy: { experiment: { type: 'abn' }, approvals: [50] }, analysis: primary }),
     ).toContainEqual(expect.stringMatching(/^strategy\.approvals: may only hold 100 in an experiment/));
+    // A sticky version is written into a cookie: it must be a label value, so nothing can be injected.
+    expect(
+      issues({
+        ...aSpecInput(),
+        canary: { version: 'v2; Path=/evil' },
+        strategy: { stickiness: { cookie: 'weir-version' } },
+      }),
+    ).toContainEqual(expect.stringMatching(/^canary\.version: is not a label value .*written into a cookie$/));
   });
 
   it('takes a valid A/B/n and a valid bandit, each as one split stage and the winner at 100%', () => {
