@@ -165,6 +165,11 @@ export const statusSchema = z.object({
         ),
       detected: z.boolean().describe('p below spec.analysis.sampleRatio.threshold'),
       counts: z.array(z.number()).describe("the stage window's counts at the last check"),
+      changedAt: timestamp
+        .optional()
+        .describe(
+          'experiments: when the split last moved by more than 5 points; its requests are judged once it has held for max(3 intervals, 30 s)',
+        ),
       since: z
         .array(z.number())
         .optional()

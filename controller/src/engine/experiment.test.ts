@@ -273,16 +273,21 @@ describe('A/B/n (issue 15)', () => {
     );
   });
 
-  it('a sample-ratio mismatch over three versions pauses the experiment', () => {
+  it('a sample-ratio mismatch over three versions pauses the experiment, once the split has settled', () => {
     const status = run(spec, emptyStatus(), {}, T0).statusPatch;
-    // The first look opens the period; the second judges what came since.
-    const first = run(spec, status, { v1: { samples: 1000 }, v2: { samples: 1000 }, v3: { samples: 1000 } }, T0 + MIN);
-    const d = run(
-      spec,
-      first.statusPatch,
-      { v1: { samples: 5000 }, v2: { samples: 3000 }, v3: { samples: 5000 } },
-      T0 + 2 * MIN,
-    );
+    const samples = (v1: number, v2: number, v3: number) => ({
+      v1: { samples: v1 },
+      v2: { samples: v2 },
+      v3: { samples: v3 },
+    });
+    // The first look sees the split for the first time: it settles for max(3 × 30 s, 30 s) = 90 s, whatever the counts.
+    const first = run(spec, status, samples(1000, 400, 1000), T0 + MIN);
+    expect(first.reasons.find((r) => r.kind === 'sample-ratio')).toMatchObject({ verdict: 'settling' });
+    expect(first.action).toBe('hold');
+    // The first settled look opens the period; the next judges what came since.
+    const opened = run(spec, first.statusPatch, samples(2000, 1000, 2000), T0 + 3 * MIN);
+    expect(opened.statusPatch.sampleRatio).toMatchObject({ since: [2000, 1000, 2000], observed: [0, 0, 0] });
+    const d = run(spec, opened.statusPatch, samples(6000, 3000, 6000), T0 + 4 * MIN);
     expect(d.action).toBe('pause');
     expect(d.statusPatch.sampleRatio).toMatchObject({
       versions: ['v1', 'v2', 'v3'],
@@ -432,31 +437,50 @@ describe('experiment plumbing (issue 15)', () => {
     expect(v3!.reason.adjustedPValue).toBeGreaterThan(raw[1]!);
   });
 
-  it("a bandit's sample-ratio check sums steady periods and leaves out a look whose split changed", () => {
+  it("a bandit's sample-ratio check sums settled periods and leaves out the requests just after a split moved", () => {
     const spec = experimentSpec({ type: 'bandit', reward: 'accuracy' });
+    const check = (
+      previous: ReturnType<typeof checkExperimentSampleRatio>,
+      weights: Record<string, number>,
+      counts: number[],
+      minutes: number,
+    ) =>
+      checkExperimentSampleRatio(
+        spec,
+        previous?.record,
+        weights,
+        { v1: counts[0], v2: counts[1], v3: counts[2] },
+        T0 + minutes * MIN,
+      )!;
     const even = { v1: 34, v2: 33, v3: 33 };
-    const first = checkExperimentSampleRatio(spec, undefined, even, { v1: 340, v2: 330, v3: 330 })!;
-    expect(first.record?.observed).toEqual([0, 0, 0]);
-    const second = checkExperimentSampleRatio(spec, first.record, even, { v1: 680, v2: 660, v3: 660 })!;
+    // Settling (90 s from the first look), then the baseline, then judged.
+    const first = check(undefined, even, [340, 330, 330], 0);
+    expect(first.reason.verdict).toBe('settling');
+    const baseline = check(first, even, [680, 660, 660], 2);
+    expect(baseline.record).toMatchObject({ since: [680, 660, 660], observed: [0, 0, 0] });
+    const second = check(baseline, even, [1020, 990, 990], 3);
     expect(second.record?.observed).toEqual([340, 330, 330]);
     expect(second.record?.expected).toEqual([340, 330, 330]);
-    // The split moved: the look is left out, the sums carry over, the counts move on.
+    // The split moved by 47 points: the period ends, and the new split settles before it counts.
     const moved = { v1: 10, v2: 80, v3: 10 };
-    const third = checkExperimentSampleRatio(spec, second.record, moved, { v1: 800, v2: 1500, v3: 800 })!;
-    expect(third.record?.observed).toEqual([340, 330, 330]);
-    const fourth = checkExperimentSampleRatio(spec, third.record, moved, { v1: 900, v2: 2300, v3: 900 })!;
-    expect(fourth.record?.observed).toEqual([440, 1130, 430]);
-    expect(fourth.record?.expected).toEqual([440, 1130, 430]);
+    const third = check(second, moved, [1200, 1800, 1200], 4);
+    expect(third.reason.verdict).toBe('settling');
+    expect(third.record?.changedAt).toBe(new Date(T0 + 4 * MIN).toISOString());
+    const opened = check(third, moved, [1300, 2600, 1300], 6);
+    expect(opened.record).toMatchObject({ since: [1300, 2600, 1300], observed: [0, 0, 0] });
+    const fourth = check(opened, moved, [1400, 3400, 1400], 7);
+    expect(fourth.record?.observed).toEqual([100, 800, 100]);
+    expect(fourth.record?.expected).toEqual([100, 800, 100]);
     expect(fourth.record?.test).toBe('chi-squared');
     expect(fourth.detected).toBe(false);
-    // A split that moved by at most SETTLED_POINTS counts: its requests under the split in force.
+    // A move of at most SETTLED_POINTS stays in the period: its requests count under the split in force.
     const nudge = { v1: 9, v2: 82, v3: 9 };
-    const nudged = checkExperimentSampleRatio(spec, fourth.record, nudge, { v1: 1000, v2: 3100, v3: 1000 })!;
-    expect(nudged.record?.observed).toEqual([540, 1930, 530]);
-    expect(nudged.record?.expected).toEqual([530, 1950, 520]);
-    // v1 served at four times its share in a steady period: a mismatch.
-    const fifth = checkExperimentSampleRatio(spec, nudged.record, nudge, { v1: 1400, v2: 3900, v3: 1100 })!;
-    expect(fifth.record?.observed).toEqual([940, 2730, 630]);
+    const nudged = check(fourth, nudge, [1500, 4200, 1500], 8);
+    expect(nudged.record?.observed).toEqual([200, 1600, 200]);
+    expect(nudged.record?.expected).toEqual([190, 1620, 190]);
+    // v1 served at four times its share in a settled period: a mismatch.
+    const fifth = check(nudged, nudge, [1900, 5000, 1600], 9);
+    expect(fifth.record?.observed).toEqual([600, 2400, 300]);
     expect(fifth.detected).toBe(true);
   });
 });

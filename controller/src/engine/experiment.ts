@@ -144,7 +144,7 @@ export function experimentLook(look: ExperimentLook): ExperimentStep {
   // Sample ratio: the requests each version served against the split in force.
   const ratio = warming
     ? undefined
-    : checkExperimentSampleRatio(spec, status.sampleRatio, inForce, look.observations.experiment?.samples ?? {});
+    : checkExperimentSampleRatio(spec, status.sampleRatio, inForce, look.observations.experiment?.samples ?? {}, now);
   if (ratio) {
     if (ratio.record) status.sampleRatio = ratio.record;
     reasons.push(ratio.reason);

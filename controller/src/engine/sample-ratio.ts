@@ -1,6 +1,7 @@
 // The sample-ratio check of a split stage: the requests the reference version
 // (stable, or the baseline) and the canary served in the stage window, against
 // the weights the route gave them. PURE, like the rest of the engine.
+import { parseDuration } from '../../../shared/duration.js';
 import { formatNumber } from '../../../shared/format.js';
 import type { ModelRolloutSpec, Reason, RolloutStatus } from '../api/schema.js';
 import type { Observations } from '../analysis/observations.js';
@@ -112,26 +113,34 @@ export function describeSampleRatio(record: SampleRatioRecord, threshold: number
   return `sample ratio: ${split} (expected ${expected.map((e) => Math.round(e)).join('/')}): ${test} p = ${formatNumber(pValue)}${record.detected ? ` < ${threshold}: traffic does not follow the weights, so comparisons of these versions cannot be trusted` : ''}`;
 }
 
-/** The most a split may move between looks (total variation, in points) for its look to count. */
+/** The most a split may move between looks (total variation, in points) and still count as the same split. */
 export const SETTLED_POINTS = 5;
 
+/** How long after a split changes its requests are left out: the route, the scrapes and increase() all lag. */
+export function settleMs(spec: ModelRolloutSpec): number {
+  return Math.max(3 * parseDuration(spec.analysis.interval), 30_000);
+}
+
 /**
- * An experiment's sample-ratio check over every version in play. The window's
- * counts grow look by look; each look's new requests were served under the
- * split in force since the last look, so they are added to the observed
- * counts and their expectation under that split to the expected ones, and one
- * χ² goodness of fit judges the sums (GrowthBook's multi-period SRM for
- * bandits). A look whose split moved by more than SETTLED_POINTS from the
- * previous look's is left out: the route and Prometheus's scrapes lag the
- * decision, so some of its requests were served under the old split. A fixed split (A/B/n) is one period, judged
- * by the spec's test; a bandit's moving split is judged by χ², since the
- * sequential test assumes one split per period.
+ * An experiment's sample-ratio check over every version in play, in periods.
+ * - A period starts once the split has held (moved by at most SETTLED_POINTS)
+ *   for settleMs: the route, Prometheus's scrapes and increase()'s windows all
+ *   lag a change, so requests served under the old split would otherwise be
+ *   counted under the new one. The counts at that look are its baseline.
+ * - Each later look's new requests were served under the split in force since
+ *   the look before, so they are added to the observed counts, and their
+ *   expectation under that split to the expected ones. One χ² goodness of fit
+ *   judges the sums (GrowthBook's multi-period SRM for bandits).
+ * - A move of more than SETTLED_POINTS ends the period.
+ * A fixed split (A/B/n) is judged by the spec's test; a bandit's moving split
+ * by χ², since the sequential test assumes one split per period.
  */
 export function checkExperimentSampleRatio(
   spec: ModelRolloutSpec,
   previous: SampleRatioRecord | undefined,
   inForce: Record<string, number>,
   samples: Record<string, number | undefined>,
+  now: number,
 ): SampleRatioCheck | undefined {
   const versions = Object.keys(inForce);
   if (versions.some((v) => samples[v] === undefined)) return undefined;
@@ -140,30 +149,44 @@ export function checkExperimentSampleRatio(
   const weights = versions.map((v) => inForce[v]!);
   const same = (a: readonly unknown[] | undefined, b: readonly unknown[]) =>
     a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
-  const continuing = previous && same(previous.versions, versions);
-  // Steady: the split in force over this period moved by at most SETTLED_POINTS since the last one.
+  const continuing = previous !== undefined && same(previous.versions, versions);
   const moved = continuing ? weights.reduce((sum, w, i) => sum + Math.abs(w - (previous.weights[i] ?? 0)), 0) / 2 : 100;
-  const steady = continuing && moved <= SETTLED_POINTS;
+  const changedAt =
+    moved > SETTLED_POINTS ? new Date(now).toISOString() : (previous?.changedAt ?? new Date(now).toISOString());
+  const settledAt = Date.parse(changedAt) + settleMs(spec);
   const { threshold } = spec.analysis.sampleRatio;
   const bandit = spec.strategy.experiment?.type === 'bandit';
   const test = bandit ? 'chi-squared' : spec.analysis.sampleRatio.test;
-  // The counts before this look (or, for a new split or a new set of versions, the start of a period).
-  const before = continuing ? previous.counts : undefined;
-  let observed = steady || (bandit && continuing) ? [...previous.observed] : versions.map(() => 0);
-  let expected = steady || (bandit && continuing) ? [...previous.expected] : versions.map(() => 0);
-  if (observed.length !== versions.length || expected.length !== versions.length) {
-    observed = versions.map(() => 0);
-    expected = versions.map(() => 0);
+  const zeros = versions.map(() => 0);
+  const base = { test, versions, weights, counts, changedAt, detected: false };
+  if (now < settledAt) {
+    const record: SampleRatioRecord = { ...base, observed: zeros, expected: zeros };
+    return {
+      detected: false,
+      record,
+      reason: {
+        kind: 'sample-ratio',
+        metric: 'requests',
+        verdict: 'settling',
+        message: `sample ratio: the split ${weights.join('/')} took effect at ${changedAt}; judged from ${new Date(settledAt).toISOString()} on, once the route and the scrapes have caught up`,
+        threshold,
+      },
+    };
   }
-  if (steady && before) {
-    const delta = counts.map((c, i) => Math.max(0, c - (before[i] ?? 0)));
-    const total = delta.reduce((a, b) => a + b, 0);
-    const weightSum = weights.reduce((a, b) => a + b, 0);
-    delta.forEach((d, i) => {
-      observed[i]! += d;
-      expected[i]! += weightSum > 0 ? (total * weights[i]!) / weightSum : 0;
-    });
+  if (previous?.since === undefined || moved > SETTLED_POINTS) {
+    // The first settled look: its counts are the baseline of the period.
+    const record: SampleRatioRecord = { ...base, observed: zeros, expected: zeros, since: counts };
+    return checkOf(record, false, threshold);
   }
+  const observed = previous.observed.length === versions.length ? [...previous.observed] : [...zeros];
+  const expected = previous.expected.length === versions.length ? [...previous.expected] : [...zeros];
+  const delta = counts.map((c, i) => Math.max(0, c - (previous.counts[i] ?? 0)));
+  const total = delta.reduce((a, b) => a + b, 0);
+  const weightSum = weights.reduce((a, b) => a + b, 0);
+  delta.forEach((d, i) => {
+    observed[i]! += d;
+    expected[i]! += weightSum > 0 ? (total * weights[i]!) / weightSum : 0;
+  });
   const result = sampleRatioMismatch([{ counts: observed, weights: expected }]);
   // The sequential test holds for one fixed split: an A/B/n's, between its drops.
   const live = versions.map((_, i) => i).filter((i) => weights[i]! > 0);
@@ -172,22 +195,20 @@ export function checkExperimentSampleRatio(
       ? sequentialSampleRatio(
           live.map((i) => observed[i]!),
           live.map((i) => weights[i]!),
-          steady ? previous?.sequentialP : undefined,
+          previous.sequentialP,
         ).pValue
       : undefined;
   const pValue = test === 'sequential' ? (sequentialP ?? result?.pValue) : result?.pValue;
   const detected = pValue !== undefined && pValue < threshold;
   const record: SampleRatioRecord = {
-    test,
-    versions,
-    weights,
+    ...base,
     observed,
     expected,
+    since: previous.since,
     ...(pValue !== undefined ? { pValue } : {}),
     ...(result ? { chiSquaredP: result.pValue } : {}),
     ...(sequentialP !== undefined ? { sequentialP } : {}),
     detected,
-    counts,
   };
   return checkOf(record, result !== undefined, threshold);
 }
