@@ -181,9 +181,13 @@ describe('Kubernetes mode: a rollback sticks, and lands although status cannot b
       10_000,
       'the queued command to be consumed',
     );
-    const events = (await admin.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: 'models' })).items.filter(
-      (e) => e.involvedObject.name === 'sticky' && e.reason === 'CommandRefused',
-    );
+    // The controller records the Event after the status write that consumed the command: wait for it, then check it.
+    const refusals = async () =>
+      (await admin.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: 'models' })).items.filter(
+        (e) => e.involvedObject.name === 'sticky' && e.reason === 'CommandRefused',
+      );
+    await waitFor(async () => (await refusals()).length > 0, 10_000, 'the CommandRefused Event');
+    const events = await refusals();
     expect(events.map((e) => e.message)).toEqual([
       expect.stringContaining(
         'promote --full by queued-user at 2026-11-23T00:00:00Z refused: the rollout is RolledBack',
