@@ -11,3 +11,10 @@ export function formatNumber(value: number, digits = 3): string {
   if (value !== 0 && (Math.abs(value) >= 1e6 || Math.abs(value) < 1e-3)) return value.toExponential(digits - 1);
   return Number(value.toPrecision(digits)).toString();
 }
+
+/** A split as people read it: "v1 34%, v2 33%, v3 33%". */
+export function formatSplit(weights: Record<string, number>): string {
+  return Object.entries(weights)
+    .map(([version, weight]) => `${version} ${weight}%`)
+    .join(', ');
+}

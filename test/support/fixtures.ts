@@ -10,12 +10,7 @@ import {
 } from '../../controller/src/api/schema.js';
 import { parseRouteTable, type RouteTable } from '../../controller/src/local/gateway/routes.js';
 import type { AppliedStep } from '../../controller/src/engine/types.js';
-import {
-  observe,
-  planQueries,
-  type Observations,
-  type QueryResult,
-} from '../../controller/src/analysis/observations.js';
+import { experimentResults, observe, type Observations } from '../../controller/src/analysis/observations.js';
 
 /** The spec as a person writes it (defaults not filled in); `overrides` replace whole top-level fields. */
 export function aSpecInput(overrides: Partial<ModelRolloutSpecInput> = {}): ModelRolloutSpecInput {
@@ -88,14 +83,15 @@ export function experimentObservations(
   spec: ModelRolloutSpec,
   arms: Record<string, { accuracy: number; labelled: number; requests: number; guardrail?: number }>,
 ): Observations {
-  const results = new Map<string, QueryResult>();
-  for (const { key } of planQueries(spec, { namespace: 'models', window: '30m' })) {
-    const arm = arms[key.slice(key.lastIndexOf('/@') + 2)];
-    if (!arm) continue;
-    if (key.startsWith('samples/')) results.set(key, arm.requests);
-    if (key.startsWith('guardrail/')) results.set(key, arm.guardrail ?? 0.001);
-    if (key.startsWith('comparison/accuracy/successes/')) results.set(key, arm.labelled * arm.accuracy);
-    if (key.startsWith('comparison/accuracy/trials/')) results.set(key, arm.labelled);
-  }
-  return observe(spec, results);
+  const counts = Object.fromEntries(
+    Object.entries(arms).map(([version, arm]) => [
+      version,
+      {
+        requests: arm.requests,
+        guardrail: arm.guardrail ?? 0.001,
+        proportions: { accuracy: [arm.labelled * arm.accuracy, arm.labelled] as [number, number] },
+      },
+    ]),
+  );
+  return observe(spec, experimentResults(spec, counts));
 }

@@ -1,7 +1,7 @@
 // What one evaluation asks Prometheus, and what the answers mean: the query
 // plan for a rollout's metrics, and the observations built from the results.
 // Missing or empty data stays undefined ("nodata"); it never counts as a pass.
-import { isPaired, type Comparison, type ModelRolloutSpec } from '../api/schema.js';
+import { candidateVersions, isPaired, type Comparison, type ModelRolloutSpec } from '../api/schema.js';
 import type { PairedProportionTable } from '../stats/mcnemar.js';
 import { momentsFromSums, type Moments } from '../stats/moments-from-sums.js';
 import type { PairedDifferences } from '../stats/paired-mean.js';
@@ -56,7 +56,7 @@ export interface ExperimentObservations {
 
 /** The versions of an experiment: the control (stable) first, then the canary and the other candidates. */
 export function experimentVersions(spec: ModelRolloutSpec): string[] {
-  return [spec.stable, spec.canary, ...(spec.candidates ?? [])].map((ref) => ref.version);
+  return [spec.stable.version, ...candidateVersions(spec)];
 }
 
 export interface PlanContext {
@@ -149,6 +149,38 @@ export function planQueries(spec: ModelRolloutSpec, context: PlanContext): Plann
     });
   }
   return plan;
+}
+
+/** One version's counts, as an experiment's queries would return them: requests, a guardrail value, and proportions by comparison name. */
+export interface VersionCounts {
+  requests: number;
+  /** Every guardrail's value (none when absent). */
+  guardrail?: number;
+  /** [successes, trials] of each proportion comparison. */
+  proportions?: Record<string, [number, number]>;
+}
+
+/**
+ * Query results for an experiment, keyed as planQueries keys them
+ * ("samples/@v2", "guardrail/NAME/@v2", "comparison/NAME/PART/@v2"), from
+ * counts per version: the inverse of observe(), for the simulation and tests.
+ */
+export function experimentResults(
+  spec: ModelRolloutSpec,
+  counts: Record<string, VersionCounts>,
+): Map<string, QueryResult> {
+  const results = new Map<string, QueryResult>();
+  for (const { key } of planQueries(spec, { namespace: 'sim', window: '1m' })) {
+    const arm = counts[key.slice(key.lastIndexOf('/@') + 2)];
+    if (!arm) continue;
+    const [kind, name, part] = key.split('/');
+    const proportion = arm.proportions?.[name!];
+    if (kind === 'samples') results.set(key, arm.requests);
+    else if (kind === 'guardrail' && arm.guardrail !== undefined) results.set(key, arm.guardrail);
+    else if (kind === 'comparison' && proportion && (part === 'successes' || part === 'trials'))
+      results.set(key, part === 'successes' ? proportion[0] : proportion[1]);
+  }
+  return results;
 }
 
 const scalar = (results: Map<string, QueryResult>, key: string): number | undefined => {

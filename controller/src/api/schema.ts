@@ -476,7 +476,7 @@ function refineExperiment(spec: SpecOutput, ctx: RefinementContext): void {
       );
     return;
   }
-  const versions = [spec.stable, spec.canary, ...(spec.candidates ?? [])].map((ref) => ref.version);
+  const versions = [spec.stable.version, ...candidateVersions(spec)];
   (spec.candidates ?? []).forEach((ref, i) => {
     const first = versions.indexOf(ref.version);
     if (first < i + 2)
@@ -595,6 +595,11 @@ export type ModelRolloutSpec = z.output<typeof specSchema>;
 export type ModelRolloutSpecInput = z.input<typeof specSchema>;
 export type Guardrail = ModelRolloutSpec['analysis']['guardrails'][number];
 export type Comparison = ModelRolloutSpec['analysis']['comparisons'][number];
+
+/** The versions that compete with stable: the canary, then an experiment's other candidates. */
+export function candidateVersions(spec: Pick<ModelRolloutSpec, 'canary' | 'candidates'>): string[] {
+  return [spec.canary, ...(spec.candidates ?? [])].map((ref) => ref.version);
+}
 
 /** Paired comparisons (shadow vs stable on the same requests) are judged in the mirror stage; the others while traffic is split. */
 export function isPaired(comparison: Comparison): boolean {

@@ -8,7 +8,7 @@ import {
   type ScenarioView,
   type VersionRow,
 } from '../local/demo/scenario.js';
-import { formatNumber } from '../../../shared/format.js';
+import { formatNumber, formatSplit } from '../../../shared/format.js';
 import { BASELINE_VERSION, DEMO_WARMUP } from '../local/demo/rollout-spec.js';
 
 const fmt = formatNumber;
@@ -84,11 +84,7 @@ function summary(result: ScenarioResult): string {
     '',
     result.winner === null
       ? `result: ${result.phase} after ${result.durationSeconds} s; canary weights applied: ${result.weightsApplied.join(' → ')}; failed requests: ${result.failedRequests}`
-      : `result: ${result.phase} after ${result.durationSeconds} s; winner ${result.winner}; final split ${Object.entries(
-          result.finalWeights,
-        )
-          .map(([v, w]) => `${v} ${w}%`)
-          .join(', ')}; ${result.weightHistory.length} splits applied; failed requests: ${result.failedRequests}`,
+      : `result: ${result.phase} after ${result.durationSeconds} s; winner ${result.winner}; final split ${formatSplit(result.finalWeights)}; ${result.weightHistory.length} splits applied; failed requests: ${result.failedRequests}`,
     ...(result.rollbackReason ? [`rollback reason: ${result.rollbackReason}`] : []),
     '',
     'per-version results (from Prometheus):',

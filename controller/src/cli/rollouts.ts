@@ -5,14 +5,14 @@
 import os from 'node:os';
 import { Command } from 'commander';
 import { createLogger } from '../../../shared/log.js';
-import { isFinished } from '../api/schema.js';
+import { candidateVersions, isFinished } from '../api/schema.js';
 import type { Command as CommandRecord, CommandType } from '../engine/types.js';
 import { FileRolloutStore } from '../providers/file/store.js';
 import { contextNamespace, loadKubeConfig } from '../providers/kube/client.js';
 import { KubeRolloutStore } from '../providers/kube/store.js';
 import { whoami } from '../providers/kube/whoami.js';
 import type { RolloutListing, StoredRollout } from '../providers/types.js';
-import { formatNumber } from '../../../shared/format.js';
+import { formatNumber, formatSplit } from '../../../shared/format.js';
 import { sleep } from '../../../shared/wait.js';
 import { UsageError } from '../../../shared/errors.js';
 
@@ -103,10 +103,7 @@ function columns(rows: string[][]): string {
 /** An experiment's split, "v1 34%, v2 33%, v3 33%", or the canary's weight. */
 function weightsText(rollout: StoredRollout['rollout']): string {
   const s = rollout.status!;
-  if (!s.weights) return `${s.canaryWeight}%`;
-  return Object.entries(s.weights)
-    .map(([v, w]) => `${v} ${w}%`)
-    .join(', ');
+  return s.weights ? formatSplit(s.weights) : `${s.canaryWeight}%`;
 }
 
 function statusText({ rollout, commands }: StoredRollout): string {
@@ -169,7 +166,7 @@ export function registerRolloutCommands(program: Command): void {
           rollouts.label(stored),
           rollout.spec.model,
           rollout.spec.stable.version,
-          [rollout.spec.canary, ...(rollout.spec.candidates ?? [])].map((r) => r.version).join(','),
+          candidateVersions(rollout.spec).join(','),
           s.phase,
           weightsText(rollout),
           age(s.startedAt),

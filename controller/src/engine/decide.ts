@@ -2,8 +2,14 @@
 // → decision. No I/O, no clock, no randomness: the same inputs always give the
 // same decision. Every rule of the rollout lives here once.
 import { parseDuration } from '../../../shared/duration.js';
-import { formatNumber } from '../../../shared/format.js';
-import { isFinished, type ModelRolloutSpec, type Reason, type RolloutStatus } from '../api/schema.js';
+import { formatNumber, formatSplit } from '../../../shared/format.js';
+import {
+  candidateVersions,
+  isFinished,
+  type ModelRolloutSpec,
+  type Reason,
+  type RolloutStatus,
+} from '../api/schema.js';
 import { judgeGuardrail } from '../analysis/guardrail.js';
 import type { Observations } from '../analysis/observations.js';
 import { samplesEta } from '../stats/sample-size.js';
@@ -157,7 +163,7 @@ export function decide(input: EngineInput): Decision {
     status.versions &&
     (!sameVersion(status.versions.canary, spec.canary) || !sameCandidates(status.versions.candidates, spec.candidates))
   ) {
-    const before = `${status.versions.stable.version} → ${[status.versions.canary, ...(status.versions.candidates ?? [])].map((r) => r.version).join(', ')}`;
+    const before = `${status.versions.stable.version} → ${candidateVersions(status.versions).join(', ')}`;
     status = {
       ...status,
       attempt: status.attempt + 1,
@@ -170,7 +176,7 @@ export function decide(input: EngineInput): Decision {
     reasons.push({
       kind: 'rollout',
       verdict: 'restarted',
-      message: `spec.canary changed (${before} is now ${spec.stable.version} → ${[spec.canary, ...(spec.candidates ?? [])].map((r) => r.version).join(', ')}): attempt ${status.attempt} starts at stage 0`,
+      message: `spec.canary changed (${before} is now ${spec.stable.version} → ${candidateVersions(spec).join(', ')}): attempt ${status.attempt} starts at stage 0`,
     });
     return finish(
       'advance',
@@ -235,16 +241,12 @@ export function decide(input: EngineInput): Decision {
     reasons.push({
       kind: 'rollout',
       verdict: 'started',
-      message: `started: ${spec.stable.version} → ${[spec.canary, ...(spec.candidates ?? [])].map((r) => r.version).join(', ')}`,
+      message: `started: ${spec.stable.version} → ${candidateVersions(spec).join(', ')}`,
     });
     return finish(
       'advance',
       spec.strategy.experiment
-        ? `started the ${spec.strategy.experiment.type === 'abn' ? 'A/B/n experiment' : `bandit (${spec.strategy.experiment.algorithm})`}: ${Object.entries(
-            status.weights ?? {},
-          )
-            .map(([v, w]) => `${v} ${w}%`)
-            .join(', ')}`
+        ? `started the ${spec.strategy.experiment.type === 'abn' ? 'A/B/n experiment' : `bandit (${spec.strategy.experiment.algorithm})`}: ${formatSplit(status.weights ?? {})}`
         : `started at stage 0 (${describeStage(stages[0]!)})`,
     );
   }

@@ -3,7 +3,7 @@
 // builds them (planQueries' keys, observe()).
 import { describe, expect, it } from '@jest/globals';
 import { emptyStatus, specSchema, type ModelRolloutSpecInput, type RolloutStatus } from '../api/schema.js';
-import { observe, planQueries, type Observations, type QueryResult } from '../analysis/observations.js';
+import { experimentResults, experimentVersions, observe, type Observations } from '../analysis/observations.js';
 import { aSpecInput } from '../../../test/support/fixtures.js';
 import { holm } from '../stats/holm.js';
 import { evaluateFamily, type ComparisonOutcome } from './comparisons.js';
@@ -51,18 +51,20 @@ interface Arm {
 
 /** Query results keyed as planQueries keys an experiment's, turned into observations by observe(). */
 function observed(spec: Spec, status: RolloutStatus, arms: Record<string, Arm>): Observations {
-  const results = new Map<string, QueryResult>();
-  const keys = planQueries(spec, { namespace: 'ns', window: '5m' }).map((q) => q.key);
-  for (const key of keys) {
-    const version = key.slice(key.lastIndexOf('/@') + 2);
-    const arm = arms[version] ?? {};
-    const [s, n] = arm.accuracy ?? [120_000, 200_000];
-    if (key.startsWith('samples/')) results.set(key, arm.samples ?? 300 * (status.weights?.[version] ?? 0));
-    if (key.startsWith('guardrail/error-rate/')) results.set(key, arm.errorRate ?? 0.01);
-    if (key.startsWith('comparison/accuracy/successes/')) results.set(key, s);
-    if (key.startsWith('comparison/accuracy/trials/')) results.set(key, n);
-  }
-  return observe(spec, results);
+  const counts = Object.fromEntries(
+    experimentVersions(spec).map((version) => {
+      const arm = arms[version] ?? {};
+      return [
+        version,
+        {
+          requests: arm.samples ?? 300 * (status.weights?.[version] ?? 0),
+          guardrail: arm.errorRate ?? 0.01,
+          proportions: { accuracy: arm.accuracy ?? ([120_000, 200_000] as [number, number]) },
+        },
+      ];
+    }),
+  );
+  return observe(spec, experimentResults(spec, counts));
 }
 
 function run(spec: Spec, status: RolloutStatus, arms: Record<string, Arm>, now: number, commands: Command[] = []) {

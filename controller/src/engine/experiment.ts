@@ -6,7 +6,7 @@
 // toward the arm with the best reward each interval and stops when one arm's
 // P(best) holds. The winner then takes all traffic, through the approval gate.
 import { parseDuration } from '../../../shared/duration.js';
-import { formatNumber } from '../../../shared/format.js';
+import { formatNumber, formatSplit } from '../../../shared/format.js';
 import type { Comparison, ModelRolloutSpec, Reason, RolloutStatus } from '../api/schema.js';
 import { judgeGuardrail } from '../analysis/guardrail.js';
 import { experimentVersions, type Observations } from '../analysis/observations.js';
@@ -61,11 +61,6 @@ function setWeights(status: RolloutStatus, weights: Record<string, number>, at: 
   status.weights = weights;
   status.weightHistory = [...status.weightHistory, { at, weights, summary }].slice(-WEIGHT_HISTORY_LIMIT);
 }
-
-const describeWeights = (weights: Record<string, number>) =>
-  Object.entries(weights)
-    .map(([v, w]) => `${v} ${w}%`)
-    .join(', ');
 
 /** A proportion or mean reward per arm, from the reward comparison's counts; undefined without them. */
 function rewardOf(look: ExperimentLook, version: string, reward: string): ArmEvidence | undefined {
@@ -161,29 +156,22 @@ export function experimentLook(look: ExperimentLook): ExperimentStep {
 
   // Every candidate against the control, corrected across candidates × comparisons.
   const judged = versions.slice(1).filter((v) => !isDropped(v));
-  const sequentialOf = (prefix: string) =>
-    Object.fromEntries(
-      Object.entries(status.sequential)
-        .filter(([k]) => k.startsWith(`${prefix}/`))
-        .map(([k, v]) => [k.slice(prefix.length + 1), v]),
-    );
   const outcomes = new Map<string, ComparisonOutcome[]>();
   if (!warming && !ratio?.detected && judged.length > 0) {
     const family = evaluateFamily(
       spec,
       judged.map((version) => ({
         observations: pairObservations(control, version)?.comparisons ?? [],
-        sequential: sequentialOf(version),
+        sequential: stateOf(status, version),
         version,
         reference: control,
       })),
     );
     judged.forEach((version, i) => {
       outcomes.set(version, family[i]!);
-      for (const outcome of family[i]!) {
+      keepState(status, version, family[i]!);
+      for (const outcome of family[i]!)
         reasons.push({ ...outcome.reason, version, message: `${version}: ${outcome.reason.message}` });
-        if (outcome.state) status.sequential = { ...status.sequential, [`${version}/${outcome.name}`]: outcome.state };
-      }
       const harmful = family[i]!.find((o) => o.verdict === 'harmful');
       if (harmful) drop(version, harmful.reason.message);
     });
@@ -206,7 +194,7 @@ export function experimentLook(look: ExperimentLook): ExperimentStep {
     const weights = Object.fromEntries(versions.map((v) => [v, isDropped(v) ? 0 : base[v]!]));
     weights[control] = 100 - Object.entries(weights).reduce((sum, [v, w]) => sum + (v === control ? 0 : w), 0);
     if (droppedNow.length > 0)
-      setWeights(status, weights, at, `${droppedNow.join(', ')} taken out: ${describeWeights(weights)}`);
+      setWeights(status, weights, at, `${droppedNow.join(', ')} taken out: ${formatSplit(weights)}`);
     state.arms = versions.map((version) => ({ version, weight: status.weights![version] ?? 0 }));
     ({ winner, leading } = abnWinner(look, active, outcomes, blockers));
   } else {
@@ -236,7 +224,7 @@ export function experimentLook(look: ExperimentLook): ExperimentStep {
     if (warming) blockers.unshift('warming up (comparisons start after it)');
     if (ratio?.detected) blockers.push('sample ratio mismatch: comparisons are not judged');
     if (!guardrailsPass) blockers.push('guardrails not all passing');
-    const summary = `experiment ${describeWeights(status.weights!)}: ${blockers.join('; ') || 'no winner yet'}`;
+    const summary = `experiment ${formatSplit(status.weights!)}: ${blockers.join('; ') || 'no winner yet'}`;
     reasons.push({ kind: 'gate', verdict: 'hold', message: summary });
     return { kind: 'hold', summary };
   }
@@ -254,8 +242,24 @@ export function experimentLook(look: ExperimentLook): ExperimentStep {
   };
 }
 
-/** Whether an outcome says the version is better than its reference, on the comparison's own side. */
-const isBetter = (o: ComparisonOutcome) => o.verdict === 'better';
+/**
+ * The sequential state of one member of a comparison family, by comparison
+ * name: a candidate against the control ("v2") or two candidates ("v2~v3").
+ * status.sequential keeps them all under "<member>/<comparison>".
+ */
+function stateOf(status: RolloutStatus, member: string): Record<string, Record<string, unknown>> {
+  const prefix = `${member}/`;
+  return Object.fromEntries(
+    Object.entries(status.sequential)
+      .filter(([key]) => key.startsWith(prefix))
+      .map(([key, state]) => [key.slice(prefix.length), state]),
+  );
+}
+
+/** Keeps each outcome's sequential state for the next look, under its member (see stateOf). */
+function keepState(status: RolloutStatus, member: string, outcomes: ComparisonOutcome[]): void {
+  for (const o of outcomes) if (o.state) status.sequential = { ...status.sequential, [`${member}/${o.name}`]: o.state };
+}
 
 /**
  * A/B/n's winner: a candidate significantly better than the control on every
@@ -278,7 +282,7 @@ function abnWinner(
   const leading = ranked.find((v) => effect(v) !== undefined);
   const qualified = ranked.filter((v) => {
     const own = outcomes.get(v) ?? [];
-    const unproven = own.filter((o) => o.role === 'primary' && !isBetter(o));
+    const unproven = own.filter((o) => o.role === 'primary' && o.verdict !== 'better');
     const worse = own.filter((o) => o.verdict === 'worse' || o.verdict === 'nodata' || o.verdict === 'insufficient');
     if (unproven.length > 0 || worse.length > 0) {
       blockers.push(
@@ -303,11 +307,7 @@ function abnWinner(
   );
   const members = (pairs ?? []).map((p) => ({
     observations: p.observations.comparisons.filter((c) => primary.some((x) => x.name === c.name)),
-    sequential: Object.fromEntries(
-      Object.entries(status.sequential)
-        .filter(([k]) => k.startsWith(`${p.reference}~${p.version}/`))
-        .map(([k, v]) => [k.slice(`${p.reference}~${p.version}/`.length), v]),
-    ),
+    sequential: stateOf(status, `${p.reference}~${p.version}`),
     version: p.version,
     reference: p.reference,
   }));
@@ -316,8 +316,8 @@ function abnWinner(
   const beaten = new Set<string>();
   between.forEach((family, i) => {
     const { reference, version } = members[i]!;
+    keepState(status, `${reference}~${version}`, family);
     for (const o of family) {
-      if (o.state) status.sequential = { ...status.sequential, [`${reference}~${version}/${o.name}`]: o.state };
       // Significantly apart either way: the one behind is beaten ('better': the later version is ahead).
       if (o.verdict === 'better') beaten.add(reference);
       else if (o.verdict === 'harmful' || o.verdict === 'worse' || o.verdict === 'negligible') beaten.add(version);
@@ -356,7 +356,7 @@ function banditLook(
         weights[versions[0]!] = (weights[versions[0]!] ?? 0) + weights[v]!;
         weights[v] = 0;
       }
-      setWeights(status, weights, at, `${freed.join(', ')} taken out: ${describeWeights(weights)}`);
+      setWeights(status, weights, at, `${freed.join(', ')} taken out: ${formatSplit(weights)}`);
     }
     blockers.push(warming ? 'warming up' : `waiting for the reward ${experiment.reward} from every arm`);
     state.arms = versions.map((version) => ({ version, weight: status.weights![version] ?? 0 }));
@@ -380,7 +380,7 @@ function banditLook(
     status,
     weights,
     at,
-    `${allocation.adapting ? experiment.algorithm : 'burn-in (even split)'}: ${describeWeights(weights)}`,
+    `${allocation.adapting ? experiment.algorithm : 'burn-in (even split)'}: ${formatSplit(weights)}`,
   );
   state.adapting = allocation.adapting;
   state.arms = versions.map((version) => {
@@ -403,7 +403,7 @@ function banditLook(
     kind: 'rollout',
     metric: experiment.reward!,
     verdict: allocation.adapting ? 'adapting' : 'burn-in',
-    message: `bandit (${experiment.algorithm}): ${inPlay.map((v, i) => `${v} ${formatNumber(means[i]!, 4)} over ${rewards[i]} (P(best) ${formatNumber(allocation.pBest[i]!, 3)})`).join(', ')}; next split ${describeWeights(weights)}`,
+    message: `bandit (${experiment.algorithm}): ${inPlay.map((v, i) => `${v} ${formatNumber(means[i]!, 4)} over ${rewards[i]} (P(best) ${formatNumber(allocation.pBest[i]!, 3)})`).join(', ')}; next split ${formatSplit(weights)}`,
   });
   const holds = allocation.adapting && pBest >= experiment.stopProbability;
   if (!holds || state.leader !== leader) delete state.leaderSince;

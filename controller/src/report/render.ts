@@ -12,6 +12,8 @@ import { experimentBlocks } from './sections/experiment.js';
 import { seriesBlocks } from './sections/series.js';
 import { timelineBlocks } from './sections/timeline.js';
 import { esc } from './svg.js';
+import { formatSplit } from '../../../shared/format.js';
+import { candidateVersions } from '../api/schema.js';
 
 /** The whole report as blocks: the title, the six sections, and what it left out. */
 export function reportBlocks(data: ReportData): Block[] {
@@ -25,14 +27,10 @@ export function reportBlocks(data: ReportData): Block[] {
     { kind: 'heading', level: 1, text: `Experiment report: ${name}` },
     {
       kind: 'paragraph',
-      text: `Model ${spec.model}: ${spec.strategy.experiment ? `${spec.stable.version} (control) against ${[spec.canary, ...(spec.candidates ?? [])].map((r) => r.version).join(', ')}` : `${spec.stable.version} (stable) → ${spec.canary.version} (canary)`}. ${
+      text: `Model ${spec.model}: ${spec.strategy.experiment ? `${spec.stable.version} (control) against ${candidateVersions(spec).join(', ')}` : `${spec.stable.version} (stable) → ${spec.canary.version} (canary)`}. ${
         status!.startedAt
           ? `${status!.phase} after ${seconds((data.span.end - data.span.start) * 1000)}, attempt ${status!.attempt}, ${
-              status!.weights
-                ? `split ${Object.entries(status!.weights)
-                    .map(([v, w]) => `${v} ${w}%`)
-                    .join(', ')}`
-                : `canary at ${status!.canaryWeight}%`
+              status!.weights ? `split ${formatSplit(status!.weights)}` : `canary at ${status!.canaryWeight}%`
             }`
           : `${status!.phase}: not started yet`
       }. Generated ${data.generatedAt} by weir report.`,

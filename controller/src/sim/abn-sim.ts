@@ -5,7 +5,7 @@
 // planQueries and observe() build them. With all three equal, every winner is a
 // false one: the rate must stay within alpha, however often weir looks.
 import { specSchema, type ModelRolloutSpec } from '../api/schema.js';
-import { observe, planQueries, type QueryResult } from '../analysis/observations.js';
+import { experimentResults, observe } from '../analysis/observations.js';
 import { decide } from '../engine/decide.js';
 import { warmupMs } from '../engine/stages.js';
 import { parseDuration } from '../../../shared/duration.js';
@@ -58,7 +58,6 @@ export function runAbn(accuracy: Record<string, number>, seed: number, rate: num
   const t0 = Date.parse('2026-01-01T00:00:00Z');
   const warmup = warmupMs(spec);
   const maxMs = parseDuration(spec.strategy.maxDuration);
-  const plan = planQueries(spec, { namespace: 'sim', window: '30s' });
   const requests = Object.fromEntries(versions.map((v) => [v, 0]));
   const correct = Object.fromEntries(versions.map((v) => [v, 0]));
   let status = decide({
@@ -83,13 +82,12 @@ export function runAbn(accuracy: Record<string, number>, seed: number, rate: num
         correct[v]! += streams.binomial(n, accuracy[v]!);
       }
     }
-    const results = new Map<string, QueryResult>();
-    for (const { key } of plan) {
-      const v = key.slice(key.lastIndexOf('/@') + 2);
-      if (key.startsWith('samples/')) results.set(key, requests[v]!);
-      if (key.includes('/successes/')) results.set(key, correct[v]!);
-      if (key.includes('/trials/')) results.set(key, requests[v]!);
-    }
+    const results = experimentResults(
+      spec,
+      Object.fromEntries(
+        versions.map((v) => [v, { requests: requests[v]!, proportions: { accuracy: [correct[v]!, requests[v]!] } }]),
+      ),
+    );
     const d = decide({ spec, status, observations: observe(spec, results), commands: [], now: t0 + elapsed });
     status = d.statusPatch;
     const minutes = elapsed / 60_000;

@@ -166,7 +166,7 @@ export class Gateway {
     const entry = pickEntry(route, this.random());
     const destination = this.diverted(entry.destination);
     // Response headers the route entry adds (weir's sticky cookie), unless a fault diverted the request elsewhere.
-    const added = destination === entry.destination ? (entry.headers?.response?.add ?? {}) : {};
+    const added = destination === entry.destination ? entry.headers?.response?.add : undefined;
     // As Envoy does: every request carries an x-request-id, the same on its mirrored copy, so the
     // versions that answered one request log their predictions under one id.
     if (typeof req.headers['x-request-id'] !== 'string' || req.headers['x-request-id'] === '')
@@ -191,7 +191,7 @@ export class Gateway {
     this.telemetry.record(version, result.status, ms, false);
     res.writeHead(result.status, {
       ...passable(result.headers),
-      ...Object.fromEntries(Object.entries(added).map(([k, v]) => [k.toLowerCase(), v])),
+      ...(added && Object.fromEntries(Object.entries(added).map(([k, v]) => [k.toLowerCase(), v]))),
       'content-length': result.body.length,
     });
     res.end(result.body);

@@ -1,6 +1,7 @@
 // The report's design section: hypothesis, metrics, alpha and power, and the planned samples and time per stage.
 import { parseDuration } from '../../../../shared/duration.js';
 
+import { candidateVersions } from '../../api/schema.js';
 import { stagesOf, warmupMs } from '../../engine/stages.js';
 import { EVIDENCE_MINIMUMS, EVIDENCE_WHAT, specMargin } from '../../engine/comparisons.js';
 
@@ -16,7 +17,7 @@ export function designBlocks(data: ReportData): Block[] {
   const [stable, canary] = [spec.stable.version, spec.canary.version];
   const primary = analysis.comparisons.filter((c) => c.role === 'primary');
   const { experiment } = strategy;
-  const candidates = [spec.canary, ...(spec.candidates ?? [])].map((r) => r.version);
+  const candidates = candidateVersions(spec);
   const family = analysis.comparisons.length * (experiment ? candidates.length : 1);
   const hypothesis = experiment
     ? experiment.type === 'abn'

@@ -2,6 +2,7 @@
 // over time from the split history, the arms at the last look (a bandit's
 // reward, P(best) and estimated regret, as a chart and a table), the versions
 // taken out and the winner.
+import { experimentVersions } from '../../analysis/observations.js';
 import { type ReportData } from '../collect.js';
 import { chart, esc, fmt, line } from '../svg.js';
 import { seconds, type Block } from '../blocks.js';
@@ -26,7 +27,7 @@ export function experimentBlocks(data: ReportData): Block[] {
   const { spec, status } = data.rollout;
   const experiment = spec.strategy.experiment;
   if (!experiment || !status) return [];
-  const versions = [spec.stable, spec.canary, ...(spec.candidates ?? [])].map((r) => r.version);
+  const versions = experimentVersions(spec);
   const state = status.experiment;
   const blocks: Block[] = [
     { kind: 'heading', level: 2, text: 'Experiment' },
@@ -65,21 +66,27 @@ export function experimentBlocks(data: ReportData): Block[] {
   }
   const arms = state?.arms ?? [];
   if (arms.some((a) => a.pBest !== undefined)) {
-    const width = 640;
-    const rowHeight = 28;
-    const height = 40 + arms.length * rowHeight;
-    const x0 = 90;
-    const x1 = width - 70;
-    const bars = arms
-      .map((a, i) => {
-        const y = 30 + i * rowHeight;
-        const p = a.pBest ?? 0;
-        return `<text x="${x0 - 8}" y="${y + 14}" text-anchor="end">${esc(a.version)}</text><rect class="data" x="${x0}" y="${y}" width="${(x1 - x0) * p}" height="18" fill="${PALETTE[i % PALETTE.length]}"><title>${esc(`${a.version}: P(best) ${fmt(p)}`)}</title></rect><text x="${x0 + (x1 - x0) * p + 6}" y="${y + 14}">${esc(fmt(p))}</text>`;
-      })
-      .join('');
+    // One bar per version, top to bottom in spec order, on the report's own chart frame.
+    const rows = arms.length;
     blocks.push({
       kind: 'chart',
-      svg: `<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="experiment-pbest" role="img" aria-label="P(best) per version" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="sans-serif" font-size="11"><title>P(best) per version at the last look</title><rect x="0" y="0" width="${width}" height="${height}" fill="#fff"/><text x="${x0}" y="18">P(version has the highest ${esc(experiment.reward ?? 'reward')}) at the last look</text><line x1="${x0}" x2="${x0}" y1="26" y2="${height - 6}" stroke="#888"/>${bars}</svg>`,
+      svg: chart(
+        {
+          id: 'experiment-pbest',
+          title: `P(version has the highest ${experiment.reward ?? 'reward'}) at the last look`,
+          x: { min: 0, max: 1, label: 'P(best)' },
+          y: { min: 0, max: rows, label: 'version', format: () => '' },
+          height: 80 + rows * 28,
+        },
+        (sx, sy) =>
+          arms
+            .map((a, i) => {
+              const p = a.pBest ?? 0;
+              const [top, bottom] = [sy(rows - i - 0.2), sy(rows - i - 0.8)];
+              return `<text x="${sx(0) - 6}" y="${(top + bottom) / 2 + 4}" text-anchor="end">${esc(a.version)}</text><rect class="data" x="${sx(0)}" y="${top}" width="${sx(p) - sx(0)}" height="${bottom - top}" fill="${PALETTE[i % PALETTE.length]}"><title>${esc(`${a.version}: P(best) ${fmt(p)}`)}</title></rect><text x="${sx(p) + 6}" y="${(top + bottom) / 2 + 4}">${esc(fmt(p))}</text>`;
+            })
+            .join(''),
+      ),
       alt: `P(best) per version at the last look: ${arms.map((a) => `${a.version} ${fmt(a.pBest ?? 0)}`).join(', ')}`,
     });
   }
