@@ -125,6 +125,57 @@ describe('InProcessLog', () => {
     expect(request.predictions.find((p) => p.version === 'v2')!.outputs).toEqual([1]);
     expect(await log.claim([{ id: 'a', key: claimKey('v1') }])).toEqual([false]);
   });
+
+  test('every shape of prediction comes back as recorded: rows, no probability, a NaN probability, many versions', async () => {
+    const log = new InProcessLog(100, 1000, () => 0);
+    const shapes: [string, LoggedPrediction][] = [
+      ['one', { version: 'v1', outputs: [1], probabilities: [0.75], at: 5 }],
+      ['rows', { version: 'v2', outputs: [0, 1, 1], probabilities: [0.2, 0.6, 0.9], at: 6 }],
+      ['regression', { version: 'v3', outputs: [-2.5], probabilities: undefined, at: 7 }],
+      ['nan', { version: 'v4', outputs: [1], probabilities: [NaN], at: 8 }],
+    ];
+    for (let v = 5; v < 40; v++) shapes.push([`version-${v}`, { version: `v${v}`, outputs: [v], at: v }]);
+    for (const [id, prediction] of shapes) log.record(id, prediction);
+    const found = await log.lookup(shapes.map(([id]) => id));
+    for (const [id, prediction] of shapes) expect(found.get(id)!.predictions).toEqual([prediction]);
+  });
+
+  test('finds exactly the ids a plain FIFO of the same capacity holds, through 20,000 random records and evictions', async () => {
+    // Small capacities make the id table's probe runs collide and wrap; a seeded generator keeps it repeatable.
+    let seed = 42;
+    const random = () => ((seed = Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32;
+    for (const capacity of [1, 3, 7, 64]) {
+      const log = new InProcessLog(capacity, 1_000_000, () => 0);
+      const fifo: string[] = [];
+      for (let i = 0; i < 5_000; i++) {
+        const id = `r${Math.floor(random() * capacity * 3)}`;
+        log.record(id, up);
+        if (!fifo.includes(id)) {
+          fifo.push(id);
+          if (fifo.length > capacity) fifo.shift();
+        }
+        if (i % 97 === 0 || i > 4_990) {
+          const everyId = Array.from({ length: capacity * 3 }, (_, k) => `r${k}`);
+          const found = await log.lookup(everyId);
+          expect(everyId.filter((k) => found.get(k) !== undefined).sort()).toEqual([...fifo].sort());
+          expect(log.size).toBe(fifo.length);
+        }
+      }
+    }
+  });
+
+  test('a slot reused after eviction carries nothing of its last entry (rows, versions, claims)', async () => {
+    const log = new InProcessLog(2, 1000, () => 0);
+    log.record('a', { version: 'v1', outputs: [0, 1], at: 1 });
+    log.record('a', { ...up, version: 'v9' });
+    await log.claim([{ id: 'a', key: claimKey('v1') }]);
+    log.record('b', up);
+    log.record('c', up); // evicts a: c takes its slot
+    const found = await log.lookup(['a', 'c']);
+    expect(found.get('a')).toBeUndefined();
+    expect(found.get('c')).toEqual({ predictions: [up], claimed: new Set() });
+    expect(await log.claim([{ id: 'c', key: claimKey('v1') }])).toEqual([true]);
+  });
 });
 
 describe('decodeFeedback', () => {
