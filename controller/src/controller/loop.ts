@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { parseDuration } from '../../../shared/duration.js';
 import { createServer, metricsReply, type Route } from '../../../shared/http.js';
 import { backoffMs } from '../../../shared/retry.js';
-import type { InvalidRollout } from '../providers/types.js';
+import type { InvalidRollout, StoredRollout } from '../providers/types.js';
 import { ControllerMetrics } from './metrics.js';
 import { routeOwners } from './ownership.js';
 import { NotLeaderError, reconcile, type ControllerParts, type ReconcileResult } from './reconcile.js';
@@ -22,6 +22,12 @@ export interface LoopOptions {
   isLeader?: () => boolean;
   /** Extra readiness condition, such as the watch cache having listed once. */
   isReady?: () => boolean;
+  /**
+   * Rollouts reconciled at once (default 16). Each reconcile mostly waits on
+   * Prometheus and the API server, so one at a time cannot keep 1,000 rollouts
+   * within their interval; a rollout is never reconciled twice at once.
+   */
+  concurrency?: number;
 }
 
 /** The first retry after a failed reconcile; it doubles per failure up to the rollout's interval. */
@@ -132,57 +138,76 @@ export class ControllerLoop {
     }
     const now = Date.now();
     const owners = routeOwners(listing.rollouts, this.parts.namespace);
-    for (const { key, rollout, commands } of listing.rollouts) {
-      // Due once per analysis interval, finished rollouts included (their routes are held
-      // where status says); a new command is applied at once, unless the rollout is backing off.
-      const due = this.due.get(key) ?? 0;
-      if (due > now && (commands.length === 0 || this.failures.has(key))) continue;
-      if (!(this.options.isLeader?.() ?? true)) return;
-      const interval = parseDuration(rollout.spec.analysis.interval);
-      const owner = owners.get(key);
-      let result: ReconcileResult | undefined;
-      try {
-        result = await reconcile(this.parts, key, owner ? { routeOwner: owner } : {});
-      } catch (err) {
-        if (err instanceof NotLeaderError) return;
-        // The route could not even be read: nobody can say it carries what status calls for.
-        this.metrics.routeInSync(key, rollout, false);
-        this.parts.log.error('reconcile failed; retrying with backoff', {
-          rollout: key,
-          err: err instanceof Error ? err.message : String(err),
-        });
+    // Due once per analysis interval, finished rollouts included (their routes are held
+    // where status says); a new command is applied at once, unless the rollout is backing off.
+    const due = listing.rollouts.filter(
+      ({ key, commands }) => (this.due.get(key) ?? 0) <= now || (commands.length > 0 && !this.failures.has(key)),
+    );
+    if (due.length === 0) return;
+    const started = performance.now();
+    let next = 0;
+    const worker = async () => {
+      while (next < due.length) {
+        if (!(this.options.isLeader?.() ?? true)) return;
+        const stored = due[next++]!;
+        if ((await this.reconcileOne(stored, owners.get(stored.key), now)) === 'not-leader') return;
       }
-      // Unroutable and waiting rollouts back off too: their pending commands must not make them spin every tick.
-      const failed =
-        !result ||
-        result.unroutable !== undefined ||
-        result.routeFailure !== undefined ||
-        result.statusFailure !== undefined;
-      this.metrics.reconciled(key, !result ? 'error' : result.unroutable ? 'unroutable' : failed ? 'failed' : 'ok', {
-        route: result?.routeFailure !== undefined,
-        status: result?.statusFailure !== undefined,
+    };
+    await Promise.all(Array.from({ length: Math.min(due.length, this.options.concurrency ?? 16) }, worker));
+    this.metrics.round(due.length, (performance.now() - started) / 1000);
+  }
+
+  /** One due rollout: reconcile, then its backoff or next due time, its metrics and any RouteWriteFailed Event. */
+  private async reconcileOne(
+    { key, rollout }: StoredRollout,
+    owner: string | undefined,
+    now: number,
+  ): Promise<'done' | 'not-leader'> {
+    const interval = parseDuration(rollout.spec.analysis.interval);
+    let result: ReconcileResult | undefined;
+    try {
+      result = await reconcile(this.parts, key, owner ? { routeOwner: owner } : {});
+    } catch (err) {
+      if (err instanceof NotLeaderError) return 'not-leader';
+      // The route could not even be read: nobody can say it carries what status calls for.
+      this.metrics.routeInSync(key, rollout, false);
+      this.parts.log.error('reconcile failed; retrying with backoff', {
+        rollout: key,
+        err: err instanceof Error ? err.message : String(err),
       });
-      if (failed) {
-        const count = (this.failures.get(key) ?? 0) + 1;
-        this.failures.set(key, count);
-        this.due.set(key, Date.now() + backoffMs(count - 1, BACKOFF_MS, interval));
-        if (count === 1 && result?.routeFailure) {
-          await this.parts.events?.record(
-            rollout,
-            'Warning',
-            'RouteWriteFailed',
-            `cannot set the route to what status calls for; retrying with backoff: ${result.routeFailure}`,
-          );
-        }
-      } else {
-        this.failures.delete(key);
-        this.due.set(key, now + interval);
-      }
-      if (result?.decision) {
-        if (!owner) this.metrics.routeInSync(key, rollout, result.routeFailure === undefined);
-        this.metrics.decided(key, rollout, result.decision, !owner && result.routeFailure === undefined);
-      }
     }
+    // Unroutable and waiting rollouts back off too: their pending commands must not make them spin every tick.
+    const failed =
+      !result ||
+      result.unroutable !== undefined ||
+      result.routeFailure !== undefined ||
+      result.statusFailure !== undefined;
+    this.metrics.reconciled(key, !result ? 'error' : result.unroutable ? 'unroutable' : failed ? 'failed' : 'ok', {
+      route: result?.routeFailure !== undefined,
+      status: result?.statusFailure !== undefined,
+    });
+    if (result?.routedAfterMs !== undefined) this.metrics.routedAfter(result.routedAfterMs / 1000);
+    if (failed) {
+      const count = (this.failures.get(key) ?? 0) + 1;
+      this.failures.set(key, count);
+      this.due.set(key, Date.now() + backoffMs(count - 1, BACKOFF_MS, interval));
+      if (count === 1 && result?.routeFailure) {
+        await this.parts.events?.record(
+          rollout,
+          'Warning',
+          'RouteWriteFailed',
+          `cannot set the route to what status calls for; retrying with backoff: ${result.routeFailure}`,
+        );
+      }
+    } else {
+      this.failures.delete(key);
+      this.due.set(key, now + interval);
+    }
+    if (result?.decision) {
+      if (!owner) this.metrics.routeInSync(key, rollout, result.routeFailure === undefined);
+      this.metrics.decided(key, rollout, result.decision, !owner && result.routeFailure === undefined);
+    }
+    return 'done';
   }
 
   /** An invalid rollout: a log line and an Event once per reason, and a gauge while it lasts. */

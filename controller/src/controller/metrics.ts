@@ -114,6 +114,22 @@ export class ControllerMetrics {
     'Candidate − control estimate of each comparison at the last analysis, with its interval (bound="estimate", "lower", "upper")',
     [...ROLLOUT_LABELS, 'version', 'metric', 'bound'],
   );
+  private readonly roundSeconds = new client.Histogram({
+    name: 'weir_controller_round_seconds',
+    help: 'How long one round took to reconcile every rollout that was due (rounds with none due are not counted)',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120],
+    registers: [this.registry],
+  });
+  private readonly roundRollouts = this.gauge(
+    'weir_controller_round_rollouts',
+    'Rollouts reconciled in the last round that had any due',
+  );
+  private readonly decisionToRoute = new client.Histogram({
+    name: 'weir_controller_decision_to_route_seconds',
+    help: 'From a decision that changes the route to the VirtualService (or gateway) write that carries it',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
   /** The verdict series each rollout's metrics have now, so a changed verdict replaces the old one. */
   private readonly verdictSeries = new Map<string, client.LabelValues<string>[]>();
 
@@ -125,6 +141,17 @@ export class ControllerMetrics {
   queries(ok: number, failed: number): void {
     if (ok) this.queryCount.inc({ result: 'ok' }, ok);
     if (failed) this.queryCount.inc({ result: 'error' }, failed);
+  }
+
+  /** A round that reconciled `rollouts` due rollouts in `seconds`. */
+  round(rollouts: number, seconds: number): void {
+    this.roundSeconds.observe(seconds);
+    this.roundRollouts.set(rollouts);
+  }
+
+  /** A route written `seconds` after the decision that called for it. */
+  routedAfter(seconds: number): void {
+    this.decisionToRoute.observe(seconds);
   }
 
   /** One VirtualService write. */

@@ -96,6 +96,8 @@ export interface ReconcileResult {
   statusFailure?: string;
   /** Whether the route was written this round. */
   routed: boolean;
+  /** When it was: milliseconds from the decision to the route write's answer. */
+  routedAfterMs?: number;
 }
 
 const EVENT_REASONS: Record<Decision['action'], string> = {
@@ -222,6 +224,7 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
     now,
   );
 
+  const decidedAt = performance.now();
   const routeWanted = routeTarget(rollout.spec, decision);
   const weightsDiffer =
     routeWanted.weights.some((w, i) => routes.weights[i] !== w.weight) ||
@@ -234,11 +237,13 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
   let routeFailure: string | undefined;
   let statusFailure: string | undefined;
   let routed = false;
+  let routedAfterMs: number | undefined;
   const route = async () => {
     try {
       assertLeader(parts);
       await parts.router.setRoutes(rollout, routeWanted, decision.applied);
       routed = true;
+      routedAfterMs = performance.now() - decidedAt;
       parts.log.info('weights applied', {
         rollout: key,
         stepId: decision.stepId,
@@ -313,7 +318,13 @@ async function reconcileOnce(parts: ControllerParts, key: string, options: Recon
       ...(statusFailure ? { statusWriteFailure: statusFailure } : {}),
     })
     .catch((err: unknown) => parts.log.warn('notification failed', { rollout: key, err: message(err) }));
-  return { decision, routed, ...(routeFailure ? { routeFailure } : {}), ...(statusFailure ? { statusFailure } : {}) };
+  return {
+    decision,
+    routed,
+    ...(routedAfterMs !== undefined ? { routedAfterMs } : {}),
+    ...(routeFailure ? { routeFailure } : {}),
+    ...(statusFailure ? { statusFailure } : {}),
+  };
 }
 
 function assertLeader(parts: ControllerParts): void {

@@ -42,6 +42,8 @@ export interface KubeStoreOptions {
   log: Logger;
   resyncMs?: number;
   onChange?: () => void;
+  /** Only the rollouts this selects are watched and listed (a controller's shard); the CLI's reads see all. */
+  labelSelector?: string;
 }
 
 /** namespace/name → its parts; a UsageError for anything else. */
@@ -70,8 +72,9 @@ export class KubeRolloutStore implements RolloutStore {
           path: namespace
             ? `/apis/${API_GROUP}/${API_VERSION}/namespaces/${namespace}/${PLURAL}`
             : `/apis/${API_GROUP}/${API_VERSION}/${PLURAL}`,
-          list: () => this.listScope(namespace),
+          list: () => this.listScope(namespace, options.labelSelector),
           log: options.log,
+          ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}),
           ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}),
           ...(options.onChange ? { onChange: options.onChange } : {}),
         }),
@@ -122,16 +125,40 @@ export class KubeRolloutStore implements RolloutStore {
     };
   }
 
-  /** Every rollout in the watch cache; invalid ones (spec or status) are listed apart with their reason. */
+  /**
+   * Every rollout in the watch cache; invalid ones (spec or status) are listed apart with their
+   * reason. The loop lists twice a second, so each object is validated once per resourceVersion,
+   * not once per list: at 1,000 rollouts, validating all of them every list was most of the
+   * controller's CPU.
+   */
   async list(): Promise<RolloutListing> {
-    return this.sorted(this.informers.flatMap((informer) => [...informer.values()]));
+    const seen = new Map<string, { revision: string; result: StoredRollout | InvalidRollout }>();
+    const listing = this.sorted(
+      this.informers.flatMap((informer) => [...informer.values()]),
+      (raw) => {
+        const key = `${raw.metadata.namespace}/${raw.metadata.name}`;
+        const revision = raw.metadata.resourceVersion;
+        const known = this.validated.get(key);
+        const result = revision && known?.revision === revision ? known.result : this.toStored(raw);
+        if (revision) seen.set(key, { revision, result });
+        return result;
+      },
+    );
+    this.validated = seen;
+    return listing;
   }
 
-  private sorted(raws: RawRollout[]): RolloutListing {
+  /** Each listed rollout's validation, by key, for the resourceVersion it was made from. */
+  private validated = new Map<string, { revision: string; result: StoredRollout | InvalidRollout }>();
+
+  private sorted(
+    raws: RawRollout[],
+    toStored: (raw: RawRollout) => StoredRollout | InvalidRollout = (raw) => this.toStored(raw),
+  ): RolloutListing {
     const rollouts: StoredRollout[] = [];
     const invalid: InvalidRollout[] = [];
     for (const raw of raws) {
-      const result = this.toStored(raw);
+      const result = toStored(raw);
       if ('reason' in result) invalid.push(result);
       else rollouts.push(result);
     }
@@ -145,8 +172,8 @@ export class KubeRolloutStore implements RolloutStore {
     return this.options.namespaces?.length ? this.options.namespaces : [undefined];
   }
 
-  private async listScope(namespace: string | undefined): Promise<Listed<RawRollout>> {
-    const ref = { group: API_GROUP, version: API_VERSION, plural: PLURAL };
+  private async listScope(namespace: string | undefined, labelSelector?: string): Promise<Listed<RawRollout>> {
+    const ref = { group: API_GROUP, version: API_VERSION, plural: PLURAL, ...(labelSelector ? { labelSelector } : {}) };
     return (await kubeCall(`list modelrollouts${namespace ? ` in ${namespace}` : ' in all namespaces'}`, () =>
       namespace ? this.api.listNamespacedCustomObject({ ...ref, namespace }) : this.api.listClusterCustomObject(ref),
     )) as Listed<RawRollout>;
