@@ -10,7 +10,7 @@ import type { ControllerParts } from '../controller/reconcile.js';
 import { AlertmanagerNotifier } from '../providers/alertmanager/notifier.js';
 import { FileRolloutStore } from '../providers/file/store.js';
 import { GatewayRouter } from '../providers/gateway/router.js';
-import { IstioRouter } from '../providers/istio/router.js';
+import { DestinationRuleCache, IstioRouter } from '../providers/istio/router.js';
 import { loadKubeConfig } from '../providers/kube/client.js';
 import { KubeEvents } from '../providers/kube/events.js';
 import { LeaderElector } from '../providers/kube/lease.js';
@@ -30,10 +30,40 @@ export interface ControllerCommandOptions {
   namespace: string[];
   leaderElect: boolean;
   leaseNamespace?: string;
-  leaseName: string;
+  leaseName?: string;
   leaseDuration: string;
   identity?: string;
   resync: string;
+  shard?: string;
+  concurrency: string;
+}
+
+/** The label that assigns a ModelRollout to the controller started with `--shard <its value>`. */
+export const SHARD_LABEL = 'weir.dev/shard';
+
+/**
+ * The label selector of a controller's shard: its rollouts are those labelled with
+ * its name; an unsharded controller's are those with no shard label, so that every
+ * rollout has exactly one controller.
+ */
+export function shardSelector(shard: string | undefined): string {
+  return shard === undefined ? `!${SHARD_LABEL}` : `${SHARD_LABEL}=${shard}`;
+}
+
+/** A positive whole number of rollouts at once, or a UsageError naming the flag. */
+function concurrencyOf(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 256)
+    throw new UsageError(`--concurrency ${JSON.stringify(text)} is not a whole number from 1 to 256`);
+  return n;
+}
+
+/** A shard name is a label value: up to 63 of [A-Za-z0-9-_.], starting and ending alphanumeric. */
+function checkShard(shard: string | undefined): void {
+  if (shard !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/.test(shard))
+    throw new UsageError(
+      `--shard ${JSON.stringify(shard)} is not a label value (up to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)`,
+    );
 }
 
 /** Alertmanager's webhook is on when WEIR_WEBHOOK_TOKEN holds its bearer token. */
@@ -74,7 +104,7 @@ function local(options: ControllerCommandOptions, log: Logger): Running {
       log,
       namespace: 'local',
     },
-    webhook(),
+    { ...webhook(), concurrency: concurrencyOf(options.concurrency) },
     recorder,
   );
   loop.start();
@@ -88,27 +118,44 @@ async function kube(options: ControllerCommandOptions, log: Logger): Promise<Run
   });
   const identity = options.identity ?? process.env.POD_NAME ?? `${os.hostname()}-${process.pid}`;
   const fieldManager = `weir-controller`;
+  checkShard(options.shard);
+  const concurrency = concurrencyOf(options.concurrency);
   const store = new KubeRolloutStore(kc, {
     namespaces: options.namespace,
     fieldManager,
     log,
     resyncMs: parseDuration(options.resync),
+    labelSelector: shardSelector(options.shard),
   });
   const recorder = new ControllerMetrics();
-  const router = new IstioRouter(kc, { fieldManager, onWrite: () => recorder.routeWrite() });
+  // Subsets are checked against a watch cache of DestinationRules: listing a namespace's
+  // rules on every reconcile cost O(rollouts²) at scale.
+  const destinationRules = new DestinationRuleCache(kc, { namespaces: options.namespace, log });
+  const router = new IstioRouter(kc, {
+    fieldManager,
+    onWrite: () => recorder.routeWrite(),
+    destinationRules,
+  });
   const events = new KubeEvents(kc, identity, log);
   let elector: LeaderElector | undefined;
   if (options.leaderElect) {
     const leaseMs = parseDuration(options.leaseDuration);
     const namespace = options.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'weir-system';
-    elector = new LeaderElector(kc, { namespace, name: options.leaseName, identity, leaseDurationMs: leaseMs, log });
+    // Each shard elects its own leader.
+    const name = options.leaseName ?? (options.shard ? `weir-controller-${options.shard}` : 'weir-controller');
+    elector = new LeaderElector(kc, { namespace, name, identity, leaseDurationMs: leaseMs, log });
   }
   const loop = new ControllerLoop(
     { store, router, events, ...common(options, recorder), log, namespace: 'default' },
-    { isLeader: () => elector?.isLeader ?? true, isReady: () => store.synced, ...webhook() },
+    {
+      isLeader: () => elector?.isLeader ?? true,
+      isReady: () => store.synced && destinationRules.synced,
+      concurrency,
+      ...webhook(),
+    },
     recorder,
   );
-  await store.start();
+  await Promise.all([store.start(), destinationRules.start()]);
   elector?.start();
   loop.start();
   return {
@@ -117,12 +164,16 @@ async function kube(options: ControllerCommandOptions, log: Logger): Promise<Run
       identity,
       namespaces: options.namespace.length ? options.namespace : 'all',
       leaderElection: options.leaderElect,
+      shard: options.shard ?? null,
+      selector: shardSelector(options.shard),
+      concurrency,
     },
     async stop() {
       // Finish the reconcile in progress, then give the Lease up so a standby takes over at once.
       await loop.stop();
       await elector?.stop();
       store.stop();
+      destinationRules.stop();
     },
   };
 }
@@ -133,6 +184,10 @@ export async function runController(options: ControllerCommandOptions): Promise<
   if (options.local && (options.kubeconfig || options.context))
     throw new UsageError(
       '--local and --kubeconfig/--context exclude each other: local mode reads a folder, Kubernetes mode the API server',
+    );
+  if (options.local && options.shard !== undefined)
+    throw new UsageError(
+      '--shard is for Kubernetes mode: it selects ModelRollouts by label, and local files have none',
     );
   const running = options.local ? local(options, log) : await kube(options, log);
   const port = await running.loop.listen(Number(options.port), options.host);

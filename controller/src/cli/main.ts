@@ -9,7 +9,7 @@ import { runGateway, type GatewayCommandOptions } from './gateway.js';
 import { registerRolloutCommands } from './rollouts.js';
 import { registerReportCommand } from './report.js';
 import { registerGenerateCommand } from './generate.js';
-import { runController, type ControllerCommandOptions } from './controller.js';
+import { runController, SHARD_LABEL, type ControllerCommandOptions } from './controller.js';
 import { KubeError } from '../providers/kube/client.js';
 import { CommandRefusedError, InvalidRolloutError } from '../providers/types.js';
 import { UsageError } from '../../../shared/errors.js';
@@ -105,7 +105,15 @@ program
   )
   .option('--no-leader-elect', 'Kubernetes mode: act without holding the Lease (one replica only)')
   .option('--lease-namespace <ns>', 'namespace of the leader Lease (default: POD_NAMESPACE or weir-system)')
-  .option('--lease-name <name>', 'name of the leader Lease', 'weir-controller')
+  .option(
+    '--lease-name <name>',
+    'name of the leader Lease (default: weir-controller, or weir-controller-SHARD with --shard)',
+  )
+  .option(
+    '--shard <name>',
+    `Kubernetes mode: drive only ModelRollouts labelled ${SHARD_LABEL}=<name> (one controller Deployment per shard); without it, only those with no ${SHARD_LABEL} label`,
+  )
+  .option('--concurrency <n>', 'rollouts reconciled at once', '16')
   .option(
     '--lease-duration <duration>',
     'how long a leader holds the Lease without renewing; a standby takes over after it',
@@ -117,7 +125,7 @@ program
   .option('--host <address>', 'address for /metrics, /healthz, /readyz', '127.0.0.1')
   .addHelpText(
     'after',
-    "\nEnvironment:\n  WEIR_GATEWAY_TOKEN   local mode: the gateway admin token\n  WEIR_WEBHOOK_TOKEN   turns on POST /alertmanager/webhook (Alertmanager sends it as a bearer token): a firing\n                       alert listed in a rollout's spec.notifications.abortOnAlert, with version = its canary, aborts it\n\nExamples:\n  weir controller --kubeconfig ~/.kube/config --prometheus http://prometheus:9090 --alertmanager http://alertmanager:9093\n  weir controller --local rollouts/ --gateway http://127.0.0.1:15000 --prometheus http://127.0.0.1:9090",
+    `\nEnvironment:\n  WEIR_GATEWAY_TOKEN   local mode: the gateway admin token\n  WEIR_WEBHOOK_TOKEN   turns on POST /alertmanager/webhook (Alertmanager sends it as a bearer token): a firing\n                       alert listed in a rollout's spec.notifications.abortOnAlert, with version = its canary, aborts it\n\nExamples:\n  weir controller --kubeconfig ~/.kube/config --prometheus http://prometheus:9090 --alertmanager http://alertmanager:9093\n  weir controller --local rollouts/ --gateway http://127.0.0.1:15000 --prometheus http://127.0.0.1:9090\n  weir controller --shard b --prometheus http://prometheus:9090   # the rollouts labelled ${SHARD_LABEL}=b`,
   )
   .action(async (options: ControllerCommandOptions) => {
     await runController(options);

@@ -25,6 +25,8 @@ export interface InformerOptions<T> {
   list: () => Promise<Listed<T>>;
   /** Limits the watch as `list` is limited, e.g. metadata.name=predictor. */
   fieldSelector?: string;
+  /** Limits the watch as `list` is limited, e.g. weir.dev/shard=a. */
+  labelSelector?: string;
   log: Logger;
   resyncMs?: number;
   /** Called after every change to the cache. */
@@ -93,6 +95,7 @@ export class Informer<T extends Named> {
         resourceVersion: this.resourceVersion,
         allowWatchBookmarks: true,
         ...(this.options.fieldSelector ? { fieldSelector: this.options.fieldSelector } : {}),
+        ...(this.options.labelSelector ? { labelSelector: this.options.labelSelector } : {}),
       },
       (phase: string, object: T & { code?: number }) => {
         if (generation !== this.generation) return;
