@@ -22,7 +22,7 @@ endif
 NODE := node
 STAMP := node_modules/.weir-installed
 
-.PHONY: help deps build typecheck lint format test test-unit test-k8s kube-tools demo bench bench-judgement models crd alerts dashboards sim system-tools browser clean
+.PHONY: help deps build typecheck lint format test test-unit test-k8s kube-tools demo bench bench-controller bench-judgement models crd alerts dashboards sim system-tools browser clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -121,11 +121,23 @@ demo: build system-tools ## a full local canary rollout: the good scenario, then
 	$(NODE) bin/weir.js demo --scenario good
 	$(NODE) bin/weir.js demo --scenario bad-accuracy
 
-bench: build system-tools ## run the benchmarks (prediction log off and on, in one run), results as JSON on stdout
+# The seed-style peer of `make bench`: FastAPI + uvicorn + scikit-learn, from Debian.
+# Debian's own python3, whatever else is first on PATH (pyenv, venvs): the packages are its.
+PEER_PACKAGES := python3-fastapi python3-uvicorn python3-sklearn
+PEER_PYTHON := /usr/bin/python3
+bench: build system-tools ## benchmark the predictor: floors, seed-style peer, sustained load, prediction log off and on; JSON with targets on stdout
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian package) to generate load" >&2; \
 	  (apt-get install -y -qq wrk || (apt-get update -qq && apt-get install -y -qq wrk)) >/dev/null 2>&1 \
 	  || echo "wrk is unavailable; the benchmark falls back to autocannon" >&2; }
-	@$(NODE) dist/test/bench/predictor.js
+	@$(PEER_PYTHON) -c 'import fastapi, uvicorn, sklearn' 2>/dev/null || { \
+	  echo "installing $(PEER_PACKAGES) (Debian packages) for the seed-style peer" >&2; \
+	  (apt-get install -y -qq $(PEER_PACKAGES) || (apt-get update -qq && apt-get install -y -qq $(PEER_PACKAGES))) >/dev/null 2>&1 \
+	  || echo "the seed-style peer's packages cannot be installed here; the benchmark skips the peer and says so" >&2; }
+	@PEER_PYTHON=$(PEER_PYTHON) $(NODE) dist/test/bench/predictor.js
+
+bench-controller: build system-tools kube-tools ## one controller, ROLLOUTS=1000 ModelRollouts on a real kube-apiserver + Prometheus for DURATION=900 s (STAGE=3m, CONCURRENCY=16); one JSON line on stdout
+	@ROLLOUTS=$(or $(ROLLOUTS),1000) DURATION=$(or $(DURATION),900) STAGE=$(or $(STAGE),3m) CONCURRENCY=$(or $(CONCURRENCY),16) \
+	  $(NODE) dist/test/bench/controller.js
 
 bench-judgement: build system-tools ## run weir demo scenarios repeatedly (10 good, 10 bad-accuracy, 5 slow; ARGS="--good 3 --no-baseline"), outcomes as JSON
 	@$(NODE) dist/test/bench/judgement.js $(ARGS)

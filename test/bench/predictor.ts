@@ -1,12 +1,19 @@
-// `make bench`: the predictor against two floors measured on the same machine in
-// the same run: a bare node:http server answering a fixed JSON body, and ONNX
-// Runtime called in-process on the same input. Results are printed as JSON on
-// stdout; progress goes to stderr. BENCH_SECONDS sets each load phase's length.
+// `make bench`: the predictor against two floors and one peer, measured on the
+// same machine in the same run: a bare node:http server answering a fixed JSON
+// body, ONNX Runtime called in-process on the same input, and the seed-style
+// stack (FastAPI + uvicorn + scikit-learn, peer/seed_server.py). Then a
+// sustained run: one predictor under constant load at 64 connections for
+// SUSTAINED_SECONDS (default 60), in 10 s rounds back to back, with its RSS after
+// each, so a predictor that slows down or grows as it runs is seen (a fresh 5 s
+// phase never fills the prediction log). Results are printed as JSON on stdout;
+// progress goes to stderr. BENCH_SECONDS sets each short phase's length.
 // The load comes from wrk when it is installed (C, one thread: it leaves most of
 // this 2-core machine to the server) and from autocannon otherwise;
 // BENCH_TOOL=autocannon forces autocannon.
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -17,10 +24,16 @@ import { labelledRows } from '../../shared/market/features.js';
 import { redisCommand, startRedis } from '../../controller/src/local/redis-process.js';
 import { metricAt } from '../support/metrics.js';
 import { startPredictor } from '../../controller/src/local/predictor-process.js';
+import { trackChild } from '../../controller/src/local/children.js';
+import { freePort } from '../../controller/src/local/free-port.js';
 import { packageRoot } from '../../shared/paths.js';
 import { quantileSorted } from 'simple-statistics';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const SUSTAINED_SECONDS = Number(process.env.SUSTAINED_SECONDS ?? 60);
+const SUSTAINED_ROUND_SECONDS = 10;
+/** Debian's python3 by default (its packages hold FastAPI, uvicorn and scikit-learn), not whatever is first on PATH. */
+const PYTHON = process.env.PEER_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 const CONNECTIONS = [1, 16, 64];
 const MODEL = 'price-direction';
 const progress = (text: string) => process.stderr.write(`[bench] ${text}\n`);
@@ -79,7 +92,7 @@ end
 `;
 }
 
-async function load(url: string, connections: number): Promise<Phase> {
+async function load(url: string, connections: number, seconds = SECONDS): Promise<Phase> {
   if (TOOL === 'wrk') {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'weir-bench-'));
     try {
@@ -88,7 +101,7 @@ async function load(url: string, connections: number): Promise<Phase> {
       const { stdout } = await promisify(execFile)('wrk', [
         '-t1',
         `-c${connections}`,
-        `-d${SECONDS}s`,
+        `-d${seconds}s`,
         '--timeout',
         '5s',
         '-s',
@@ -120,7 +133,7 @@ async function load(url: string, connections: number): Promise<Phase> {
   const result = await autocannon({
     url,
     connections,
-    duration: SECONDS,
+    duration: seconds,
     // Distinct inputs and no-cache: every request runs the model.
     requests: bodies.map((body) => ({
       method: 'POST',
@@ -189,6 +202,106 @@ async function inProcess(
   };
 }
 
+/** A process's resident set in MB, from /proc (Linux). */
+async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
+  return Math.round(kb / 1024);
+}
+
+interface Sustained {
+  seconds: number;
+  rounds: { second: number; requestsPerSecond: number; p99Ms: number; rssMb: number }[];
+  /** Last round's throughput over the first's. */
+  lastOverFirst: number;
+  /** RSS growth from the end of the second round (the prediction log full) to the end. */
+  rssGrowth: number;
+}
+
+/** Constant load at 64 connections on one live predictor, in rounds back to back (see the module comment). */
+async function sustained(url: string, pid: number): Promise<Sustained> {
+  const rounds: Sustained['rounds'] = [];
+  const count = Math.max(2, Math.round(SUSTAINED_SECONDS / SUSTAINED_ROUND_SECONDS));
+  for (let i = 1; i <= count; i++) {
+    const phase = await load(url, 64, SUSTAINED_ROUND_SECONDS);
+    rounds.push({
+      second: i * SUSTAINED_ROUND_SECONDS,
+      requestsPerSecond: phase.requestsPerSecond,
+      p99Ms: phase.p99Ms,
+      rssMb: await rssMb(pid),
+    });
+    progress(
+      `sustained, 64 connections: ${i * SUSTAINED_ROUND_SECONDS} of ${count * SUSTAINED_ROUND_SECONDS} s, ${phase.requestsPerSecond} req/s, RSS ${rounds.at(-1)!.rssMb} MB`,
+    );
+  }
+  const first = rounds[0]!;
+  const last = rounds.at(-1)!;
+  const settled = rounds[Math.min(1, rounds.length - 1)]!;
+  return {
+    seconds: count * SUSTAINED_ROUND_SECONDS,
+    rounds,
+    lastOverFirst: Math.round((last.requestsPerSecond / first.requestsPerSecond) * 1000) / 1000,
+    rssGrowth: Math.round((last.rssMb / settled.rssMb - 1) * 1000) / 1000,
+  };
+}
+
+/**
+ * The seed-style peer (peer/seed_server.py) on a free port, trained on the same market's rows.
+ * Undefined, with why, when python3, FastAPI, uvicorn or scikit-learn is missing.
+ */
+async function startPeer(): Promise<{ url: string; stop: () => Promise<void> } | { skipped: string }> {
+  try {
+    execFileSync(PYTHON, ['-c', 'import fastapi, uvicorn, sklearn'], { stdio: 'pipe' });
+  } catch (err) {
+    const stderr = String((err as { stderr?: Buffer }).stderr ?? (err as Error).message)
+      .trim()
+      .split('\n')
+      .at(-1);
+    return {
+      skipped: `the seed-style peer needs ${PYTHON} with FastAPI, uvicorn and scikit-learn (apt-get install python3-fastapi python3-uvicorn python3-sklearn): ${stderr}`,
+    };
+  }
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'weir-bench-peer-'));
+  const all = labelledRows(generateMarket({ seed: 7, length: 3000 }));
+  const training = path.join(dir, 'training.json');
+  await writeFile(training, JSON.stringify({ features: all.map((r) => r.features), labels: all.map((r) => r.label) }));
+  const port = await freePort();
+  const script = path.join(packageRoot(), 'test', 'bench', 'peer', 'seed_server.py');
+  const child = trackChild(spawn(PYTHON, [script, training, String(port)], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      await rm(dir, { recursive: true, force: true });
+      return { skipped: `the seed-style peer exited at start (code ${child.exitCode}): ${stderr.trim().slice(-500)}` };
+    }
+    if (
+      await fetch(`${url}/v2/health/ready`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
+    if (Date.now() > deadline) {
+      child.kill();
+      await rm(dir, { recursive: true, force: true });
+      return { skipped: `the seed-style peer did not answer within 60 s: ${stderr.trim().slice(-500)}` };
+    }
+    await delay(200);
+  }
+  return {
+    url: `${url}/v2/models/${MODEL}/infer`,
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill();
+      await exited;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 const LOG_ROUNDS = 3;
 
 interface LogComparison {
@@ -243,7 +356,9 @@ async function comparePredictionLog(): Promise<LogComparison> {
 }
 
 async function main(): Promise<void> {
-  progress(`${SECONDS}s per phase; connections ${CONNECTIONS.join(', ')}; load from ${TOOL}`);
+  progress(
+    `${SECONDS}s per phase; connections ${CONNECTIONS.join(', ')}; then ${SUSTAINED_SECONDS}s sustained at 64; load from ${TOOL}`,
+  );
   const bare = await startBareServer();
   const bareResults: Phase[] = [];
   try {
@@ -260,12 +375,15 @@ async function main(): Promise<void> {
     version: 'v1',
     args: ['--log-level', 'warn'],
   });
+  const inferUrl = `${predictor.url}/v2/models/${MODEL}/infer`;
   const predictorResults: Phase[] = [];
+  let steady: Sustained;
   try {
     for (const c of CONNECTIONS) {
       progress(`weir-predictor v1, ${c} connections`);
-      predictorResults.push(await load(`${predictor.url}/v2/models/${MODEL}/infer`, c));
+      predictorResults.push(await load(inferUrl, c));
     }
+    steady = await sustained(inferUrl, predictor.child.pid!);
   } finally {
     await predictor.stop();
   }
@@ -278,12 +396,27 @@ async function main(): Promise<void> {
   } catch (err) {
     logged = { skipped: `no Redis: ${(err as Error).message.split('\n')[0]}` };
   }
+  const peer = await startPeer();
+  const peerResults: Phase[] = [];
+  if ('skipped' in peer) progress(`seed-style peer skipped: ${peer.skipped}`);
+  else
+    try {
+      for (const c of [16, 64]) {
+        progress(`seed-style peer (FastAPI + uvicorn + scikit-learn), ${c} connections`);
+        peerResults.push(await load(peer.url, c));
+      }
+    } finally {
+      await peer.stop();
+    }
   progress('in-process ONNX Runtime: v1, v2, v4');
   const ortV1 = await inProcess('v1', 20_000);
   const ortV2 = await inProcess('v2', 2_000);
   const ortV4 = await inProcess('v4', 60);
-  const at64 = predictorResults.find((p) => p.connections === 64)!;
-  const bare64 = bareResults.find((p) => p.connections === 64)!;
+  const at = (phases: Phase[], c: number) => phases.find((p) => p.connections === c)!;
+  const at64 = at(predictorResults, 64);
+  const at16 = at(predictorResults, 16);
+  const bare64 = at(bareResults, 64);
+  const peer64 = peerResults.find((p) => p.connections === 64);
   const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
   const report = {
     benchmark: 'weir-predictor',
@@ -292,7 +425,12 @@ async function main(): Promise<void> {
     secondsPerPhase: SECONDS,
     input: 'one row of 9 FP32 features per request, 256 distinct rows, Cache-Control: no-cache',
     predictor: predictorResults,
+    sustainedAt64: steady,
     bareHttpFloor: bareResults,
+    seedStylePeer:
+      'skipped' in peer
+        ? peer
+        : { server: 'FastAPI + uvicorn (1 worker) + scikit-learn LogisticRegression', phases: peerResults },
     inProcessOnnxRuntime: { v1: ortV1, v2: ortV2, v4: ortV4 },
     predictionLogAt64: logged,
     ratios: CONNECTIONS.map((c, i) => ({
@@ -302,12 +440,34 @@ async function main(): Promise<void> {
     })),
     v4ExtraMsPerCall: Math.round((ortV4.meanMs - ortV2.meanMs) * 10) / 10,
     targets: {
+      sustainedThroughputLastVsFirst10s: {
+        measured: steady.lastOverFirst,
+        target: `>= 0.9 and <= 1.1 over ${steady.seconds} s at 64 connections`,
+        met: steady.lastOverFirst >= 0.9 && steady.lastOverFirst <= 1.1,
+      },
+      sustainedRssGrowth: {
+        measured: steady.rssGrowth,
+        target: '<= 0.1 from the end of the second 10 s round to the end',
+        met: steady.rssGrowth <= 0.1,
+      },
       p99At64ConnectionsMs: { measured: at64.p99Ms, target: '<= 10', met: at64.p99Ms <= 10 },
       throughputVsBareHttpAt64: {
         measured: ratio(at64.requestsPerSecond, bare64.requestsPerSecond),
         target: '>= 0.5',
         met: at64.requestsPerSecond >= 0.5 * bare64.requestsPerSecond,
       },
+      throughput64VsThroughput16: {
+        measured: ratio(at64.requestsPerSecond, at16.requestsPerSecond),
+        target: '>= 0.9',
+        met: at64.requestsPerSecond >= 0.9 * at16.requestsPerSecond,
+      },
+      throughputVsSeedStylePeerAt64: peer64
+        ? {
+            measured: ratio(at64.requestsPerSecond, peer64.requestsPerSecond),
+            target: '>= 5',
+            met: at64.requestsPerSecond >= 5 * peer64.requestsPerSecond,
+          }
+        : { measured: null, target: '>= 5', met: false, skipped: 'skipped' in peer ? peer.skipped : 'no result' },
       predictionLogCostAt64:
         'skipped' in logged
           ? { measured: null, target: '<= 0.15 with 0 unlogged', met: false, skipped: logged.skipped }
@@ -324,7 +484,8 @@ async function main(): Promise<void> {
       },
     },
   };
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  const allTargetsMet = Object.values(report.targets).every((t) => t.met);
+  process.stdout.write(`${JSON.stringify({ ...report, allTargetsMet }, null, 2)}\n`);
 }
 
 await main();
