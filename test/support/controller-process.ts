@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { packageRoot } from '../../shared/paths.js';
-import { waitFor } from './predictor.js';
+import { waitFor } from '../../shared/wait.js';
 
 export interface ControllerProcess {
   child: ChildProcess;
