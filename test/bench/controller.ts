@@ -10,13 +10,16 @@
 //   versions are equally good: rollouts advance stage by stage.
 // - Prometheus scrapes it every 5 s; the controller queries Prometheus as in
 //   production (guardrails and comparisons per rollout).
-// - The controller runs as its own process with the RBAC of manifests/, for
+// - The controller runs as its own process with the RBAC and the NODE_OPTIONS
+//   of manifests/ (CONTROLLER_NODE_OPTIONS overrides them), for
 //   DURATION seconds (default 900). Its RSS is read from /proc every 15 s; its /metrics
 //   and the API server's give the round times, the decision → route latency,
 //   the query and API request rates.
 //
 // One JSON line goes to stdout; progress goes to stderr.
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -42,6 +45,18 @@ const ROLLOUTS = Number(process.env.ROLLOUTS ?? 1000);
 const SECONDS = Number(process.env.DURATION ?? 900);
 const STAGE = process.env.STAGE ?? '3m';
 const CONCURRENCY = process.env.CONCURRENCY ?? '16';
+/** Node options for the controller alone: by default those of manifests/controller/deployment.yaml, as deployed. */
+const CONTROLLER_NODE_OPTIONS = process.env.CONTROLLER_NODE_OPTIONS ?? deployedNodeOptions();
+
+function deployedNodeOptions(): string {
+  const deployment = parseYaml(
+    readFileSync(path.join(packageRoot(), 'manifests/controller/deployment.yaml'), 'utf8'),
+  ) as {
+    spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
+  };
+  const env = deployment.spec.template.spec.containers.flatMap((c) => c.env ?? []);
+  return env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+}
 const NAMESPACE = 'bench';
 /** Requests per second each model gets, split between its versions by the route's weights. */
 const RATE = 20;
@@ -306,18 +321,21 @@ async function main(): Promise<void> {
     progress('Prometheus is scraping the exporter; 60 s of history before the rollouts start');
     await delay(Number(process.env.HISTORY ?? 60) * 1000);
 
-    const controller = await startController([
-      '--kubeconfig',
-      await kube.kubeconfig(controllerUser.name),
-      '--prometheus',
-      prometheus.url,
-      '--namespace',
-      NAMESPACE,
-      '--lease-namespace',
-      'weir-system',
-      '--concurrency',
-      CONCURRENCY,
-    ]);
+    const controller = await startController(
+      [
+        '--kubeconfig',
+        await kube.kubeconfig(controllerUser.name),
+        '--prometheus',
+        prometheus.url,
+        '--namespace',
+        NAMESPACE,
+        '--lease-namespace',
+        'weir-system',
+        '--concurrency',
+        CONCURRENCY,
+      ],
+      CONTROLLER_NODE_OPTIONS ? { env: { NODE_OPTIONS: CONTROLLER_NODE_OPTIONS } } : {},
+    );
     cleanups.push(() => controller.stop());
     const pid = controller.child.pid!;
     const controllerMetrics = `http://127.0.0.1:${controller.port}/metrics`;
@@ -373,6 +391,7 @@ async function main(): Promise<void> {
       rollouts: ROLLOUTS,
       seconds: Math.round(elapsed),
       concurrency: Number(CONCURRENCY),
+      controllerNodeOptions: CONTROLLER_NODE_OPTIONS || null,
       roundsCounted: rounds.find((b) => b.le === Infinity)?.count ?? 0,
       roundSecondsP50: round3(roundP50),
       roundSecondsP99: round3(roundP99),

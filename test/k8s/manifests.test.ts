@@ -130,7 +130,7 @@ describe('manifests/', () => {
         expect.stringMatching(/^--alertmanager=/),
       ]),
     );
-    expect(c.env.map((e: { name: string }) => e.name)).toEqual(['POD_NAME', 'POD_NAMESPACE']);
+    expect(c.env.map((e: { name: string }) => e.name)).toEqual(['NODE_OPTIONS', 'POD_NAME', 'POD_NAMESPACE']);
     for (const version of ['v1', 'v2']) {
       const deployment = find(docs, 'Deployment', `predictor-${version}`);
       expect(deployment.spec.template.metadata.labels).toMatchObject({ app: 'predictor', version });
