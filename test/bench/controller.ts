@@ -19,7 +19,7 @@
 // One JSON line goes to stdout; progress goes to stderr.
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -49,12 +49,17 @@ const CONCURRENCY = process.env.CONCURRENCY ?? '16';
 const CONTROLLER_NODE_OPTIONS = process.env.CONTROLLER_NODE_OPTIONS ?? deployedNodeOptions();
 
 function deployedNodeOptions(): string {
-  const deployment = parseYaml(
-    readFileSync(path.join(packageRoot(), 'manifests/controller/deployment.yaml'), 'utf8'),
-  ) as {
-    spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
-  };
-  const env = deployment.spec.template.spec.containers.flatMap((c) => c.env ?? []);
+  const text = readFileSync(path.join(packageRoot(), 'manifests/controller/deployment.yaml'), 'utf8');
+  const deployment = parseAllDocuments(text)
+    .map(
+      (d) =>
+        d.toJS() as {
+          kind?: string;
+          spec?: { template?: { spec?: { containers?: { env?: { name: string; value?: string }[] }[] } } };
+        },
+    )
+    .find((d) => d?.kind === 'Deployment');
+  const env = deployment?.spec?.template?.spec?.containers?.flatMap((c) => c.env ?? []) ?? [];
   return env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
 }
 const NAMESPACE = 'bench';
