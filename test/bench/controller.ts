@@ -28,6 +28,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { startPrometheus } from '../../controller/src/local/prometheus-process.js';
 import { packageRoot } from '../../shared/paths.js';
+import { linearRegression } from 'simple-statistics';
+import { histogramQuantile } from '../../controller/src/sim/streams.js';
 import { startController } from '../support/controller-process.js';
 import {
   CONTROLLER_SA,
@@ -38,7 +40,7 @@ import {
   watchCollection,
   type WatchedVirtualService,
 } from '../support/kube-env.js';
-import { scrape } from '../support/metrics.js';
+import { rssMb, scrape } from '../support/metrics.js';
 import { parseMetricsText, type Sample } from '../../controller/src/local/metrics-text.js';
 
 const ROLLOUTS = Number(process.env.ROLLOUTS ?? 1000);
@@ -230,23 +232,17 @@ async function inParallel(count: number, width: number, what: string, task: (i: 
   );
 }
 
-/** A Prometheus histogram's q-quantile, interpolated within its bucket as histogram_quantile() does. */
-function histogramQuantile(buckets: { le: number; count: number }[], q: number): number | null {
+/** A histogram's q-quantile from cumulative buckets, interpolated within its bucket as histogram_quantile() does. */
+function quantileOf(buckets: { le: number; count: number }[], q: number): number | null {
   const sorted = [...buckets].sort((a, b) => a.le - b.le);
-  const total = sorted.at(-1)?.count ?? 0;
-  if (total === 0) return null;
-  const rank = q * total;
-  let lower = 0;
-  let below = 0;
-  for (const b of sorted) {
-    if (b.count >= rank) {
-      if (!Number.isFinite(b.le)) return lower;
-      return lower + ((b.le - lower) * (rank - below)) / Math.max(b.count - below, 1e-9);
-    }
-    lower = b.le;
-    below = b.count;
-  }
-  return lower;
+  const perBucket = sorted.map((b, i) => b.count - (i === 0 ? 0 : sorted[i - 1]!.count));
+  return (
+    histogramQuantile(
+      q,
+      sorted.map((b) => b.le),
+      perBucket,
+    ) ?? null
+  );
 }
 
 /** A histogram's buckets from a scrape, minus an earlier scrape's (the run's own observations). */
@@ -264,21 +260,6 @@ function bucketsOf(samples: Sample[], name: string, before: Sample[] = []): { le
 
 const sum = (samples: Sample[], name: string, where: (labels: Record<string, string>) => boolean = () => true) =>
   samples.filter((s) => s.name === name && where(s.labels)).reduce((a, s) => a + s.value, 0);
-
-async function rssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Math.round(Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? NaN) / 1024);
-}
-
-/** Least-squares slope of y over x. */
-function slope(points: { x: number; y: number }[]): number {
-  const n = points.length;
-  const mx = points.reduce((a, p) => a + p.x, 0) / n;
-  const my = points.reduce((a, p) => a + p.y, 0) / n;
-  const sxy = points.reduce((a, p) => a + (p.x - mx) * (p.y - my), 0);
-  const sxx = points.reduce((a, p) => a + (p.x - mx) ** 2, 0);
-  return sxx === 0 ? 0 : sxy / sxx;
-}
 
 async function main(): Promise<void> {
   progress(`${ROLLOUTS} rollouts for ${SECONDS} s, stages of ${STAGE}, concurrency ${CONCURRENCY}`);
@@ -386,9 +367,9 @@ async function main(): Promise<void> {
     // RSS over the run after its first third (caches filled, every rollout seen): growth and trend.
     const settled = rss.filter((p) => p.x >= SECONDS / 60 / 3);
     const round3 = (x: number | null) => (x === null ? null : Math.round(x * 1000) / 1000);
-    const roundP50 = histogramQuantile(rounds, 0.5);
-    const roundP99 = histogramQuantile(rounds, 0.99);
-    const routeP99 = histogramQuantile(routes, 0.99);
+    const roundP50 = quantileOf(rounds, 0.5);
+    const roundP99 = quantileOf(rounds, 0.99);
+    const routeP99 = quantileOf(routes, 0.99);
     const rssMax = Math.max(...rss.map((p) => p.y));
     const rssGrowth = settled.length >= 2 ? settled.at(-1)!.y / settled[0]!.y - 1 : 0;
     const report = {
@@ -409,7 +390,9 @@ async function main(): Promise<void> {
       rssMbMax: rssMax,
       rssMbSamples: rss.map((p) => p.y),
       rssGrowthAfterFirstThird: round3(rssGrowth),
-      rssMbPerMinuteAfterFirstThird: round3(settled.length >= 2 ? slope(settled) : 0),
+      rssMbPerMinuteAfterFirstThird: round3(
+        settled.length >= 2 ? linearRegression(settled.map((p) => [p.x, p.y])).m : 0,
+      ),
       queriesPerSecond: Math.round((delta('weir_controller_metric_queries_total') / elapsed) * 10) / 10,
       queryErrors: delta('weir_controller_metric_queries_total', (l) => l.result === 'error'),
       apiRequestsPerSecond: Math.round((apiRequests / elapsed) * 10) / 10,

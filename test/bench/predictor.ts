@@ -12,7 +12,7 @@
 // BENCH_TOOL=autocannon forces autocannon.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +22,7 @@ import autocannon from 'autocannon';
 import { generateMarket } from '../../shared/market/market.js';
 import { labelledRows } from '../../shared/market/features.js';
 import { redisCommand, startRedis } from '../../controller/src/local/redis-process.js';
-import { metricAt } from '../support/metrics.js';
+import { metricAt, rssMb } from '../support/metrics.js';
 import { startPredictor } from '../../controller/src/local/predictor-process.js';
 import { trackChild } from '../../controller/src/local/children.js';
 import { freePort } from '../../controller/src/local/free-port.js';
@@ -200,13 +200,6 @@ async function inProcess(
     p99Ms: round(percentile(latencies, 0.99)),
     meanMs: round(latencies.reduce((a, b) => a + b, 0) / calls),
   };
-}
-
-/** A process's resident set in MB, from /proc (Linux). */
-async function rssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
-  return Math.round(kb / 1024);
 }
 
 interface Sustained {

@@ -10,7 +10,7 @@ import type { RouteTarget } from '../../engine/route.js';
 import type { AppliedStep } from '../../engine/types.js';
 import type { Logger } from '../../../../shared/log.js';
 import { isConflict, isNotFound, kubeCall } from '../kube/client.js';
-import { Informer, type Listed } from '../kube/informer.js';
+import { ScopedInformers, type Listed } from '../kube/informer.js';
 import { ConflictError, RouteConfigError, type RouteState, type TrafficRouter } from '../types.js';
 import {
   APPLIED_STEPS_ANNOTATION,
@@ -60,55 +60,63 @@ export interface IstioRouterOptions {
  * 1,000 rules in one namespace meant a million rules parsed per interval.
  */
 export class DestinationRuleCache {
-  private readonly informers: Informer<DestinationRule>[];
+  private readonly cache: ScopedInformers<DestinationRule>;
 
   constructor(kubeconfig: KubeConfig, options: { namespaces?: string[]; log: Logger; resyncMs?: number }) {
     const api = kubeconfig.makeApiClient(CustomObjectsApi);
-    const scopes: (string | undefined)[] = options.namespaces?.length ? options.namespaces : [undefined];
     const ref = { group: GROUP, version: VERSION, plural: 'destinationrules' };
-    this.informers = scopes.map(
-      (namespace) =>
-        new Informer<DestinationRule>({
-          kubeconfig,
-          path: namespace
-            ? `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/destinationrules`
-            : `/apis/${GROUP}/${VERSION}/destinationrules`,
-          list: async () =>
-            (await kubeCall(`list destinationrules${namespace ? ` in ${namespace}` : ' in all namespaces'}`, () =>
-              namespace ? api.listNamespacedCustomObject({ ...ref, namespace }) : api.listClusterCustomObject(ref),
-            )) as Listed<DestinationRule>,
-          log: options.log,
-          ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}),
-        }),
-    );
+    this.cache = new ScopedInformers<DestinationRule>({
+      kubeconfig,
+      ...ref,
+      namespaces: options.namespaces,
+      list: async (namespace) =>
+        (await kubeCall(`list destinationrules${namespace ? ` in ${namespace}` : ' in all namespaces'}`, () =>
+          namespace ? api.listNamespacedCustomObject({ ...ref, namespace }) : api.listClusterCustomObject(ref),
+        )) as Listed<DestinationRule>,
+      log: options.log,
+      resyncMs: options.resyncMs,
+    });
   }
 
   start(): Promise<void> {
-    return Promise.all(this.informers.map((i) => i.start())).then(() => undefined);
+    return this.cache.start();
   }
 
   stop(): void {
-    for (const informer of this.informers) informer.stop();
+    this.cache.stop();
   }
 
   get synced(): boolean {
-    return this.informers.every((i) => i.synced);
+    return this.cache.synced;
   }
 
   /** The namespace's rules as last seen, or undefined while the cache has not listed. */
   rulesIn(namespace: string): DestinationRule[] | undefined {
     if (!this.synced) return undefined;
-    return this.informers.flatMap((i) => i.values()).filter((r) => r.metadata.namespace === namespace);
+    return this.cache.values().filter((r) => r.metadata.namespace === namespace);
   }
 }
 
-/** Whether every needed subset is in a rule for its host. */
-function hasSubsets(rules: DestinationRule[], needed: { host: string; subset: string }[], namespace: string): boolean {
-  return needed.every(({ host, subset }) =>
-    rules.some(
-      (r) => r.spec?.host && sameHost(r.spec.host, host, namespace) && r.spec.subsets?.some((s) => s.name === subset),
-    ),
-  );
+/** Why the rules do not route every needed subset (the first one missing), or undefined when they do. */
+function missingSubset(
+  rules: DestinationRule[],
+  needed: { host: string; subset: string; version: string }[],
+  namespace: string,
+): RouteConfigError | undefined {
+  for (const { host, subset, version } of needed) {
+    const forHost = rules.filter((r) => r.spec?.host && sameHost(r.spec.host, host, namespace));
+    if (forHost.length === 0)
+      return new RouteConfigError(
+        'DestinationRuleNotFound',
+        `no DestinationRule in ${namespace} for host ${host}; version ${version} routes to its subset "${subset}"`,
+      );
+    if (!forHost.some((r) => r.spec?.subsets?.some((s) => s.name === subset)))
+      return new RouteConfigError(
+        'SubsetNotFound',
+        `DestinationRule ${forHost.map((r) => r.metadata.name).join(', ')} for host ${host} has no subset "${subset}" (version ${version}); add it with labels {version: ${version}}`,
+      );
+  }
+  return undefined;
 }
 
 /** A TrafficRouter on Istio VirtualServices (see the module comment). */
@@ -154,34 +162,14 @@ export class IstioRouter implements TrafficRouter {
     const needed = subsetsNeeded(route, rollout.spec);
     if (needed.length === 0) return;
     const namespace = rollout.metadata.namespace ?? 'default';
-    const listed = async () =>
-      (
-        (await kubeCall(`list destinationrules in ${namespace}`, () =>
-          this.api.listNamespacedCustomObject({
-            group: GROUP,
-            version: VERSION,
-            plural: 'destinationrules',
-            namespace,
-          }),
-        )) as { items: DestinationRule[] }
-      ).items;
     const cached = this.options.destinationRules?.rulesIn(namespace);
     // The cache may lag a rule just created: a subset it lacks is looked up on the server before it counts as missing.
-    const items = cached && hasSubsets(cached, needed, namespace) ? cached : await listed();
-    for (const { host, subset, version } of needed) {
-      const rules = items.filter((r) => r.spec?.host && sameHost(r.spec.host, host, namespace));
-      if (rules.length === 0)
-        throw new RouteConfigError(
-          'DestinationRuleNotFound',
-          `no DestinationRule in ${namespace} for host ${host}; version ${version} routes to its subset "${subset}"`,
-        );
-      if (!rules.some((r) => r.spec?.subsets?.some((s) => s.name === subset))) {
-        throw new RouteConfigError(
-          'SubsetNotFound',
-          `DestinationRule ${rules.map((r) => r.metadata.name).join(', ')} for host ${host} has no subset "${subset}" (version ${version}); add it with labels {version: ${version}}`,
-        );
-      }
-    }
+    if (cached && !missingSubset(cached, needed, namespace)) return;
+    const listed = (await kubeCall(`list destinationrules in ${namespace}`, () =>
+      this.api.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'destinationrules', namespace }),
+    )) as { items: DestinationRule[] };
+    const missing = missingSubset(listed.items, needed, namespace);
+    if (missing) throw missing;
   }
 
   private key(rollout: ModelRollout): string {

@@ -138,3 +138,63 @@ export class Informer<T extends Named> {
     this.retry(err);
   }
 }
+
+/** The namespaces a controller watches, as list scopes: each one, or undefined for all of them. */
+export function scopesOf(namespaces: string[] | undefined): (string | undefined)[] {
+  return namespaces?.length ? namespaces : [undefined];
+}
+
+export interface ScopedInformersOptions<T> {
+  kubeconfig: KubeConfig;
+  group: string;
+  version: string;
+  plural: string;
+  /** Namespaces to watch; empty or undefined: all of them. */
+  namespaces?: string[] | undefined;
+  /** Lists one scope (a namespace, or undefined for all), limited as the watch is. */
+  list: (namespace: string | undefined) => Promise<Listed<T>>;
+  log: Logger;
+  labelSelector?: string | undefined;
+  resyncMs?: number | undefined;
+  onChange?: (() => void) | undefined;
+}
+
+/** One collection watched in each chosen namespace (or in all), read as one cache. */
+export class ScopedInformers<T extends Named> {
+  private readonly informers: Informer<T>[];
+
+  constructor(options: ScopedInformersOptions<T>) {
+    const { group, version, plural, labelSelector, resyncMs, onChange } = options;
+    this.informers = scopesOf(options.namespaces).map(
+      (namespace) =>
+        new Informer<T>({
+          kubeconfig: options.kubeconfig,
+          path: namespace
+            ? `/apis/${group}/${version}/namespaces/${namespace}/${plural}`
+            : `/apis/${group}/${version}/${plural}`,
+          list: () => options.list(namespace),
+          log: options.log,
+          ...(labelSelector ? { labelSelector } : {}),
+          ...(resyncMs ? { resyncMs } : {}),
+          ...(onChange ? { onChange } : {}),
+        }),
+    );
+  }
+
+  /** Lists and starts watching; resolves when every scope has been listed once. */
+  async start(): Promise<void> {
+    await Promise.all(this.informers.map((i) => i.start()));
+  }
+
+  stop(): void {
+    for (const informer of this.informers) informer.stop();
+  }
+
+  get synced(): boolean {
+    return this.informers.every((i) => i.synced);
+  }
+
+  values(): T[] {
+    return this.informers.flatMap((i) => i.values());
+  }
+}

@@ -21,7 +21,7 @@ import {
 } from '../types.js';
 import { retry } from '../../../../shared/retry.js';
 import { isConflict, kubeCall } from './client.js';
-import { Informer, type Listed } from './informer.js';
+import { ScopedInformers, scopesOf, type Listed } from './informer.js';
 import { UsageError } from '../../../../shared/errors.js';
 
 export const PLURAL = 'modelrollouts';
@@ -58,40 +58,38 @@ const CONFLICT_RETRIES = 8;
 /** A RolloutStore on the Kubernetes API (see the module comment). */
 export class KubeRolloutStore implements RolloutStore {
   private readonly api: CustomObjectsApi;
-  private readonly informers: Informer<RawRollout>[];
+  private readonly cache: ScopedInformers<RawRollout>;
 
   constructor(
     kubeconfig: KubeConfig,
     private readonly options: KubeStoreOptions,
   ) {
     this.api = kubeconfig.makeApiClient(CustomObjectsApi);
-    this.informers = this.scopes().map(
-      (namespace) =>
-        new Informer<RawRollout>({
-          kubeconfig,
-          path: namespace
-            ? `/apis/${API_GROUP}/${API_VERSION}/namespaces/${namespace}/${PLURAL}`
-            : `/apis/${API_GROUP}/${API_VERSION}/${PLURAL}`,
-          list: () => this.listScope(namespace, options.labelSelector),
-          log: options.log,
-          ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}),
-          ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}),
-          ...(options.onChange ? { onChange: options.onChange } : {}),
-        }),
-    );
+    this.cache = new ScopedInformers<RawRollout>({
+      kubeconfig,
+      group: API_GROUP,
+      version: API_VERSION,
+      plural: PLURAL,
+      namespaces: options.namespaces,
+      list: (namespace) => this.listScope(namespace, options.labelSelector),
+      log: options.log,
+      labelSelector: options.labelSelector,
+      resyncMs: options.resyncMs,
+      onChange: options.onChange,
+    });
   }
 
   /** Lists and starts watching; resolves when every watched scope has been listed once. */
   async start(): Promise<void> {
-    await Promise.all(this.informers.map((i) => i.start()));
+    await this.cache.start();
   }
 
   stop(): void {
-    for (const informer of this.informers) informer.stop();
+    this.cache.stop();
   }
 
   get synced(): boolean {
-    return this.informers.every((i) => i.synced);
+    return this.cache.synced;
   }
 
   private ref(key: string) {
@@ -133,17 +131,14 @@ export class KubeRolloutStore implements RolloutStore {
    */
   async list(): Promise<RolloutListing> {
     const seen = new Map<string, { revision: string; result: StoredRollout | InvalidRollout }>();
-    const listing = this.sorted(
-      this.informers.flatMap((informer) => [...informer.values()]),
-      (raw) => {
-        const key = `${raw.metadata.namespace}/${raw.metadata.name}`;
-        const revision = raw.metadata.resourceVersion;
-        const known = this.validated.get(key);
-        const result = revision && known?.revision === revision ? known.result : this.toStored(raw);
-        if (revision) seen.set(key, { revision, result });
-        return result;
-      },
-    );
+    const listing = this.sorted(this.cache.values(), (raw) => {
+      const key = `${raw.metadata.namespace}/${raw.metadata.name}`;
+      const revision = raw.metadata.resourceVersion;
+      const known = this.validated.get(key);
+      const result = revision && known?.revision === revision ? known.result : this.toStored(raw);
+      if (revision) seen.set(key, { revision, result });
+      return result;
+    });
     this.validated = seen;
     return listing;
   }
@@ -167,11 +162,6 @@ export class KubeRolloutStore implements RolloutStore {
     return { rollouts, invalid };
   }
 
-  /** The watched namespaces; [undefined] means all of them. */
-  private scopes(): (string | undefined)[] {
-    return this.options.namespaces?.length ? this.options.namespaces : [undefined];
-  }
-
   private async listScope(namespace: string | undefined, labelSelector?: string): Promise<Listed<RawRollout>> {
     const ref = { group: API_GROUP, version: API_VERSION, plural: PLURAL, ...(labelSelector ? { labelSelector } : {}) };
     return (await kubeCall(`list modelrollouts${namespace ? ` in ${namespace}` : ' in all namespaces'}`, () =>
@@ -182,7 +172,7 @@ export class KubeRolloutStore implements RolloutStore {
   /** One list straight from the API server (for the CLI), without watching. */
   async listFromServer(): Promise<RolloutListing> {
     const raws: RawRollout[] = [];
-    for (const namespace of this.scopes()) raws.push(...(await this.listScope(namespace)).items);
+    for (const namespace of scopesOf(this.options.namespaces)) raws.push(...(await this.listScope(namespace)).items);
     return this.sorted(raws);
   }
 
