@@ -68,8 +68,8 @@ export class Gateway {
   ) {
     if (options.token.length < 16) throw new UsageError('gateway token: must be at least 16 characters');
     this.table = options.table;
-    this.backends = new Backends(options.backends, options.maxResponseBytes);
     this.random = options.random ?? Math.random;
+    this.backends = new Backends(options.backends, options.maxResponseBytes, this.random);
     this.telemetry = new GatewayTelemetry(options.service);
     this.reportWeights();
     // Every request goes to the proxy: routing is by the VirtualService-shaped table, not by path.

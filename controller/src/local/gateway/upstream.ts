@@ -35,6 +35,7 @@ export class Backends {
   constructor(
     backends: Record<string, string[]>,
     private readonly maxResponseBytes = 32 * 1024 * 1024,
+    private readonly random: () => number = Math.random,
   ) {
     this.urls = new Map(
       Object.entries(backends).map(([subset, urls]) => [
@@ -53,14 +54,37 @@ export class Backends {
     return [...this.urls.keys()];
   }
 
-  /** Least requests in flight; a retry avoids backends already tried (Istio's previous-hosts predicate). */
+  /**
+   * Envoy's LEAST_REQUEST for equal weights: the fewer in flight of two
+   * backends drawn at random (power of two choices), so ties spread at random;
+   * a retry avoids backends already tried (Istio's previous-hosts predicate).
+   * Taking the first of equals instead sent a lightly loaded version's whole
+   * traffic to one replica and left the others cold.
+   */
   pick(subset: string, tried: ReadonlySet<URL> = new Set()): URL | undefined {
     const all = this.urls.get(subset);
     if (!all || all.length === 0) return undefined;
     const urls = all.some((u) => !tried.has(u)) ? all.filter((u) => !tried.has(u)) : all;
-    let best = urls[0]!;
-    for (const url of urls) if ((this.inFlight.get(url.href) ?? 0) < (this.inFlight.get(best.href) ?? 0)) best = url;
-    return best;
+    if (urls.length === 1) return urls[0]!;
+    const i = Math.floor(this.random() * urls.length) % urls.length;
+    // The second draw is from the others, so the two are distinct.
+    const j = (i + 1 + (Math.floor(this.random() * (urls.length - 1)) % (urls.length - 1))) % urls.length;
+    const [a, b] = [urls[i]!, urls[j]!];
+    return this.load(b) < this.load(a) ? b : a;
+  }
+
+  private load(url: URL): number {
+    return this.inFlight.get(url.href) ?? 0;
+  }
+
+  /** Runs `work` with `url` counted in flight, so the balancer sees it. */
+  private async counted<T>(url: URL, work: () => Promise<T>): Promise<T> {
+    this.inFlight.set(url.href, this.load(url) + 1);
+    try {
+      return await work();
+    } finally {
+      this.inFlight.set(url.href, this.load(url) - 1);
+    }
   }
 
   /** Sends to the destination with the route's timeout and retries; never throws. */
@@ -90,18 +114,9 @@ export class Backends {
       tried.add(url);
       const budget = Math.min(perTry, deadline - Date.now());
       if (budget <= 0) return gatewayError(504, `upstream ${subset} timed out after ${overall} ms`);
-      this.inFlight.set(url.href, (this.inFlight.get(url.href) ?? 0) + 1);
       try {
-        last = await send(
-          this.agent,
-          url,
-          req.method ?? 'GET',
-          path,
-          req.headers,
-          body,
-          budget,
-          this.maxResponseBytes,
-          signal,
+        last = await this.counted(url, () =>
+          send(this.agent, url, req.method ?? 'GET', path, req.headers, body, budget, this.maxResponseBytes, signal),
         );
         if (!(last.status >= 500 && retryOn.includes('5xx'))) return last;
       } catch (err) {
@@ -118,8 +133,6 @@ export class Backends {
           (code === 'ECONNREFUSED' && retryOn.includes('connect-failure')) ||
           (code === 'ECONNRESET' && retryOn.includes('reset'));
         if (!retriable) return last;
-      } finally {
-        this.inFlight.set(url.href, (this.inFlight.get(url.href) ?? 1) - 1);
       }
     }
     return last;
@@ -130,16 +143,19 @@ export class Backends {
     const url = this.pick(subset);
     if (!url) return undefined;
     try {
+      // Counted in flight like any request: the shadow's replicas share the copies as they would users.
       return (
-        await send(
-          this.agent,
-          url,
-          req.method ?? 'GET',
-          path,
-          { ...req.headers, 'x-weir-mirrored': 'true' },
-          body,
-          15_000,
-          this.maxResponseBytes,
+        await this.counted(url, () =>
+          send(
+            this.agent,
+            url,
+            req.method ?? 'GET',
+            path,
+            { ...req.headers, 'x-weir-mirrored': 'true' },
+            body,
+            15_000,
+            this.maxResponseBytes,
+          ),
         )
       ).status;
     } catch {
