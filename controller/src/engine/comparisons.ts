@@ -127,11 +127,12 @@ function estimate(
     };
   }
   if (observation.type === 'histogram' && observation.bounds && observation.stable && observation.canary) {
-    const r = mannWhitneyHistogram(
-      observation.bounds,
-      { cumulative: observation.stable },
-      { cumulative: observation.canary },
+    const resolution = comparison.type === 'histogram' ? comparison.resolution : undefined;
+    const { bounds, stable, canary } = atResolution(
+      { bounds: observation.bounds, stable: observation.stable, canary: observation.canary },
+      resolution,
     );
+    const r = mannWhitneyHistogram(bounds, { cumulative: stable }, { cumulative: canary });
     // On the probability-of-superiority scale: U/(ns·nc) − 1/2, whose variance follows from Var(U).
     const { stable: ns, canary: nc } = r.samples;
     const difference = r.probabilityCanaryHigher - 0.5;
@@ -179,6 +180,22 @@ function estimate(
     };
   }
   return undefined;
+}
+
+/**
+ * The histograms with every bucket up to the first bound at or above
+ * `resolution` merged into one: a cumulative count at a bound below it is
+ * dropped, so what lay below falls into that first bucket and ties. Without a
+ * resolution, or when no bound reaches it, the histograms are unchanged.
+ */
+export function atResolution(
+  h: { bounds: number[]; stable: number[]; canary: number[] },
+  resolution: number | undefined,
+): { bounds: number[]; stable: number[]; canary: number[] } {
+  if (resolution === undefined) return h;
+  const first = h.bounds.findIndex((b) => b >= resolution);
+  if (first <= 0) return h;
+  return { bounds: h.bounds.slice(first), stable: h.stable.slice(first), canary: h.canary.slice(first) };
 }
 
 interface Tested {
@@ -339,8 +356,13 @@ export function evaluateFamily(
     const { comparison, estimate: est } = t;
     const { version, reference } = members[t.member]!;
     const significant = t.crossed ?? adjusted[i]! <= alpha;
-    const good = comparison.better === 'higher' ? est.difference > 0 : est.difference < 0;
-    const magnitude = Math.abs(est.difference);
+    // The effect the verdict weighs: this look's estimate, moved into the interval. mSPRT's
+    // interval is the running intersection over the stage's looks, so when the effect drifts
+    // it can exclude this look's estimate; a value outside it is not a plausible effect, and a
+    // verdict on it contradicted its own interval ("harmful, 0.251 (CI 0.173 to 0.212)").
+    const effect = Math.min(Math.max(est.difference, t.ci[0]), t.ci[1]);
+    const good = comparison.better === 'higher' ? effect > 0 : effect < 0;
+    const magnitude = Math.abs(effect);
     let verdict: ComparisonVerdict = 'inconclusive';
     if (significant && good && magnitude >= comparison.minEffect) verdict = 'better';
     else if (significant && !good) {

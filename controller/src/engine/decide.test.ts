@@ -10,6 +10,25 @@ import { specSchema } from '../api/schema.js';
 
 import { MIN, obs, specWith, started, step, T0 } from './decide.test-helpers.js';
 
+/** Accuracy as a guard with minEffect 0.02 (tau 0.005), and no guardrails. */
+const accuracyGuard = () =>
+  specWith({
+    analysis: {
+      guardrails: [],
+      comparisons: [
+        {
+          name: 'accuracy',
+          type: 'proportion',
+          role: 'guard',
+          successes: 's',
+          trials: 't',
+          minEffect: 0.02,
+          tau: 0.005,
+        },
+      ],
+    },
+  });
+
 describe('engine', () => {
   test('starts at the first step and records it', () => {
     const d = started();
@@ -91,22 +110,7 @@ describe('engine', () => {
   });
 
   test('a significant but negligible degradation (whole CI within minEffect) does not block; one that may exceed it does', () => {
-    const spec = specWith({
-      analysis: {
-        guardrails: [],
-        comparisons: [
-          {
-            name: 'accuracy',
-            type: 'proportion',
-            role: 'guard',
-            successes: 's',
-            trials: 't',
-            minEffect: 0.02,
-            tau: 0.005,
-          },
-        ],
-      },
-    });
+    const spec = accuracyGuard();
     // 0.600 vs 0.595 on 2,000,000 each: significant (mSPRT), CI about [−0.006, −0.004], inside minEffect 0.02.
     const tiny = step(
       spec,
@@ -126,6 +130,36 @@ describe('engine', () => {
     );
     expect(unclear.reasons.find((r) => r.metric === 'accuracy')!.verdict).toBe('worse');
     expect(unclear.action).toBe('hold');
+  });
+
+  test('the verdict weighs an effect inside its own interval: an estimate outside the running intersection is not harmful', () => {
+    const spec = accuracyGuard();
+    // Both looks fall before minStageDuration (5m), so the stage and its sequential state carry on.
+    // Look 1: 0.600 vs 0.588 on 200,000 each, mSPRT interval −0.012 ± 0.0047 = [−0.0167, −0.0073].
+    const first = step(
+      spec,
+      started(spec).statusPatch,
+      obs({ stable: [120_000, 200_000], canary: [117_600, 200_000] }),
+      T0 + 2 * MIN,
+    );
+    const firstReason = first.reasons.find((r) => r.metric === 'accuracy')!;
+    expect(firstReason.ci![0]).toBeCloseTo(-0.0167, 3);
+    expect(firstReason.ci![1]).toBeCloseTo(-0.0073, 3);
+    // Look 2: 0.600 vs 0.575 on 20,000 each, −0.025 ± 0.0179. The running intersection stays
+    // [−0.0167, −0.0073]: the estimate −0.025 lies outside it, beyond minEffect 0.02, but every
+    // effect the interval allows is within it. Weighing the raw estimate called this harmful.
+    const second = step(
+      spec,
+      first.statusPatch,
+      obs({ stable: [12_000, 20_000], canary: [11_500, 20_000] }),
+      T0 + 3 * MIN,
+    );
+    const reason = second.reasons.find((r) => r.metric === 'accuracy')!;
+    expect(reason.effect).toBeCloseTo(-0.025, 12);
+    expect(reason.ci![0]).toBeCloseTo(-0.0167, 3);
+    expect(reason.ci![1]).toBeCloseTo(-0.0073, 3);
+    expect(reason.verdict).toBe('negligible');
+    expect(second.action).not.toBe('rollback');
   });
 
   test('entering 100% needs the primary comparison to be significantly better', () => {
