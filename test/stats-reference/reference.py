@@ -48,6 +48,10 @@ def mw(stable_cum, canary_cum):
 
 out["mw_a"] = mw([10, 40, 90, 140, 190, 200], [5, 25, 60, 110, 170, 200])
 out["mw_b"] = mw([300, 700, 900, 980, 1000], [250, 640, 880, 975, 1000])
+# A histogram comparison's resolution (engine/comparisons.test.ts): buckets le 0.5, 1, 5, 10, +Inf ms,
+# and the same with the buckets up to 5 merged (the resolution 5), so values below 5 ms tie.
+out["mw_fine"] = mw([20, 180, 390, 398, 400], [0, 4, 38, 40, 40])
+out["mw_merged"] = mw([390, 398, 400], [38, 40, 40])
 
 # Chi-squared independence, k x 2, no correction.
 def chi(stable, canary):

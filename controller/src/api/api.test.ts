@@ -116,6 +116,10 @@ describe('ModelRollout validation', () => {
       { analysis: { comparisons: [{ name: 'acc', type: 'proportion', successes: 'a' }] } },
       'spec.analysis.comparisons[0].trials: missing',
     ],
+    [
+      { analysis: { comparisons: [{ name: 'latency', type: 'histogram', buckets: 'b', resolution: -5 }] } },
+      'spec.analysis.comparisons[0].resolution: -5 is not a positive bucket bound',
+    ],
     [{ model: '' }, 'spec.model: "" is empty; expected the model name'],
   ])('%j → %s', (spec, message) => {
     const { errors } = validateModelRollout(withSpec(spec));

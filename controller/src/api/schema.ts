@@ -117,6 +117,13 @@ const comparison = z.discriminatedUnion(
       ...comparisonCommon,
       better: z.enum(['higher', 'lower']).default('lower'),
       buckets: promql.describe('cumulative bucket counts in the window, one series per `le`'),
+      resolution: z
+        .number()
+        .positive('is not a positive bucket bound')
+        .optional()
+        .describe(
+          "the smallest value worth telling apart, in the buckets' unit: buckets up to the first bound at or above it are merged, so observations below it tie and a shift among them is not judged (a low-traffic canary answers a fraction of a millisecond slower; the rank test would see only that)",
+        ),
     }),
     // Paired: the canary (a shadow) and stable predicted the same requests. Judged in the mirror stage only.
     z.object({

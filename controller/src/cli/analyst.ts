@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { UsageError } from '../../../shared/errors.js';
 import { formatNumber } from '../../../shared/format.js';
+import { atResolution } from '../engine/comparisons.js';
 import { mannWhitneyHistogram } from '../stats/mann-whitney-histogram.js';
 import { sampleSizeMean, sampleSizeProportion } from '../stats/sample-size.js';
 import { twoProportionZTest } from '../stats/two-proportion-z-test.js';
@@ -215,6 +216,11 @@ export function registerAnalystCommands(program: Command): void {
       'canary cumulative counts, one per bucket',
       parseList('C1,...: cumulative counts, one per bucket', false),
     )
+    .option(
+      '--resolution <V>',
+      "merge the buckets up to the first bound at or above V (the comparison's resolution field): values below it tie",
+      parsePositive,
+    )
     .addHelpText(
       'after',
       '\nExample:\n  weir compare histogram --buckets 0.005,0.01,0.025,+Inf --stable 40,90,140,150 --canary 30,70,120,150',
@@ -225,11 +231,13 @@ export function registerAnalystCommands(program: Command): void {
           buckets: number[];
           stable: number[];
           canary: number[];
+          resolution?: number;
           alpha: number;
           better: Better;
           json?: boolean;
         }) => {
-          const r = mannWhitneyHistogram(o.buckets, { cumulative: o.stable }, { cumulative: o.canary });
+          const h = atResolution({ bounds: o.buckets, stable: o.stable, canary: o.canary }, o.resolution);
+          const r = mannWhitneyHistogram(h.bounds, { cumulative: h.stable }, { cumulative: h.canary });
           const verdict = verdictOf(r.pValue < o.alpha, r.z > 0, o.better);
           emit(
             o.json === true,

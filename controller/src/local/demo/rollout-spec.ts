@@ -128,6 +128,10 @@ export function demoRolloutYaml(
             // On the probability-of-superiority scale (0.5 = no shift). Processes sharing
             // two cores drift by ~0.15 when the machine is busy; v4 shifts by 0.5.
             minEffect: 0.25,
+            // Shifts below 5 ms are not this guard's business: at a 10% share each canary replica
+            // answers a few requests a second and wakes for each one, a fraction of a millisecond
+            // slower than a busy stable one, and the rank test would judge only that.
+            resolution: 5,
             buckets: `sum by (le) (increase(${ISTIO_DURATION}_bucket{destination_version="{{version}}",request_mirrored="false"}${window}))`,
           },
           ...(shadow
