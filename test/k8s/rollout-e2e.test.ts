@@ -493,7 +493,10 @@ describe('Kubernetes mode, end to end', () => {
     const status = await rolloutStatus('abn-experiment');
     expect(status.weights).toEqual({ v1: 0, v2: 100, v4: 0 });
     expect(status.experiment?.dropped.map((d) => d.version)).toEqual(['v4']);
-    expect(status.experiment?.dropped[0]!.reason).toMatch(/latency: harmful/);
+    // Taken out for its latency: by the comparison (after the 5 s warm-up and 20 samples per arm) or by
+    // the absolute p95 guardrail (which acts from the stage's start, three strikes 2 s apart), whichever
+    // comes first; on a loaded machine either can.
+    expect(status.experiment?.dropped[0]!.reason).toMatch(/latency: harmful|guardrail p95-latency-ms failed/);
     // Each split once, in order, across the failover; every step once.
     expect(status.weightHistory.map((h) => h.weights)).toEqual([
       { v1: 34, v2: 33, v4: 33 },
