@@ -56,6 +56,10 @@ export const stickyRouteName = (route: string, version: string) => `${route}-wei
 
 const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+/** A baseline's weight: the canary's share while traffic is split, none otherwise. */
+export const baselineShare = (canaryWeight: number): number =>
+  canaryWeight > 0 && canaryWeight < 100 ? canaryWeight : 0;
+
 /**
  * Promoted: all traffic to the canary; rolled back, failed or not started: none;
  * otherwise the stage's weights. A baseline takes the canary's share while
@@ -69,7 +73,7 @@ export function routeOf(
   const route = (canaryWeight: number, mirrorPercent: number): Route => ({
     canaryWeight,
     mirrorPercent,
-    ...(baseline ? { baselineWeight: canaryWeight > 0 && canaryWeight < 100 ? canaryWeight : 0 } : {}),
+    ...(baseline ? { baselineWeight: baselineShare(canaryWeight) } : {}),
   });
   if (status.phase === 'Promoted') return route(100, 0);
   if (isFinished(status.phase)) return route(0, 0);

@@ -3,6 +3,7 @@
 // reward, P(best) and estimated regret, as a chart and a table), the versions
 // taken out and the winner.
 import { experimentVersions } from '../../analysis/observations.js';
+import { baselineShare } from '../../engine/route.js';
 import { type ReportData } from '../collect.js';
 import { chart, esc, fmt, line } from '../svg.js';
 import { seconds, type Block } from '../blocks.js';
@@ -37,33 +38,8 @@ export function experimentBlocks(data: ReportData): Block[] {
     },
   ];
   const start = data.span.start * 1000;
-  const history = status.weightHistory;
-  if (history.length > 0) {
-    const end = Math.max(data.span.end - data.span.start, (Date.parse(history.at(-1)!.at) - start) / 1000);
-    const series = versions.map((version) => {
-      const points: [number, number][] = history.map((h) => [
-        (Date.parse(h.at) - start) / 1000,
-        h.weights[version] ?? 0,
-      ]);
-      // The split in force at the end: a finished experiment's route, else the last split.
-      const last = status.weights?.[version] ?? points.at(-1)![1];
-      return { version, points: [...points, [Math.max(1, end), last] as [number, number]] };
-    });
-    blocks.push({
-      kind: 'chart',
-      svg: chart(
-        {
-          id: 'experiment-weights',
-          title: 'Each version’s weight over time',
-          x: { min: 0, max: Math.max(1, end), label: 'seconds since the rollout started' },
-          y: { min: 0, max: 100, label: 'weight %' },
-          legend: series.map((s, i) => ({ label: s.version, color: PALETTE[i % PALETTE.length]! })),
-        },
-        (sx, sy) => series.map((s, i) => line(s.points, sx, sy, PALETTE[i % PALETTE.length]!, true)).join(''),
-      ),
-      alt: `Each version's weight over time (${series.map((s) => s.version).join(', ')}); each change of the split is a step`,
-    });
-  }
+  const weights = weightsChart(data);
+  if (weights) blocks.push({ kind: 'chart', ...weights });
   const arms = state?.arms ?? [];
   if (arms.some((a) => a.pBest !== undefined)) {
     // One bar per version, top to bottom in spec order, on the report's own chart frame.
@@ -109,4 +85,54 @@ export function experimentBlocks(data: ReportData): Block[] {
       items: state!.dropped.map((d) => `${d.version} taken out at +${seconds(Date.parse(d.at) - start)}: ${d.reason}`),
     });
   return blocks;
+}
+
+/**
+ * Each version's weight over time as a step chart: an experiment's split
+ * history, or a rollout's steps (stable, baseline and canary). The report's
+ * experiment section and the dashboard's rollout page both draw it; undefined
+ * before the first step.
+ */
+export function weightsChart(data: ReportData): { svg: string; alt: string } | undefined {
+  const { spec, status } = data.rollout;
+  if (!status) return undefined;
+  const start = data.span.start * 1000;
+  const experiment = spec.strategy.experiment !== undefined;
+  const versions = experiment
+    ? experimentVersions(spec)
+    : [spec.stable.version, ...(spec.baseline ? [spec.baseline.version] : []), spec.canary.version];
+  const history: { at: string; weights: Record<string, number> }[] = experiment
+    ? status.weightHistory
+    : status.history.map((h) => {
+        const baseline = spec.baseline ? baselineShare(h.canaryWeight) : 0;
+        return {
+          at: h.at,
+          weights: {
+            [spec.stable.version]: 100 - h.canaryWeight - baseline,
+            ...(spec.baseline ? { [spec.baseline.version]: baseline } : {}),
+            [spec.canary.version]: h.canaryWeight,
+          },
+        };
+      });
+  if (history.length === 0) return undefined;
+  const end = Math.max(data.span.end - data.span.start, (Date.parse(history.at(-1)!.at) - start) / 1000);
+  const series = versions.map((version) => {
+    const points: [number, number][] = history.map((h) => [(Date.parse(h.at) - start) / 1000, h.weights[version] ?? 0]);
+    // The split in force at the end: a finished experiment's route, else the last split.
+    const last = (experiment ? status.weights?.[version] : undefined) ?? points.at(-1)![1];
+    return { version, points: [...points, [Math.max(1, end), last] as [number, number]] };
+  });
+  return {
+    svg: chart(
+      {
+        id: 'experiment-weights',
+        title: 'Each version’s weight over time',
+        x: { min: 0, max: Math.max(1, end), label: 'seconds since the rollout started' },
+        y: { min: 0, max: 100, label: 'weight %' },
+        legend: series.map((s, i) => ({ label: s.version, color: PALETTE[i % PALETTE.length]! })),
+      },
+      (sx, sy) => series.map((s, i) => line(s.points, sx, sy, PALETTE[i % PALETTE.length]!, true)).join(''),
+    ),
+    alt: `Each version's weight over time (${series.map((s) => s.version).join(', ')}); each change of the split is a step`,
+  };
 }
