@@ -18,6 +18,7 @@ COPY predictor/src ./predictor/src
 COPY predictor/training ./predictor/training
 COPY test/bench ./test/bench
 RUN npx tsc -p tsconfig.build.json \
+ && cp -R controller/src/dashboard/ui dist/controller/src/dashboard/ \
  && npm prune --omit=dev --ignore-scripts \
  && rm -rf dist/predictor/training dist/test
 

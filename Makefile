@@ -74,6 +74,8 @@ browser: ## install Debian's chromium when missing (needs root; the report test 
 build: $(STAMP) ## compile TypeScript to dist/
 	@echo "compiling TypeScript into dist/" >&2
 	@npx --no-install tsc -p tsconfig.build.json >&2
+	@# The dashboard's page (HTML, CSS, a browser script) travels with the code that serves it.
+	@mkdir -p dist/controller/src/dashboard && cp -R controller/src/dashboard/ui dist/controller/src/dashboard/
 
 typecheck: $(STAMP) ## type-check every source and test file
 	npx --no-install tsc -p tsconfig.json --noEmit

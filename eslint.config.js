@@ -73,6 +73,18 @@ export default tseslint.config(
       ]),
     },
   },
+  {
+    // The dashboard's page runs in a browser, as a classic script.
+    files: ['controller/src/dashboard/ui/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(
+        ['document', 'window', 'location', 'history', 'sessionStorage', 'fetch', 'URLSearchParams', 'EventSource'].map(
+          (name) => [name, 'readonly'],
+        ),
+      ),
+    },
+  },
   { files: ['predictor/**/*.ts'], rules: { 'no-restricted-imports': restrict(NOT_CONTROLLER) } },
   { files: ['controller/**/*.ts'], rules: { 'no-restricted-imports': restrict(NOT_PREDICTOR) } },
   {

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
+import { chromium, type BrowserContext } from 'playwright-core';
 
 export const CHROMIUM = process.env.WEIR_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -24,7 +24,8 @@ export interface RenderedPage {
   title: string;
 }
 
-export async function renderInChromium(file: string): Promise<RenderedPage> {
+/** Headless Chromium with a new empty profile; `close()` also removes the profile. */
+export async function launchChromium(): Promise<{ browser: BrowserContext; close(): Promise<void> }> {
   const profile = await mkdtemp(path.join(os.tmpdir(), 'weir-chromium-'));
   // A new empty profile each time (playwright passes it as --user-data-dir).
   const browser = await chromium.launchPersistentContext(profile, {
@@ -41,6 +42,17 @@ export async function renderInChromium(file: string): Promise<RenderedPage> {
       '--disable-sync',
     ],
   });
+  return {
+    browser,
+    close: async () => {
+      await browser.close();
+      await rm(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function renderInChromium(file: string): Promise<RenderedPage> {
+  const { browser, close } = await launchChromium();
   try {
     const page = await browser.newPage();
     const consoleErrors: string[] = [];
@@ -81,7 +93,6 @@ export async function renderInChromium(file: string): Promise<RenderedPage> {
     );
     return { charts, consoleErrors, screenshot, title: await page.title() };
   } finally {
-    await browser.close();
-    await rm(profile, { recursive: true, force: true });
+    await close();
   }
 }

@@ -10,6 +10,7 @@ import {
 } from '../local/demo/scenario.js';
 import { formatNumber, formatSplit } from '../../../shared/format.js';
 import { BASELINE_VERSION, DEMO_WARMUP } from '../local/demo/rollout-spec.js';
+import { startDashboard } from './dashboard.js';
 
 const fmt = formatNumber;
 
@@ -116,7 +117,12 @@ function summary(result: ScenarioResult): string {
 /** `weir demo`: runs one scenario with a live screen (or one JSON line) and writes its report. */
 export async function runDemo(
   scenario: ScenarioName,
-  { json, reportPath, baseline = false }: { json: boolean; reportPath: string; baseline?: boolean },
+  {
+    json,
+    reportPath,
+    baseline = false,
+    dashboard,
+  }: { json: boolean; reportPath: string; baseline?: boolean; dashboard?: { port: number } },
 ): Promise<ScenarioResult> {
   const controller = new AbortController();
   let interrupts = 0;
@@ -138,13 +144,28 @@ export async function runDemo(
   try {
     if (!json)
       process.stdout.write(`starting predictors, gateway, Prometheus and Alertmanager for scenario ${scenario}...\n`);
+    let dashboardLine = '';
     const result = await runScenario(scenario, {
       signal: controller.signal,
       reportPath,
       baseline,
+      ...(dashboard
+        ? {
+            onStarted: async ({ rolloutsDir, prometheusUrl }) => {
+              const { url, token, server } = await startDashboard({
+                local: rolloutsDir,
+                port: dashboard.port,
+                prometheus: prometheusUrl,
+              });
+              dashboardLine = `dashboard: ${url}#token=${token} (it stops with the demo)`;
+              process.stderr.write(`${dashboardLine}\n`);
+              return () => server.close();
+            },
+          }
+        : {}),
       onView: (view) => {
         if (json) return;
-        if (live) process.stdout.write(`\x1b[H\x1b[2J${screen(view)}\n`);
+        if (live) process.stdout.write(`\x1b[H\x1b[2J${screen(view)}\n${dashboardLine}\n`);
         else if (view.message !== lastMessage)
           process.stdout.write(
             `${view.elapsedSeconds.toFixed(0).padStart(4)}s  ${String(view.canaryWeight).padStart(3)}%  ${view.phase.padEnd(16)} ${view.message}\n`,

@@ -7,6 +7,7 @@ import { runValidate } from './validate.js';
 import { registerAnalystCommands } from './analyst.js';
 import { runGateway, type GatewayCommandOptions } from './gateway.js';
 import { registerRolloutCommands } from './rollouts.js';
+import { registerDashboardCommand } from './dashboard.js';
 import { registerReportCommand } from './report.js';
 import { registerGenerateCommand } from './generate.js';
 import { runController, SHARD_LABEL, type ControllerCommandOptions } from './controller.js';
@@ -43,6 +44,10 @@ program
     "judge the canary against a baseline: two more predictors of v1's model (v1-baseline), started with the canary and given its share, as Kayenta does, instead of against the warm, busy v1",
   )
   .option(
+    '--dashboard [port]',
+    'also serve the live web UI (weir dashboard) on this port (default 3410; 0: any free one) and print its address',
+  )
+  .option(
     '--report <file>',
     'where to write the experiment report (.html, or .md for Markdown)',
     'weir-report-<scenario>.html',
@@ -51,22 +56,36 @@ program
     'after',
     '\nExamples:\n  weir demo                      # v1 → v2, promoted; report in weir-report-good.html\n  weir demo --scenario slow      # v1 → v4 (+40 ms), rolled back\n  weir demo --scenario shadow    # v2 shadowed first (scored on the same requests), then the canary\n  weir demo --scenario bad-shadow # v3 rejected while shadowed: no user request ever reaches it\n  weir demo --baseline           # v2 judged against a fresh baseline of v1, not the warm v1\n  weir demo --scenario srm       # half the requests for v2 diverted to v1: the sample-ratio check pauses the rollout\n  weir demo --scenario abn       # A/B/n: v1 control, v2 and v3 candidates on an even split; v2 wins\n  weir demo --scenario bandit    # Thompson bandit over v1, v2, v3 on accuracy: the split converges on v2\n  weir demo --scenario blue-green # v2 scored on mirrored traffic, then all traffic switched at once; v1 kept ready 10 s\n  weir demo --scenario bad-accuracy --json --report /tmp/bad.md',
   )
-  .action(async (options: { scenario: string; json?: boolean; baseline?: boolean; report: string }) => {
-    if (!(options.scenario in SCENARIOS))
-      program.error(
-        `--scenario: "${options.scenario}" is not a scenario; expected ${Object.keys(SCENARIOS).join(', ')}`,
-      );
-    if (options.baseline && (options.scenario === 'abn' || options.scenario === 'bandit'))
-      program.error(
-        `--baseline: does not apply to the ${options.scenario} scenario; an experiment judges every candidate against the control v1 on the same split`,
-      );
-    const result = await runDemo(options.scenario as ScenarioName, {
-      json: options.json === true,
-      reportPath: options.report.replace('<scenario>', options.scenario),
-      baseline: options.baseline === true,
-    });
-    process.exitCode = result.failedRequests === 0 ? 0 : 1;
-  });
+  .action(
+    async (options: {
+      scenario: string;
+      json?: boolean;
+      baseline?: boolean;
+      report: string;
+      dashboard?: true | string;
+    }) => {
+      if (!(options.scenario in SCENARIOS))
+        program.error(
+          `--scenario: "${options.scenario}" is not a scenario; expected ${Object.keys(SCENARIOS).join(', ')}`,
+        );
+      if (options.baseline && (options.scenario === 'abn' || options.scenario === 'bandit'))
+        program.error(
+          `--baseline: does not apply to the ${options.scenario} scenario; an experiment judges every candidate against the control v1 on the same split`,
+        );
+      const port = options.dashboard === undefined || options.dashboard === true ? 3410 : Number(options.dashboard);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        program.error(
+          `--dashboard: "${String(options.dashboard)}" is not a port; expected a whole number from 0 to 65535`,
+        );
+      const result = await runDemo(options.scenario as ScenarioName, {
+        json: options.json === true,
+        reportPath: options.report.replace('<scenario>', options.scenario),
+        baseline: options.baseline === true,
+        ...(options.dashboard !== undefined ? { dashboard: { port } } : {}),
+      });
+      process.exitCode = result.failedRequests === 0 ? 0 : 1;
+    },
+  );
 
 program
   .command('validate')
@@ -81,6 +100,7 @@ program
 registerAnalystCommands(program);
 registerRolloutCommands(program);
 registerReportCommand(program);
+registerDashboardCommand(program);
 registerGenerateCommand(program);
 
 program

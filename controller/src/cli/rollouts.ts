@@ -11,7 +11,7 @@ import { FileRolloutStore } from '../providers/file/store.js';
 import { contextNamespace, loadKubeConfig } from '../providers/kube/client.js';
 import { KubeRolloutStore } from '../providers/kube/store.js';
 import { whoami } from '../providers/kube/whoami.js';
-import type { RolloutListing, StoredRollout } from '../providers/types.js';
+import type { RolloutListing, RolloutStore, StoredRollout } from '../providers/types.js';
 import { formatNumber, formatSplit } from '../../../shared/format.js';
 import { sleep } from '../../../shared/wait.js';
 import { UsageError } from '../../../shared/errors.js';
@@ -37,6 +37,9 @@ interface Rollouts {
   where: string;
   /** How a stored rollout is named in output. */
   label(stored: StoredRollout): string;
+  /** The same calls by the store's key (a name locally, namespace/name in Kubernetes), for the dashboard. */
+  byKey: Pick<RolloutStore, 'get' | 'addCommand'>;
+  mode: 'local' | 'kubernetes';
 }
 
 /** The options every command that reads rollouts takes. */
@@ -59,6 +62,8 @@ export function open(options: Common): Rollouts {
       actor: async () => options.as ?? `${os.userInfo().username}@${os.hostname()}`,
       where: options.local,
       label: (s) => s.rollout.metadata.name,
+      byKey: store,
+      mode: 'local',
     };
   }
   if (options.as)
@@ -79,6 +84,8 @@ export function open(options: Common): Rollouts {
     actor: async () => (await whoami(kc)).user,
     where: options.allNamespaces ? 'any namespace' : `namespace ${namespace}`,
     label: (s) => (options.allNamespaces ? s.key : s.rollout.metadata.name),
+    byKey: store,
+    mode: 'kubernetes',
   };
 }
 

@@ -122,6 +122,8 @@ export interface ScenarioOptions {
   reportPath?: string;
   /** Judge the canary against a baseline of v1 started with it (Kayenta's practice), not against the warm v1. */
   baseline?: boolean;
+  /** Called once the stack runs, with where its rollouts and Prometheus are (weir demo --dashboard starts the dashboard here); what it returns is called when the scenario ends. */
+  onStarted?: (running: { rolloutsDir: string; prometheusUrl: string }) => Promise<(() => Promise<void>) | void>;
   /** Called at the end with everything still running (tests check the dashboards' queries here). */
   beforeStop?: (running: { prometheusUrl: string; rollout: string; startedAt: number }) => Promise<void>;
 }
@@ -139,7 +141,9 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
     ...(EXPERIMENTS[scenario] ? { experiment: EXPERIMENTS[scenario] } : {}),
     blueGreen: scenario === 'blue-green',
   });
+  let stopStarted: (() => Promise<void>) | void = undefined;
   try {
+    stopStarted = await options.onStarted?.({ rolloutsDir: stack.store.dir, prometheusUrl: stack.prometheus.url });
     const { phase, message } = await watchRollout(stack, scenario, started, options);
     // Paused on a sample-ratio mismatch, the rollout waits for a person: Prometheus's rule
     // (WeirSampleRatioMismatch) tells them. The alerts are read once it reached Alertmanager, while
@@ -203,6 +207,7 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
       weightHistory: rollout.status?.weightHistory ?? [],
     };
   } finally {
+    await stopStarted?.().catch(() => undefined);
     await stack.stop();
   }
 }
