@@ -70,3 +70,37 @@ describe('histogram resolution', () => {
     expect(outcome.verdict).toBe('harmful');
   });
 });
+
+describe('intervals stay where the difference can lie', () => {
+  test('a difference of proportions on 34 and 26 labels: the Wald-based interval is cut at −1, not −1.09', () => {
+    const spec = specWith({
+      analysis: {
+        guardrails: [],
+        comparisons: [
+          {
+            name: 'accuracy',
+            type: 'proportion',
+            role: 'guard',
+            successes: 's',
+            trials: 't',
+            minEffect: 0.01,
+            tau: 0.05,
+          },
+        ],
+      },
+    });
+    const observation: ComparisonObservation = {
+      name: 'accuracy',
+      type: 'proportion',
+      stable: { successes: 23, trials: 34 },
+      canary: { successes: 1, trials: 26 },
+    };
+    const { reason, verdict } = evaluateComparisons(spec, [observation], {})[0]!;
+    // canary − stable = 1/26 − 23/34 = −0.6380; V = p(1−p)/n summed = 0.0078595; mSPRT half-width
+    // √(V(V+τ²)/τ² · (2 ln 20 + ln((V+τ²)/V))) = 0.4518 at τ = 0.05, so −1.0898 to −0.1862 before the cut.
+    expect(reason.effect).toBeCloseTo(1 / 26 - 23 / 34, 12);
+    expect(reason.ci![0]).toBe(-1);
+    expect(reason.ci![1]).toBeCloseTo(-0.1862, 3);
+    expect(verdict).toBe('harmful');
+  });
+});
