@@ -79,9 +79,17 @@ export default tseslint.config(
     languageOptions: {
       sourceType: 'script',
       globals: Object.fromEntries(
-        ['document', 'window', 'location', 'history', 'sessionStorage', 'fetch', 'URLSearchParams', 'EventSource'].map(
-          (name) => [name, 'readonly'],
-        ),
+        [
+          'document',
+          'window',
+          'location',
+          'history',
+          'sessionStorage',
+          'fetch',
+          'URLSearchParams',
+          'EventSource',
+          'setInterval',
+        ].map((name) => [name, 'readonly']),
       ),
     },
   },

@@ -129,6 +129,46 @@ describe('weir dashboard (local mode, Chromium)', () => {
     expect(rebound).toBe(421);
   });
 
+  test('another site may link to the page but not read or act; listeners and methods are bounded', async () => {
+    const from = (site: string, where: string) =>
+      fetch(`${dashboard.url}${where}`, { headers: { 'sec-fetch-site': site } });
+    expect((await from('cross-site', '')).status).toBe(200);
+    const read = await from('cross-site', 'api/rollouts');
+    expect(read.status).toBe(403);
+    expect(((await read.json()) as { error: string }).error).toContain('sec-fetch-site: cross-site');
+    expect((await from('same-site', `api/rollout?key=${NAME}`)).status).toBe(403);
+    expect((await fetch(`${dashboard.url}api/events`, { method: 'HEAD' })).status).toBe(405);
+    expect((await fetch(`${dashboard.url}api/rollout?key=..%2Fetc`)).status).toBe(400);
+    // Event streams: the page holds one; the 33rd at once is refused in words, and the server carries on.
+    const { request } = await import('node:http');
+    const port = new URL(dashboard.url).port;
+    const opened: import('node:http').IncomingMessage[] = [];
+    const statuses: number[] = [];
+    for (let i = 0; i < 33; i++)
+      statuses.push(
+        await new Promise<number>((resolve, reject) =>
+          request({ host: '127.0.0.1', port, path: '/api/events', headers: { host: `127.0.0.1:${port}` } }, (res) => {
+            opened.push(res);
+            resolve(res.statusCode ?? 0);
+          })
+            .on('error', reject)
+            .end(),
+        ),
+      );
+    expect(statuses.filter((code) => code === 200)).toHaveLength(31);
+    expect(statuses.slice(31)).toEqual([503, 503]);
+    for (const res of opened) res.destroy();
+    expect((await fetch(`${dashboard.url}api/rollouts`)).status).toBe(200);
+  });
+
+  test('a malformed address shows a problem in words, and the page recovers', async () => {
+    await page.goto(`${dashboard.url}#/rollout/%E0%A4%A`);
+    await page.locator('#problem', { hasText: 'is not a readable rollout key' }).waitFor();
+    await page.getByRole('link', { name: 'All rollouts' }).click();
+    await page.locator('tr', { hasText: NAME }).waitFor();
+    await page.locator('#problem').waitFor({ state: 'hidden' });
+  });
+
   test('the page is served with a strict CSP, made no outside request and logged no error', async () => {
     const res = await fetch(dashboard.url);
     expect(res.headers.get('content-security-policy')).toBe(CSP);

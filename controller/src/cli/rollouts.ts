@@ -84,9 +84,23 @@ export function open(options: Common): Rollouts {
     actor: async () => (await whoami(kc)).user,
     where: options.allNamespaces ? 'any namespace' : `namespace ${namespace}`,
     label: (s) => (options.allNamespaces ? s.key : s.rollout.metadata.name),
-    byKey: store,
+    // A key outside the namespace asked for is refused, not reached: RBAC would judge it, but it was not offered.
+    byKey: options.allNamespaces
+      ? store
+      : {
+          get: (key) => store.get(inNamespace(key, namespace)),
+          addCommand: (key, command) => store.addCommand(inNamespace(key, namespace), command),
+        },
     mode: 'kubernetes',
   };
+}
+
+function inNamespace(key: string, namespace: string): string {
+  if (!key.startsWith(`${namespace}/`))
+    throw new UsageError(
+      `rollout ${key} is not in namespace ${namespace}, the one asked for (-A shows every namespace)`,
+    );
+  return key;
 }
 
 function age(iso: string | undefined, now = Date.now()): string {

@@ -57,6 +57,9 @@ export interface DashboardOptions {
 export const TOKEN_HEADER = 'x-weir-token';
 /** Pages listening at once; more are refused with 503, so a runaway tab cannot exhaust the server. */
 const MAX_LISTENERS = 32;
+/** Connections at once, and full reports being built at once: bounds on what any caller can make it do. */
+const MAX_CONNECTIONS = 128;
+const MAX_REPORTS = 2;
 const MAX_KEY = 320;
 const COMMAND_TYPES: readonly string[] = commandSchema.shape.type.options;
 /** The page's files, beside this module: the sources under ts-jest, dist/ when built (make build copies them). */
@@ -91,13 +94,16 @@ export class DashboardServer {
   private revision = 0;
   private hosts = new Set<string>();
   private actor: Promise<string> | undefined;
+  private polling = false;
+  private reports = 0;
 
   constructor(private readonly options: DashboardOptions) {
     this.server = http.createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => this.fail(res, err));
+      this.handle(req, res).catch((err: unknown) => this.fail(res, err, req));
     });
     this.server.headersTimeout = 10_000;
     this.server.requestTimeout = 30_000;
+    this.server.maxConnections = MAX_CONNECTIONS;
   }
 
   /** Listens on address:port (port 0: any free one); resolves with the page's URL. */
@@ -122,18 +128,31 @@ export class DashboardServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://dashboard');
     res.setHeader('x-content-type-options', 'nosniff');
     res.setHeader('referrer-policy', 'no-referrer');
     res.setHeader('cache-control', 'no-store');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://dashboard');
+    } catch {
+      throw new HttpError(400, 'the request target is not a URL path');
+    }
     if (!this.hosts.has(req.headers.host ?? ''))
       throw new HttpError(421, `this dashboard answers as ${[...this.hosts][0]}, not as "${req.headers.host ?? ''}"`);
-    if (req.method === 'POST') return this.command(req, res, url);
-    if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} is not allowed here`);
+    // Another site's page may link here (a navigation to the page itself), but neither read nor act:
+    // browsers say where a request comes from, and only this page's own (or a typed address) pass.
+    const site = req.headers['sec-fetch-site'];
     const asset = ASSETS[url.pathname];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none' && !(asset && url.pathname === '/'))
+      throw new HttpError(403, `a request from another site (sec-fetch-site: ${String(site)}) is refused`);
+    if (req.method === 'POST') return this.command(req, res, url);
+    if (req.method !== 'GET' && !(req.method === 'HEAD' && asset))
+      throw new HttpError(405, `${req.method} is not allowed at ${url.pathname}`);
     if (asset) {
+      // Read first: a missing file is an error in words, not an empty 200.
+      const body = await readFile(path.join(UI, asset.file));
       res.writeHead(200, { 'content-type': asset.type, 'content-security-policy': CSP });
-      return void res.end(await readFile(path.join(UI, asset.file)));
+      return void res.end(body);
     }
     switch (url.pathname) {
       case '/favicon.ico':
@@ -152,15 +171,23 @@ export class DashboardServer {
       }
       case '/report': {
         const stored = await this.stored(url);
-        const { text } = await writeReport(stored.rollout, {
-          format: 'html',
-          ...(this.options.prometheus ? { prometheus: this.options.prometheus } : {}),
-        });
+        if (this.reports >= MAX_REPORTS)
+          throw new HttpError(503, `${MAX_REPORTS} reports are being built already; try again in a moment`);
+        this.reports++;
+        let text: string;
+        try {
+          ({ text } = await writeReport(stored.rollout, {
+            format: 'html',
+            ...(this.options.prometheus ? { prometheus: this.options.prometheus } : {}),
+          }));
+        } finally {
+          this.reports--;
+        }
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': REPORT_CSP });
         return void res.end(text);
       }
       case '/api/events':
-        return this.listen_(req, res);
+        return this.events(req, res);
       default:
         throw new HttpError(404, `nothing at ${url.pathname}`);
     }
@@ -211,14 +238,18 @@ export class DashboardServer {
       );
     const stored = await this.stored(url);
     const full = url.searchParams.get('full') === 'true';
-    const by = await (this.actor ??= this.options.rollouts.actor());
+    // Asked once; a failed lookup (an API server blip) is asked again next time, not kept.
+    const by = await (this.actor ??= this.options.rollouts.actor().catch((err: unknown) => {
+      this.actor = undefined;
+      throw err;
+    }));
     const recorded = await this.options.rollouts.addCommand(stored.key, {
       type: type as CommandType,
       by,
       at: new Date().toISOString(),
       ...(full ? { full: true } : {}),
     });
-    this.options.log.info('command recorded', { rollout: stored.key, type, by, full });
+    this.options.log.always('command recorded', { rollout: stored.key, type, by, full });
     this.poll();
     this.json(res, {
       recorded,
@@ -227,7 +258,7 @@ export class DashboardServer {
   }
 
   /** GET /api/events: a server-sent event `change` whenever any rollout is written. */
-  private listen_(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private events(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (this.listeners.size >= MAX_LISTENERS)
       throw new HttpError(503, `${MAX_LISTENERS} pages already listen; close one and reload`);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
@@ -245,6 +276,9 @@ export class DashboardServer {
 
   /** Lists the rollouts; on any change (a write, a new or removed rollout), tells every listening page. */
   private poll(): void {
+    // One list at a time: a slow store is not asked again before it answered.
+    if (this.polling) return;
+    this.polling = true;
     this.options.rollouts
       .list()
       .then(({ rollouts, invalid }) => {
@@ -260,7 +294,8 @@ export class DashboardServer {
       .catch((err: unknown) => {
         const message = errorOf(err).message;
         for (const res of this.listeners) res.write(`event: problem\ndata: ${JSON.stringify({ message })}\n\n`);
-      });
+      })
+      .finally(() => (this.polling = false));
   }
 
   private json(res: http.ServerResponse, body: unknown): void {
@@ -268,9 +303,16 @@ export class DashboardServer {
     res.end(JSON.stringify(body));
   }
 
-  private fail(res: http.ServerResponse, err: unknown): void {
+  private fail(res: http.ServerResponse, err: unknown, req?: http.IncomingMessage): void {
     const { status, message } = errorOf(err);
-    if (status >= 500) this.options.log.warn('request failed', { status, error: message });
+    // Refusals are worth a line too (a wrong token, RBAC, another site); the token itself never is.
+    if (status >= 500 || [401, 403, 421].includes(status))
+      this.options.log.warn('request refused or failed', {
+        status,
+        method: req?.method,
+        path: req?.url?.split('?')[0],
+        error: message,
+      });
     if (res.headersSent) return void res.end();
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
     res.end(JSON.stringify({ error: message }));

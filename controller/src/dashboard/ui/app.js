@@ -63,10 +63,13 @@ function token() {
   return sessionStorage.getItem(TOKEN_KEY) || '';
 }
 
-function showProblem(message) {
+const lastProblem = { fromRender: false };
+/** Shows a problem in words (empty: none); `fromRender` marks one a later good redraw clears. */
+function showProblem(message, fromRender = false) {
   const box = document.getElementById('problem');
   box.textContent = message || '';
   box.hidden = !message;
+  lastProblem.fromRender = Boolean(message) && fromRender;
 }
 
 async function getJson(url) {
@@ -91,9 +94,15 @@ function ago(seconds) {
       : `${Math.floor(seconds / 3600)}h`;
 }
 
+/** The rollout the address names (#/rollout/KEY), or null for the list; throws on a malformed KEY. */
 function keyFromHash() {
   const m = /^#\/rollout\/(.+)$/.exec(location.hash);
-  return m ? decodeURIComponent(m[1]) : null;
+  if (!m) return null;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    throw new Error(`The address names no rollout: "${m[1]}" is not a readable rollout key.`);
+  }
 }
 
 async function renderList(main) {
@@ -130,6 +139,7 @@ async function act(key, action, button) {
     showProblem('Enter the token weir dashboard printed at start, then try again.');
     return;
   }
+  if (action.danger && !window.confirm(`${action.label}: ${key}?`)) return;
   button.disabled = true;
   try {
     const query = new URLSearchParams({ key, type: action.type, ...(action.full ? { full: 'true' } : {}) });
@@ -278,18 +288,27 @@ async function renderRollout(main, key) {
 }
 
 let rendering = Promise.resolve();
-function render() {
-  rendering = rendering.then(async () => {
+/** Draws the page the address names; a failure is shown in words, in place of what was there. */
+function render({ focusMain = false } = {}) {
+  const run = async () => {
     const main = document.getElementById('main');
-    const key = keyFromHash();
+    // Keyboard focus survives a redraw: the same button, or the page after a move.
+    const focused = document.activeElement?.getAttribute?.('data-action');
     try {
+      const key = keyFromHash();
       if (key) await renderRollout(main, key);
       else await renderList(main);
       main.setAttribute('data-rendered', String(Date.now()));
+      if (lastProblem.fromRender) showProblem('');
     } catch (err) {
-      showProblem(err.message);
+      main.replaceChildren(el('p', {}, 'This page could not be shown. ', el('a', { href: '#/' }, 'All rollouts')));
+      showProblem(err.message, true);
     }
-  });
+    const again = focused && main.querySelector(`[data-action="${focused}"]`);
+    if (again) again.focus();
+    else if (focusMain) main.focus();
+  };
+  rendering = rendering.then(run, run);
   return rendering;
 }
 
@@ -297,7 +316,11 @@ function start() {
   // A token in the address (#token=...) is kept for this tab only and taken out of the address.
   const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
   if (m) {
-    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+    try {
+      sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+    } catch {
+      showProblem('The token in the address is not readable; paste it into the token field.');
+    }
     history.replaceState(null, '', location.pathname + location.search + '#/');
   }
   const form = document.getElementById('token-form');
@@ -311,13 +334,21 @@ function start() {
   });
   window.addEventListener('hashchange', () => {
     showProblem('');
-    render();
+    render({ focusMain: true });
   });
+  const live = document.getElementById('live');
   const events = new EventSource('/api/events');
   events.addEventListener('change', () => render());
-  events.addEventListener('problem', (e) => showProblem(`The store could not be read: ${JSON.parse(e.data).message}`));
-  events.addEventListener('open', () => (document.getElementById('live').textContent = 'live'));
-  events.addEventListener('error', () => (document.getElementById('live').textContent = 'reconnecting…'));
+  events.addEventListener('problem', (e) =>
+    showProblem(`The store could not be read: ${JSON.parse(e.data).message}`, true),
+  );
+  events.addEventListener('open', () => (live.textContent = 'live'));
+  events.addEventListener('error', () => {
+    if (events.readyState !== EventSource.CLOSED) return void (live.textContent = 'reconnecting…');
+    // Refused (too many pages listening, or the server went away): redraw every 5 s instead.
+    live.textContent = 'not live: refreshing every 5 s';
+    setInterval(() => render(), 5000);
+  });
   render();
 }
 
