@@ -7,7 +7,7 @@ import type { ComparisonObservation } from '../analysis/observations.js';
 import { twoSidedNormalP } from '../stats/distributions.js';
 import { expectRelative } from '../stats/reference.test-helpers.js';
 import { atResolution, evaluateComparisons } from './comparisons.js';
-import { specWith } from './decide.test-helpers.js';
+import { accuracyGuard, specWith } from './decide.test-helpers.js';
 
 const bounds = [0.5, 1, 5, 10, Infinity];
 /** 400 stable requests, 45% under 1 ms; 40 canary ones, 10% under 1 ms; nearly all under 5 ms in both. */
@@ -73,22 +73,7 @@ describe('histogram resolution', () => {
 
 describe('intervals stay where the difference can lie', () => {
   test('a difference of proportions on 34 and 26 labels: the Wald-based interval is cut at −1, not −1.09', () => {
-    const spec = specWith({
-      analysis: {
-        guardrails: [],
-        comparisons: [
-          {
-            name: 'accuracy',
-            type: 'proportion',
-            role: 'guard',
-            successes: 's',
-            trials: 't',
-            minEffect: 0.01,
-            tau: 0.05,
-          },
-        ],
-      },
-    });
+    const spec = accuracyGuard(0.01, 0.05);
     const observation: ComparisonObservation = {
       name: 'accuracy',
       type: 'proportion',

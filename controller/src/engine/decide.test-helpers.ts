@@ -24,6 +24,18 @@ export function specWith(overrides: Partial<ModelRolloutSpecInput> = {}) {
   });
 }
 
+/** Accuracy (a proportion) as the only comparison, a guard with this minEffect and tau, and no guardrails. */
+export function accuracyGuard(minEffect: number, tau: number) {
+  return specWith({
+    analysis: {
+      guardrails: [],
+      comparisons: [
+        { name: 'accuracy', type: 'proportion', role: 'guard', successes: 's', trials: 't', minEffect, tau },
+      ],
+    },
+  });
+}
+
 /** obs()'s default request counts: 10,000 requests split as the weights in force route them, filled in by step(). */
 const AS_ROUTED = -1;
 

@@ -8,26 +8,7 @@ import { routeOf, routeTarget } from './route.js';
 import { stagesOf } from './stages.js';
 import { specSchema } from '../api/schema.js';
 
-import { MIN, obs, specWith, started, step, T0 } from './decide.test-helpers.js';
-
-/** Accuracy as a guard with minEffect 0.02 (tau 0.005), and no guardrails. */
-const accuracyGuard = () =>
-  specWith({
-    analysis: {
-      guardrails: [],
-      comparisons: [
-        {
-          name: 'accuracy',
-          type: 'proportion',
-          role: 'guard',
-          successes: 's',
-          trials: 't',
-          minEffect: 0.02,
-          tau: 0.005,
-        },
-      ],
-    },
-  });
+import { accuracyGuard, MIN, obs, specWith, started, step, T0 } from './decide.test-helpers.js';
 
 describe('engine', () => {
   test('starts at the first step and records it', () => {
@@ -110,7 +91,7 @@ describe('engine', () => {
   });
 
   test('a significant but negligible degradation (whole CI within minEffect) does not block; one that may exceed it does', () => {
-    const spec = accuracyGuard();
+    const spec = accuracyGuard(0.02, 0.005);
     // 0.600 vs 0.595 on 2,000,000 each: significant (mSPRT), CI about [−0.006, −0.004], inside minEffect 0.02.
     const tiny = step(
       spec,
@@ -133,7 +114,7 @@ describe('engine', () => {
   });
 
   test('the verdict weighs an effect inside its own interval: an estimate outside the running intersection is not harmful', () => {
-    const spec = accuracyGuard();
+    const spec = accuracyGuard(0.02, 0.005);
     // Both looks fall before minStageDuration (5m), so the stage and its sequential state carry on.
     // Look 1: 0.600 vs 0.588 on 200,000 each, mSPRT interval −0.012 ± 0.0047 = [−0.0167, −0.0073].
     const first = step(
