@@ -75,10 +75,13 @@ export function parseJsonBody(text: string, what = 'request body'): unknown {
 export function bearerMatches(header: string | string[] | undefined, token: string): boolean {
   if (typeof header !== 'string') return false;
   const match = /^Bearer +(\S+) *$/i.exec(header);
-  if (!match) return false;
-  const given = Buffer.from(match[1]!);
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return match !== null && secretMatches(match[1]!, token);
+}
+
+/** Whether `given` is `token`, compared in constant time (no early exit an attacker could time). */
+export function secretMatches(given: string, token: string): boolean {
+  const [a, b] = [Buffer.from(given), Buffer.from(token)];
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** Throws 401 (with WWW-Authenticate) unless the request carries `token` as a bearer token. */

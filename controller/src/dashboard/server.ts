@@ -10,16 +10,23 @@
 // whose Host is not this server's own is refused (DNS rebinding); the page has
 // a strict CSP, loads only its own script and style, and puts data in the DOM
 // as text only; charts are SVG images, which cannot run scripts.
-import { timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RequestError, UsageError } from '../../../shared/errors.js';
+import {
+  createServer,
+  secretMatches,
+  type Exchange,
+  type Handler,
+  type Reply,
+  type Route,
+} from '../../../shared/http.js';
 import type { Logger } from '../../../shared/log.js';
 import { commandSchema } from '../api/status.js';
 import type { Command, CommandType } from '../engine/types.js';
-import { UsageError } from '../../../shared/errors.js';
 import { kubeFailure } from '../providers/kube/client.js';
 import {
   CommandRefusedError,
@@ -64,26 +71,12 @@ const MAX_KEY = 320;
 const COMMAND_TYPES: readonly string[] = commandSchema.shape.type.options;
 /** The page's files, beside this module: the sources under ts-jest, dist/ when built (make build copies them). */
 const UI = fileURLToPath(new URL('./ui/', import.meta.url));
-const ASSETS: Record<string, { file: string; type: string }> = {
-  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
-  '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
-};
 /** The page's policy: its own script, style and images; data only from this server; no frames, forms or plugins. */
 export const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 /** The full report is a self-contained file: its own inline style and data: images, never a script. */
 const REPORT_CSP =
   "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; frame-ancestors 'none'";
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** The dashboard's HTTP server (see the module comment). */
 export class DashboardServer {
@@ -98,11 +91,44 @@ export class DashboardServer {
   private reports = 0;
 
   constructor(private readonly options: DashboardOptions) {
-    this.server = http.createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => this.fail(res, err, req));
+    const page = (file: string, type: string): Route => ({
+      method: ['GET', 'HEAD'],
+      path: file === 'index.html' ? '/' : `/${file}`,
+      name: file,
+      // Another site's page may link to the page itself; only it.
+      handler: this.guard(async ({ res }) => this.asset(res, file, type), file === 'index.html'),
     });
-    this.server.headersTimeout = 10_000;
-    this.server.requestTimeout = 30_000;
+    const get = (path: string, handler: (exchange: Exchange, url: URL) => Promise<Reply | void> | Reply | void) => ({
+      method: 'GET' as const,
+      path,
+      name: path,
+      handler: this.guard(handler),
+    });
+    this.server = createServer({
+      routes: [
+        page('index.html', 'text/html; charset=utf-8'),
+        page('app.js', 'text/javascript; charset=utf-8'),
+        page('app.css', 'text/css; charset=utf-8'),
+        // No icon: an empty answer, so the browser does not log a 404.
+        get('/favicon.ico', ({ res }) => void res.writeHead(204).end()),
+        get('/api/rollouts', async () => ({ status: 200, body: await this.listing() })),
+        get('/api/rollout', async (_, url) => ({
+          status: 200,
+          body: { ...rolloutPage(await this.stored(url)), revision: this.revision },
+        })),
+        get('/api/chart', async ({ res }, url) => this.chart(res, url)),
+        get('/report', async ({ res }, url) => this.report(res, url)),
+        get('/api/events', ({ req, res }) => this.events(req, res)),
+        {
+          method: 'POST',
+          path: '/api/command',
+          name: 'command',
+          handler: this.guard((x, url) => this.command(x.req, url)),
+        },
+      ],
+      log: this.options.log,
+      hint: 'the dashboard serves /, /api/rollouts, /api/rollout?key=K, /api/events and POST /api/command',
+    });
     this.server.maxConnections = MAX_CONNECTIONS;
   }
 
@@ -127,69 +153,78 @@ export class DashboardServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    res.setHeader('x-content-type-options', 'nosniff');
-    res.setHeader('referrer-policy', 'no-referrer');
-    res.setHeader('cache-control', 'no-store');
-    let url: URL;
+  /**
+   * What every route does first: the safety headers, this server's own Host
+   * only, and no request another site's page makes (browsers say where a
+   * request comes from; this page's own and a typed address pass) unless
+   * `linkable`. Errors become answers in words, and refusals a log line.
+   */
+  private guard(
+    handler: (exchange: Exchange, url: URL) => Promise<Reply | void> | Reply | void,
+    linkable = false,
+  ): Handler {
+    return async (exchange) => {
+      const { req, res } = exchange;
+      res.setHeader('x-content-type-options', 'nosniff');
+      res.setHeader('referrer-policy', 'no-referrer');
+      res.setHeader('cache-control', 'no-store');
+      try {
+        if (!this.hosts.has(req.headers.host ?? ''))
+          throw new RequestError(
+            421,
+            `this dashboard answers as ${[...this.hosts][0]}, not as "${req.headers.host ?? ''}"`,
+          );
+        const site = req.headers['sec-fetch-site'];
+        if (site !== undefined && site !== 'same-origin' && site !== 'none' && !linkable)
+          throw new RequestError(403, `a request from another site (sec-fetch-site: ${String(site)}) is refused`);
+        // createServer answered anything but an origin-form target already.
+        return await handler(exchange, new URL(req.url ?? '/', 'http://dashboard'));
+      } catch (err) {
+        const { status, message } = errorOf(err);
+        // Refusals are worth a line too (a wrong token, RBAC, another site); the token itself never is.
+        if (status >= 500 || [401, 403, 421].includes(status))
+          this.options.log.warn('request refused or failed', {
+            status,
+            method: req.method,
+            path: exchange.path,
+            error: message,
+          });
+        throw new RequestError(status, message);
+      }
+    };
+  }
+
+  /** One of the page's files; read first, so a missing one is an error in words, not an empty 200. */
+  private async asset(res: http.ServerResponse, file: string, type: string): Promise<void> {
+    const body = await readFile(path.join(UI, file));
+    res.writeHead(200, { 'content-type': type, 'content-security-policy': CSP });
+    res.end(body);
+  }
+
+  /** One of the report's charts, as an SVG image. */
+  private async chart(res: http.ServerResponse, url: URL): Promise<void> {
+    const stored = await this.stored(url);
+    const chart = chartsOf(stored.rollout).get(url.searchParams.get('id') ?? '');
+    if (!chart) throw new RequestError(404, `no chart "${url.searchParams.get('id') ?? ''}" for ${stored.key}`);
+    res.writeHead(200, { 'content-type': 'image/svg+xml', 'content-security-policy': "default-src 'none'" });
+    res.end(chart.svg);
+  }
+
+  /** The full report (weir report), at most MAX_REPORTS built at once. */
+  private async report(res: http.ServerResponse, url: URL): Promise<void> {
+    const stored = await this.stored(url);
+    if (this.reports >= MAX_REPORTS)
+      throw new RequestError(503, `${MAX_REPORTS} reports are being built already; try again in a moment`);
+    this.reports++;
     try {
-      url = new URL(req.url ?? '/', 'http://dashboard');
-    } catch {
-      throw new HttpError(400, 'the request target is not a URL path');
-    }
-    if (!this.hosts.has(req.headers.host ?? ''))
-      throw new HttpError(421, `this dashboard answers as ${[...this.hosts][0]}, not as "${req.headers.host ?? ''}"`);
-    // Another site's page may link here (a navigation to the page itself), but neither read nor act:
-    // browsers say where a request comes from, and only this page's own (or a typed address) pass.
-    const site = req.headers['sec-fetch-site'];
-    const asset = ASSETS[url.pathname];
-    if (site !== undefined && site !== 'same-origin' && site !== 'none' && !(asset && url.pathname === '/'))
-      throw new HttpError(403, `a request from another site (sec-fetch-site: ${String(site)}) is refused`);
-    if (req.method === 'POST') return this.command(req, res, url);
-    if (req.method !== 'GET' && !(req.method === 'HEAD' && asset))
-      throw new HttpError(405, `${req.method} is not allowed at ${url.pathname}`);
-    if (asset) {
-      // Read first: a missing file is an error in words, not an empty 200.
-      const body = await readFile(path.join(UI, asset.file));
-      res.writeHead(200, { 'content-type': asset.type, 'content-security-policy': CSP });
-      return void res.end(body);
-    }
-    switch (url.pathname) {
-      case '/favicon.ico':
-        // No icon: an empty answer, so the browser does not log a 404.
-        return void res.writeHead(204).end();
-      case '/api/rollouts':
-        return this.json(res, await this.listing());
-      case '/api/rollout':
-        return this.json(res, { ...rolloutPage(await this.stored(url)), revision: this.revision });
-      case '/api/chart': {
-        const stored = await this.stored(url);
-        const chart = chartsOf(stored.rollout).get(url.searchParams.get('id') ?? '');
-        if (!chart) throw new HttpError(404, `no chart "${url.searchParams.get('id') ?? ''}" for ${stored.key}`);
-        res.writeHead(200, { 'content-type': 'image/svg+xml', 'content-security-policy': "default-src 'none'" });
-        return void res.end(chart.svg);
-      }
-      case '/report': {
-        const stored = await this.stored(url);
-        if (this.reports >= MAX_REPORTS)
-          throw new HttpError(503, `${MAX_REPORTS} reports are being built already; try again in a moment`);
-        this.reports++;
-        let text: string;
-        try {
-          ({ text } = await writeReport(stored.rollout, {
-            format: 'html',
-            ...(this.options.prometheus ? { prometheus: this.options.prometheus } : {}),
-          }));
-        } finally {
-          this.reports--;
-        }
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': REPORT_CSP });
-        return void res.end(text);
-      }
-      case '/api/events':
-        return this.events(req, res);
-      default:
-        throw new HttpError(404, `nothing at ${url.pathname}`);
+      const { text } = await writeReport(stored.rollout, {
+        format: 'html',
+        ...(this.options.prometheus ? { prometheus: this.options.prometheus } : {}),
+      });
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': REPORT_CSP });
+      res.end(text);
+    } finally {
+      this.reports--;
     }
   }
 
@@ -207,32 +242,31 @@ export class DashboardServer {
   private async stored(url: URL): Promise<StoredRollout> {
     const key = url.searchParams.get('key');
     if (!key)
-      throw new HttpError(
+      throw new RequestError(
         400,
         'key: missing; expected the rollout key, such as price-direction or models/price-direction',
       );
-    if (key.length > MAX_KEY) throw new HttpError(400, `key: ${key.length} characters is longer than ${MAX_KEY}`);
+    if (key.length > MAX_KEY) throw new RequestError(400, `key: ${key.length} characters is longer than ${MAX_KEY}`);
     return this.options.rollouts.get(key);
   }
 
   /** POST /api/command?key=K&type=approve[&full=true]: the CLI's command, with this dashboard's identity. */
-  private async command(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
-    if (url.pathname !== '/api/command') throw new HttpError(404, `nothing to POST at ${url.pathname}`);
+  private async command(req: http.IncomingMessage, url: URL): Promise<Reply> {
     // No body is read: a command is its query. Refuse one anyway, so nothing large is ever buffered.
     if (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'])
-      throw new HttpError(413, 'a command has no body; send key and type in the query');
+      throw new RequestError(413, 'a command has no body; send key and type in the query');
     const sent = req.headers[TOKEN_HEADER];
-    if (typeof sent !== 'string' || !sameSecret(sent, this.options.token))
-      throw new HttpError(
+    if (typeof sent !== 'string' || !secretMatches(sent, this.options.token))
+      throw new RequestError(
         401,
         `${TOKEN_HEADER}: ${sent === undefined ? 'missing' : 'wrong'}; every action needs the token weir dashboard printed at start`,
       );
     const origin = req.headers.origin;
     if (origin !== undefined && !this.hosts.has(origin.replace(/^http:\/\//, '')))
-      throw new HttpError(403, `origin ${origin} is not this dashboard`);
+      throw new RequestError(403, `origin ${origin} is not this dashboard`);
     const type = url.searchParams.get('type') ?? '';
     if (!COMMAND_TYPES.includes(type))
-      throw new HttpError(
+      throw new RequestError(
         400,
         `type: "${type.slice(0, 40)}" is not a command; expected one of ${COMMAND_TYPES.join(', ')}`,
       );
@@ -251,16 +285,19 @@ export class DashboardServer {
     });
     this.options.log.always('command recorded', { rollout: stored.key, type, by, full });
     this.poll();
-    this.json(res, {
-      recorded,
-      message: `${type}${full ? ' --full' : ''} recorded for ${stored.key} by ${by}; the controller applies it at its next reconcile`,
-    });
+    return {
+      status: 200,
+      body: {
+        recorded,
+        message: `${type}${full ? ' --full' : ''} recorded for ${stored.key} by ${by}; the controller applies it at its next reconcile`,
+      },
+    };
   }
 
   /** GET /api/events: a server-sent event `change` whenever any rollout is written. */
   private events(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (this.listeners.size >= MAX_LISTENERS)
-      throw new HttpError(503, `${MAX_LISTENERS} pages already listen; close one and reload`);
+      throw new RequestError(503, `${MAX_LISTENERS} pages already listen; close one and reload`);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
     res.write(`retry: 2000\nevent: change\ndata: ${JSON.stringify({ revision: this.revision })}\n\n`);
     this.listeners.add(res);
@@ -297,31 +334,11 @@ export class DashboardServer {
       })
       .finally(() => (this.polling = false));
   }
-
-  private json(res: http.ServerResponse, body: unknown): void {
-    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
-    res.end(JSON.stringify(body));
-  }
-
-  private fail(res: http.ServerResponse, err: unknown, req?: http.IncomingMessage): void {
-    const { status, message } = errorOf(err);
-    // Refusals are worth a line too (a wrong token, RBAC, another site); the token itself never is.
-    if (status >= 500 || [401, 403, 421].includes(status))
-      this.options.log.warn('request refused or failed', {
-        status,
-        method: req?.method,
-        path: req?.url?.split('?')[0],
-        error: message,
-      });
-    if (res.headersSent) return void res.end();
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
-    res.end(JSON.stringify({ error: message }));
-  }
 }
 
 /** An error as a status and words a person can act on: the API server's own for Kubernetes failures. */
 function errorOf(err: unknown): { status: number; message: string } {
-  if (err instanceof HttpError) return { status: err.status, message: err.message };
+  if (err instanceof RequestError) return { status: err.status, message: err.message };
   if (err instanceof CommandRefusedError)
     return { status: 409, message: `${err.key}: ${err.message} (recorded in its status)` };
   if (err instanceof InvalidRolloutError) return { status: 422, message: err.message };
@@ -336,9 +353,4 @@ function errorOf(err: unknown): { status: number; message: string } {
   if (failure.code === 404) return { status: 404, message: failure.message };
   if (failure.code !== undefined) return { status: 502, message: `the API server said: ${failure.message}` };
   return { status: 500, message: failure.message };
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const [x, y] = [Buffer.from(a), Buffer.from(b)];
-  return x.length === y.length && timingSafeEqual(x, y);
 }
