@@ -61,6 +61,8 @@ export interface IstioRouterOptions {
  */
 export class DestinationRuleCache {
   private readonly cache: ScopedInformers<DestinationRule>;
+  /** The rules by namespace, rebuilt on the first read after a change: reconciles read far more often than rules change. */
+  private byNamespace: Map<string, DestinationRule[]> | undefined;
 
   constructor(kubeconfig: KubeConfig, options: { namespaces?: string[]; log: Logger; resyncMs?: number }) {
     const api = kubeconfig.makeApiClient(CustomObjectsApi);
@@ -75,6 +77,7 @@ export class DestinationRuleCache {
         )) as Listed<DestinationRule>,
       log: options.log,
       resyncMs: options.resyncMs,
+      onChange: () => (this.byNamespace = undefined),
     });
   }
 
@@ -93,7 +96,16 @@ export class DestinationRuleCache {
   /** The namespace's rules as last seen, or undefined while the cache has not listed. */
   rulesIn(namespace: string): DestinationRule[] | undefined {
     if (!this.synced) return undefined;
-    return this.cache.values().filter((r) => r.metadata.namespace === namespace);
+    if (!this.byNamespace) {
+      this.byNamespace = new Map();
+      for (const rule of this.cache.values()) {
+        const ns = rule.metadata.namespace ?? '';
+        const rules = this.byNamespace.get(ns);
+        if (rules) rules.push(rule);
+        else this.byNamespace.set(ns, [rule]);
+      }
+    }
+    return this.byNamespace.get(namespace) ?? [];
   }
 }
 
