@@ -3,6 +3,7 @@
 // local gateway plays Envoy by following the VirtualService in the API server,
 // real Prometheus scrapes everything, and a load generator sends predictions
 // and ground truth the whole time. Traffic follows what the controller writes.
+import { kubeControllerArgs } from '../support/controller-process.js';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 
@@ -76,16 +77,9 @@ async function startController(id: string): Promise<Controller> {
     [
       WEIR,
       'controller',
-      '--kubeconfig',
-      config,
-      '--prometheus',
-      prometheus.url,
-      '--lease-namespace',
-      'weir-system',
+      ...kubeControllerArgs(config, prometheus.url, id),
       '--lease-duration',
       `${LEASE_MS / 1000}s`,
-      '--identity',
-      id,
       '--resync',
       '30s',
     ],

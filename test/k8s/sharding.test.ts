@@ -9,7 +9,7 @@ import type { RolloutStatus } from '../../controller/src/api/schema.js';
 import { loadKubeConfig } from '../../controller/src/providers/kube/client.js';
 import { startPrometheus, type PrometheusProcess } from '../../controller/src/local/prometheus-process.js';
 import { aRolloutDocument } from '../support/fixtures.js';
-import { startController, type ControllerProcess } from '../support/controller-process.js';
+import { kubeControllerArgs, startController, type ControllerProcess } from '../support/controller-process.js';
 import {
   applyObject,
   CONTROLLER_SA,
@@ -98,14 +98,7 @@ beforeAll(async () => {
   const config = await kube.kubeconfig(CONTROLLER_SA);
   for (const shard of Object.keys(SHARDS) as Shard[])
     controllers[shard] = await startController([
-      '--kubeconfig',
-      config,
-      '--prometheus',
-      prometheus.url,
-      '--lease-namespace',
-      'weir-system',
-      '--identity',
-      `controller-${shard}`,
+      ...kubeControllerArgs(config, prometheus.url, `controller-${shard}`),
       ...(shard === 'none' ? [] : ['--shard', shard]),
     ]);
 }, 120_000);

@@ -18,6 +18,20 @@ export interface ControllerProcess {
 
 const weir = () => path.join(packageRoot(), 'bin', 'weir.js');
 
+/** The flags of a Kubernetes-mode controller on the test apiserver: its kubeconfig, Prometheus, and its Lease in weir-system as `identity`. */
+export function kubeControllerArgs(kubeconfig: string, prometheus: string, identity: string): string[] {
+  return [
+    '--kubeconfig',
+    kubeconfig,
+    '--prometheus',
+    prometheus,
+    '--lease-namespace',
+    'weir-system',
+    '--identity',
+    identity,
+  ];
+}
+
 export async function startController(
   args: string[],
   options: { env?: Record<string, string>; withoutDacOverride?: boolean } = {},
