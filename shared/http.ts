@@ -114,7 +114,9 @@ export function isOriginForm(target: string): boolean {
 
 /** The path of a request target, without its query. */
 export function pathOf(target: string | undefined): string {
-  return (target ?? '/').split('?')[0]!;
+  const text = target ?? '/';
+  const query = text.indexOf('?');
+  return query === -1 ? text : text.slice(0, query);
 }
 
 /** Answers with a JSON body (nothing, when the answer already started or the client is gone). */
@@ -220,7 +222,8 @@ export function createServer(options: ServerOptions): http.Server {
         `request target ${JSON.stringify(target.slice(0, 200))}: expected a path such as /metrics`,
       );
     }
-    for (const segment of path.split('/')) decodeSegment(segment, 'request path');
+    // Only a '%' can make percent-decoding fail; a path without one needs no check (the hot path).
+    if (path.includes('%')) for (const segment of path.split('/')) decodeSegment(segment, 'request path');
     const method = (req.method ?? 'GET') as HTTPMethod;
     const found = METHODS.includes(method) ? router.find(method, path) : null;
     if (!found) {
@@ -234,7 +237,9 @@ export function createServer(options: ServerOptions): http.Server {
     }
     const route = found.store as Route;
     exchange.route = route.name;
-    exchange.params = Object.fromEntries(Object.entries(found.params).map(([k, v]) => [k, v ?? '']));
+    const params: Record<string, string> = {};
+    for (const name in found.params) params[name] = found.params[name] ?? '';
+    exchange.params = params;
     return route.handler(exchange);
   };
   const server = http.createServer(
@@ -246,16 +251,15 @@ export function createServer(options: ServerOptions): http.Server {
     (req, res) => {
       const started = performance.now();
       const exchange: Exchange = { req, res, path: pathOf(req.url), params: {}, route: undefined, labels: {} };
-      let gone = false;
-      res.once('close', () => {
-        if (!res.writableFinished) gone = true;
-      });
       const finish = (reply: Reply | void) => {
         if (!reply) return;
-        if (gone) return options.onAbort?.(exchange);
-        const headers = { ...options.headers?.(exchange), ...reply.headers };
+        // Nothing is written before this point, so a destroyed response is a client that left first.
+        if (res.destroyed) return options.onAbort?.(exchange);
+        const extra = options.headers?.(exchange);
+        let headers = reply.headers ?? {};
+        if (extra && Object.keys(extra).length > 0) headers = { ...extra, ...headers };
         // An unread body must not be left on a keep-alive connection.
-        if (!req.complete) headers.connection = 'close';
+        if (!req.complete) headers = { ...headers, connection: 'close' };
         sendJson(res, reply.status, reply.body, headers);
         options.onReply?.(exchange, reply.status, (performance.now() - started) / 1000);
       };
