@@ -1,7 +1,10 @@
 // `make bench`: the predictor against two floors and one peer, measured on the
 // same machine in the same run: a bare node:http server answering a fixed JSON
 // body, ONNX Runtime called in-process on the same input, and the seed-style
-// stack (FastAPI + uvicorn + scikit-learn, peer/seed_server.py). Then a
+// stack (FastAPI + uvicorn + scikit-learn, peer/seed_server.py). The ratio to
+// the floor at 64 connections is taken from rounds that alternate between the
+// floor and the predictor (the median of three), since this shared machine's
+// speed drifts between phases run minutes apart. Then a
 // sustained run: one predictor under constant load at 64 connections for
 // SUSTAINED_SECONDS (default 60), in 10 s rounds back to back, with its RSS after
 // each, so a predictor that slows down or grows as it runs is seen (a fresh 5 s
@@ -296,6 +299,14 @@ async function startPeer(): Promise<{ url: string; stop: () => Promise<void> } |
 }
 
 const LOG_ROUNDS = 3;
+const PAIRED_ROUNDS = 3;
+
+/** One round of the bare floor and then the predictor, both at 64 connections. */
+interface PairedRound {
+  bare: number;
+  predictor: number;
+  ratio: number;
+}
 
 interface LogComparison {
   rounds: { off: number; on: number }[];
@@ -354,32 +365,47 @@ async function main(): Promise<void> {
   );
   const bare = await startBareServer();
   const bareResults: Phase[] = [];
+  const predictorResults: Phase[] = [];
+  const paired: PairedRound[] = [];
+  let steady: Sustained;
   try {
     for (const c of CONNECTIONS) {
       progress(`bare node:http, ${c} connections`);
       bareResults.push(await load(bare.url, c));
     }
+    const predictor = await startPredictor({
+      modelRepository: path.join(packageRoot(), 'predictor/models'),
+      model: MODEL,
+      version: 'v1',
+      args: ['--log-level', 'warn'],
+    });
+    const inferUrl = `${predictor.url}/v2/models/${MODEL}/infer`;
+    try {
+      for (const c of CONNECTIONS) {
+        progress(`weir-predictor v1, ${c} connections`);
+        predictorResults.push(await load(inferUrl, c));
+      }
+      // The ratio to the floor from rounds that alternate between the two servers, so a slow or a
+      // fast spell of this shared machine falls on both alike (the phases above are minutes apart).
+      for (let round = 1; round <= PAIRED_ROUNDS; round++) {
+        progress(`bare node:http then weir-predictor, 64 connections, paired round ${round} of ${PAIRED_ROUNDS}`);
+        const floor = await load(bare.url, 64);
+        const weir = await load(inferUrl, 64);
+        paired.push({
+          bare: floor.requestsPerSecond,
+          predictor: weir.requestsPerSecond,
+          ratio: Math.round((weir.requestsPerSecond / floor.requestsPerSecond) * 1000) / 1000,
+        });
+      }
+      bare.stop();
+      steady = await sustained(inferUrl, predictor.child.pid!);
+    } finally {
+      await predictor.stop();
+    }
   } finally {
     bare.stop();
   }
-  const predictor = await startPredictor({
-    modelRepository: path.join(packageRoot(), 'predictor/models'),
-    model: MODEL,
-    version: 'v1',
-    args: ['--log-level', 'warn'],
-  });
-  const inferUrl = `${predictor.url}/v2/models/${MODEL}/infer`;
-  const predictorResults: Phase[] = [];
-  let steady: Sustained;
-  try {
-    for (const c of CONNECTIONS) {
-      progress(`weir-predictor v1, ${c} connections`);
-      predictorResults.push(await load(inferUrl, c));
-    }
-    steady = await sustained(inferUrl, predictor.child.pid!);
-  } finally {
-    await predictor.stop();
-  }
+  const pairedRatio = [...paired.map((r) => r.ratio)].sort((a, b) => a - b)[Math.floor(paired.length / 2)]!;
   // The prediction log off (in-process) and on (a real Redis on loopback) at 64 connections, in
   // alternating rounds on two live predictors, so drift in a noisy machine hits both alike; the
   // cost is taken from the medians.
@@ -408,7 +434,6 @@ async function main(): Promise<void> {
   const at = (phases: Phase[], c: number) => phases.find((p) => p.connections === c)!;
   const at64 = at(predictorResults, 64);
   const at16 = at(predictorResults, 16);
-  const bare64 = at(bareResults, 64);
   const peer64 = peerResults.find((p) => p.connections === 64);
   const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
   const report = {
@@ -426,6 +451,7 @@ async function main(): Promise<void> {
         : { server: 'FastAPI + uvicorn (1 worker) + scikit-learn LogisticRegression', phases: peerResults },
     inProcessOnnxRuntime: { v1: ortV1, v2: ortV2, v4: ortV4 },
     predictionLogAt64: logged,
+    bareVsPredictorPairedAt64: paired,
     ratios: CONNECTIONS.map((c, i) => ({
       connections: c,
       throughputVsBareHttp: ratio(predictorResults[i]!.requestsPerSecond, bareResults[i]!.requestsPerSecond),
@@ -445,9 +471,9 @@ async function main(): Promise<void> {
       },
       p99At64ConnectionsMs: { measured: at64.p99Ms, target: '<= 10', met: at64.p99Ms <= 10 },
       throughputVsBareHttpAt64: {
-        measured: ratio(at64.requestsPerSecond, bare64.requestsPerSecond),
-        target: '>= 0.5',
-        met: at64.requestsPerSecond >= 0.5 * bare64.requestsPerSecond,
+        measured: pairedRatio,
+        target: `>= 0.5, the median over ${PAIRED_ROUNDS} paired rounds (bareVsPredictorPairedAt64)`,
+        met: pairedRatio >= 0.5,
       },
       throughput64VsThroughput16: {
         measured: ratio(at64.requestsPerSecond, at16.requestsPerSecond),
